@@ -1,0 +1,17 @@
+"""Executors: run the objective for jobs, in this process or in local worker processes."""
+
+from hyperrace.executors._base import Executor
+from hyperrace.executors._inprocess import InProcessExecutor
+from hyperrace.executors._processes import ProcessExecutor
+from hyperrace.executors._run import Objective, Outcome, RunSpec, run_job, trial_folder
+
+__all__ = [
+    "Executor",
+    "InProcessExecutor",
+    "Objective",
+    "Outcome",
+    "ProcessExecutor",
+    "RunSpec",
+    "run_job",
+    "trial_folder",
+]

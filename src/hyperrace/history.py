@@ -1,0 +1,111 @@
+"""An immutable snapshot of one study: its trials, their curves, and its decisions.
+
+Optimizers see the study only through a :class:`History`; everything they decide must follow from
+it (and the per-decision seed), which is what makes resuming and many workers exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from hyperrace.trial import DecisionRecord, TrialRecord, TrialStatus
+
+__all__ = ["Direction", "History"]
+
+Direction = Literal["minimize", "maximize"]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What a study has done so far.
+
+    Attributes:
+        direction: ``"minimize"`` or ``"maximize"`` the reported value.
+        trials: every trial, in order of creation.
+        n_decisions: how many decisions were recorded (the next one has this index).
+        decisions: the recorded decisions, oldest first (may be empty when not loaded).
+    """
+
+    direction: Direction
+    trials: tuple[TrialRecord, ...] = ()
+    n_decisions: int = 0
+    decisions: tuple[DecisionRecord, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.trials)
+
+    def __iter__(self) -> Iterator[TrialRecord]:
+        return iter(self.trials)
+
+    def trial(self, trial_id: int) -> TrialRecord:
+        """The trial with this id; ``KeyError`` naming the id if there is none."""
+        for t in self.trials:
+            if t.trial_id == trial_id:
+                return t
+        raise KeyError(f"no trial with trial_id={trial_id} in this history")
+
+    def with_status(self, *statuses: TrialStatus) -> tuple[TrialRecord, ...]:
+        """The trials whose status is one of ``statuses``."""
+        return tuple(t for t in self.trials if t.status in statuses)
+
+    @property
+    def running(self) -> tuple[TrialRecord, ...]:
+        return self.with_status(TrialStatus.RUNNING)
+
+    @property
+    def paused(self) -> tuple[TrialRecord, ...]:
+        return self.with_status(TrialStatus.PAUSED)
+
+    @property
+    def completed(self) -> tuple[TrialRecord, ...]:
+        return self.with_status(TrialStatus.COMPLETED)
+
+    @property
+    def failed(self) -> tuple[TrialRecord, ...]:
+        return self.with_status(TrialStatus.FAILED)
+
+    def loss(self, value: float) -> float:
+        """``value`` turned into a loss: itself when minimizing, its negative when maximizing."""
+        return value if self.direction == "minimize" else -value
+
+    def better(self, a: float, b: float) -> bool:
+        """True when value ``a`` is strictly better than ``b`` in this study's direction."""
+        return self.loss(a) < self.loss(b)
+
+    @property
+    def work(self) -> float:
+        """Fidelity units trained over all trials, retraining included."""
+        return sum(t.work for t in self.trials)
+
+    @property
+    def max_fidelity_reached(self) -> float:
+        """The highest fidelity any trial reported (0 before the first report)."""
+        return max((t.fidelity for t in self.trials), default=0.0)
+
+    def best(self) -> TrialRecord | None:
+        """The best trial among those that reached the highest fidelity any trial reached.
+
+        Comparing a value after 1 epoch with one after 50 would favour the short runs, so only
+        trials at the highest fidelity reached compete; their value there decides. ``None``
+        while no trial has reported.
+        """
+        top = self.max_fidelity_reached
+        contenders: Sequence[TrialRecord] = [
+            t for t in self.trials if t.curve and t.fidelity == top and t.status != TrialStatus.FAILED
+        ]
+        if not contenders:
+            contenders = [t for t in self.trials if t.curve and t.fidelity == top]
+        if not contenders:
+            return None
+        return min(contenders, key=lambda t: (self.loss(t.curve[-1].value), t.number))
+
+    def values_at(self, fidelity: float) -> list[tuple[TrialRecord, float]]:
+        """Every (trial, value) reported at exactly ``fidelity``."""
+        out = []
+        for t in self.trials:
+            v = t.value_at(fidelity)
+            if v is not None:
+                out.append((t, v))
+        return out

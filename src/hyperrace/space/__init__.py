@@ -1,0 +1,22 @@
+"""Search spaces: the hyperparameters to tune and the training-budget (fidelity) axis.
+
+Example::
+
+    from hyperrace.space import Categorical, Fidelity, Float, Int, Space
+
+    space = Space(
+        lr=Float(1e-5, 1e-1, log=True),
+        depth=Int(2, 8),
+        optimizer=Categorical(["adam", "sgd"]),
+        epochs=Fidelity(1, 50, unit="epochs"),
+    )
+    config = space.sample(rng)  # {"lr": 0.0031, "depth": 5, "optimizer": "sgd"}
+"""
+
+from hyperrace.space._base import Dimension
+from hyperrace.space._categorical import Categorical
+from hyperrace.space._dimensions import Fidelity, Float, Int
+from hyperrace.space._dimensions import dimension_from_dict as dimension_from_dict
+from hyperrace.space._space import Space
+
+__all__ = ["Categorical", "Dimension", "Fidelity", "Float", "Int", "Space"]

@@ -1,0 +1,176 @@
+"""Numeric helpers shared by the Float, Int and Fidelity dimensions.
+
+Every function here works on plain Python numbers and raises :class:`SpaceError` with a message
+that names the offending value and how to fix it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hyperrace.exceptions import SpaceError
+
+#: Largest absolute Int bound; keeps every integer exact through the float [0, 1] encoding.
+INT_LIMIT = 2**40
+
+
+def as_real(value: object) -> int | float | None:
+    """Return ``value`` as a native int or float, or None if it is not a real number.
+
+    Bools (Python and numpy) are not numbers here; numpy integer/float scalars are converted.
+    """
+    if isinstance(value, np.generic) and not isinstance(value, np.bool_):
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def check_float_bounds(
+    label: str, low: object, high: object, *, log: object
+) -> tuple[float, float]:
+    """Validate the bounds of a real-valued range and return them as floats."""
+    if not isinstance(log, bool):
+        raise SpaceError(f"{label}: log must be True or False, got {log!r}")
+    bounds: list[float] = []
+    for name, raw in (("low", low), ("high", high)):
+        value = as_real(raw)
+        if value is None:
+            raise SpaceError(f"{label}: {name} must be a real number, got {type(raw).__name__}")
+        if not math.isfinite(value):
+            raise SpaceError(
+                f"{label}: {name}={raw!r} is not finite; bounds must be finite numbers"
+            )
+        bounds.append(float(value) + 0.0)  # + 0.0 turns -0.0 into 0.0
+    lo, hi = bounds
+    _check_order(label, lo, hi)
+    if not math.isfinite(hi - lo):
+        raise SpaceError(f"{label}: high - low overflows a float; narrow the range")
+    if log and lo <= 0:
+        raise SpaceError(f"{label}: a log scale needs low > 0; use low=1e-8 or log=False")
+    return lo, hi
+
+
+def check_int_bounds(label: str, low: object, high: object, *, log: object) -> tuple[int, int]:
+    """Validate the bounds of an integer range and return them as ints."""
+    if not isinstance(log, bool):
+        raise SpaceError(f"{label}: log must be True or False, got {log!r}")
+    bounds: list[int] = []
+    for name, raw in (("low", low), ("high", high)):
+        if isinstance(raw, bool | np.bool_):
+            raise SpaceError(
+                f"{label}: {name}={raw!r} is a bool, not an int; use Categorical([False, True])"
+            )
+        value = as_real(raw)
+        if isinstance(value, float):
+            raise SpaceError(
+                f"{label}: {name}={raw!r} is a float; Int needs integer bounds, "
+                "use Float for a real-valued range"
+            )
+        if value is None:
+            raise SpaceError(f"{label}: {name} must be an int, got {type(raw).__name__}")
+        if abs(value) > INT_LIMIT:
+            raise SpaceError(
+                f"{label}: {name}={raw!r} is outside ±2**40; use Float for so wide a range"
+            )
+        bounds.append(value)
+    lo, hi = bounds
+    _check_order(label, lo, hi)
+    if log and lo < 1:
+        raise SpaceError(f"{label}: a log scale needs low >= 1; use low=1 or log=False")
+    return lo, hi
+
+
+def _check_order(label: str, low: float, high: float) -> None:
+    if low == high:
+        raise SpaceError(
+            f"{label}: low == high leaves a single value; widen the range, "
+            "or drop the hyperparameter and pass the constant to your training function"
+        )
+    if low > high:
+        raise SpaceError(f"{label}: low must be < high; swap them")
+
+
+def check_number(
+    label: str, name: str, value: object, low: float, high: float, *, integer: bool
+) -> float:
+    """Validate one value of a numeric dimension; return it as a float (integral if ``integer``).
+
+    ``label`` is the dimension's repr and ``name`` the hyperparameter name, both quoted in errors.
+    Integer-valued floats such as 3.0 are accepted for integer dimensions.
+    """
+    kind = "an integer" if integer else "a number"
+    where = f"{kind} in [{low!r}, {high!r}]"
+    real = as_real(value)
+    if real is None or not math.isfinite(real):
+        raise SpaceError(f"{name}={value!r} is not a finite number; {label} expects {where}")
+    if integer and not float(real).is_integer():
+        raise SpaceError(f"{name}={value!r} is not an integer; {label} expects {where}")
+    if not low <= real <= high:
+        raise SpaceError(f"{name}={value!r} is out of range; {label} expects {where}")
+    return float(real)
+
+
+def clip_unit(u: object) -> float:
+    """Return the unit coordinate ``u`` clipped into [0, 1]; NaN and non-numbers are errors."""
+    real = as_real(u)
+    if real is None or math.isnan(real):
+        raise SpaceError(f"u={u!r} is not a number; a unit coordinate lies in [0, 1]")
+    return min(1.0, max(0.0, float(real)))
+
+
+def encode(value: float, low: float, high: float, *, log: bool) -> float:
+    """Map ``value`` in [low, high] linearly (or log-linearly) onto [0, 1]."""
+    if log:
+        t = (math.log(value) - math.log(low)) / (math.log(high) - math.log(low))
+    else:
+        t = (value - low) / (high - low)
+    return min(1.0, max(0.0, t))
+
+
+def decode(u: object, low: float, high: float, *, log: bool) -> float:
+    """Inverse of :func:`encode`: map ``u`` (clipped into [0, 1]) back onto [low, high]."""
+    t = clip_unit(u)
+    if t == 0.0:
+        return float(low)
+    if t == 1.0:
+        return float(high)
+    if log:
+        x = math.exp(math.log(low) + t * (math.log(high) - math.log(low)))
+    else:
+        x = low + t * (high - low)
+    return min(float(high), max(float(low), x))
+
+
+def round_int(x: float, low: int, high: int) -> int:
+    """Round ``x`` half up to the nearest integer and clip it into [low, high]."""
+    return min(high, max(low, math.floor(x + 0.5)))
+
+
+def check_grid_size(label: str, n: object) -> int:
+    """Validate a grid size: an int >= 2, so that both ends of the range are included."""
+    if isinstance(n, bool) or not isinstance(n, int | np.integer):
+        raise SpaceError(f"{label}.grid(n={n!r}): n must be an int >= 2")
+    if n < 2:
+        raise SpaceError(f"{label}.grid(n={n!r}): n must be >= 2 so both ends are included")
+    return int(n)
+
+
+def real_grid(low: float, high: float, n: int, *, log: bool) -> list[float]:
+    """``n`` floats evenly (or log-evenly) spaced over [low, high], both ends exact."""
+    points = np.geomspace(low, high, n) if log else np.linspace(low, high, n)
+    values = [min(high, max(low, float(p))) for p in points]
+    values[0], values[-1] = float(low), float(high)
+    return values
+
+
+def int_grid(low: int, high: int, n: int, *, log: bool) -> list[int]:
+    """Up to ``n`` distinct ints evenly (or log-evenly) spaced over [low, high], ends included."""
+    values: list[int] = []
+    for x in real_grid(float(low), float(high), n, log=log):
+        k = round_int(x, low, high)
+        if not values or k != values[-1]:
+            values.append(k)
+    return values

@@ -1,0 +1,204 @@
+"""The storage protocol: the single source of truth of every study.
+
+Contract
+--------
+* Every method is one transaction: when it returns, what it wrote is committed, and a process
+  killed at any point leaves either all of it or none of it.
+* Decisions are numbered 0, 1, 2, ... per study. :meth:`Storage.apply_decision` writes decision
+  number ``index`` together with the trial it starts or resumes, and raises
+  :class:`DecisionConflict` when that number is taken or the trial to resume is no longer paused:
+  the caller then reads a fresh history and decides again. This is how many processes deciding at
+  once stay consistent without any lock held between reading and writing.
+* A trial moves ``running -> paused | completed | failed`` (:meth:`end_run`), ``paused ->
+  running`` (a resume decision), and ``running -> paused`` when its heartbeat is lost
+  (:meth:`recover_stale`). Completed and failed trials never change again.
+* Reports are accepted only from running trials, one observation per (trial, fidelity): a report
+  at a fidelity already recorded (a retrained step) replaces it. A NaN or infinite value is never
+  stored: it fails the trial with the reason.
+* Implementations are safe to call from several threads; SQL ones from several processes and
+  machines at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from hyperrace.history import Direction, History
+from hyperrace.trial import DecisionRecord, Observation, StopReason, TrialRecord, TrialStatus
+
+__all__ = [
+    "DecisionConflict",
+    "NewDecision",
+    "Storage",
+    "StudyInfo",
+    "StudySummary",
+]
+
+
+class DecisionConflict(Exception):
+    """The decision index was taken, or the trial to resume was not paused: decide again."""
+
+
+@dataclass(frozen=True, slots=True)
+class StudyInfo:
+    """What a study was created with.
+
+    Attributes:
+        study_id: unique in the storage.
+        name: unique in the storage.
+        direction: ``"minimize"`` or ``"maximize"``.
+        space: the space as :meth:`hyperrace.space.Space.to_dict` gives it.
+        optimizer: ``{"name": ..., "params": {...}}`` of the optimizer in use.
+        seed: the study's seed; per-decision generators derive from it.
+        created: seconds since the Unix epoch.
+        elapsed_seconds: wall-clock seconds spent in ``optimize`` so far, over all sessions.
+        attrs: small JSON values the study keeps (budget of the last run, for example).
+    """
+
+    study_id: int
+    name: str
+    direction: Direction
+    space: Mapping[str, Any]
+    optimizer: Mapping[str, Any]
+    seed: int
+    created: float = 0.0
+    elapsed_seconds: float = 0.0
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StudySummary:
+    """One line of a list of studies."""
+
+    name: str
+    direction: Direction
+    n_trials: int
+    n_running: int
+    n_completed: int
+    n_failed: int
+    created: float
+    best_value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDecision:
+    """A decision to write: start ``config`` or resume ``trial_id``, up to fidelity ``stop``."""
+
+    kind: Literal["start", "resume"]
+    stop: float
+    config: Mapping[str, Any] | None = None
+    trial_id: int | None = None
+    optimizer: str = ""
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Storage(Protocol):
+    """Where studies live. See the module docstring for the contract."""
+
+    @property
+    def url(self) -> str:
+        """A URL another process can open the same storage with (``memory://`` cannot be)."""
+        ...
+
+    def create_study(
+        self,
+        name: str,
+        *,
+        direction: Direction,
+        space: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        seed: int,
+        now: float,
+    ) -> StudyInfo:
+        """Create a study; if one of that name exists, return it unchanged (no error)."""
+        ...
+
+    def get_study(self, name: str) -> StudyInfo | None:
+        """The study of that name, or ``None``."""
+        ...
+
+    def list_studies(self) -> list[StudySummary]:
+        """Every study, oldest first, with counts of its trials."""
+        ...
+
+    def delete_study(self, name: str) -> bool:
+        """Delete a study with its trials and decisions; False if there was none."""
+        ...
+
+    def set_study_optimizer(self, study_id: int, optimizer: Mapping[str, Any]) -> None:
+        """Record the optimizer a study now uses (the user may switch between runs)."""
+        ...
+
+    def add_elapsed(self, study_id: int, seconds: float) -> None:
+        """Add wall-clock seconds spent in ``optimize`` to the study's total."""
+        ...
+
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set one JSON-serialisable attribute of a study."""
+        ...
+
+    def apply_decision(
+        self, study_id: int, index: int, decision: NewDecision, *, now: float
+    ) -> tuple[DecisionRecord, TrialRecord]:
+        """Write decision ``index`` and start or resume its trial, as one transaction.
+
+        Raises:
+            DecisionConflict: the index is taken or the trial to resume is not paused.
+        """
+        ...
+
+    def report(
+        self,
+        trial_id: int,
+        observation: Observation,
+        *,
+        work: float,
+        checkpoint_fidelity: float | None = None,
+    ) -> TrialStatus:
+        """Commit one observation of a running trial.
+
+        Args:
+            trial_id: the trial.
+            observation: its value; NaN or inf fail the trial (the value is not stored).
+            work: fidelity units trained since the previous report of this run.
+            checkpoint_fidelity: set when a checkpoint at that fidelity was saved with it.
+
+        Returns:
+            The trial's status after the report: running, or failed if the value was not finite.
+
+        Raises:
+            TrialStateError: the trial is not running.
+        """
+        ...
+
+    def end_run(
+        self, trial_id: int, status: TrialStatus, reason: StopReason, message: str, *, now: float
+    ) -> None:
+        """End the current run of a running trial with ``status`` (paused, completed, failed).
+
+        Raises:
+            TrialStateError: the trial is not running, or ``status`` is ``running``.
+        """
+        ...
+
+    def heartbeat(self, trial_ids: Sequence[int], *, now: float) -> None:
+        """Mark running trials as alive at ``now``."""
+        ...
+
+    def recover_stale(self, study_id: int, *, older_than: float, now: float) -> list[int]:
+        """Pause running trials whose heartbeat is older than ``older_than``; return their ids."""
+        ...
+
+    def trial(self, trial_id: int) -> TrialRecord:
+        """One trial with its curve; ``KeyError`` if there is none."""
+        ...
+
+    def history(self, study_id: int, *, decisions: bool = False) -> History:
+        """A snapshot of the study (with its decision records when ``decisions`` is True)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,248 @@
+"""In-memory storage: for tests, notebooks and simulations that need no file."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from hyperrace.history import Direction, History
+from hyperrace.storage._base import DecisionConflict, NewDecision, StudyInfo, StudySummary
+from hyperrace.storage._rules import check_end_status, check_running
+from hyperrace.trial import (
+    DecisionRecord,
+    Observation,
+    StopReason,
+    TrialRecord,
+    TrialStatus,
+    check_value,
+)
+
+__all__ = ["InMemoryStorage"]
+
+
+class InMemoryStorage:
+    """A storage that lives in this process only; thread-safe; lost when the process ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._studies: dict[str, StudyInfo] = {}
+        self._trials: dict[int, TrialRecord] = {}
+        self._study_of: dict[int, int] = {}
+        self._decisions: dict[int, list[DecisionRecord]] = {}
+        self._lost: dict[int, int] = {}
+
+    @property
+    def url(self) -> str:
+        return "memory://"
+
+    def _study_by_id(self, study_id: int) -> StudyInfo:
+        for info in self._studies.values():
+            if info.study_id == study_id:
+                return info
+        raise KeyError(f"no study with study_id={study_id}")
+
+    def create_study(
+        self,
+        name: str,
+        *,
+        direction: Direction,
+        space: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        seed: int,
+        now: float,
+    ) -> StudyInfo:
+        with self._lock:
+            if name in self._studies:
+                return self._studies[name]
+            study_id = max((s.study_id for s in self._studies.values()), default=0) + 1
+            info = StudyInfo(
+                study_id, name, direction, copy.deepcopy(dict(space)), dict(optimizer), seed, now
+            )
+            self._studies[name] = info
+            self._decisions[study_id] = []
+            return info
+
+    def get_study(self, name: str) -> StudyInfo | None:
+        with self._lock:
+            return self._studies.get(name)
+
+    def list_studies(self) -> list[StudySummary]:
+        with self._lock:
+            out = []
+            for info in sorted(self._studies.values(), key=lambda s: s.study_id):
+                h = self.history(info.study_id)
+                best = h.best()
+                out.append(
+                    StudySummary(
+                        info.name,
+                        info.direction,
+                        len(h.trials),
+                        len(h.running),
+                        len(h.completed),
+                        len(h.failed),
+                        info.created,
+                        best.last_value if best else None,
+                    )
+                )
+            return out
+
+    def delete_study(self, name: str) -> bool:
+        with self._lock:
+            info = self._studies.pop(name, None)
+            if info is None:
+                return False
+            for tid in [t for t, s in self._study_of.items() if s == info.study_id]:
+                del self._trials[tid], self._study_of[tid]
+            del self._decisions[info.study_id]
+            return True
+
+    def _replace_study(self, study_id: int, **changes: Any) -> None:
+        info = self._study_by_id(study_id)
+        self._studies[info.name] = dataclasses.replace(info, **changes)
+
+    def set_study_optimizer(self, study_id: int, optimizer: Mapping[str, Any]) -> None:
+        with self._lock:
+            self._replace_study(study_id, optimizer=dict(optimizer))
+
+    def add_elapsed(self, study_id: int, seconds: float) -> None:
+        with self._lock:
+            info = self._study_by_id(study_id)
+            self._replace_study(study_id, elapsed_seconds=info.elapsed_seconds + seconds)
+
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            info = self._study_by_id(study_id)
+            self._replace_study(study_id, attrs={**info.attrs, key: copy.deepcopy(value)})
+
+    def apply_decision(
+        self, study_id: int, index: int, decision: NewDecision, *, now: float
+    ) -> tuple[DecisionRecord, TrialRecord]:
+        with self._lock:
+            records = self._decisions[study_id]
+            if index != len(records):
+                raise DecisionConflict(f"decision {index} of study {study_id} is taken")
+            if decision.kind == "start":
+                if decision.config is None:
+                    raise ValueError("a start decision needs a config")
+                trial_id = max(self._trials, default=0) + 1
+                number = sum(1 for s in self._study_of.values() if s == study_id)
+                trial = TrialRecord(
+                    trial_id, number, copy.deepcopy(dict(decision.config)), TrialStatus.RUNNING,
+                    target=decision.stop, created=now, updated=now, heartbeat=now,
+                )
+                self._study_of[trial_id] = study_id
+            else:
+                if decision.trial_id is None:
+                    raise ValueError("a resume decision needs a trial_id")
+                old = self._trials.get(decision.trial_id)
+                if old is None or self._study_of[old.trial_id] != study_id:
+                    raise DecisionConflict(f"trial {decision.trial_id} is not in study {study_id}")
+                if old.status is not TrialStatus.PAUSED:
+                    raise DecisionConflict(f"trial {old.trial_id} is {old.status.value}, not paused")
+                trial = dataclasses.replace(
+                    old, status=TrialStatus.RUNNING, target=decision.stop,
+                    reason=StopReason.NONE, message="", updated=now, heartbeat=now,
+                )
+            self._trials[trial.trial_id] = trial
+            record = DecisionRecord(
+                index, decision.kind, trial.trial_id,
+                0.0 if decision.kind == "start" else trial.fidelity, decision.stop,
+                decision.optimizer, copy.deepcopy(dict(decision.info)), now,
+            )
+            records.append(record)
+            return record, trial
+
+    def report(
+        self,
+        trial_id: int,
+        observation: Observation,
+        *,
+        work: float,
+        checkpoint_fidelity: float | None = None,
+    ) -> TrialStatus:
+        with self._lock:
+            trial = self._trials[trial_id]
+            check_running(trial_id, trial.status, "report to")
+            problem = check_value(observation.value)
+            if problem is not None:
+                trial = dataclasses.replace(
+                    trial, status=TrialStatus.FAILED, reason=StopReason.INVALID_VALUE,
+                    message=f"{problem} at fidelity {observation.fidelity}",
+                    updated=observation.time, heartbeat=None,
+                )
+            else:
+                curve = [o for o in trial.curve if o.fidelity != observation.fidelity]
+                curve.append(observation)
+                curve.sort(key=lambda o: o.fidelity)
+                trial = dataclasses.replace(
+                    trial, curve=tuple(curve), work=trial.work + max(work, 0.0),
+                    checkpoint_fidelity=(
+                        trial.checkpoint_fidelity if checkpoint_fidelity is None else checkpoint_fidelity
+                    ),
+                    updated=observation.time, heartbeat=observation.time,
+                )
+            self._trials[trial_id] = trial
+            return trial.status
+
+    def end_run(
+        self, trial_id: int, status: TrialStatus, reason: StopReason, message: str, *, now: float
+    ) -> None:
+        check_end_status(status)
+        with self._lock:
+            trial = self._trials[trial_id]
+            check_running(trial_id, trial.status, "end the run of")
+            trial = dataclasses.replace(
+                trial, status=status, reason=reason, message=message, updated=now, heartbeat=None
+            )
+            self._trials[trial_id] = trial
+
+    def heartbeat(self, trial_ids: Sequence[int], *, now: float) -> None:
+        with self._lock:
+            for tid in trial_ids:
+                trial = self._trials.get(tid)
+                if trial is not None and trial.status is TrialStatus.RUNNING:
+                    self._trials[tid] = dataclasses.replace(trial, heartbeat=now)
+
+    def recover_stale(self, study_id: int, *, older_than: float, now: float) -> list[int]:
+        with self._lock:
+            out = []
+            for tid, trial in self._trials.items():
+                if (
+                    self._study_of[tid] == study_id
+                    and trial.status is TrialStatus.RUNNING
+                    and (trial.heartbeat or 0.0) < older_than
+                ):
+                    self._lost[tid] = self._lost.get(tid, 0) + 1
+                    self._trials[tid] = dataclasses.replace(
+                        trial, status=TrialStatus.PAUSED, reason=StopReason.INTERRUPTED,
+                        message="its worker stopped sending heartbeats", updated=now,
+                        heartbeat=None,
+                    )
+                    out.append(tid)
+            return sorted(out)
+
+    def trial(self, trial_id: int) -> TrialRecord:
+        with self._lock:
+            if trial_id not in self._trials:
+                raise KeyError(f"no trial with trial_id={trial_id}")
+            return self._trials[trial_id]
+
+    def history(self, study_id: int, *, decisions: bool = False) -> History:
+        with self._lock:
+            info = self._study_by_id(study_id)
+            trials = tuple(
+                sorted(
+                    (t for tid, t in self._trials.items() if self._study_of[tid] == study_id),
+                    key=lambda t: t.number,
+                )
+            )
+            records = self._decisions[study_id]
+            return History(
+                info.direction, trials, len(records), tuple(records) if decisions else ()
+            )
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,99 @@
+"""The SQL schema. Changes to it are Alembic migrations under ``migrations/versions``.
+
+Values are stored as they are: floats as double precision, configs and attributes as JSON text
+(Python's ``repr`` of a float round-trips exactly). A NaN or infinite metric is never stored.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = ["SCHEMA_VERSION", "decisions", "metadata", "observations", "studies", "trials"]
+
+#: The Alembic revision this code reads and writes.
+SCHEMA_VERSION = "0001"
+
+metadata = MetaData()
+
+studies = Table(
+    "hr_studies",
+    metadata,
+    Column("study_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(512), nullable=False, unique=True),
+    Column("direction", String(16), nullable=False),
+    Column("space", Text, nullable=False),
+    Column("optimizer", Text, nullable=False),
+    Column("seed", String(32), nullable=False),
+    Column("created", Float, nullable=False),
+    Column("elapsed_seconds", Float, nullable=False, default=0.0),
+    Column("attrs", Text, nullable=False, default="{}"),
+)
+
+trials = Table(
+    "hr_trials",
+    metadata,
+    Column("trial_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "study_id", Integer, ForeignKey("hr_studies.study_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("number", Integer, nullable=False),
+    Column("config", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+    Column("target", Float, nullable=False),
+    Column("checkpoint_fidelity", Float, nullable=True),
+    Column("work", Float, nullable=False, default=0.0),
+    Column("lost_count", Integer, nullable=False, default=0),
+    Column("created", Float, nullable=False),
+    Column("updated", Float, nullable=False),
+    Column("heartbeat", Float, nullable=True),
+    UniqueConstraint("study_id", "number", name="uq_hr_trials_study_number"),
+    Index("ix_hr_trials_study_status", "study_id", "status"),
+)
+
+observations = Table(
+    "hr_observations",
+    metadata,
+    Column("observation_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "trial_id", Integer, ForeignKey("hr_trials.trial_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("fidelity", Float, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("wall_seconds", Float, nullable=False),
+    Column("cpu_seconds", Float, nullable=False),
+    Column("time", Float, nullable=False),
+    UniqueConstraint("trial_id", "fidelity", name="uq_hr_observations_trial_fidelity"),
+)
+
+decisions = Table(
+    "hr_decisions",
+    metadata,
+    Column("decision_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "study_id", Integer, ForeignKey("hr_studies.study_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("idx", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column(
+        "trial_id", Integer, ForeignKey("hr_trials.trial_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("start", Float, nullable=False),
+    Column("stop", Float, nullable=False),
+    Column("optimizer", String(64), nullable=False),
+    Column("info", Text, nullable=False),
+    Column("time", Float, nullable=False),
+    UniqueConstraint("study_id", "idx", name="uq_hr_decisions_study_idx"),
+)

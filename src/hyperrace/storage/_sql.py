@@ -1,0 +1,570 @@
+"""SQL storage through SQLAlchemy: SQLite (the default, one file) and PostgreSQL.
+
+SQLite runs in WAL mode with a busy timeout; writes take the lock at the start of their
+transaction (``BEGIN IMMEDIATE``) so that two processes never deadlock upgrading a read lock, and
+reads use a second engine that never blocks writers. PostgreSQL needs ``psycopg`` (the
+``postgres`` extra); ``postgresql://`` URLs are read as ``postgresql+psycopg://``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from hyperrace.exceptions import ConfigurationError, StorageError
+from hyperrace.history import Direction, History
+from hyperrace.storage._base import DecisionConflict, NewDecision, StudyInfo, StudySummary
+from hyperrace.storage._rules import check_end_status, check_running
+from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
+from hyperrace.storage._schema import decisions as decisions_t
+from hyperrace.trial import (
+    DecisionRecord,
+    Observation,
+    StopReason,
+    TrialRecord,
+    TrialStatus,
+    check_value,
+)
+
+__all__ = ["SQLStorage", "normalize_url"]
+
+T = TypeVar("T")
+_RETRIES = 8
+
+
+def normalize_url(url: str) -> str:
+    """The SQLAlchemy URL for ``url``: a bare path becomes a SQLite file, ``postgresql://``
+    uses psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, allow_nan=False)
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    return any(
+        s in text
+        for s in ("database is locked", "busy", "connection", "server closed", "terminating", "deadlock")
+    )
+
+
+class SQLStorage:
+    """Storage in a SQL database.
+
+    Args:
+        url: ``sqlite:///path/to/file.db``, a bare file path, or
+            ``postgresql+psycopg://user@host:5432/db``.
+        busy_timeout: seconds SQLite waits for a lock before giving up.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 60.0) -> None:
+        self._url = normalize_url(url)
+        try:
+            parsed = sa.engine.make_url(self._url)
+        except sa.exc.ArgumentError as exc:
+            raise ConfigurationError(
+                f"storage URL {url!r} is not valid: {exc}; use 'sqlite:///hyperrace.db' or "
+                "'postgresql+psycopg://user@host:5432/dbname'"
+            ) from exc
+        self._sqlite = parsed.get_backend_name() == "sqlite"
+        if self._sqlite:
+            if parsed.database in (None, "", ":memory:"):
+                raise ConfigurationError(
+                    f"storage URL {url!r} names no file; use 'sqlite:///hyperrace.db', or "
+                    "storage='memory://' for a study that lives in this process only"
+                )
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            self._write = self._sqlite_engine(busy_timeout, immediate=True)
+            self._read = self._sqlite_engine(busy_timeout, immediate=False)
+        else:
+            if parsed.get_backend_name() == "postgresql":
+                from hyperrace._imports import require
+
+                require("psycopg", "postgres", "PostgreSQL storage")
+            try:
+                self._write = sa.create_engine(self._url, pool_pre_ping=True)
+            except (ImportError, sa.exc.ArgumentError) as exc:
+                raise ConfigurationError(f"cannot open storage {url!r}: {exc}") from exc
+            self._read = self._write
+        self._ensure_schema()
+
+    # -- engines and transactions -------------------------------------------------------------
+
+    def _sqlite_engine(self, busy_timeout: float, *, immediate: bool) -> Engine:
+        engine = sa.create_engine(self._url, connect_args={"timeout": busy_timeout})
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        delay = 0.05
+        for attempt in range(_RETRIES):
+            try:
+                return fn()
+            except OperationalError as exc:
+                if attempt == _RETRIES - 1 or not _is_transient(exc):
+                    raise StorageError(f"storage {self._url!r} failed: {exc.orig or exc}") from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._write.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _ro(self) -> Iterator[Connection]:
+        with self._read.begin() as conn:
+            yield conn
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        def check() -> str | None:
+            with self._ro() as conn:
+                if not sa.inspect(conn).has_table("alembic_version"):
+                    return None
+                return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+        version = self._retry(check)
+        if version == SCHEMA_VERSION:
+            return
+        if version is not None:
+            raise StorageError(
+                f"storage {self._url!r} has schema version {version!r}, but this hyperrace "
+                f"reads version {SCHEMA_VERSION!r}; upgrade hyperrace, or migrate the database "
+                "with: hyperrace upgrade --storage URL"
+            )
+        self._retry(self.upgrade)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the version this code uses (Alembic ``upgrade head``)."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self._write.begin() as conn:
+            if not self._sqlite:
+                # serialise concurrent first-time creation across processes
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(727270001)"))
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    # -- studies ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _study_info(row: Any) -> StudyInfo:
+        return StudyInfo(
+            study_id=row.study_id,
+            name=row.name,
+            direction=row.direction,
+            space=json.loads(row.space),
+            optimizer=json.loads(row.optimizer),
+            seed=int(row.seed),
+            created=row.created,
+            elapsed_seconds=row.elapsed_seconds,
+            attrs=json.loads(row.attrs),
+        )
+
+    def create_study(
+        self,
+        name: str,
+        *,
+        direction: Direction,
+        space: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        seed: int,
+        now: float,
+    ) -> StudyInfo:
+        def run() -> StudyInfo:
+            try:
+                with self._tx() as conn:
+                    conn.execute(
+                        studies.insert().values(
+                            name=name, direction=direction, space=_dumps(space),
+                            optimizer=_dumps(optimizer), seed=str(seed), created=now,
+                            elapsed_seconds=0.0, attrs="{}",
+                        )
+                    )
+            except IntegrityError:
+                pass  # created by someone else meanwhile: return theirs
+            info = self.get_study(name)
+            assert info is not None
+            return info
+
+        existing = self.get_study(name)
+        return existing if existing is not None else self._retry(run)
+
+    def get_study(self, name: str) -> StudyInfo | None:
+        def run() -> StudyInfo | None:
+            with self._ro() as conn:
+                row = conn.execute(sa.select(studies).where(studies.c.name == name)).first()
+                return None if row is None else self._study_info(row)
+
+        return self._retry(run)
+
+    def list_studies(self) -> list[StudySummary]:
+        def run() -> list[StudySummary]:
+            with self._ro() as conn:
+                rows = conn.execute(sa.select(studies).order_by(studies.c.study_id)).all()
+                counts = conn.execute(
+                    sa.select(trials.c.study_id, trials.c.status, sa.func.count())
+                    .group_by(trials.c.study_id, trials.c.status)
+                ).all()
+            by_study: dict[int, dict[str, int]] = {}
+            for sid, status, n in counts:
+                by_study.setdefault(sid, {})[status] = n
+            out = []
+            for row in rows:
+                c = by_study.get(row.study_id, {})
+                best = self.history(row.study_id).best()
+                out.append(
+                    StudySummary(
+                        row.name, row.direction, sum(c.values()), c.get("running", 0),
+                        c.get("completed", 0), c.get("failed", 0), row.created,
+                        best.last_value if best else None,
+                    )
+                )
+            return out
+
+        return self._retry(run)
+
+    def delete_study(self, name: str) -> bool:
+        def run() -> bool:
+            with self._tx() as conn:
+                sid = conn.execute(
+                    sa.select(studies.c.study_id).where(studies.c.name == name)
+                ).scalar()
+                if sid is None:
+                    return False
+                tids = sa.select(trials.c.trial_id).where(trials.c.study_id == sid)
+                conn.execute(decisions_t.delete().where(decisions_t.c.study_id == sid))
+                conn.execute(observations.delete().where(observations.c.trial_id.in_(tids)))
+                conn.execute(trials.delete().where(trials.c.study_id == sid))
+                conn.execute(studies.delete().where(studies.c.study_id == sid))
+                return True
+
+        return self._retry(run)
+
+    def _update_study(self, study_id: int, **values: Any) -> None:
+        def run() -> None:
+            with self._tx() as conn:
+                conn.execute(studies.update().where(studies.c.study_id == study_id).values(**values))
+
+        self._retry(run)
+
+    def set_study_optimizer(self, study_id: int, optimizer: Mapping[str, Any]) -> None:
+        self._update_study(study_id, optimizer=_dumps(optimizer))
+
+    def add_elapsed(self, study_id: int, seconds: float) -> None:
+        self._update_study(study_id, elapsed_seconds=studies.c.elapsed_seconds + seconds)
+
+    def set_study_attr(self, study_id: int, key: str, value: Any) -> None:
+        def run() -> None:
+            with self._tx() as conn:
+                raw = conn.execute(
+                    sa.select(studies.c.attrs).where(studies.c.study_id == study_id).with_for_update()
+                ).scalar()
+                attrs = json.loads(raw or "{}")
+                attrs[key] = value
+                conn.execute(
+                    studies.update().where(studies.c.study_id == study_id).values(attrs=_dumps(attrs))
+                )
+
+        self._retry(run)
+
+    # -- decisions and trials -----------------------------------------------------------------
+
+    def apply_decision(
+        self, study_id: int, index: int, decision: NewDecision, *, now: float
+    ) -> tuple[DecisionRecord, TrialRecord]:
+        def run() -> tuple[DecisionRecord, int]:
+            try:
+                with self._tx() as conn:
+                    taken = conn.execute(
+                        sa.select(sa.func.count()).where(decisions_t.c.study_id == study_id)
+                    ).scalar_one()
+                    if taken != index:
+                        raise DecisionConflict(f"decision {index} of study {study_id} is taken")
+                    if decision.kind == "start":
+                        if decision.config is None:
+                            raise ValueError("a start decision needs a config")
+                        number = conn.execute(
+                            sa.select(sa.func.count()).where(trials.c.study_id == study_id)
+                        ).scalar_one()
+                        trial_id = conn.execute(
+                            trials.insert().values(
+                                study_id=study_id, number=number, config=_dumps(decision.config),
+                                status="running", reason="none", message="",
+                                target=decision.stop, work=0.0, lost_count=0, created=now,
+                                updated=now, heartbeat=now,
+                            )
+                        ).inserted_primary_key[0]
+                        start = 0.0
+                    else:
+                        trial_id = decision.trial_id
+                        done = conn.execute(
+                            trials.update()
+                            .where(
+                                trials.c.trial_id == trial_id,
+                                trials.c.study_id == study_id,
+                                trials.c.status == "paused",
+                            )
+                            .values(
+                                status="running", reason="none", message="",
+                                target=decision.stop, updated=now, heartbeat=now,
+                            )
+                        )
+                        if done.rowcount != 1:
+                            raise DecisionConflict(f"trial {trial_id} is not a paused trial here")
+                        start = conn.execute(
+                            sa.select(sa.func.coalesce(sa.func.max(observations.c.fidelity), 0.0))
+                            .where(observations.c.trial_id == trial_id)
+                        ).scalar_one()
+                    conn.execute(
+                        decisions_t.insert().values(
+                            study_id=study_id, idx=index, kind=decision.kind, trial_id=trial_id,
+                            start=start, stop=decision.stop, optimizer=decision.optimizer,
+                            info=_dumps(decision.info), time=now,
+                        )
+                    )
+            except IntegrityError as exc:
+                raise DecisionConflict(f"decision {index} of study {study_id} is taken") from exc
+            record = DecisionRecord(
+                index, decision.kind, int(trial_id), float(start), decision.stop,
+                decision.optimizer, dict(decision.info), now,
+            )
+            return record, int(trial_id)
+
+        record, trial_id = self._retry(run)
+        return record, self.trial(trial_id)
+
+    def report(
+        self,
+        trial_id: int,
+        observation: Observation,
+        *,
+        work: float,
+        checkpoint_fidelity: float | None = None,
+    ) -> TrialStatus:
+        problem = check_value(observation.value)
+
+        def run() -> TrialStatus:
+            with self._tx() as conn:
+                status = conn.execute(
+                    sa.select(trials.c.status).where(trials.c.trial_id == trial_id).with_for_update()
+                ).scalar()
+                if status is None:
+                    raise KeyError(f"no trial with trial_id={trial_id}")
+                check_running(trial_id, TrialStatus(status), "report to")
+                if problem is not None:
+                    conn.execute(
+                        trials.update().where(trials.c.trial_id == trial_id).values(
+                            status="failed", reason=StopReason.INVALID_VALUE.value,
+                            message=f"{problem} at fidelity {observation.fidelity}",
+                            updated=observation.time, heartbeat=None,
+                        )
+                    )
+                    return TrialStatus.FAILED
+                row = {
+                    "trial_id": trial_id, "fidelity": observation.fidelity,
+                    "value": observation.value, "wall_seconds": observation.wall_seconds,
+                    "cpu_seconds": observation.cpu_seconds, "time": observation.time,
+                }
+                insert = (
+                    sqlite.insert(observations)
+                    if self._sqlite
+                    else postgresql.insert(observations)
+                ).values(**row)
+                conn.execute(
+                    insert.on_conflict_do_update(
+                        index_elements=["trial_id", "fidelity"],
+                        set_={k: insert.excluded[k] for k in row if k not in ("trial_id", "fidelity")},
+                    )
+                )
+                values: dict[str, Any] = {
+                    "work": trials.c.work + max(work, 0.0),
+                    "updated": observation.time,
+                    "heartbeat": observation.time,
+                }
+                if checkpoint_fidelity is not None:
+                    values["checkpoint_fidelity"] = checkpoint_fidelity
+                conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(**values))
+                return TrialStatus.RUNNING
+
+        return self._retry(run)
+
+    def end_run(
+        self, trial_id: int, status: TrialStatus, reason: StopReason, message: str, *, now: float
+    ) -> None:
+        check_end_status(status)
+
+        def run() -> None:
+            with self._tx() as conn:
+                current = conn.execute(
+                    sa.select(trials.c.status).where(trials.c.trial_id == trial_id).with_for_update()
+                ).scalar()
+                if current is None:
+                    raise KeyError(f"no trial with trial_id={trial_id}")
+                check_running(trial_id, TrialStatus(current), "end the run of")
+                conn.execute(
+                    trials.update().where(trials.c.trial_id == trial_id).values(
+                        status=status.value, reason=reason.value, message=message, updated=now,
+                        heartbeat=None,
+                    )
+                )
+
+        self._retry(run)
+
+    def heartbeat(self, trial_ids: Sequence[int], *, now: float) -> None:
+        if not trial_ids:
+            return
+
+        def run() -> None:
+            with self._tx() as conn:
+                conn.execute(
+                    trials.update()
+                    .where(trials.c.trial_id.in_(list(trial_ids)), trials.c.status == "running")
+                    .values(heartbeat=now)
+                )
+
+        self._retry(run)
+
+    def recover_stale(self, study_id: int, *, older_than: float, now: float) -> list[int]:
+        def run() -> list[int]:
+            with self._tx() as conn:
+                stale = (
+                    trials.c.study_id == study_id,
+                    trials.c.status == "running",
+                    sa.or_(trials.c.heartbeat.is_(None), trials.c.heartbeat < older_than),
+                )
+                ids = conn.execute(
+                    sa.select(trials.c.trial_id).where(*stale).with_for_update()
+                ).scalars().all()
+                if ids:
+                    conn.execute(
+                        trials.update().where(trials.c.trial_id.in_(ids)).values(
+                            status="paused", reason=StopReason.INTERRUPTED.value,
+                            message="its worker stopped sending heartbeats", updated=now,
+                            heartbeat=None, lost_count=trials.c.lost_count + 1,
+                        )
+                    )
+                return sorted(int(i) for i in ids)
+
+        return self._retry(run)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _trial_record(row: Any, curve: tuple[Observation, ...]) -> TrialRecord:
+        return TrialRecord(
+            trial_id=row.trial_id, number=row.number, config=json.loads(row.config),
+            status=TrialStatus(row.status), curve=curve, target=row.target,
+            checkpoint_fidelity=row.checkpoint_fidelity, work=row.work,
+            reason=StopReason(row.reason), message=row.message, created=row.created,
+            updated=row.updated, heartbeat=row.heartbeat,
+        )
+
+    @staticmethod
+    def _observation(row: Any) -> Observation:
+        return Observation(row.fidelity, row.value, row.wall_seconds, row.cpu_seconds, row.time)
+
+    def trial(self, trial_id: int) -> TrialRecord:
+        def run() -> TrialRecord:
+            with self._ro() as conn:
+                row = conn.execute(sa.select(trials).where(trials.c.trial_id == trial_id)).first()
+                if row is None:
+                    raise KeyError(f"no trial with trial_id={trial_id}")
+                obs = conn.execute(
+                    sa.select(observations)
+                    .where(observations.c.trial_id == trial_id)
+                    .order_by(observations.c.fidelity)
+                ).all()
+            return self._trial_record(row, tuple(self._observation(o) for o in obs))
+
+        return self._retry(run)
+
+    def history(self, study_id: int, *, decisions: bool = False) -> History:
+        want_decisions = decisions
+
+        def run() -> History:
+            with self._ro() as conn:
+                direction = conn.execute(
+                    sa.select(studies.c.direction).where(studies.c.study_id == study_id)
+                ).scalar()
+                if direction is None:
+                    raise KeyError(f"no study with study_id={study_id}")
+                trial_rows = conn.execute(
+                    sa.select(trials).where(trials.c.study_id == study_id).order_by(trials.c.number)
+                ).all()
+                obs_rows = conn.execute(
+                    sa.select(observations)
+                    .join(trials, trials.c.trial_id == observations.c.trial_id)
+                    .where(trials.c.study_id == study_id)
+                    .order_by(observations.c.trial_id, observations.c.fidelity)
+                ).all()
+                dec_q = sa.select(decisions_t).where(decisions_t.c.study_id == study_id)
+                if want_decisions:
+                    dec_rows = conn.execute(dec_q.order_by(decisions_t.c.idx)).all()
+                    n_dec = len(dec_rows)
+                else:
+                    dec_rows = []
+                    n_dec = conn.execute(
+                        sa.select(sa.func.count()).where(decisions_t.c.study_id == study_id)
+                    ).scalar_one()
+            curves: dict[int, list[Observation]] = {}
+            for o in obs_rows:
+                curves.setdefault(o.trial_id, []).append(self._observation(o))
+            records = tuple(
+                self._trial_record(r, tuple(curves.get(r.trial_id, ()))) for r in trial_rows
+            )
+            decs = tuple(
+                DecisionRecord(
+                    d.idx, d.kind, d.trial_id, d.start, d.stop, d.optimizer, json.loads(d.info),
+                    d.time,
+                )
+                for d in dec_rows
+            )
+            return History(direction, records, n_dec, decs)
+
+        return self._retry(run)
+
+    def close(self) -> None:
+        self._write.dispose()
+        if self._read is not self._write:
+            self._read.dispose()
+

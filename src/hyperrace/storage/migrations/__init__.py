@@ -1,0 +1,1 @@
+"""Alembic migrations of the hyperrace schema (run through :func:`hyperrace.storage.upgrade`)."""

@@ -1,0 +1,114 @@
+"""Budgets: how much a study may spend, counted over the whole study (all runs, all workers)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.history import History
+from hyperrace.trial import TrialStatus
+
+__all__ = ["Budget", "Usage"]
+
+
+def _check_positive(name: str, value: float | None, *, integer: bool = False) -> None:
+    if value is None:
+        return
+    ok = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+    if integer:
+        ok = ok and float(value).is_integer()
+    if not ok or value <= 0:
+        kind = "a positive integer" if integer else "a positive number"
+        raise ConfigurationError(f"Budget({name}={value!r}): {name} must be {kind} or None")
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Limits of a study; each ``None`` means no limit on that axis.
+
+    Args:
+        epochs: fidelity units actually trained, summed over all trials (a resumed trial pays only
+            its new steps, a retrained step pays again). With a fidelity in seconds, these are
+            those seconds.
+        trials: trials started.
+        seconds: wall-clock seconds spent in ``optimize``, summed over every call on the study.
+        trial_cpu_seconds: the processor-time slice of one run of a trial: once it is spent, the
+            run stops at its next report, keeping the curve it reported, and the trial is paused.
+    """
+
+    epochs: float | None = None
+    trials: int | None = None
+    seconds: float | None = None
+    trial_cpu_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_positive("epochs", self.epochs)
+        _check_positive("trials", self.trials, integer=True)
+        _check_positive("seconds", self.seconds)
+        _check_positive("trial_cpu_seconds", self.trial_cpu_seconds)
+
+    def usage(self, history: History, elapsed: float) -> Usage:
+        """How much of this budget ``history`` has used, with ``elapsed`` wall seconds."""
+        return Usage(self, history.work, len(history.trials), elapsed, _in_flight(history))
+
+
+def _in_flight(history: History) -> float:
+    """Fidelity units granted to running trials and not yet trained."""
+    return sum(
+        max(t.target - t.fidelity, 0.0) for t in history.trials if t.status is TrialStatus.RUNNING
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a study has used of its budget.
+
+    Attributes:
+        budget: the budget.
+        epochs: fidelity units trained.
+        trials: trials started.
+        seconds: wall-clock seconds in ``optimize``.
+        in_flight: fidelity units granted to running trials and not trained yet.
+    """
+
+    budget: Budget
+    epochs: float
+    trials: int
+    seconds: float
+    in_flight: float
+
+    @property
+    def epochs_left(self) -> float:
+        """Fidelity units that may still be granted (infinite without an epoch budget)."""
+        if self.budget.epochs is None:
+            return math.inf
+        return max(self.budget.epochs - self.epochs - self.in_flight, 0.0)
+
+    @property
+    def exhausted(self) -> str | None:
+        """Why no new work may be granted, or ``None`` while budget remains."""
+        b = self.budget
+        if b.epochs is not None and self.epochs >= b.epochs:
+            return f"the epoch budget ({b.epochs:g}) is spent"
+        if b.seconds is not None and self.seconds >= b.seconds:
+            return f"the time budget ({b.seconds:g} s) is spent"
+        return None
+
+    @property
+    def can_start(self) -> bool:
+        """Whether a new trial may be started."""
+        return self.budget.trials is None or self.trials < self.budget.trials
+
+    @property
+    def fraction(self) -> float | None:
+        """The largest fraction used of any limited axis (for progress), or ``None``."""
+        b = self.budget
+        parts = []
+        if b.epochs is not None:
+            parts.append(self.epochs / b.epochs)
+        if b.trials is not None:
+            parts.append(self.trials / b.trials)
+        if b.seconds is not None:
+            parts.append(self.seconds / b.seconds)
+        return min(max(parts), 1.0) if parts else None

@@ -1,0 +1,132 @@
+"""The race loop behind ``Study.optimize``: keep every worker busy, record every decision."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.executors import Executor, InProcessExecutor, Objective, ProcessExecutor
+from hyperrace.optimizers import Done, Wait
+from hyperrace.study._budget import Budget
+from hyperrace.study._job import Job
+from hyperrace.study._progress import make_progress
+from hyperrace.trial import StopReason, TrialStatus
+
+if TYPE_CHECKING:
+    from hyperrace.study._study import Study
+
+__all__ = ["RaceLoop"]
+
+logger = logging.getLogger("hyperrace")
+
+
+class RaceLoop:
+    """One call of ``optimize``. See :meth:`hyperrace.Study.optimize` for the arguments."""
+
+    def __init__(
+        self,
+        study: Study,
+        objective: Objective,
+        budget: Budget | None,
+        workers: int,
+        executor: Executor | None,
+        progress: bool | None,
+        heartbeat_interval: float,
+        stale_after: float | None,
+    ) -> None:
+        if not callable(objective):
+            raise ConfigurationError(f"objective {objective!r} is not callable")
+        if budget is not None and not isinstance(budget, Budget):
+            raise ConfigurationError(
+                f"budget={budget!r} must be a hyperrace.Budget, e.g. hr.Budget(epochs=1000)"
+            )
+        if not heartbeat_interval > 0:
+            raise ConfigurationError(f"heartbeat_interval={heartbeat_interval!r} must be > 0")
+        self.study = study
+        self.objective = objective
+        self.budget = budget
+        self.executor: Executor = executor or (
+            InProcessExecutor(study.clock) if workers == 1 else ProcessExecutor(workers)
+        )
+        self.progress = progress
+        self.heartbeat_interval = heartbeat_interval
+        self.stale_after = 3 * heartbeat_interval if stale_after is None else stale_after
+        self.mine: dict[int, Job] = {}
+
+    def run(self) -> None:
+        study, clock, executor = self.study, self.study.clock, self.executor
+        executor.start(study.storage, self.objective)
+        display = make_progress(self.progress, study.name)
+        elapsed0 = study.elapsed_seconds
+        t0 = flushed = clock.wall()
+        stopping = False
+        interrupted = False
+        try:
+            while True:
+                study.recover(stale_after=self.stale_after)
+                elapsed = elapsed0 + clock.wall() - t0
+                last: Job | Wait | Done | None = None
+                while not stopping and executor.free() > 0:
+                    last = study._next(self.budget, elapsed)
+                    if not isinstance(last, Job):
+                        break
+                    self.mine[last.trial_id] = last
+                    executor.submit(study._spec(last, self.budget, self.heartbeat_interval))
+                outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
+                for outcome in outcomes:
+                    self.mine.pop(outcome.trial_id, None)
+                now = clock.wall()
+                if now - flushed >= 1.0:
+                    study.storage.add_elapsed(study.study_id, now - flushed)
+                    flushed = now
+                history = study.history()
+                if display is not None and self.budget is not None:
+                    display.update(history, self.budget.usage(history, elapsed0 + now - t0))
+                elif display is not None:
+                    display.update(history, Budget().usage(history, elapsed0 + now - t0))
+                if isinstance(last, Done) and self.budget is not None and self.budget.seconds:
+                    if self.budget.usage(history, elapsed0 + now - t0).exhausted and not stopping:
+                        stopping = True
+                        executor.request_stop()
+                if self.mine or outcomes or isinstance(last, Job):
+                    continue
+                if history.running:  # trials of another driver, or not yet known as lost
+                    time.sleep(min(1.0, self.heartbeat_interval / 2))
+                    continue
+                if isinstance(last, Wait):
+                    logger.warning(
+                        "optimizer %r waits (%s) but no trial is running; stopping",
+                        study.optimizer.name, last.reason,
+                    )
+                if last is None and not stopping:
+                    continue
+                if isinstance(last, Done) and last.reason:
+                    logger.info("study %r: %s", study.name, last.reason)
+                break
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            try:
+                executor.shutdown(grace=2.0 if interrupted else 30.0)
+            finally:
+                self._pause_leftovers()
+                study.storage.add_elapsed(study.study_id, clock.wall() - flushed)
+                if display is not None:
+                    display.close()
+
+    def _pause_leftovers(self) -> None:
+        """Pause trials of this loop that are still running (after Ctrl-C or an error)."""
+        for trial_id in list(self.mine):
+            trial = self.study.storage.trial(trial_id)
+            if trial.status is TrialStatus.RUNNING:
+                try:
+                    self.study.storage.end_run(
+                        trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED,
+                        "the study was stopped while it ran", now=self.study.clock.timestamp(),
+                    )
+                except Exception as exc:  # recovered elsewhere meanwhile: nothing to do
+                    logger.debug("could not pause trial %d: %s", trial_id, exc)
+        self.mine.clear()

@@ -1,0 +1,427 @@
+"""The Study: create or load a study by name, drive it step by step (ask / report / tell) or let
+it run (``optimize``). The race loop here is the only writer of decisions."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hyperrace._clock import Clock, SystemClock
+from hyperrace._rng import decision_rng, new_seed
+from hyperrace.exceptions import ConfigurationError, StudyMismatchError, StudyNotFoundError
+from hyperrace.executors import Objective, RunSpec
+from hyperrace.history import Direction, History
+from hyperrace.optimizers import (
+    Decision,
+    Done,
+    Optimizer,
+    Resume,
+    Start,
+    Wait,
+    make_optimizer,
+    spec_of,
+)
+from hyperrace.space import Space
+from hyperrace.storage import DecisionConflict, NewDecision, Storage, StudyInfo, open_storage
+from hyperrace.study._budget import Budget
+from hyperrace.study._job import Job
+from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
+
+if TYPE_CHECKING:
+    from hyperrace.executors import Executor
+
+__all__ = ["Study"]
+
+logger = logging.getLogger("hyperrace")
+
+#: The optimizer of a new study when none is named.
+DEFAULT_OPTIMIZER = "random"
+_MAX_CONFLICTS = 200
+
+
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > 512:
+        raise ConfigurationError(
+            f"study name {name!r} must be a non-empty string of at most 512 characters"
+        )
+    return name
+
+
+def _default_artifacts(storage: Storage, name: str) -> Path:
+    url = storage.url
+    base = Path.cwd()
+    if url.startswith("sqlite:///"):
+        base = Path(url[len("sqlite:///") :]).expanduser().resolve().parent
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "study"
+    return base / "hyperrace-artifacts" / slug
+
+
+class Study:
+    """A named study in a storage: created on first use, loaded by name afterwards.
+
+    Args:
+        name: the study's name, unique in the storage.
+        space: the search space; required to create a study, checked against the stored one when
+            loading (a different space is an error: create a new study instead).
+        direction: ``"minimize"`` (default for a new study) or ``"maximize"`` the reported value.
+        storage: a URL (``sqlite:///file.db``, ``postgresql+psycopg://...``, ``memory://``) or a
+            storage object; default ``sqlite:///hyperrace.db`` in the working directory.
+        optimizer: a registered name or an optimizer object; default: the one the study was
+            created with, or ``"random"`` for a new study.
+        seed: the seed of every decision; default: the stored one, or a fresh one.
+        artifacts: the folder for checkpoints; default: ``hyperrace-artifacts/<name>`` next to a
+            SQLite file, or in the working directory.
+        clock: where time comes from (tests and simulations pass their own).
+
+    Example:
+        >>> import hyperrace as hr
+        >>> space = hr.Space(x=hr.Float(-5.0, 5.0))
+        >>> study = hr.Study("doc-example", space, storage="memory://", seed=0)
+        >>> study.optimize(lambda trial: (trial.config["x"] - 1.0) ** 2, budget=hr.Budget(trials=20))
+        >>> round(study.best.config["x"], 1)
+        1.1
+    """
+
+    def __init__(
+        self,
+        name: str,
+        space: Space | None = None,
+        *,
+        direction: Direction | None = None,
+        storage: str | Storage | None = None,
+        optimizer: str | Optimizer | None = None,
+        seed: int | None = None,
+        artifacts: str | Path | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.name = _check_name(name)
+        if direction is not None and direction not in ("minimize", "maximize"):
+            raise ConfigurationError(
+                f"direction={direction!r} must be 'minimize' or 'maximize'"
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise ConfigurationError(f"seed={seed!r} must be a non-negative integer or None")
+        self.storage = open_storage(storage)
+        self.clock = clock or SystemClock()
+        info = self.storage.get_study(name)
+        if info is None:
+            info = self._create(name, space, direction, optimizer, seed)
+        else:
+            self._check_loaded(info, space, direction, seed)
+        self._info = info
+        self.space = Space.from_dict(info.space)
+        self.direction: Direction = info.direction
+        self.seed = info.seed
+        self.optimizer = self._resolve_optimizer(info, optimizer)
+        stored_artifacts = info.attrs.get("artifacts")
+        if artifacts is not None:
+            self.artifacts = Path(artifacts).expanduser().resolve()
+        elif stored_artifacts:
+            self.artifacts = Path(stored_artifacts)
+        else:
+            self.artifacts = _default_artifacts(self.storage, name)
+        if stored_artifacts != str(self.artifacts):
+            self.storage.set_study_attr(info.study_id, "artifacts", str(self.artifacts))
+
+    # -- creation and loading -----------------------------------------------------------------
+
+    def _create(
+        self,
+        name: str,
+        space: Space | None,
+        direction: Direction | None,
+        optimizer: str | Optimizer | None,
+        seed: int | None,
+    ) -> StudyInfo:
+        if space is None:
+            names = [s.name for s in self.storage.list_studies()]
+            listing = ", ".join(repr(n) for n in names) if names else "none"
+            raise StudyNotFoundError(
+                f"study {name!r} does not exist in {self.storage.url}; pass a space to create it "
+                f"(studies there: {listing})"
+            )
+        if not isinstance(space, Space):
+            raise ConfigurationError(
+                f"space must be a hyperrace.Space, got {type(space).__name__}; "
+                "build one with hr.Space(lr=hr.Float(1e-4, 1e-1, log=True), ...)"
+            )
+        opt = self._build_optimizer(optimizer or DEFAULT_OPTIMIZER)
+        return self.storage.create_study(
+            name,
+            direction=direction or "minimize",
+            space=space.to_dict(),
+            optimizer=spec_of(opt),
+            seed=new_seed() if seed is None else seed,
+            now=self.clock.timestamp(),
+        )
+
+    def _check_loaded(
+        self, info: StudyInfo, space: Space | None, direction: Direction | None, seed: int | None
+    ) -> None:
+        if space is not None:
+            stored = Space.from_dict(info.space)
+            if stored != space:
+                raise StudyMismatchError(
+                    f"study {info.name!r} exists with another space: "
+                    f"{stored.describe_difference(space)}. Load it without a space (or with the "
+                    "same one), or give the new space a new study name"
+                )
+        if direction is not None and direction != info.direction:
+            raise StudyMismatchError(
+                f"study {info.name!r} was created with direction={info.direction!r}, not "
+                f"{direction!r}; load it without direction=, or create a new study"
+            )
+        if seed is not None and seed != info.seed:
+            raise StudyMismatchError(
+                f"study {info.name!r} was created with seed={info.seed}, not {seed}; load it "
+                "without seed=, or create a new study"
+            )
+
+    @staticmethod
+    def _build_optimizer(optimizer: str | Optimizer) -> Optimizer:
+        if isinstance(optimizer, str):
+            return make_optimizer(optimizer)
+        if not isinstance(optimizer, Optimizer):
+            raise ConfigurationError(
+                f"optimizer={optimizer!r} is neither a registered name nor an optimizer "
+                "(an object with name, decide() and get_params())"
+            )
+        return optimizer
+
+    def _resolve_optimizer(self, info: StudyInfo, optimizer: str | Optimizer | None) -> Optimizer:
+        if optimizer is None:
+            return make_optimizer(info.optimizer["name"], info.optimizer.get("params", {}))
+        opt = self._build_optimizer(optimizer)
+        if spec_of(opt) != dict(info.optimizer):
+            logger.info("study %r now uses optimizer %s", info.name, spec_of(opt))
+            self.storage.set_study_optimizer(info.study_id, spec_of(opt))
+        return opt
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def study_id(self) -> int:
+        return self._info.study_id
+
+    def history(self, *, decisions: bool = False) -> History:
+        """A snapshot of the study now (with its decision records when ``decisions``)."""
+        return self.storage.history(self.study_id, decisions=decisions)
+
+    @property
+    def trials(self) -> list[TrialRecord]:
+        """Every trial, in order of creation."""
+        return list(self.history().trials)
+
+    @property
+    def best(self) -> TrialRecord | None:
+        """The best trial among those at the highest fidelity reached (see ``History.best``)."""
+        return self.history().best()
+
+    @property
+    def elapsed_seconds(self) -> float:
+        """Wall-clock seconds spent in ``optimize``, over every call."""
+        info = self.storage.get_study(self.name)
+        return info.elapsed_seconds if info else 0.0
+
+    def to_dataframe(self) -> Any:
+        """One row per observation (pandas): trial, number, status, config columns, fidelity,
+        value, seconds. Needs the ``dataframe`` extra."""
+        from hyperrace._imports import require
+
+        pd = require("pandas", "dataframe", "Study.to_dataframe()")
+        from hyperrace.study._export import rows
+
+        return pd.DataFrame(rows(self.history(), self.space))
+
+    # -- deciding -----------------------------------------------------------------------------
+
+    @property
+    def _max_fidelity(self) -> float:
+        return float(self.space.fidelity.high) if self.space.fidelity is not None else 1.0
+
+    @property
+    def _integer_fidelity(self) -> bool:
+        return self.space.fidelity is None or self.space.fidelity.is_integer
+
+    def _clip(self, start: float, stop: float, left: float) -> float:
+        stop = min(stop, start + left)
+        return float(math.floor(stop)) if self._integer_fidelity else stop
+
+    def _decide(self, history: History) -> Decision:
+        interrupted = [
+            t for t in history.paused if t.reason is StopReason.INTERRUPTED and t.fidelity < t.target
+        ]
+        if interrupted:
+            t = interrupted[0]
+            return Resume(t.trial_id, t.target, {"resumed": "interrupted"})
+        rng = decision_rng(self.seed, history.n_decisions)
+        return self.optimizer.decide(self.space, history, rng)
+
+    def _next(self, budget: Budget | None, elapsed: float) -> Job | Wait | Done:
+        """Decide and record the next job (retrying when another process decided first)."""
+        for _ in range(_MAX_CONFLICTS):
+            history = self.history()
+            decision = self._decide(history)
+            if isinstance(decision, Wait | Done):
+                return decision
+            self._validate(decision, history)
+            start = 0.0 if isinstance(decision, Start) else history.trial(decision.trial_id).fidelity
+            stop = decision.stop
+            if budget is not None:
+                usage = budget.usage(history, elapsed)
+                if usage.exhausted:
+                    return Done(usage.exhausted)
+                if isinstance(decision, Start) and not usage.can_start:
+                    return Done(f"the trial budget ({budget.trials}) is spent")
+                stop = self._clip(start, stop, usage.epochs_left)
+                if stop <= start:
+                    return Wait("the epoch budget left is granted to running trials")
+            made_by = "study" if "resumed" in decision.info else self.optimizer.name
+            new = (
+                NewDecision("start", stop, config=decision.config, optimizer=made_by, info=decision.info)
+                if isinstance(decision, Start)
+                else NewDecision("resume", stop, trial_id=decision.trial_id, optimizer=made_by, info=decision.info)
+            )
+            try:
+                record, trial = self.storage.apply_decision(
+                    self.study_id, history.n_decisions, new, now=self.clock.timestamp()
+                )
+            except DecisionConflict:
+                continue
+            return Job(
+                trial.trial_id, trial.number, dict(trial.config), record.start, record.stop,
+                record.kind, record.index, dict(record.info),
+            )
+        raise RuntimeError(f"no decision could be recorded after {_MAX_CONFLICTS} conflicts")
+
+    def _validate(self, decision: Start | Resume, history: History) -> None:
+        name = self.optimizer.name
+        low = float(self.space.fidelity.low) if self.space.fidelity is not None else 1.0
+        if not (low <= decision.stop <= self._max_fidelity):
+            raise ConfigurationError(
+                f"optimizer {name!r} asked for stop={decision.stop}, outside the fidelity range "
+                f"[{low:g}, {self._max_fidelity:g}]"
+            )
+        if isinstance(decision, Start):
+            self.space.validate(decision.config)
+        else:
+            trial = history.trial(decision.trial_id)
+            if trial.status is not TrialStatus.PAUSED or decision.stop <= trial.fidelity:
+                raise ConfigurationError(
+                    f"optimizer {name!r} asked to resume trial {trial.trial_id} "
+                    f"({trial.status.value} at fidelity {trial.fidelity:g}) up to "
+                    f"{decision.stop:g}; only paused trials can be resumed, to a higher fidelity"
+                )
+
+    # -- ask / report / tell ------------------------------------------------------------------
+
+    def ask(self) -> Job | Wait | Done:
+        """The next job: a trial to train from ``job.start`` up to ``job.stop``.
+
+        Returns :class:`~hyperrace.optimizers.Wait` when the optimizer needs a running trial to
+        end first, and :class:`~hyperrace.optimizers.Done` when the search is over. Safe to call
+        from several processes at once: each gets a different job.
+        """
+        return self._next(None, 0.0)
+
+    def report(
+        self,
+        trial_id: int,
+        *,
+        fidelity: float,
+        value: float,
+        wall_seconds: float = 0.0,
+        cpu_seconds: float = 0.0,
+    ) -> bool:
+        """Record ``value`` of trial ``trial_id`` at ``fidelity``; committed when it returns.
+
+        A NaN or infinite value fails the trial (the reason is kept) instead of being stored.
+        Returns True while the trial should keep training (running and below its granted stop).
+        """
+        trial = self.storage.trial(trial_id)
+        obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
+        status = self.storage.report(trial_id, obs, work=float(fidelity) - trial.fidelity)
+        return status is TrialStatus.RUNNING and float(fidelity) < trial.target
+
+    def tell(self, job: Job, *, error: str | None = None) -> TrialRecord:
+        """The job is over: the trial is completed (maximum fidelity reached), paused, or failed
+        (``error`` given, or a non-finite value was reported). Returns the trial."""
+        trial = self.storage.trial(job.trial_id)
+        if trial.status is TrialStatus.RUNNING:
+            now = self.clock.timestamp()
+            if error is not None:
+                self.storage.end_run(job.trial_id, TrialStatus.FAILED, StopReason.ERROR, error, now=now)
+            elif trial.fidelity >= self._max_fidelity:
+                self.storage.end_run(job.trial_id, TrialStatus.COMPLETED, StopReason.REACHED, "", now=now)
+            elif trial.fidelity >= job.stop:
+                self.storage.end_run(job.trial_id, TrialStatus.PAUSED, StopReason.REACHED, "", now=now)
+            else:
+                self.storage.end_run(
+                    job.trial_id, TrialStatus.PAUSED, StopReason.OBJECTIVE_RETURNED,
+                    f"told at fidelity {trial.fidelity:g} before the granted {job.stop:g}", now=now,
+                )
+        return self.storage.trial(job.trial_id)
+
+    def heartbeat(self, job: Job) -> None:
+        """Mark the job's trial alive (``report`` does too)."""
+        self.storage.heartbeat([job.trial_id], now=self.clock.timestamp())
+
+    def recover(self, *, stale_after: float) -> list[int]:
+        """Pause running trials whose heartbeat is older than ``stale_after`` seconds so that they
+        are resumed; return their ids."""
+        now = self.clock.timestamp()
+        return self.storage.recover_stale(self.study_id, older_than=now - stale_after, now=now)
+
+    # -- optimize -----------------------------------------------------------------------------
+
+    def _spec(self, job: Job, budget: Budget | None, heartbeat_interval: float | None) -> RunSpec:
+        return RunSpec(
+            study_id=self.study_id, trial_id=job.trial_id, stop=job.stop,
+            max_fidelity=self._max_fidelity, integer_fidelity=self._integer_fidelity,
+            artifacts=str(self.artifacts),
+            cpu_slice=budget.trial_cpu_seconds if budget else None,
+            heartbeat_interval=heartbeat_interval,
+        )
+
+    def optimize(
+        self,
+        objective: Objective,
+        budget: Budget | None = None,
+        *,
+        workers: int = 1,
+        executor: Executor | None = None,
+        progress: bool | None = None,
+        heartbeat_interval: float = 10.0,
+        stale_after: float | None = None,
+    ) -> None:
+        """Run the race until the budget is spent or the optimizer is done.
+
+        Args:
+            objective: ``objective(trial)`` trains ``trial.config`` over ``trial.epochs()`` and
+                calls ``trial.report(value, checkpoint=...)``; or it returns the value.
+            budget: the limits, counted over the whole study (a second call continues where the
+                first stopped). ``None``: until the optimizer says it is done.
+            workers: 1 runs jobs in this process; more run them in local worker processes (the
+                objective must then be importable, and the storage a file or a server).
+            executor: run jobs with this executor instead (overrides ``workers``).
+            progress: a live display (True), log lines (False... None picks by terminal).
+            heartbeat_interval: seconds between a running trial's heartbeats.
+            stale_after: seconds without a heartbeat after which a running trial is taken as lost
+                and paused, to be resumed (default: 3 heartbeat intervals).
+
+        Ctrl-C pauses the running trials at what they reported and re-raises ``KeyboardInterrupt``;
+        calling ``optimize`` again resumes them.
+        """
+        from hyperrace.study._loop import RaceLoop
+
+        RaceLoop(self, objective, budget, workers, executor, progress, heartbeat_interval,
+                 stale_after).run()
+
+    def __repr__(self) -> str:
+        return f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r})"
+
+

@@ -1,0 +1,1 @@
+"""Helpers for testing code built on hyperrace, such as Hypothesis strategies."""

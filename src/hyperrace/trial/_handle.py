@@ -1,0 +1,186 @@
+"""The :class:`Trial` handle: what an objective function sees and calls.
+
+An objective trains one configuration from ``trial.start`` up to ``trial.stop``::
+
+    def objective(trial):
+        model = build(trial.config)
+        if (state := trial.checkpoint.load()) is not None:
+            model.load_state_dict(state)
+        for epoch in trial.epochs():
+            train_one_epoch(model)
+            trial.report(evaluate(model), checkpoint=model.state_dict)
+
+The handle does not know where reports go: the study gives it a ``sink`` (a callable that commits
+one observation and answers whether the trial may go on), so this module stays below storage.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+from hyperrace._clock import Clock, SystemClock
+from hyperrace.exceptions import TrialStateError
+from hyperrace.trial._checkpoint import Checkpoint
+from hyperrace.trial._records import Observation, StopReason, check_value
+
+__all__ = ["InvalidValue", "ReportSink", "Trial"]
+
+
+class InvalidValue(Exception):
+    """Raised by :meth:`Trial.report` after a NaN or infinite value failed the trial.
+
+    It unwinds the objective; the executor knows the trial is already recorded as failed.
+    """
+
+
+class ReportSink(Protocol):
+    """Commits one observation of a trial; returns False when the trial must not go on."""
+
+    def __call__(self, observation: Observation, checkpoint_fidelity: float | None) -> bool: ...
+
+
+class Trial:
+    """One run of one configuration, from ``start`` to ``stop``.
+
+    Args:
+        trial_id: the trial's id in the storage.
+        number: its number within the study (0, 1, ...).
+        config: its hyperparameters.
+        start: the fidelity it resumes from: that of its checkpoint (0 when it has none).
+        stop: the fidelity it is granted: train up to here.
+        integer_fidelity: True when the fidelity counts steps or epochs, False for seconds.
+        checkpoint: its checkpoint folder.
+        sink: where reports go.
+        clock: the clock that measures wall and processor seconds.
+        cpu_slice: processor seconds this run may spend; it stops at the first report after that.
+    """
+
+    def __init__(
+        self,
+        *,
+        trial_id: int,
+        number: int,
+        config: Mapping[str, Any],
+        start: float,
+        stop: float,
+        integer_fidelity: bool,
+        checkpoint: Checkpoint,
+        sink: ReportSink,
+        clock: Clock | None = None,
+        cpu_slice: float | None = None,
+    ) -> None:
+        self.trial_id = trial_id
+        self.number = number
+        self.config = dict(config)
+        self.start = start
+        self.stop = stop
+        self.checkpoint = checkpoint
+        self._integer = integer_fidelity
+        self._sink = sink
+        self._clock = clock or SystemClock()
+        self._cpu_slice = cpu_slice
+        self._cpu0 = self._last_cpu = self._clock.cpu()
+        self._last_wall = self._clock.wall()
+        self._current: float | None = None
+        self._last_reported = start
+        self.stop_reason = StopReason.NONE
+
+    @property
+    def fidelity(self) -> float:
+        """The fidelity reached by the last report of this run (``start`` before any)."""
+        return self._last_reported
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Processor seconds this run has spent so far."""
+        return self._clock.cpu() - self._cpu0
+
+    @property
+    def should_stop(self) -> bool:
+        """True once the run must end: its granted fidelity is reached or its time slice spent."""
+        return self.stop_reason is not StopReason.NONE
+
+    def epochs(self) -> Iterator[int]:
+        """The steps to train: ``start + 1, ..., stop`` for epochs/steps.
+
+        For a fidelity in seconds it counts 1, 2, ... while the processor seconds trained (the
+        checkpoint's plus this run's) stay below ``stop``. It ends early, after a report, when the
+        run's time slice is spent.
+        """
+        step = int(self.start) if self._integer else 0
+        while not self.should_stop:
+            if self._integer:
+                if step >= self.stop:
+                    break
+            elif self.start + self.cpu_seconds >= self.stop:
+                break
+            step += 1
+            self._current = step
+            yield step
+
+    def report(
+        self,
+        value: float,
+        *,
+        fidelity: float | None = None,
+        checkpoint: Callable[[], Any] | Any | None = None,
+    ) -> bool:
+        """Record ``value`` at ``fidelity`` and, optionally, a checkpoint; commit both at once.
+
+        Args:
+            value: the metric; NaN or inf fail the trial and raise :class:`InvalidValue`.
+            fidelity: the budget trained so far. Default: the step :meth:`epochs` is at (epochs)
+                or the processor seconds trained (seconds).
+            checkpoint: the state to resume from later, or a callable returning it (called only
+                now, after the value was checked). Saved before the report is committed.
+
+        Returns:
+            True while the run may go on; False once it must stop (granted fidelity reached, time
+            slice spent, or the trial was closed elsewhere).
+        """
+        if self.stop_reason in (StopReason.ERROR, StopReason.INVALID_VALUE):
+            raise TrialStateError(f"trial {self.trial_id} has failed; it takes no more reports")
+        if fidelity is None:
+            if self._integer:
+                if self._current is None:
+                    raise TrialStateError(
+                        "report() needs fidelity= when the loop does not use trial.epochs(); "
+                        f"for example trial.report(value, fidelity={int(self.start) + 1})"
+                    )
+                fidelity = self._current
+            else:
+                fidelity = self.start + self.cpu_seconds
+        fidelity = float(fidelity)
+        if not math.isfinite(fidelity) or fidelity <= 0:
+            raise TrialStateError(f"fidelity={fidelity} must be a positive finite number")
+        wall, cpu = self._clock.wall(), self._clock.cpu()
+        problem = check_value(value)
+        obs = Observation(
+            fidelity=fidelity,
+            value=float("nan") if problem else float(value),
+            wall_seconds=wall - self._last_wall,
+            cpu_seconds=cpu - self._last_cpu,
+            time=self._clock.timestamp(),
+        )
+        self._last_wall, self._last_cpu = wall, cpu
+        ckpt_fidelity = None
+        if problem is None and checkpoint is not None:
+            state = checkpoint() if callable(checkpoint) else checkpoint
+            self.checkpoint.save(state, fidelity)
+            ckpt_fidelity = fidelity
+        go_on = self._sink(obs, ckpt_fidelity)
+        if problem is not None:
+            self.stop_reason = StopReason.INVALID_VALUE
+            raise InvalidValue(f"trial {self.trial_id} failed: {problem} at fidelity {fidelity}")
+        if ckpt_fidelity is not None:
+            self.checkpoint.prune()
+        self._last_reported = max(self._last_reported, fidelity)
+        if not go_on:
+            self.stop_reason = StopReason.INTERRUPTED
+        elif fidelity >= self.stop:
+            self.stop_reason = StopReason.REACHED
+        elif self._cpu_slice is not None and self.cpu_seconds >= self._cpu_slice:
+            self.stop_reason = StopReason.TIME_SLICE
+        return not self.should_stop

@@ -1,0 +1,180 @@
+"""Frozen records of what happened in a study: observations, trials, decisions.
+
+Records are plain values: storage builds them, :class:`~hyperrace.history.History` holds them,
+optimizers, the CLI and the dashboard read them. Nothing changes a record after it is made.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DecisionRecord",
+    "Observation",
+    "StopReason",
+    "TrialRecord",
+    "TrialStatus",
+    "check_value",
+]
+
+
+class TrialStatus(str, enum.Enum):
+    """Where a trial stands.
+
+    ``running`` trials are being trained by some worker; ``paused`` ones can be resumed from their
+    checkpoint; ``completed`` ones reached the maximum fidelity (or the optimizer closed them);
+    ``failed`` ones raised, reported NaN or inf, or were lost too many times.
+    """
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_finished(self) -> bool:
+        """Completed and failed trials never run again."""
+        return self in (TrialStatus.COMPLETED, TrialStatus.FAILED)
+
+
+class StopReason(str, enum.Enum):
+    """Why a trial's last run ended (or ``none`` while it runs)."""
+
+    NONE = "none"
+    REACHED = "reached"  # it trained up to the fidelity it was granted
+    TIME_SLICE = "time_slice"  # its processor-time slice was spent; stopped at a report
+    INTERRUPTED = "interrupted"  # Ctrl-C, a killed worker, a lost heartbeat: to be resumed
+    OBJECTIVE_RETURNED = "objective_returned"  # the objective returned before the granted fidelity
+    ERROR = "error"  # the objective raised
+    INVALID_VALUE = "invalid_value"  # a NaN or infinite value was reported
+
+
+def check_value(value: float) -> str | None:
+    """Why ``value`` cannot be recorded as a metric (NaN, infinite, not a number), or ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return f"the reported value {value!r} is not a number"
+    if math.isnan(value):
+        return "the reported value is NaN"
+    if math.isinf(value):
+        return f"the reported value is {value}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One point of a learning curve.
+
+    Attributes:
+        fidelity: the budget trained so far when the value was measured (epochs, steps, or
+            seconds, as the space's fidelity says).
+        value: the metric (finite; NaN and inf fail the trial instead of being stored).
+        wall_seconds: wall-clock seconds spent since the previous report of this run.
+        cpu_seconds: processor seconds spent since the previous report of this run.
+        time: when it was reported, in seconds since the Unix epoch.
+    """
+
+    fidelity: float
+    value: float
+    wall_seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrialRecord:
+    """A configuration and its learning curve.
+
+    Attributes:
+        trial_id: unique over the storage.
+        number: 0, 1, 2, ... in order of creation within the study.
+        config: the hyperparameters (native Python values), without the fidelity.
+        status: see :class:`TrialStatus`.
+        curve: observations in increasing fidelity, one per fidelity.
+        target: the fidelity the last decision granted it (train up to here).
+        checkpoint_fidelity: the fidelity of its newest saved checkpoint, if any.
+        work: fidelity units actually trained, retraining included (what budgets count).
+        reason: why its last run ended; ``message`` gives details (a traceback for errors).
+        created, updated: seconds since the Unix epoch.
+        heartbeat: when its worker last showed signs of life (running trials only).
+    """
+
+    trial_id: int
+    number: int
+    config: Mapping[str, Any]
+    status: TrialStatus
+    curve: tuple[Observation, ...] = ()
+    target: float = 0.0
+    checkpoint_fidelity: float | None = None
+    work: float = 0.0
+    reason: StopReason = StopReason.NONE
+    message: str = ""
+    created: float = 0.0
+    updated: float = 0.0
+    heartbeat: float | None = None
+
+    def __repr__(self) -> str:
+        value = "-" if self.last_value is None else f"{self.last_value:.6g}"
+        return (
+            f"TrialRecord(number={self.number}, status={self.status.value}, "
+            f"fidelity={self.fidelity:g}, value={value}, config={dict(self.config)!r})"
+        )
+
+    @property
+    def fidelity(self) -> float:
+        """The highest fidelity reported so far (0 before the first report)."""
+        return self.curve[-1].fidelity if self.curve else 0.0
+
+    @property
+    def last_value(self) -> float | None:
+        """The value at the highest fidelity reported, or ``None`` before the first report."""
+        return self.curve[-1].value if self.curve else None
+
+    def value_at(self, fidelity: float) -> float | None:
+        """The value reported at exactly ``fidelity``, or ``None``."""
+        for obs in self.curve:
+            if obs.fidelity == fidelity:
+                return obs.value
+        return None
+
+    @property
+    def cpu_seconds(self) -> float:
+        """Processor seconds summed over its observations."""
+        return sum(obs.cpu_seconds for obs in self.curve)
+
+    @property
+    def wall_seconds(self) -> float:
+        """Wall-clock seconds summed over its observations."""
+        return sum(obs.wall_seconds for obs in self.curve)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One decision of the study, as the race loop recorded it.
+
+    Attributes:
+        index: 0, 1, 2, ... in order; the per-decision random generator is derived from it.
+        kind: ``"start"`` or ``"resume"`` (waits and the end are not recorded).
+        trial_id: the trial it started or resumed.
+        start: the fidelity the trial had already trained (0 for a new trial).
+        stop: the fidelity it was granted (train up to here).
+        optimizer: the name of the optimizer that made it (or ``"study"`` for the resumption of an
+            interrupted trial).
+        info: numbers the optimizer chose to record (acquisition values, rung, bracket).
+        time: seconds since the Unix epoch.
+    """
+
+    index: int
+    kind: str
+    trial_id: int
+    start: float
+    stop: float
+    optimizer: str = ""
+    info: Mapping[str, Any] = field(default_factory=dict)
+    time: float = 0.0
