@@ -50,10 +50,8 @@ class Float(Dimension):
     def sample(self, rng: np.random.Generator) -> float:
         """Draw a float uniformly (log-uniformly if ``log``) from [low, high]."""
         if self.log:
-            x = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
-        else:
-            x = float(rng.uniform(self.low, self.high))
-        return min(self.high, max(self.low, x))
+            return num.interpolate(float(rng.random()), self.low, self.high, log=True)
+        return min(self.high, max(self.low, float(rng.uniform(self.low, self.high))))
 
     def to_unit(self, value: object) -> float:
         """Encode ``value``: low maps to 0.0, high to 1.0 (linearly, or linearly in log space)."""
@@ -171,11 +169,10 @@ class Fidelity(Dimension):
     def clip(self, x: float) -> int | float:
         """Clip the budget ``x`` into [low, high]; integer units round it to the nearest int."""
         real = num.as_real(x)
-        if real is None or math.isnan(real):
+        if real is None or (isinstance(real, float) and math.isnan(real)):
             raise SpaceError(f"{self!r}.clip({x!r}): the budget must be a number")
-        if self.is_integer:
-            return num.round_int(min(float(self.high), max(float(self.low), real)), *self._ints())
-        return min(float(self.high), max(float(self.low), float(real)))
+        clipped = float(min(self.high, max(self.low, real)))
+        return num.round_int(clipped, *self._ints()) if self.is_integer else clipped
 
     def _ints(self) -> tuple[int, int]:
         return int(self.low), int(self.high)

@@ -39,17 +39,22 @@ def check_float_bounds(
         value = as_real(raw)
         if value is None:
             raise SpaceError(f"{label}: {name} must be a real number, got {type(raw).__name__}")
-        if not math.isfinite(value):
+        if not is_finite(value):
             raise SpaceError(
                 f"{label}: {name}={raw!r} is not finite; bounds must be finite numbers"
             )
-        bounds.append(float(value) + 0.0)  # + 0.0 turns -0.0 into 0.0
+        try:
+            bounds.append(float(value) + 0.0)  # + 0.0 turns -0.0 into 0.0
+        except OverflowError:
+            raise SpaceError(f"{label}: {name}={raw!r} is too large for a float") from None
     lo, hi = bounds
     _check_order(label, lo, hi)
     if not math.isfinite(hi - lo):
         raise SpaceError(f"{label}: high - low overflows a float; narrow the range")
     if log and lo <= 0:
         raise SpaceError(f"{label}: a log scale needs low > 0; use low=1e-8 or log=False")
+    if log and not math.log(hi) > math.log(lo):
+        raise SpaceError(f"{label}: low and high are too close for a log scale; use log=False")
     return lo, hi
 
 
@@ -104,21 +109,26 @@ def check_number(
     kind = "an integer" if integer else "a number"
     where = f"{kind} in [{low!r}, {high!r}]"
     real = as_real(value)
-    if real is None or not math.isfinite(real):
+    if real is None or not is_finite(real):
         raise SpaceError(f"{name}={value!r} is not a finite number; {label} expects {where}")
-    if integer and not float(real).is_integer():
+    if integer and isinstance(real, float) and not real.is_integer():
         raise SpaceError(f"{name}={value!r} is not an integer; {label} expects {where}")
     if not low <= real <= high:
         raise SpaceError(f"{name}={value!r} is out of range; {label} expects {where}")
     return float(real)
 
 
+def is_finite(x: float) -> bool:
+    """``math.isfinite`` that also accepts ints too large for a float (they count as finite)."""
+    return isinstance(x, int) or math.isfinite(x)
+
+
 def clip_unit(u: object) -> float:
     """Return the unit coordinate ``u`` clipped into [0, 1]; NaN and non-numbers are errors."""
     real = as_real(u)
-    if real is None or math.isnan(real):
+    if real is None or (isinstance(real, float) and math.isnan(real)):
         raise SpaceError(f"u={u!r} is not a number; a unit coordinate lies in [0, 1]")
-    return min(1.0, max(0.0, float(real)))
+    return float(min(1.0, max(0.0, real)))
 
 
 def encode(value: float, low: float, high: float, *, log: bool) -> float:
@@ -132,16 +142,27 @@ def encode(value: float, low: float, high: float, *, log: bool) -> float:
 
 def decode(u: object, low: float, high: float, *, log: bool) -> float:
     """Inverse of :func:`encode`: map ``u`` (clipped into [0, 1]) back onto [low, high]."""
-    t = clip_unit(u)
-    if t == 0.0:
-        return float(low)
-    if t == 1.0:
-        return float(high)
+    return interpolate(clip_unit(u), float(low), float(high), log=log)
+
+
+def interpolate(t: float, low: float, high: float, *, log: bool) -> float:
+    """The point a fraction ``t`` in [0, 1] of the way from low to high (in log space if ``log``).
+
+    Exact at both ends and always clipped into [low, high].
+    """
+    if t <= 0.0:
+        return low
+    if t >= 1.0:
+        return high
     if log:
-        x = math.exp(math.log(low) + t * (math.log(high) - math.log(low)))
+        log_low = math.log(low)
+        try:
+            x = math.exp(log_low + t * (math.log(high) - log_low))
+        except OverflowError:
+            x = high
     else:
         x = low + t * (high - low)
-    return min(float(high), max(float(low), x))
+    return min(high, max(low, x))
 
 
 def round_int(x: float, low: int, high: int) -> int:
@@ -160,10 +181,7 @@ def check_grid_size(label: str, n: object) -> int:
 
 def real_grid(low: float, high: float, n: int, *, log: bool) -> list[float]:
     """``n`` floats evenly (or log-evenly) spaced over [low, high], both ends exact."""
-    points = np.geomspace(low, high, n) if log else np.linspace(low, high, n)
-    values = [min(high, max(low, float(p))) for p in points]
-    values[0], values[-1] = float(low), float(high)
-    return values
+    return [interpolate(i / (n - 1), low, high, log=log) for i in range(n)]
 
 
 def int_grid(low: int, high: int, n: int, *, log: bool) -> list[int]:

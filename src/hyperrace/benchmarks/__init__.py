@@ -1,0 +1,16 @@
+"""Ready-made tuning tasks: real training runs small enough for a laptop.
+
+:func:`train_digits` trains a small PyTorch MLP on scikit-learn's bundled handwritten digits (no
+download) and reports the validation error after every epoch; :func:`digits_space` is its search
+space. Both need the ``torch`` extra, imported only when they are called::
+
+    import hyperrace as hr
+    from hyperrace.benchmarks import digits_space, train_digits
+
+    study = hr.Study("digits", digits_space(), optimizer="random")
+    study.optimize(train_digits, budget=hr.Budget(epochs=150), workers=2)
+"""
+
+from hyperrace.benchmarks._digits import digits_space, train_digits
+
+__all__ = ["digits_space", "train_digits"]

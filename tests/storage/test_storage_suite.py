@@ -1,0 +1,195 @@
+"""The storage conformance suite, run against memory, a SQLite file and the real PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from hyperrace.exceptions import TrialStateError
+from hyperrace.storage import DecisionConflict, NewDecision, Storage, open_storage
+from hyperrace.trial import Observation, StopReason, TrialStatus
+
+SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0, "log": False}}
+
+
+@pytest.fixture
+def storage(storage_url: str) -> Storage:
+    s = open_storage(storage_url)
+    yield s
+    s.close()
+
+
+def _study(storage: Storage, name: str = "s") -> int:
+    info = storage.create_study(
+        name, direction="minimize", space=SPACE, optimizer={"name": "random", "params": {}},
+        seed=7, now=100.0,
+    )
+    return info.study_id
+
+
+def _start(storage: Storage, sid: int, index: int, x: float = 0.5, stop: float = 3.0) -> int:
+    _, trial = storage.apply_decision(
+        sid, index, NewDecision("start", stop, config={"x": x}, optimizer="random"), now=1.0
+    )
+    return trial.trial_id
+
+
+def test_create_study_is_idempotent_and_keeps_what_it_was_given(storage: Storage) -> None:
+    a = storage.create_study(
+        "s", direction="maximize", space=SPACE, optimizer={"name": "grid", "params": {"a": 1}},
+        seed=2**62 + 3, now=5.0,
+    )
+    b = storage.create_study(
+        "s", direction="minimize", space={}, optimizer={"name": "other"}, seed=1, now=6.0
+    )
+    assert a == b
+    assert a.direction == "maximize" and a.seed == 2**62 + 3 and dict(a.space) == SPACE
+    assert storage.get_study("nope") is None
+    assert [s.name for s in storage.list_studies()] == ["s"]
+
+
+def test_decisions_are_numbered_and_conflicts_detected(storage: Storage) -> None:
+    sid = _study(storage)
+    t0 = _start(storage, sid, 0)
+    with pytest.raises(DecisionConflict):
+        _start(storage, sid, 0)
+    with pytest.raises(DecisionConflict):
+        _start(storage, sid, 5)
+    t1 = _start(storage, sid, 1, x=0.25)
+    h = storage.history(sid, decisions=True)
+    assert h.n_decisions == 2
+    assert [d.trial_id for d in h.decisions] == [t0, t1]
+    assert [t.number for t in h.trials] == [0, 1]
+    assert h.trials[1].config == {"x": 0.25}
+    assert all(t.status is TrialStatus.RUNNING for t in h.trials)
+
+
+def test_report_commits_and_replaces_a_retrained_step(storage: Storage) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)
+    for f in (1.0, 2.0):
+        status = storage.report(tid, Observation(f, 1.0 / f, 0.5, 0.25, 10.0 + f), work=1.0)
+        assert status is TrialStatus.RUNNING
+    storage.report(tid, Observation(2.0, 0.125, 0.5, 0.25, 20.0), work=1.0, checkpoint_fidelity=2.0)
+    t = storage.trial(tid)
+    assert [(o.fidelity, o.value) for o in t.curve] == [(1.0, 1.0), (2.0, 0.125)]
+    assert t.work == 3.0
+    assert t.checkpoint_fidelity == 2.0
+    assert t.curve[0] == Observation(1.0, 1.0, 0.5, 0.25, 11.0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_value_fails_the_trial_and_is_not_stored(storage: Storage, bad: float) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)
+    storage.report(tid, Observation(1.0, 0.5), work=1.0)
+    assert storage.report(tid, Observation(2.0, bad), work=1.0) is TrialStatus.FAILED
+    t = storage.trial(tid)
+    assert t.status is TrialStatus.FAILED and t.reason is StopReason.INVALID_VALUE
+    assert ("NaN" if math.isnan(bad) else "inf") in t.message
+    assert [o.value for o in t.curve] == [0.5]
+    with pytest.raises(TrialStateError, match="failed, not running"):
+        storage.report(tid, Observation(3.0, 0.1), work=1.0)
+
+
+def test_floats_round_trip_exactly(storage: Storage) -> None:
+    sid = _study(storage)
+    x = 0.1 + 0.2
+    tid = _start(storage, sid, 0, x=x)
+    v = 1.0 / 3.0
+    storage.report(tid, Observation(1.0, v, 1e-9, 1e300, 1.7e9 + 0.123456), work=1.0)
+    t = storage.history(sid).trials[0]
+    assert t.config["x"] == x
+    assert t.curve[0] == Observation(1.0, v, 1e-9, 1e300, 1.7e9 + 0.123456)
+
+
+def test_transitions_pause_resume_complete(storage: Storage) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0, stop=1.0)
+    storage.report(tid, Observation(1.0, 0.4), work=1.0)
+    storage.end_run(tid, TrialStatus.PAUSED, StopReason.REACHED, "", now=3.0)
+    with pytest.raises(TrialStateError):
+        storage.end_run(tid, TrialStatus.PAUSED, StopReason.REACHED, "", now=3.0)
+    with pytest.raises(TrialStateError):
+        storage.report(tid, Observation(2.0, 0.3), work=1.0)
+    record, trial = storage.apply_decision(
+        sid, 1, NewDecision("resume", 3.0, trial_id=tid, optimizer="x", info={"ei": 0.5}), now=4.0
+    )
+    assert (record.kind, record.start, record.stop, dict(record.info)) == ("resume", 1.0, 3.0, {"ei": 0.5})
+    assert trial.status is TrialStatus.RUNNING and trial.target == 3.0
+    with pytest.raises(DecisionConflict):  # not paused any more
+        storage.apply_decision(sid, 2, NewDecision("resume", 3.0, trial_id=tid), now=5.0)
+    storage.report(tid, Observation(3.0, 0.2), work=2.0)
+    storage.end_run(tid, TrialStatus.COMPLETED, StopReason.REACHED, "", now=6.0)
+    t = storage.trial(tid)
+    assert t.status is TrialStatus.COMPLETED and t.work == 3.0 and t.fidelity == 3.0
+    with pytest.raises(TrialStateError):
+        storage.end_run(tid, TrialStatus.RUNNING, StopReason.NONE, "", now=7.0)
+
+
+def test_recover_stale_pauses_only_silent_running_trials(storage: Storage) -> None:
+    sid = _study(storage)
+    old = _start(storage, sid, 0)
+    fresh = _start(storage, sid, 1)
+    storage.heartbeat([fresh], now=50.0)
+    assert storage.recover_stale(sid, older_than=10.0, now=60.0) == [old]
+    t = storage.trial(old)
+    assert t.status is TrialStatus.PAUSED and t.reason is StopReason.INTERRUPTED
+    assert storage.trial(fresh).status is TrialStatus.RUNNING
+    assert storage.recover_stale(sid, older_than=10.0, now=60.0) == []
+
+
+def test_study_attributes_and_elapsed(storage: Storage) -> None:
+    sid = _study(storage)
+    storage.add_elapsed(sid, 1.5)
+    storage.add_elapsed(sid, 2.0)
+    storage.set_study_attr(sid, "artifacts", "/tmp/a")
+    storage.set_study_optimizer(sid, {"name": "grid", "params": {"resolution": 3}})
+    info = storage.get_study("s")
+    assert info is not None
+    assert info.elapsed_seconds == 3.5
+    assert info.attrs == {"artifacts": "/tmp/a"}
+    assert info.optimizer == {"name": "grid", "params": {"resolution": 3}}
+
+
+def test_delete_study_removes_only_that_study(storage: Storage) -> None:
+    a, b = _study(storage, "a"), _study(storage, "b")
+    ta = _start(storage, a, 0)
+    storage.report(ta, Observation(1.0, 0.5), work=1.0)
+    _start(storage, b, 0)
+    assert storage.delete_study("a") is True
+    assert storage.delete_study("a") is False
+    assert [s.name for s in storage.list_studies()] == ["b"]
+    assert len(storage.history(b).trials) == 1
+
+
+def test_list_studies_counts(storage: Storage) -> None:
+    sid = _study(storage)
+    t0 = _start(storage, sid, 0)
+    _start(storage, sid, 1)
+    storage.report(t0, Observation(3.0, 0.25), work=3.0)
+    storage.end_run(t0, TrialStatus.COMPLETED, StopReason.REACHED, "", now=1.0)
+    (summary,) = storage.list_studies()
+    assert (summary.n_trials, summary.n_running, summary.n_completed, summary.n_failed) == (2, 1, 1, 0)
+    assert summary.best_value == 0.25
+
+
+def test_threads_report_concurrently_without_loss(storage: Storage) -> None:
+    sid = _study(storage)
+    tids = [_start(storage, sid, i) for i in range(4)]
+
+    def work(tid: int) -> None:
+        for f in range(1, 26):
+            storage.report(tid, Observation(float(f), tid + f / 100), work=1.0)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in tids]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    h = storage.history(sid)
+    assert sum(len(t.curve) for t in h.trials) == 100
+    for t in h.trials:
+        assert [o.value for o in t.curve] == [t.trial_id + f / 100 for f in range(1, 26)]

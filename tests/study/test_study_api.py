@@ -1,0 +1,141 @@
+"""Study creation, loading, ask / report / tell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hyperrace as hr
+from hyperrace.trial import StopReason
+
+SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 4))
+
+
+def test_ask_report_tell_completes_and_pauses(tmp_path: Path) -> None:
+    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=1)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    assert (job.start, job.stop, job.kind, job.decision) == (0.0, 4.0, "start", 0)
+    for f in range(1, 5):
+        keep_going = study.report(job.trial_id, fidelity=f, value=1.0 / f)
+        assert keep_going is (f < 4)
+    trial = study.tell(job)
+    assert trial.status is hr.TrialStatus.COMPLETED
+    assert [o.value for o in trial.curve] == [1.0, 0.5, 1 / 3, 0.25]
+    assert study.best is not None and study.best.trial_id == job.trial_id
+
+    job2 = study.ask()
+    assert isinstance(job2, hr.Job)
+    study.report(job2.trial_id, fidelity=1, value=0.9)
+    paused = study.tell(job2)
+    assert paused.status is hr.TrialStatus.PAUSED
+    assert paused.reason is StopReason.OBJECTIVE_RETURNED
+
+
+def test_nan_report_fails_the_trial_with_reason() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    study.report(job.trial_id, fidelity=1, value=0.5)
+    assert study.report(job.trial_id, fidelity=2, value=float("nan")) is False
+    trial = study.tell(job)
+    assert trial.status is hr.TrialStatus.FAILED
+    assert "NaN" in trial.message
+    assert [o.value for o in trial.curve] == [0.5]
+
+
+def test_tell_with_error_fails_and_keeps_reports() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    study.report(job.trial_id, fidelity=1, value=0.5)
+    trial = study.tell(job, error="CUDA out of memory")
+    assert trial.status is hr.TrialStatus.FAILED and trial.message == "CUDA out of memory"
+    assert len(trial.curve) == 1
+
+
+def test_report_to_finished_trial_is_a_clear_error() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    study.report(job.trial_id, fidelity=4, value=0.5)
+    study.tell(job)
+    with pytest.raises(hr.TrialStateError, match="completed, not running"):
+        study.report(job.trial_id, fidelity=4, value=0.4)
+
+
+def test_loading_checks_space_direction_and_seed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    hr.Study("s", SPACE, storage=url, seed=5, direction="maximize")
+    loaded = hr.Study("s", storage=url)
+    assert loaded.space == SPACE and loaded.direction == "maximize" and loaded.seed == 5
+    other = hr.Space(x=hr.Float(0.0, 2.0), epochs=hr.Fidelity(1, 4))
+    with pytest.raises(hr.StudyMismatchError, match="another space"):
+        hr.Study("s", other, storage=url)
+    with pytest.raises(hr.StudyMismatchError, match="direction='maximize'"):
+        hr.Study("s", storage=url, direction="minimize")
+    with pytest.raises(hr.StudyMismatchError, match="seed=5"):
+        hr.Study("s", storage=url, seed=6)
+
+
+def test_missing_study_lists_the_existing_ones(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    hr.Study("alpha", SPACE, storage=url)
+    with pytest.raises(hr.StudyNotFoundError, match="'alpha'"):
+        hr.Study("beta", storage=url)
+
+
+def test_bad_arguments_name_the_value() -> None:
+    with pytest.raises(hr.ConfigurationError, match="direction='up'"):
+        hr.Study("s", SPACE, storage="memory://", direction="up")  # type: ignore[arg-type]
+    with pytest.raises(hr.UnknownOptimizerError, match="registered ones are: .*random"):
+        hr.Study("s", SPACE, storage="memory://", optimizer="randon")
+    with pytest.raises(hr.ConfigurationError, match="seed=-1"):
+        hr.Study("s", SPACE, storage="memory://", seed=-1)
+    with pytest.raises(hr.ConfigurationError, match="study name ''"):
+        hr.Study("", SPACE, storage="memory://")
+    with pytest.raises(hr.ConfigurationError, match=r"Budget\(epochs=0\)"):
+        hr.Budget(epochs=0)
+    with pytest.raises(hr.ConfigurationError, match=r"Budget\(trials=1.5\)"):
+        hr.Budget(trials=1.5)  # type: ignore[arg-type]
+
+
+def test_optimizer_is_stored_and_rebuilt(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    from hyperrace.optimizers import GridSearch
+
+    hr.Study("s", SPACE, storage=url, optimizer=GridSearch(resolution=3))
+    loaded = hr.Study("s", storage=url)
+    assert loaded.optimizer.name == "grid"
+    assert loaded.optimizer.get_params()["resolution"] == 3
+
+
+def test_default_artifacts_sit_next_to_the_sqlite_file(tmp_path: Path) -> None:
+    study = hr.Study("my study/1", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}")
+    assert study.artifacts == tmp_path / "hyperrace-artifacts" / "my_study_1"
+
+
+def test_to_dataframe_has_one_row_per_observation() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=2)
+    for _ in range(3):
+        job = study.ask()
+        assert isinstance(job, hr.Job)
+        for f in (1, 2):
+            study.report(job.trial_id, fidelity=f, value=f * 0.1)
+        study.tell(job)
+    df = study.to_dataframe()
+    assert len(df) == 6
+    assert {"trial_id", "param_x", "fidelity", "value", "status"} <= set(df.columns)
+
+
+def test_grid_search_is_done_after_every_point() -> None:
+    space = hr.Space(a=hr.Categorical(["p", "q"]), b=hr.Int(1, 3))
+    study = hr.Study("g", space, storage="memory://", optimizer="grid")
+    seen = []
+    while isinstance(job := study.ask(), hr.Job):
+        seen.append((job.config["a"], job.config["b"]))
+        study.report(job.trial_id, fidelity=1, value=0.0)
+        study.tell(job)
+    assert isinstance(job, hr.Done)
+    assert sorted(seen) == [(a, b) for a in "pq" for b in (1, 2, 3)]
