@@ -25,7 +25,7 @@ def _pg_admin() -> object:
 
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[str]:
+def pg_server() -> str:
     """The base URL of a reachable PostgreSQL server (skips, or fails under CI, if none)."""
     try:
         conn = _pg_admin()
@@ -34,7 +34,7 @@ def pg_server() -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {PG_BASE} is required under CI=true: {exc}")
         pytest.skip(f"PostgreSQL at {PG_BASE} is unreachable: {exc}")
     conn.close()  # type: ignore[attr-defined]
-    yield PG_BASE
+    return PG_BASE
 
 
 @pytest.fixture

@@ -56,7 +56,7 @@ class StudyMismatchError(HyperraceError, ValueError):
 
 
 class TrialStateError(HyperraceError):
-    """An operation that the trial's status does not allow (for example reporting to a failed trial)."""
+    """An operation the trial's status does not allow (for example a report to a failed trial)."""
 
 
 class StorageError(HyperraceError):

@@ -93,7 +93,9 @@ class History:
         """
         top = self.max_fidelity_reached
         contenders: Sequence[TrialRecord] = [
-            t for t in self.trials if t.curve and t.fidelity == top and t.status != TrialStatus.FAILED
+            t
+            for t in self.trials
+            if t.curve and t.fidelity == top and t.status != TrialStatus.FAILED
         ]
         if not contenders:
             contenders = [t for t in self.trials if t.curve and t.fidelity == top]

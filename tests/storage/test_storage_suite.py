@@ -23,8 +23,12 @@ def storage(storage_url: str) -> Storage:
 
 def _study(storage: Storage, name: str = "s") -> int:
     info = storage.create_study(
-        name, direction="minimize", space=SPACE, optimizer={"name": "random", "params": {}},
-        seed=7, now=100.0,
+        name,
+        direction="minimize",
+        space=SPACE,
+        optimizer={"name": "random", "params": {}},
+        seed=7,
+        now=100.0,
     )
     return info.study_id
 
@@ -38,8 +42,12 @@ def _start(storage: Storage, sid: int, index: int, x: float = 0.5, stop: float =
 
 def test_create_study_is_idempotent_and_keeps_what_it_was_given(storage: Storage) -> None:
     a = storage.create_study(
-        "s", direction="maximize", space=SPACE, optimizer={"name": "grid", "params": {"a": 1}},
-        seed=2**62 + 3, now=5.0,
+        "s",
+        direction="maximize",
+        space=SPACE,
+        optimizer={"name": "grid", "params": {"a": 1}},
+        seed=2**62 + 3,
+        now=5.0,
     )
     b = storage.create_study(
         "s", direction="minimize", space={}, optimizer={"name": "other"}, seed=1, now=6.0
@@ -117,7 +125,12 @@ def test_transitions_pause_resume_complete(storage: Storage) -> None:
     record, trial = storage.apply_decision(
         sid, 1, NewDecision("resume", 3.0, trial_id=tid, optimizer="x", info={"ei": 0.5}), now=4.0
     )
-    assert (record.kind, record.start, record.stop, dict(record.info)) == ("resume", 1.0, 3.0, {"ei": 0.5})
+    assert (record.kind, record.start, record.stop, dict(record.info)) == (
+        "resume",
+        1.0,
+        3.0,
+        {"ei": 0.5},
+    )
     assert trial.status is TrialStatus.RUNNING and trial.target == 3.0
     with pytest.raises(DecisionConflict):  # not paused any more
         storage.apply_decision(sid, 2, NewDecision("resume", 3.0, trial_id=tid), now=5.0)
@@ -172,7 +185,12 @@ def test_list_studies_counts(storage: Storage) -> None:
     storage.report(t0, Observation(3.0, 0.25), work=3.0)
     storage.end_run(t0, TrialStatus.COMPLETED, StopReason.REACHED, "", now=1.0)
     (summary,) = storage.list_studies()
-    assert (summary.n_trials, summary.n_running, summary.n_completed, summary.n_failed) == (2, 1, 1, 0)
+    assert (summary.n_trials, summary.n_running, summary.n_completed, summary.n_failed) == (
+        2,
+        1,
+        1,
+        0,
+    )
     assert summary.best_value == 0.25
 
 

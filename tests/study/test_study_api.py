@@ -89,7 +89,7 @@ def test_missing_study_lists_the_existing_ones(tmp_path: Path) -> None:
 def test_bad_arguments_name_the_value() -> None:
     with pytest.raises(hr.ConfigurationError, match="direction='up'"):
         hr.Study("s", SPACE, storage="memory://", direction="up")  # type: ignore[arg-type]
-    with pytest.raises(hr.UnknownOptimizerError, match="registered ones are: .*random"):
+    with pytest.raises(hr.UnknownOptimizerError, match=r"registered ones are: .*random"):
         hr.Study("s", SPACE, storage="memory://", optimizer="randon")
     with pytest.raises(hr.ConfigurationError, match="seed=-1"):
         hr.Study("s", SPACE, storage="memory://", seed=-1)

@@ -39,7 +39,10 @@ class InProcessExecutor:
             raise RuntimeError("InProcessExecutor.submit() before start()")
         self._done.append(
             run_job(
-                self._storage, spec, self._objective, clock=self._clock,
+                self._storage,
+                spec,
+                self._objective,
+                clock=self._clock,
                 stop_requested=lambda: self._stop,
             )
         )

@@ -78,8 +78,11 @@ class ProcessExecutor:
             ) from exc
         self._stop.clear()
         self._pool = cf.ProcessPoolExecutor(
-            max_workers=self._workers, mp_context=self._ctx, initializer=_init_worker,
-            initargs=(storage.url, payload, self._stop), max_tasks_per_child=self._jobs_per_process,
+            max_workers=self._workers,
+            mp_context=self._ctx,
+            initializer=_init_worker,
+            initargs=(storage.url, payload, self._stop),
+            max_tasks_per_child=self._jobs_per_process,
         )
 
     def free(self) -> int:

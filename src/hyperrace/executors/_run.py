@@ -5,6 +5,7 @@ This is what every executor does for a job, wherever it runs (this process, a wo
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from collections.abc import Callable
@@ -77,7 +78,9 @@ class _Heartbeat:
     def __init__(self, storage: Storage, trial_id: int, interval: float, clock: Clock) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._loop, args=(storage, trial_id, interval, clock), daemon=True,
+            target=self._loop,
+            args=(storage, trial_id, interval, clock),
+            daemon=True,
             name=f"hyperrace-heartbeat-{trial_id}",
         )
         self._thread.start()
@@ -119,11 +122,13 @@ def run_job(
     start = record.checkpoint_fidelity or 0.0
     closed = False
 
-    def sink(obs: Observation, checkpoint_fidelity: float | None) -> bool:
+    def sink(observation: Observation, checkpoint_fidelity: float | None) -> bool:
         nonlocal closed
         try:
             status = storage.report(
-                spec.trial_id, obs, work=obs.fidelity - trial.fidelity,
+                spec.trial_id,
+                observation,
+                work=observation.fidelity - trial.fidelity,
                 checkpoint_fidelity=checkpoint_fidelity,
             )
         except TrialStateError:
@@ -132,9 +137,16 @@ def run_job(
         return status is TrialStatus.RUNNING and not (stop_requested and stop_requested())
 
     trial = Trial(
-        trial_id=spec.trial_id, number=record.number, config=record.config, start=start,
-        stop=spec.stop, integer_fidelity=spec.integer_fidelity, checkpoint=checkpoint, sink=sink,
-        clock=clock, cpu_slice=spec.cpu_slice,
+        trial_id=spec.trial_id,
+        number=record.number,
+        config=record.config,
+        start=start,
+        stop=spec.stop,
+        integer_fidelity=spec.integer_fidelity,
+        checkpoint=checkpoint,
+        sink=sink,
+        clock=clock,
+        cpu_slice=spec.cpu_slice,
     )
     beat = (
         _Heartbeat(storage, spec.trial_id, spec.heartbeat_interval, clock)
@@ -144,10 +156,8 @@ def run_job(
 
     def end(status: TrialStatus, reason: StopReason, message: str = "") -> Outcome:
         if not closed:
-            try:
+            with contextlib.suppress(TrialStateError):  # closed elsewhere: nothing to end
                 storage.end_run(spec.trial_id, status, reason, message, now=clock.timestamp())
-            except TrialStateError:
-                pass  # already closed elsewhere: nothing to end
         return Outcome(spec.trial_id, status, reason, trial.fidelity, message)
 
     try:
@@ -157,7 +167,9 @@ def run_job(
             if beat is not None:
                 beat.close()
     except InvalidValue as exc:
-        return Outcome(spec.trial_id, TrialStatus.FAILED, StopReason.INVALID_VALUE, trial.fidelity, str(exc))
+        return Outcome(
+            spec.trial_id, TrialStatus.FAILED, StopReason.INVALID_VALUE, trial.fidelity, str(exc)
+        )
     except KeyboardInterrupt:
         end(TrialStatus.PAUSED, StopReason.INTERRUPTED, "interrupted (Ctrl-C)")
         raise
@@ -170,7 +182,10 @@ def run_job(
                 trial.report(result, fidelity=spec.stop)
             except InvalidValue as exc:
                 return Outcome(
-                    spec.trial_id, TrialStatus.FAILED, StopReason.INVALID_VALUE, trial.fidelity,
+                    spec.trial_id,
+                    TrialStatus.FAILED,
+                    StopReason.INVALID_VALUE,
+                    trial.fidelity,
                     str(exc),
                 )
     if closed or trial.stop_reason is StopReason.INTERRUPTED:
@@ -181,13 +196,15 @@ def run_job(
         return end(TrialStatus.COMPLETED, StopReason.REACHED)
     if trial.stop_reason is StopReason.TIME_SLICE:
         return end(
-            TrialStatus.PAUSED, StopReason.TIME_SLICE,
+            TrialStatus.PAUSED,
+            StopReason.TIME_SLICE,
             f"its time slice of {spec.cpu_slice:g} processor seconds was spent at fidelity "
             f"{trial.fidelity:g} (granted {spec.stop:g})",
         )
     if trial.fidelity >= spec.stop:
         return end(TrialStatus.PAUSED, StopReason.REACHED)
     return end(
-        TrialStatus.PAUSED, StopReason.OBJECTIVE_RETURNED,
+        TrialStatus.PAUSED,
+        StopReason.OBJECTIVE_RETURNED,
         f"the objective returned at fidelity {trial.fidelity:g} before the granted {spec.stop:g}",
     )

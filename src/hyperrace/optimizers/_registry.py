@@ -13,10 +13,10 @@ from hyperrace.optimizers._base import Optimizer
 __all__ = ["available", "make_optimizer", "optimizer_class", "register", "spec_of"]
 
 _REGISTRY: dict[str, type[Any]] = {}
-O = TypeVar("O", bound=type[Any])
+C = TypeVar("C", bound=type[Any])
 
 
-def register(cls: O) -> O:
+def register(cls: C) -> C:
     """Class decorator: enrol an optimizer under its ``name`` (unique)."""
     name = cls.name
     if name in _REGISTRY and _REGISTRY[name] is not cls:
@@ -60,5 +60,3 @@ def make_optimizer(name: str, params: Mapping[str, Any] | None = None) -> Optimi
 def spec_of(optimizer: Optimizer) -> dict[str, Any]:
     """``{"name": ..., "params": ...}``: what a study stores to rebuild ``optimizer``."""
     return {"name": optimizer.name, "params": optimizer.get_params()}
-
-

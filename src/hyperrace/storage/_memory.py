@@ -130,8 +130,14 @@ class InMemoryStorage:
                 trial_id = max(self._trials, default=0) + 1
                 number = sum(1 for s in self._study_of.values() if s == study_id)
                 trial = TrialRecord(
-                    trial_id, number, copy.deepcopy(dict(decision.config)), TrialStatus.RUNNING,
-                    target=decision.stop, created=now, updated=now, heartbeat=now,
+                    trial_id,
+                    number,
+                    copy.deepcopy(dict(decision.config)),
+                    TrialStatus.RUNNING,
+                    target=decision.stop,
+                    created=now,
+                    updated=now,
+                    heartbeat=now,
                 )
                 self._study_of[trial_id] = study_id
             else:
@@ -141,16 +147,28 @@ class InMemoryStorage:
                 if old is None or self._study_of[old.trial_id] != study_id:
                     raise DecisionConflict(f"trial {decision.trial_id} is not in study {study_id}")
                 if old.status is not TrialStatus.PAUSED:
-                    raise DecisionConflict(f"trial {old.trial_id} is {old.status.value}, not paused")
+                    raise DecisionConflict(
+                        f"trial {old.trial_id} is {old.status.value}, not paused"
+                    )
                 trial = dataclasses.replace(
-                    old, status=TrialStatus.RUNNING, target=decision.stop,
-                    reason=StopReason.NONE, message="", updated=now, heartbeat=now,
+                    old,
+                    status=TrialStatus.RUNNING,
+                    target=decision.stop,
+                    reason=StopReason.NONE,
+                    message="",
+                    updated=now,
+                    heartbeat=now,
                 )
             self._trials[trial.trial_id] = trial
             record = DecisionRecord(
-                index, decision.kind, trial.trial_id,
-                0.0 if decision.kind == "start" else trial.fidelity, decision.stop,
-                decision.optimizer, copy.deepcopy(dict(decision.info)), now,
+                index,
+                decision.kind,
+                trial.trial_id,
+                0.0 if decision.kind == "start" else trial.fidelity,
+                decision.stop,
+                decision.optimizer,
+                copy.deepcopy(dict(decision.info)),
+                now,
             )
             records.append(record)
             return record, trial
@@ -169,20 +187,28 @@ class InMemoryStorage:
             problem = check_value(observation.value)
             if problem is not None:
                 trial = dataclasses.replace(
-                    trial, status=TrialStatus.FAILED, reason=StopReason.INVALID_VALUE,
+                    trial,
+                    status=TrialStatus.FAILED,
+                    reason=StopReason.INVALID_VALUE,
                     message=f"{problem} at fidelity {observation.fidelity}",
-                    updated=observation.time, heartbeat=None,
+                    updated=observation.time,
+                    heartbeat=None,
                 )
             else:
                 curve = [o for o in trial.curve if o.fidelity != observation.fidelity]
                 curve.append(observation)
                 curve.sort(key=lambda o: o.fidelity)
                 trial = dataclasses.replace(
-                    trial, curve=tuple(curve), work=trial.work + max(work, 0.0),
+                    trial,
+                    curve=tuple(curve),
+                    work=trial.work + max(work, 0.0),
                     checkpoint_fidelity=(
-                        trial.checkpoint_fidelity if checkpoint_fidelity is None else checkpoint_fidelity
+                        trial.checkpoint_fidelity
+                        if checkpoint_fidelity is None
+                        else checkpoint_fidelity
                     ),
-                    updated=observation.time, heartbeat=observation.time,
+                    updated=observation.time,
+                    heartbeat=observation.time,
                 )
             self._trials[trial_id] = trial
             return trial.status
@@ -217,8 +243,11 @@ class InMemoryStorage:
                 ):
                     self._lost[tid] = self._lost.get(tid, 0) + 1
                     self._trials[tid] = dataclasses.replace(
-                        trial, status=TrialStatus.PAUSED, reason=StopReason.INTERRUPTED,
-                        message="its worker stopped sending heartbeats", updated=now,
+                        trial,
+                        status=TrialStatus.PAUSED,
+                        reason=StopReason.INTERRUPTED,
+                        message="its worker stopped sending heartbeats",
+                        updated=now,
                         heartbeat=None,
                     )
                     out.append(tid)

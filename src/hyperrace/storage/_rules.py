@@ -20,4 +20,6 @@ def check_running(trial_id: int, status: TrialStatus, action: str) -> None:
 def check_end_status(status: TrialStatus) -> None:
     """A run ends paused, completed or failed, never running."""
     if status is TrialStatus.RUNNING:
-        raise TrialStateError("a run cannot end with status 'running'; use paused, completed or failed")
+        raise TrialStateError(
+            "a run cannot end with status 'running'; use paused, completed or failed"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,11 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _dispose(*engines: Engine) -> None:
+    for engine in engines:
+        engine.dispose()
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, allow_nan=False)
 
@@ -59,7 +65,14 @@ def _is_transient(exc: OperationalError) -> bool:
     text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
     return any(
         s in text
-        for s in ("database is locked", "busy", "connection", "server closed", "terminating", "deadlock")
+        for s in (
+            "database is locked",
+            "busy",
+            "connection",
+            "server closed",
+            "terminating",
+            "deadlock",
+        )
     )
 
 
@@ -101,6 +114,8 @@ class SQLStorage:
             except (ImportError, sa.exc.ArgumentError) as exc:
                 raise ConfigurationError(f"cannot open storage {url!r}: {exc}") from exc
             self._read = self._write
+        # close pooled connections when this storage is dropped without close()
+        self._finalizer = weakref.finalize(self, _dispose, self._write, self._read)
         self._ensure_schema()
 
     # -- engines and transactions -------------------------------------------------------------
@@ -215,9 +230,14 @@ class SQLStorage:
                 with self._tx() as conn:
                     conn.execute(
                         studies.insert().values(
-                            name=name, direction=direction, space=_dumps(space),
-                            optimizer=_dumps(optimizer), seed=str(seed), created=now,
-                            elapsed_seconds=0.0, attrs="{}",
+                            name=name,
+                            direction=direction,
+                            space=_dumps(space),
+                            optimizer=_dumps(optimizer),
+                            seed=str(seed),
+                            created=now,
+                            elapsed_seconds=0.0,
+                            attrs="{}",
                         )
                     )
             except IntegrityError:
@@ -242,8 +262,9 @@ class SQLStorage:
             with self._ro() as conn:
                 rows = conn.execute(sa.select(studies).order_by(studies.c.study_id)).all()
                 counts = conn.execute(
-                    sa.select(trials.c.study_id, trials.c.status, sa.func.count())
-                    .group_by(trials.c.study_id, trials.c.status)
+                    sa.select(trials.c.study_id, trials.c.status, sa.func.count()).group_by(
+                        trials.c.study_id, trials.c.status
+                    )
                 ).all()
             by_study: dict[int, dict[str, int]] = {}
             for sid, status, n in counts:
@@ -254,8 +275,13 @@ class SQLStorage:
                 best = self.history(row.study_id).best()
                 out.append(
                     StudySummary(
-                        row.name, row.direction, sum(c.values()), c.get("running", 0),
-                        c.get("completed", 0), c.get("failed", 0), row.created,
+                        row.name,
+                        row.direction,
+                        sum(c.values()),
+                        c.get("running", 0),
+                        c.get("completed", 0),
+                        c.get("failed", 0),
+                        row.created,
                         best.last_value if best else None,
                     )
                 )
@@ -283,7 +309,9 @@ class SQLStorage:
     def _update_study(self, study_id: int, **values: Any) -> None:
         def run() -> None:
             with self._tx() as conn:
-                conn.execute(studies.update().where(studies.c.study_id == study_id).values(**values))
+                conn.execute(
+                    studies.update().where(studies.c.study_id == study_id).values(**values)
+                )
 
         self._retry(run)
 
@@ -297,12 +325,16 @@ class SQLStorage:
         def run() -> None:
             with self._tx() as conn:
                 raw = conn.execute(
-                    sa.select(studies.c.attrs).where(studies.c.study_id == study_id).with_for_update()
+                    sa.select(studies.c.attrs)
+                    .where(studies.c.study_id == study_id)
+                    .with_for_update()
                 ).scalar()
                 attrs = json.loads(raw or "{}")
                 attrs[key] = value
                 conn.execute(
-                    studies.update().where(studies.c.study_id == study_id).values(attrs=_dumps(attrs))
+                    studies.update()
+                    .where(studies.c.study_id == study_id)
+                    .values(attrs=_dumps(attrs))
                 )
 
         self._retry(run)
@@ -327,13 +359,23 @@ class SQLStorage:
                             sa.select(sa.func.count()).where(trials.c.study_id == study_id)
                         ).scalar_one()
                         trial_id = conn.execute(
-                            trials.insert().values(
-                                study_id=study_id, number=number, config=_dumps(decision.config),
-                                status="running", reason="none", message="",
-                                target=decision.stop, work=0.0, lost_count=0, created=now,
-                                updated=now, heartbeat=now,
+                            trials.insert()
+                            .values(
+                                study_id=study_id,
+                                number=number,
+                                config=_dumps(decision.config),
+                                status="running",
+                                reason="none",
+                                message="",
+                                target=decision.stop,
+                                work=0.0,
+                                lost_count=0,
+                                created=now,
+                                updated=now,
+                                heartbeat=now,
                             )
-                        ).inserted_primary_key[0]
+                            .returning(trials.c.trial_id)
+                        ).scalar_one()
                         start = 0.0
                     else:
                         trial_id = decision.trial_id
@@ -345,28 +387,45 @@ class SQLStorage:
                                 trials.c.status == "paused",
                             )
                             .values(
-                                status="running", reason="none", message="",
-                                target=decision.stop, updated=now, heartbeat=now,
+                                status="running",
+                                reason="none",
+                                message="",
+                                target=decision.stop,
+                                updated=now,
+                                heartbeat=now,
                             )
                         )
                         if done.rowcount != 1:
                             raise DecisionConflict(f"trial {trial_id} is not a paused trial here")
                         start = conn.execute(
-                            sa.select(sa.func.coalesce(sa.func.max(observations.c.fidelity), 0.0))
-                            .where(observations.c.trial_id == trial_id)
+                            sa.select(
+                                sa.func.coalesce(sa.func.max(observations.c.fidelity), 0.0)
+                            ).where(observations.c.trial_id == trial_id)
                         ).scalar_one()
                     conn.execute(
                         decisions_t.insert().values(
-                            study_id=study_id, idx=index, kind=decision.kind, trial_id=trial_id,
-                            start=start, stop=decision.stop, optimizer=decision.optimizer,
-                            info=_dumps(decision.info), time=now,
+                            study_id=study_id,
+                            idx=index,
+                            kind=decision.kind,
+                            trial_id=trial_id,
+                            start=start,
+                            stop=decision.stop,
+                            optimizer=decision.optimizer,
+                            info=_dumps(decision.info),
+                            time=now,
                         )
                     )
             except IntegrityError as exc:
                 raise DecisionConflict(f"decision {index} of study {study_id} is taken") from exc
             record = DecisionRecord(
-                index, decision.kind, int(trial_id), float(start), decision.stop,
-                decision.optimizer, dict(decision.info), now,
+                index,
+                decision.kind,
+                int(trial_id),
+                float(start),
+                decision.stop,
+                decision.optimizer,
+                dict(decision.info),
+                now,
             )
             return record, int(trial_id)
 
@@ -386,34 +445,43 @@ class SQLStorage:
         def run() -> TrialStatus:
             with self._tx() as conn:
                 status = conn.execute(
-                    sa.select(trials.c.status).where(trials.c.trial_id == trial_id).with_for_update()
+                    sa.select(trials.c.status)
+                    .where(trials.c.trial_id == trial_id)
+                    .with_for_update()
                 ).scalar()
                 if status is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
                 check_running(trial_id, TrialStatus(status), "report to")
                 if problem is not None:
                     conn.execute(
-                        trials.update().where(trials.c.trial_id == trial_id).values(
-                            status="failed", reason=StopReason.INVALID_VALUE.value,
+                        trials.update()
+                        .where(trials.c.trial_id == trial_id)
+                        .values(
+                            status="failed",
+                            reason=StopReason.INVALID_VALUE.value,
                             message=f"{problem} at fidelity {observation.fidelity}",
-                            updated=observation.time, heartbeat=None,
+                            updated=observation.time,
+                            heartbeat=None,
                         )
                     )
                     return TrialStatus.FAILED
                 row = {
-                    "trial_id": trial_id, "fidelity": observation.fidelity,
-                    "value": observation.value, "wall_seconds": observation.wall_seconds,
-                    "cpu_seconds": observation.cpu_seconds, "time": observation.time,
+                    "trial_id": trial_id,
+                    "fidelity": observation.fidelity,
+                    "value": observation.value,
+                    "wall_seconds": observation.wall_seconds,
+                    "cpu_seconds": observation.cpu_seconds,
+                    "time": observation.time,
                 }
                 insert = (
-                    sqlite.insert(observations)
-                    if self._sqlite
-                    else postgresql.insert(observations)
+                    sqlite.insert(observations) if self._sqlite else postgresql.insert(observations)
                 ).values(**row)
                 conn.execute(
                     insert.on_conflict_do_update(
                         index_elements=["trial_id", "fidelity"],
-                        set_={k: insert.excluded[k] for k in row if k not in ("trial_id", "fidelity")},
+                        set_={
+                            k: insert.excluded[k] for k in row if k not in ("trial_id", "fidelity")
+                        },
                     )
                 )
                 values: dict[str, Any] = {
@@ -436,14 +504,21 @@ class SQLStorage:
         def run() -> None:
             with self._tx() as conn:
                 current = conn.execute(
-                    sa.select(trials.c.status).where(trials.c.trial_id == trial_id).with_for_update()
+                    sa.select(trials.c.status)
+                    .where(trials.c.trial_id == trial_id)
+                    .with_for_update()
                 ).scalar()
                 if current is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
                 check_running(trial_id, TrialStatus(current), "end the run of")
                 conn.execute(
-                    trials.update().where(trials.c.trial_id == trial_id).values(
-                        status=status.value, reason=reason.value, message=message, updated=now,
+                    trials.update()
+                    .where(trials.c.trial_id == trial_id)
+                    .values(
+                        status=status.value,
+                        reason=reason.value,
+                        message=message,
+                        updated=now,
                         heartbeat=None,
                     )
                 )
@@ -472,15 +547,22 @@ class SQLStorage:
                     trials.c.status == "running",
                     sa.or_(trials.c.heartbeat.is_(None), trials.c.heartbeat < older_than),
                 )
-                ids = conn.execute(
-                    sa.select(trials.c.trial_id).where(*stale).with_for_update()
-                ).scalars().all()
+                ids = (
+                    conn.execute(sa.select(trials.c.trial_id).where(*stale).with_for_update())
+                    .scalars()
+                    .all()
+                )
                 if ids:
                     conn.execute(
-                        trials.update().where(trials.c.trial_id.in_(ids)).values(
-                            status="paused", reason=StopReason.INTERRUPTED.value,
-                            message="its worker stopped sending heartbeats", updated=now,
-                            heartbeat=None, lost_count=trials.c.lost_count + 1,
+                        trials.update()
+                        .where(trials.c.trial_id.in_(ids))
+                        .values(
+                            status="paused",
+                            reason=StopReason.INTERRUPTED.value,
+                            message="its worker stopped sending heartbeats",
+                            updated=now,
+                            heartbeat=None,
+                            lost_count=trials.c.lost_count + 1,
                         )
                     )
                 return sorted(int(i) for i in ids)
@@ -492,11 +574,19 @@ class SQLStorage:
     @staticmethod
     def _trial_record(row: Any, curve: tuple[Observation, ...]) -> TrialRecord:
         return TrialRecord(
-            trial_id=row.trial_id, number=row.number, config=json.loads(row.config),
-            status=TrialStatus(row.status), curve=curve, target=row.target,
-            checkpoint_fidelity=row.checkpoint_fidelity, work=row.work,
-            reason=StopReason(row.reason), message=row.message, created=row.created,
-            updated=row.updated, heartbeat=row.heartbeat,
+            trial_id=row.trial_id,
+            number=row.number,
+            config=json.loads(row.config),
+            status=TrialStatus(row.status),
+            curve=curve,
+            target=row.target,
+            checkpoint_fidelity=row.checkpoint_fidelity,
+            work=row.work,
+            reason=StopReason(row.reason),
+            message=row.message,
+            created=row.created,
+            updated=row.updated,
+            heartbeat=row.heartbeat,
         )
 
     @staticmethod
@@ -554,7 +644,13 @@ class SQLStorage:
             )
             decs = tuple(
                 DecisionRecord(
-                    d.idx, d.kind, d.trial_id, d.start, d.stop, d.optimizer, json.loads(d.info),
+                    d.idx,
+                    d.kind,
+                    d.trial_id,
+                    d.start,
+                    d.stop,
+                    d.optimizer,
+                    json.loads(d.info),
                     d.time,
                 )
                 for d in dec_rows
@@ -564,7 +660,4 @@ class SQLStorage:
         return self._retry(run)
 
     def close(self) -> None:
-        self._write.dispose()
-        if self._read is not self._write:
-            self._read.dispose()
-
+        self._finalizer()

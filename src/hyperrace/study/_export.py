@@ -16,7 +16,11 @@ def rows(history: History, space: Space) -> list[dict[str, Any]]:
     """One row per observation: trial columns, ``param_<name>`` columns, the observation."""
     out = []
     for t in history.trials:
-        base: dict[str, Any] = {"trial_id": t.trial_id, "number": t.number, "status": t.status.value}
+        base: dict[str, Any] = {
+            "trial_id": t.trial_id,
+            "number": t.number,
+            "status": t.status.value,
+        }
         base.update({f"param_{k}": t.config.get(k) for k in space.names})
         if not t.curve:
             out.append({**base, "fidelity": None, "value": None})

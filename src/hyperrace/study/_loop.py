@@ -82,14 +82,12 @@ class RaceLoop:
                     study.storage.add_elapsed(study.study_id, now - flushed)
                     flushed = now
                 history = study.history()
-                if display is not None and self.budget is not None:
-                    display.update(history, self.budget.usage(history, elapsed0 + now - t0))
-                elif display is not None:
-                    display.update(history, Budget().usage(history, elapsed0 + now - t0))
-                if isinstance(last, Done) and self.budget is not None and self.budget.seconds:
-                    if self.budget.usage(history, elapsed0 + now - t0).exhausted and not stopping:
-                        stopping = True
-                        executor.request_stop()
+                usage = (self.budget or Budget()).usage(history, elapsed0 + now - t0)
+                if display is not None:
+                    display.update(history, usage)
+                if usage.exhausted and self.mine and not stopping:
+                    stopping = True  # e.g. the time budget ran out: running trials pause
+                    executor.request_stop()
                 if self.mine or outcomes or isinstance(last, Job):
                     continue
                 if history.running:  # trials of another driver, or not yet known as lost
@@ -98,11 +96,10 @@ class RaceLoop:
                 if isinstance(last, Wait):
                     logger.warning(
                         "optimizer %r waits (%s) but no trial is running; stopping",
-                        study.optimizer.name, last.reason,
+                        study.optimizer.name,
+                        last.reason,
                     )
-                if last is None and not stopping:
-                    continue
-                if isinstance(last, Done) and last.reason:
+                elif isinstance(last, Done) and last.reason:
                     logger.info("study %r: %s", study.name, last.reason)
                 break
         except KeyboardInterrupt:
@@ -124,8 +121,11 @@ class RaceLoop:
             if trial.status is TrialStatus.RUNNING:
                 try:
                     self.study.storage.end_run(
-                        trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED,
-                        "the study was stopped while it ran", now=self.study.clock.timestamp(),
+                        trial_id,
+                        TrialStatus.PAUSED,
+                        StopReason.INTERRUPTED,
+                        "the study was stopped while it ran",
+                        now=self.study.clock.timestamp(),
                     )
                 except Exception as exc:  # recovered elsewhere meanwhile: nothing to do
                     logger.debug("could not pause trial %d: %s", trial_id, exc)

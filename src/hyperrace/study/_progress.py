@@ -49,7 +49,10 @@ class LogProgress:
         if self._n % self._every == 0:
             logger.info(
                 "trials %d (running %d, paused %d), epochs %g, best %s",
-                len(history.trials), len(history.running), len(history.paused), usage.epochs,
+                len(history.trials),
+                len(history.running),
+                len(history.paused),
+                usage.epochs,
                 _best_text(history),
             )
 
@@ -64,8 +67,12 @@ class RichProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self._progress = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(), TextColumn("{task.fields[status]}"), transient=False,
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[status]}"),
+            transient=False,
         )
         self._task = self._progress.add_task(title, total=1.0, status="")
         self._progress.start()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +80,9 @@ class Study:
         >>> import hyperrace as hr
         >>> space = hr.Space(x=hr.Float(-5.0, 5.0))
         >>> study = hr.Study("doc-example", space, storage="memory://", seed=0)
-        >>> study.optimize(lambda trial: (trial.config["x"] - 1.0) ** 2, budget=hr.Budget(trials=20))
+        >>> def objective(trial):
+        ...     return (trial.config["x"] - 1.0) ** 2
+        >>> study.optimize(objective, budget=hr.Budget(trials=20), progress=False)
         >>> round(study.best.config["x"], 1)
         1.1
     """
@@ -100,9 +101,7 @@ class Study:
     ) -> None:
         self.name = _check_name(name)
         if direction is not None and direction not in ("minimize", "maximize"):
-            raise ConfigurationError(
-                f"direction={direction!r} must be 'minimize' or 'maximize'"
-            )
+            raise ConfigurationError(f"direction={direction!r} must be 'minimize' or 'maximize'")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigurationError(f"seed={seed!r} must be a non-negative integer or None")
         self.storage = open_storage(storage)
@@ -253,7 +252,9 @@ class Study:
 
     def _decide(self, history: History) -> Decision:
         interrupted = [
-            t for t in history.paused if t.reason is StopReason.INTERRUPTED and t.fidelity < t.target
+            t
+            for t in history.paused
+            if t.reason is StopReason.INTERRUPTED and t.fidelity < t.target
         ]
         if interrupted:
             t = interrupted[0]
@@ -269,7 +270,9 @@ class Study:
             if isinstance(decision, Wait | Done):
                 return decision
             self._validate(decision, history)
-            start = 0.0 if isinstance(decision, Start) else history.trial(decision.trial_id).fidelity
+            start = (
+                0.0 if isinstance(decision, Start) else history.trial(decision.trial_id).fidelity
+            )
             stop = decision.stop
             if budget is not None:
                 usage = budget.usage(history, elapsed)
@@ -282,9 +285,17 @@ class Study:
                     return Wait("the epoch budget left is granted to running trials")
             made_by = "study" if "resumed" in decision.info else self.optimizer.name
             new = (
-                NewDecision("start", stop, config=decision.config, optimizer=made_by, info=decision.info)
+                NewDecision(
+                    "start", stop, config=decision.config, optimizer=made_by, info=decision.info
+                )
                 if isinstance(decision, Start)
-                else NewDecision("resume", stop, trial_id=decision.trial_id, optimizer=made_by, info=decision.info)
+                else NewDecision(
+                    "resume",
+                    stop,
+                    trial_id=decision.trial_id,
+                    optimizer=made_by,
+                    info=decision.info,
+                )
             )
             try:
                 record, trial = self.storage.apply_decision(
@@ -293,8 +304,14 @@ class Study:
             except DecisionConflict:
                 continue
             return Job(
-                trial.trial_id, trial.number, dict(trial.config), record.start, record.stop,
-                record.kind, record.index, dict(record.info),
+                trial.trial_id,
+                trial.number,
+                dict(trial.config),
+                record.start,
+                record.stop,
+                record.kind,
+                record.index,
+                dict(record.info),
             )
         raise RuntimeError(f"no decision could be recorded after {_MAX_CONFLICTS} conflicts")
 
@@ -354,15 +371,24 @@ class Study:
         if trial.status is TrialStatus.RUNNING:
             now = self.clock.timestamp()
             if error is not None:
-                self.storage.end_run(job.trial_id, TrialStatus.FAILED, StopReason.ERROR, error, now=now)
+                self.storage.end_run(
+                    job.trial_id, TrialStatus.FAILED, StopReason.ERROR, error, now=now
+                )
             elif trial.fidelity >= self._max_fidelity:
-                self.storage.end_run(job.trial_id, TrialStatus.COMPLETED, StopReason.REACHED, "", now=now)
+                self.storage.end_run(
+                    job.trial_id, TrialStatus.COMPLETED, StopReason.REACHED, "", now=now
+                )
             elif trial.fidelity >= job.stop:
-                self.storage.end_run(job.trial_id, TrialStatus.PAUSED, StopReason.REACHED, "", now=now)
+                self.storage.end_run(
+                    job.trial_id, TrialStatus.PAUSED, StopReason.REACHED, "", now=now
+                )
             else:
                 self.storage.end_run(
-                    job.trial_id, TrialStatus.PAUSED, StopReason.OBJECTIVE_RETURNED,
-                    f"told at fidelity {trial.fidelity:g} before the granted {job.stop:g}", now=now,
+                    job.trial_id,
+                    TrialStatus.PAUSED,
+                    StopReason.OBJECTIVE_RETURNED,
+                    f"told at fidelity {trial.fidelity:g} before the granted {job.stop:g}",
+                    now=now,
                 )
         return self.storage.trial(job.trial_id)
 
@@ -380,8 +406,11 @@ class Study:
 
     def _spec(self, job: Job, budget: Budget | None, heartbeat_interval: float | None) -> RunSpec:
         return RunSpec(
-            study_id=self.study_id, trial_id=job.trial_id, stop=job.stop,
-            max_fidelity=self._max_fidelity, integer_fidelity=self._integer_fidelity,
+            study_id=self.study_id,
+            trial_id=job.trial_id,
+            stop=job.stop,
+            max_fidelity=self._max_fidelity,
+            integer_fidelity=self._integer_fidelity,
             artifacts=str(self.artifacts),
             cpu_slice=budget.trial_cpu_seconds if budget else None,
             heartbeat_interval=heartbeat_interval,
@@ -418,10 +447,9 @@ class Study:
         """
         from hyperrace.study._loop import RaceLoop
 
-        RaceLoop(self, objective, budget, workers, executor, progress, heartbeat_interval,
-                 stale_after).run()
+        RaceLoop(
+            self, objective, budget, workers, executor, progress, heartbeat_interval, stale_after
+        ).run()
 
     def __repr__(self) -> str:
         return f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r})"
-
-

@@ -1,4 +1,4 @@
-"""Trials: frozen records of configurations and curves, the objective's Trial handle, checkpoints."""
+"""Trials: frozen records of configs and curves, the objective's Trial handle, checkpoints."""
 
 from hyperrace.trial._checkpoint import Checkpoint
 from hyperrace.trial._handle import InvalidValue, ReportSink, Trial
@@ -13,10 +13,10 @@ from hyperrace.trial._records import (
 
 __all__ = [
     "Checkpoint",
-    "InvalidValue",
-    "ReportSink",
     "DecisionRecord",
+    "InvalidValue",
     "Observation",
+    "ReportSink",
     "StopReason",
     "Trial",
     "TrialRecord",

@@ -37,7 +37,9 @@ class Checkpoint:
         keep: how many checkpoints to keep (the newest ones).
     """
 
-    def __init__(self, folder: str | os.PathLike[str], fidelity: float | None = None, *, keep: int = 1):
+    def __init__(
+        self, folder: str | os.PathLike[str], fidelity: float | None = None, *, keep: int = 1
+    ):
         if keep < 1:
             raise ValueError(f"keep={keep}: at least one checkpoint must be kept; use keep=1")
         self.folder = Path(folder)
@@ -46,7 +48,7 @@ class Checkpoint:
 
     @property
     def fidelity(self) -> float | None:
-        """The fidelity of the checkpoint that :meth:`load` returns, or ``None`` if there is none."""
+        """The fidelity of the checkpoint :meth:`load` returns, or ``None`` if there is none."""
         return self._fidelity
 
     def _files(self) -> list[tuple[float, Path]]:
@@ -74,7 +76,9 @@ class Checkpoint:
         """
         self.folder.mkdir(parents=True, exist_ok=True)
         use_torch = "torch" in sys.modules
-        target = self.folder / f"checkpoint-{_format_fidelity(fidelity)}.{'pt' if use_torch else 'pkl'}"
+        target = (
+            self.folder / f"checkpoint-{_format_fidelity(fidelity)}.{'pt' if use_torch else 'pkl'}"
+        )
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-", suffix=".part")
         try:
             with os.fdopen(fd, "wb") as fh:

@@ -1,0 +1,206 @@
+"""The reading commands of the CLI: ``studies``, ``show``, ``best``, ``export``, ``upgrade``.
+
+They read a study straight from its storage (not through :class:`hyperrace.Study`), so that a
+study whose optimizer is a custom object, not a registered name, can be shown as well. They never
+write to the storage, and refuse to create a SQLite file that does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from hyperrace.cli._tables import format_time, format_value, render_table
+from hyperrace.exceptions import ConfigurationError, StorageError
+from hyperrace.history import History
+from hyperrace.space import Space
+from hyperrace.storage import Storage, StudyInfo, open_storage
+from hyperrace.study import Study
+from hyperrace.study._export import rows, trial_rows
+
+__all__ = ["cmd_best", "cmd_export", "cmd_show", "cmd_studies", "cmd_upgrade", "sqlite_path"]
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite storage URL (or bare path), ``None`` for other storages."""
+    if "://" not in url:
+        return Path(url).expanduser()
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///") :]).expanduser()
+    return None
+
+
+def open_existing(url: str) -> Storage:
+    """Open the storage at ``url``; a SQLite file must exist already (reading never creates one)."""
+    if url in ("memory://", ":memory:"):
+        raise ConfigurationError(
+            f"--storage {url} is empty in every new process; use a SQLite file or PostgreSQL URL"
+        )
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise StorageError(
+            f"there is no database at {path} (--storage {url}); point --storage at an existing "
+            "one, or create a study there first, e.g. with: hyperrace demo --storage " + url
+        )
+    return open_storage(url)
+
+
+def load_study(storage: Storage, name: str) -> tuple[StudyInfo, Space, History]:
+    """The stored study ``name`` with its space and history.
+
+    Raises:
+        StudyNotFoundError: there is no such study; the message lists the existing ones.
+    """
+    info = storage.get_study(name)
+    while info is None:
+        Study(name, storage=storage)  # raises StudyNotFoundError, listing the studies there
+        info = storage.get_study(name)
+    return info, Space.from_dict(info.space), storage.history(info.study_id)
+
+
+def _out() -> TextIO:
+    return sys.stdout
+
+
+def cmd_studies(args: argparse.Namespace) -> int:
+    storage = open_existing(args.storage)
+    summaries = storage.list_studies()
+    if not summaries:
+        _out().write(f"no studies in {storage.url}\n")
+        return 0
+    headers = ["name", "direction", "trials", "running", "completed", "failed", "best", "created"]
+    table = [
+        [
+            s.name,
+            s.direction,
+            s.n_trials,
+            s.n_running,
+            s.n_completed,
+            s.n_failed,
+            s.best_value,
+            format_time(s.created),
+        ]
+        for s in summaries
+    ]
+    render_table(headers, table, _out(), title=f"studies in {storage.url}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    storage = open_existing(args.storage)
+    info, space, history = load_study(storage, args.name)
+    all_rows = trial_rows(history, space)
+    if args.limit is not None:
+        if args.limit < 0:
+            raise ConfigurationError(f"--limit {args.limit} must be >= 0")
+        shown = all_rows[: args.limit]
+    else:
+        shown = all_rows
+    headers = ["number", "status", "fidelity", "value", "work", "reason", *space.names]
+    table = [[row[h] for h in headers] for row in shown]
+    best = history.best()
+    title = (
+        f"study {info.name!r} ({info.direction}, optimizer {info.optimizer.get('name', '?')}): "
+        f"{len(all_rows)} trials"
+    )
+    render_table(headers, table, _out(), title=title, formats=dict.fromkeys(space.names, 4))
+    if len(shown) < len(all_rows):
+        _out().write(f"showing {len(shown)} of {len(all_rows)} trials; see more with --limit\n")
+    if best is not None:
+        _out().write(
+            f"best: trial {best.number}, value {format_value(best.last_value)} at fidelity "
+            f"{format_value(best.fidelity)}\n"
+        )
+    return 0
+
+
+def _best_dict(info: StudyInfo, history: History) -> dict[str, Any] | None:
+    best = history.best()
+    if best is None:
+        return None
+    return {
+        "study": info.name,
+        "direction": info.direction,
+        "number": best.number,
+        "trial_id": best.trial_id,
+        "status": best.status.value,
+        "value": best.last_value,
+        "fidelity": best.fidelity,
+        "config": dict(best.config),
+    }
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    storage = open_existing(args.storage)
+    info, space, history = load_study(storage, args.name)
+    best = _best_dict(info, history)
+    if best is None:
+        if args.json:
+            _out().write("null\n")
+        sys.stderr.write(f"study {info.name!r} has no reported value yet\n")
+        return 1
+    if args.json:
+        _out().write(json.dumps(best, indent=2) + "\n")
+        return 0
+    width = max([len("fidelity"), *(len(n) for n in space.names)])
+    lines = [
+        f"best trial of study {info.name!r} ({info.direction}): number {best['number']}",
+        f"  {'value':<{width}}  {best['value']!r}",
+        f"  {'fidelity':<{width}}  {format_value(best['fidelity'])}",
+        "  config:",
+        *(f"    {k:<{width}}  {v!r}" for k, v in best["config"].items()),
+    ]
+    _out().write("\n".join(lines) + "\n")
+    return 0
+
+
+def _columns(records: list[dict[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for record in records:
+        seen.update(dict.fromkeys(record))
+    return list(seen)
+
+
+def _write_export(records: list[dict[str, Any]], fmt: str, fh: TextIO) -> None:
+    if fmt == "json":
+        json.dump(records, fh, indent=2, allow_nan=False)
+        fh.write("\n")
+        return
+    writer = csv.DictWriter(fh, fieldnames=_columns(records), restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(records)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    storage = open_existing(args.storage)
+    _, space, history = load_study(storage, args.name)
+    records = rows(history, space)
+    if args.out is None:
+        _write_export(records, args.format, _out())
+        return 0
+    path = Path(args.out).expanduser()
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        _write_export(records, args.format, fh)
+    sys.stderr.write(f"wrote {len(records)} rows to {path}\n")
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from hyperrace.storage._schema import SCHEMA_VERSION
+    from hyperrace.storage._sql import SQLStorage
+
+    if args.storage in ("memory://", ":memory:"):
+        raise ConfigurationError(
+            f"--storage {args.storage} has no schema to upgrade; give a SQLite or PostgreSQL URL"
+        )
+    storage = SQLStorage(args.storage)
+    try:
+        storage.upgrade()
+    finally:
+        storage.close()
+    _out().write(f"{storage.url}: schema version {SCHEMA_VERSION} (up to date)\n")
+    return 0

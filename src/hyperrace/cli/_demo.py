@@ -1,0 +1,67 @@
+"""``hyperrace demo``: tune a real PyTorch model on the digits data, in about a minute."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from hyperrace.benchmarks import digits_space, train_digits
+from hyperrace.cli._tables import format_value
+from hyperrace.storage import DEFAULT_URL, open_storage
+from hyperrace.study import Budget, Study
+
+__all__ = ["DEFAULT_BUDGET", "DEFAULT_NAME", "cmd_demo"]
+
+#: The study the demo tunes when no ``--name`` is given.
+DEFAULT_NAME = "digits-demo"
+#: Epochs the demo trains, over all its trials (the study counts them over every run).
+DEFAULT_BUDGET = 150
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    storage = open_storage(args.storage)
+    existing = storage.get_study(args.name)
+    if existing is not None:
+        history = storage.history(existing.study_id)
+        _say(
+            f"continuing study {args.name!r} in {storage.url}: {len(history.trials)} trials and "
+            f"{history.work:g} epochs so far (the budget of {args.budget:g} epochs counts over "
+            "the whole study)"
+        )
+        if history.work >= args.budget:
+            _say(
+                f"its budget is spent already; run again with --budget {args.budget * 2:g} "
+                "to train more"
+            )
+    else:
+        _say(f"creating study {args.name!r} in {storage.url}")
+    study = Study(args.name, digits_space(), storage=storage, optimizer="random", seed=args.seed)
+    _say(
+        f"tuning an MLP on the scikit-learn digits with random search: {args.budget:g} epochs "
+        f"on {args.workers} worker{'s' if args.workers != 1 else ''}..."
+    )
+    study.optimize(
+        train_digits, budget=Budget(epochs=args.budget), workers=args.workers, progress=None
+    )
+    history = study.history()
+    best = history.best()
+    _say(f"\n{len(history.trials)} trials, {history.work:g} epochs trained in total")
+    if best is None or best.last_value is None:
+        _say("no trial reported a value")
+        return 1
+    _say(
+        f"best: trial {best.number}, validation accuracy {1.0 - best.last_value:.2%} after "
+        f"{format_value(best.fidelity)} epochs"
+    )
+    width = max(len(k) for k in best.config)
+    for key, value in best.config.items():
+        _say(f"  {key:<{width}}  {format_value(value, 4)}")
+    where = "" if args.storage == DEFAULT_URL else f" --storage {shlex.quote(args.storage)}"
+    _say(f"\nsee every trial with: hyperrace show {shlex.quote(args.name)}{where}")
+    return 0

@@ -1,0 +1,164 @@
+"""The argument parser of ``hyperrace`` and the handling of errors and exit codes.
+
+Exit codes: 0 success, 1 nothing to report (``best`` of a study without values), 2 a usage
+error or any :class:`~hyperrace.HyperraceError` (a missing study lists the existing ones), 130
+interrupted with Ctrl-C (the study is paused and resumes when the command runs again).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from hyperrace.exceptions import HyperraceError, StudyNotFoundError
+from hyperrace.storage import DEFAULT_URL
+
+__all__ = ["build_parser", "main"]
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each parsed namespace carries its handler as ``handler``."""
+    from hyperrace import __version__
+    from hyperrace.cli import _commands as c
+    from hyperrace.cli import _demo as d
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--storage",
+        default=DEFAULT_URL,
+        metavar="URL",
+        help=f"where the studies are: sqlite:///file.db or postgresql+psycopg://... "
+        f"(default: {DEFAULT_URL})",
+    )
+    parser = argparse.ArgumentParser(
+        prog="hyperrace",
+        description="Hyperparameter tuning that races learning curves: inspect studies, export "
+        "their curves, or try it on a real model with 'hyperrace demo'.",
+    )
+    parser.add_argument("--version", action="version", version=f"hyperrace {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("studies", c.cmd_studies, "list the studies in a storage")
+    p = add("show", c.cmd_show, "show the trials of a study")
+    p.add_argument("name", help="the study's name")
+    p.add_argument(
+        "--limit",
+        type=_non_negative_int,
+        default=None,
+        metavar="N",
+        help="show the first N trials only (default: all)",
+    )
+    p = add("best", c.cmd_best, "show the best trial of a study")
+    p.add_argument("name", help="the study's name")
+    p.add_argument("--json", action="store_true", help="print it as a JSON object")
+    p = add("export", c.cmd_export, "export every observation of a study (one row each)")
+    p.add_argument("name", help="the study's name")
+    p.add_argument(
+        "--format",
+        choices=["csv", "json"],
+        default="csv",
+        help="csv (default) or json (a list of objects)",
+    )
+    p.add_argument(
+        "--out", metavar="FILE", default=None, help="write to FILE (default: standard output)"
+    )
+    add("upgrade", c.cmd_upgrade, "migrate the storage's schema to this version of hyperrace")
+    p = add(
+        "demo",
+        d.cmd_demo,
+        "tune a PyTorch MLP on scikit-learn's digits data (needs hyperrace[torch])",
+    )
+    p.add_argument(
+        "--name",
+        default=d.DEFAULT_NAME,
+        help=f"the study's name (default: {d.DEFAULT_NAME}); an existing one continues",
+    )
+    p.add_argument(
+        "--budget",
+        type=_positive_int,
+        default=d.DEFAULT_BUDGET,
+        metavar="EPOCHS",
+        help=f"epochs to train over the whole study (default: {d.DEFAULT_BUDGET})",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=2,
+        metavar="N",
+        help="worker processes (default: 2)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=None,
+        help="the seed of a new study (default: a fresh one)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hyperrace`` with ``argv`` (default: the process's arguments); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already printed)
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except StudyNotFoundError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except HyperraceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: running trials were paused at their last report; run the same "
+            "command again to resume the study",
+            file=sys.stderr,
+        )
+        return 130
+    except BrokenPipeError:  # piped into e.g. head, which exited: stop quietly
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the final flush cannot fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

@@ -1,0 +1,84 @@
+"""The package surface: a sorted public API, and a core import that needs no extra."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import hyperrace as hr
+
+HEAVY = ["torch", "sklearn", "pandas", "rich", "psycopg", "optuna", "alembic"]
+
+
+def test_public_api_is_sorted_and_complete() -> None:
+    assert hr.__all__ == sorted(hr.__all__)
+    for name in hr.__all__:
+        assert hasattr(hr, name), name
+    assert not [n for n in hr.__all__ if n.startswith("_") and n != "__version__"]
+    public = {n for n in dir(hr) if not n.startswith("_")}
+    modules = {n for n in public if type(getattr(hr, n)).__name__ == "module"}
+    assert public - modules <= set(hr.__all__), public - modules - set(hr.__all__)
+
+
+def test_subpackages_have_sorted_all() -> None:
+    import importlib
+
+    for mod in ("space", "trial", "storage", "optimizers", "executors", "study"):
+        m = importlib.import_module(f"hyperrace.{mod}")
+        assert list(m.__all__) == sorted(m.__all__), mod
+        for name in m.__all__:
+            assert hasattr(m, name), f"hyperrace.{mod}.{name}"
+
+
+_BLOCKED = """
+import sys
+BLOCK = {blocked!r}
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCK:
+            raise ImportError(f"blocked {{name}}")
+        return None
+sys.meta_path.insert(0, Blocker())
+"""
+
+
+def _run(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_core_import_and_a_study_need_no_extra() -> None:
+    code = _BLOCKED.format(blocked=HEAVY) + textwrap.dedent(
+        """
+        import hyperrace as hr
+        loaded = sorted(m for m in {heavy!r} if m in sys.modules)
+        assert not loaded, loaded
+        space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 3))
+        study = hr.Study("s", space, storage="memory://", seed=0)
+        study.optimize(lambda t: t.config["x"], budget=hr.Budget(trials=3), progress=False)
+        assert len(study.trials) == 3
+        try:
+            study.to_dataframe()
+        except hr.MissingDependencyError as exc:
+            print(exc)
+        """
+    ).format(heavy=HEAVY)
+    result = _run(code)
+    assert result.returncode == 0, result.stderr
+    assert "pip install 'hyperrace[dataframe]'" in result.stdout
+
+
+def test_sqlite_storage_needs_no_alembic_once_created(tmp_path: object) -> None:
+    url = f"sqlite:///{tmp_path}/a.db"
+    hr.Study("s", hr.Space(x=hr.Float(0.0, 1.0)), storage=url)  # creates the schema
+    code = _BLOCKED.format(blocked=["alembic"]) + textwrap.dedent(
+        f"""
+        import hyperrace as hr
+        study = hr.Study("s", storage={url!r})
+        study.optimize(lambda t: t.config["x"], budget=hr.Budget(trials=2), progress=False)
+        print(len(study.trials))
+        """
+    )
+    result = _run(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2"
