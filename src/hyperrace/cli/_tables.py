@@ -55,6 +55,33 @@ def _use_rich(out: TextIO) -> bool:
     return True
 
 
+def _rich_table(
+    headers: Sequence[str],
+    text: Sequence[Sequence[str]],
+    numeric: Sequence[bool],
+    out: TextIO,
+    title: str | None,
+) -> bool:
+    """Print the table with rich; False (nothing printed) when it is wider than the terminal,
+    where rich would cut the cells short: plain lines that wrap lose nothing."""
+    from rich import box
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    console = Console(file=out)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for header, right in zip(headers, numeric, strict=True):
+        table.add_column(header, justify="right" if right else "left", no_wrap=True)
+    for cells in text:
+        table.add_row(*cells)
+    wide = console.options.update(max_width=100_000)
+    if Measurement.get(console, wide, table).maximum > console.width:
+        return False
+    console.print(table)
+    return True
+
+
 def render_table(
     headers: Sequence[str],
     rows: Sequence[Sequence[Any]],
@@ -78,16 +105,7 @@ def render_table(
         for row in rows
     ]
     numeric = _numeric_columns(len(headers), rows)
-    if _use_rich(out):
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title=title, title_justify="left")
-        for header, right in zip(headers, numeric, strict=True):
-            table.add_column(header, justify="right" if right else "left")
-        for cells in text:
-            table.add_row(*cells)
-        Console(file=out).print(table)
+    if _use_rich(out) and _rich_table(headers, text, numeric, out, title):
         return
     widths = [max([len(h), *(len(cells[i]) for cells in text)]) for i, h in enumerate(headers)]
 

@@ -83,8 +83,8 @@ class Study:
         >>> def objective(trial):
         ...     return (trial.config["x"] - 1.0) ** 2
         >>> study.optimize(objective, budget=hr.Budget(trials=20), progress=False)
-        >>> round(study.best.config["x"], 1)
-        1.1
+        >>> len(study.trials), abs(study.best.config["x"] - 1.0) < 0.5
+        (20, True)
     """
 
     def __init__(

@@ -1,0 +1,295 @@
+"""The ``hyperrace`` command line, run in-process through ``main(argv)`` (and once as the
+installed console script) against a SQLite study built with ask / report / tell."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+import hyperrace as hr
+from hyperrace.cli import main
+from hyperrace.history import History
+from hyperrace.optimizers import Start
+from hyperrace.space import Space
+
+SPACE = hr.Space(
+    lr=hr.Float(1e-3, 1.0, log=True),
+    units=hr.Int(1, 8),
+    act=hr.Categorical(["relu", "tanh"]),
+    epochs=hr.Fidelity(1, 4),
+)
+
+
+def _value(i: int, fidelity: int) -> float:
+    """A value with many digits, different for every (trial, fidelity)."""
+    return 1.0 / (3.0 + 7.0 * i + fidelity) + math.pi * 1e-9
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    """A SQLite study 'alpha' with 4 trials (completed, paused, failed, completed) and an empty
+    study 'beta'."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    study = hr.Study("alpha", SPACE, storage=url, seed=3)
+    for i, last in enumerate([4, 2, 1, 4]):
+        job = study.ask()
+        assert isinstance(job, hr.Job)
+        for f in range(1, last + 1):
+            study.report(job.trial_id, fidelity=f, value=_value(i, f))
+        study.tell(job, error="boom" if i == 2 else None)
+    hr.Study("beta", SPACE, storage=url, direction="maximize", seed=4)
+    return url
+
+
+def _expected(url: str) -> Counter[tuple[int, float, float]]:
+    study = hr.Study("alpha", storage=url)
+    return Counter((t.number, o.fidelity, o.value) for t in study.trials for o in t.curve)
+
+
+def test_cli_studies_lists_every_study(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["studies", "--storage", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == [
+        "name",
+        "direction",
+        "trials",
+        "running",
+        "completed",
+        "failed",
+        "best",
+        "created",
+    ]
+    alpha = next(line.split() for line in lines if line.startswith("alpha"))
+    beta = next(line.split() for line in lines if line.startswith("beta"))
+    assert alpha[1:6] == ["minimize", "4", "0", "2", "1"]
+    best = hr.Study("alpha", storage=url).best
+    assert best is not None and best.last_value == _value(3, 4)
+    assert float(alpha[6]) == pytest.approx(best.last_value, rel=1e-5)
+    assert beta[1:7] == ["maximize", "0", "0", "0", "0", "-"]
+
+
+def test_cli_studies_of_an_empty_storage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert main(["upgrade", "--storage", url]) == 0
+    assert main(["studies", "--storage", url]) == 0
+    assert "no studies in" in capsys.readouterr().out
+
+
+def test_cli_show_lists_trials_with_config(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "alpha", "--storage", url]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = lines[1].split()
+    assert header == [
+        "number",
+        "status",
+        "fidelity",
+        "value",
+        "work",
+        "reason",
+        "lr",
+        "units",
+        "act",
+    ]
+    rows = [line.split() for line in lines[3:7]]
+    assert [r[:3] for r in rows] == [
+        ["0", "completed", "4"],
+        ["1", "paused", "2"],
+        ["2", "failed", "1"],
+        ["3", "completed", "4"],
+    ]
+    assert [r[5] for r in rows] == ["reached", "objective_returned", "error", "reached"]
+    for row, trial in zip(rows, hr.Study("alpha", storage=url).trials, strict=True):
+        assert row[8] == trial.config["act"]
+        assert int(row[7]) == trial.config["units"]
+        assert float(row[6]) == pytest.approx(trial.config["lr"], rel=1e-3)
+    assert "best: trial" in out
+
+
+def test_cli_show_limit(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", "alpha", "--storage", url, "--limit", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[3].split()[:2] == ["0", "completed"]
+    assert lines[4] == "showing 1 of 4 trials; see more with --limit"
+
+
+def test_cli_best(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    best = hr.Study("alpha", storage=url).best
+    assert best is not None and best.last_value is not None
+    assert main(["best", "alpha", "--storage", url]) == 0
+    out = capsys.readouterr().out
+    assert f"number {best.number}" in out
+    assert repr(best.last_value) in out
+    assert repr(best.config["lr"]) in out
+
+
+def test_cli_best_json(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    best = hr.Study("alpha", storage=url).best
+    assert best is not None
+    assert main(["best", "alpha", "--storage", url, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["number"] == best.number
+    assert data["value"] == best.last_value  # exact: JSON keeps every digit
+    assert data["fidelity"] == best.fidelity == 4
+    assert data["config"] == dict(best.config)
+
+
+def test_cli_best_without_values(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["best", "beta", "--storage", url, "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) is None
+    assert "no reported value" in captured.err
+
+
+def _check_rows(records: list[dict[str, Any]], url: str, parse: Any) -> None:
+    seen = Counter(
+        (int(r["number"]), parse(r["fidelity"]), parse(r["value"]))
+        for r in records
+        if r["value"] not in (None, "")
+    )
+    expected = _expected(url)
+    assert seen == expected
+    assert all(n == 1 for n in seen.values())
+    assert len(records) == sum(expected.values())
+    assert {r["param_act"] for r in records} <= {"relu", "tanh"}
+
+
+def test_cli_export_csv(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "alpha", "--storage", url, "--format", "csv"]) == 0
+    records = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    _check_rows(records, url, float)
+
+
+def test_cli_export_json_to_file(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "alpha.json"
+    assert main(["export", "alpha", "--storage", url, "--format", "json", "--out", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    records = json.loads(out.read_text())
+    assert isinstance(records, list)
+    _check_rows(records, url, lambda x: x)
+
+
+def test_cli_missing_study_lists_existing_ones(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for command in (["show", "nope"], ["best", "nope"], ["export", "nope"]):
+        assert main([*command, "--storage", url]) == 2
+        err = capsys.readouterr().err
+        assert "'nope' does not exist" in err
+        assert "'alpha'" in err and "'beta'" in err
+
+
+def test_cli_missing_database_is_not_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "absent.db"
+    assert main(["studies", "--storage", f"sqlite:///{path}"]) == 2
+    assert capsys.readouterr().err.startswith("error: there is no database at")
+    assert not path.exists()
+
+
+def test_cli_upgrade(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from hyperrace.storage._schema import SCHEMA_VERSION
+
+    assert main(["upgrade", "--storage", url]) == 0
+    assert f"schema version {SCHEMA_VERSION}" in capsys.readouterr().out
+    assert main(["studies", "--storage", url]) == 0
+    assert "alpha" in capsys.readouterr().out
+
+
+def test_cli_errors_and_interrupts(
+    url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperrace.cli import _commands
+
+    def interrupted(_args: object) -> int:
+        raise KeyboardInterrupt
+
+    def broken(_args: object) -> int:
+        raise hr.ConfigurationError("bad thing")
+
+    monkeypatch.setattr(_commands, "cmd_studies", interrupted)
+    assert main(["studies", "--storage", url]) == 130
+    assert "resume" in capsys.readouterr().err
+    monkeypatch.setattr(_commands, "cmd_studies", broken)
+    assert main(["studies", "--storage", url]) == 2
+    assert capsys.readouterr().err == "error: bad thing\n"
+    assert main(["show"]) == 2  # usage error from argparse
+    assert main(["show", "alpha", "--storage", url, "--limit", "-1"]) == 2
+    capsys.readouterr()
+
+
+class _Fixed:
+    """An optimizer object that is not registered by name."""
+
+    name: ClassVar[str] = "unregistered-test-optimizer"
+
+    def get_params(self) -> dict[str, Any]:
+        return {}
+
+    def decide(self, space: Space, history: History, rng: np.random.Generator) -> Start:
+        return Start({"lr": 0.01, "units": 2, "act": "tanh"}, 4.0)
+
+
+def test_cli_reads_a_study_with_an_unregistered_optimizer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'custom.db'}"
+    study = hr.Study("custom", SPACE, storage=url, optimizer=_Fixed(), seed=0)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    study.report(job.trial_id, fidelity=1, value=0.5)
+    study.tell(job)
+    assert main(["show", "custom", "--storage", url]) == 0
+    assert "unregistered-test-optimizer" in capsys.readouterr().out
+    assert main(["best", "custom", "--storage", url, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["value"] == 0.5
+
+
+def test_cli_imports_neither_torch_nor_sklearn() -> None:
+    code = (
+        "import sys, hyperrace.cli, hyperrace.benchmarks\n"
+        "from hyperrace.cli._main import build_parser\n"
+        "build_parser()\n"
+        "print(sorted(m for m in ('torch', 'sklearn') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_cli_console_script(url: str) -> None:
+    script = shutil.which("hyperrace", path=str(Path(sys.executable).parent))
+    if script is None:
+        pytest.skip("the hyperrace console script is not installed next to this Python")
+    done = subprocess.run(
+        [script, "best", "alpha", "--storage", url, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    best = hr.Study("alpha", storage=url).best
+    assert best is not None
+    assert json.loads(done.stdout)["value"] == best.last_value
+    missing = subprocess.run(
+        [script, "show", "nope", "--storage", url], capture_output=True, text=True, timeout=120
+    )
+    assert missing.returncode == 2
+    assert "'alpha'" in missing.stderr
