@@ -10,6 +10,7 @@ bad input also derive from :class:`ValueError` so that generic handlers keep wor
      ├── StudyNotFoundError(LookupError)   no study of that name in the storage
      ├── StudyMismatchError(ValueError)    loading a study with another space or direction
      ├── TrialStateError                   an illegal trial transition (report to a finished trial)
+ ├── ObjectiveFailingError             optimize stopped: the objective failed every time lately
      ├── StorageError                      the database failed or has an unknown schema version
      └── MissingDependencyError(ImportError) an optional extra is not installed
 
@@ -22,6 +23,7 @@ __all__ = [
     "ConfigurationError",
     "HyperraceError",
     "MissingDependencyError",
+    "ObjectiveFailingError",
     "SpaceError",
     "StorageError",
     "StudyMismatchError",
@@ -57,6 +59,11 @@ class StudyMismatchError(HyperraceError, ValueError):
 
 class TrialStateError(HyperraceError):
     """An operation the trial's status does not allow (for example a report to a failed trial)."""
+
+
+class ObjectiveFailingError(HyperraceError):
+    """``optimize`` stopped because the objective failed on many trials in a row (a bug in the
+    objective, not a bad configuration); the message shows the last failure."""
 
 
 class StorageError(HyperraceError):

@@ -293,3 +293,42 @@ def test_cli_console_script(url: str) -> None:
     )
     assert missing.returncode == 2
     assert "'alpha'" in missing.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_cli_tables_use_rich_in_a_wide_enough_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("rich")
+    from hyperrace.cli._tables import render_table
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("NO_COLOR", "1")
+    narrow = _Terminal()
+    render_table(["name", "value"], [["a", 0.125], ["b", None]], narrow, title="t")
+    assert "─" in narrow.getvalue() and "0.125" in narrow.getvalue()
+    wide = _Terminal()
+    headers = [f"column_{i}" for i in range(12)]
+    render_table(headers, [list(range(12))], wide)
+    lines = wide.getvalue().splitlines()
+    assert lines[0].split() == headers  # plain lines: rich would cut the cells short
+    assert lines[2].split() == [str(i) for i in range(12)]
+
+
+def test_cli_demo_without_torch_fails_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hyperrace.cli import _demo
+
+    def missing(module: str, extra: str, purpose: str) -> object:
+        raise hr.MissingDependencyError(
+            f"{purpose} needs {module!r}: pip install 'hyperrace[{extra}]'"
+        )
+
+    monkeypatch.setattr(_demo, "require", missing)
+    path = tmp_path / "demo.db"
+    assert main(["demo", "--storage", f"sqlite:///{path}"]) == 2
+    assert "pip install 'hyperrace[torch]'" in capsys.readouterr().err
+    assert not path.exists()

@@ -56,7 +56,10 @@ def test_unknown_schema_version_is_a_clear_error(tmp_path: Path) -> None:
     shutil.copy(SAVED_V1, db)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '9999'")
-    with pytest.raises(hr.StorageError, match=r"schema version '9999'.*hyperrace upgrade"):
+    with pytest.raises(
+        hr.StorageError,
+        match=r"schema version '9999', written by a newer hyperrace.*upgrade hyperrace",
+    ):
         SQLStorage(f"sqlite:///{db}")
 
 

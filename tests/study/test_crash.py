@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import hyperrace as hr
+from hyperrace.testing.objectives import slow_learning_curve
 from hyperrace.trial import StopReason
 
 SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
@@ -56,8 +57,6 @@ def test_sigkill_of_the_driver_mid_optimize_then_resume(shared_url: str) -> None
     assert len(study.history().running) == 1  # the killed run, left behind
 
     # resume in this process: the lost run is recovered after its heartbeat goes stale
-    from hyperrace.testing.objectives import slow_learning_curve
-
     os.environ["HYPERRACE_TEST_STEP_SECONDS"] = "0.0"
     try:
         study.optimize(
@@ -153,3 +152,51 @@ def test_sigkill_of_ask_tell_workers_loses_no_committed_report(
     h = study.history()
     assert not h.running
     assert all(t.reason is StopReason.INTERRUPTED for t in h.paused if t.fidelity < t.target)
+
+
+_WORKERS = """
+import sys
+import hyperrace as hr
+from hyperrace.testing.objectives import slow_learning_curve
+if __name__ == "__main__":
+    study = hr.Study("ctrl-c", storage=sys.argv[1])
+    try:
+        study.optimize(slow_learning_curve, budget=hr.Budget(epochs=48), workers=2,
+                       progress=False)
+    except KeyboardInterrupt:
+        print("interrupted")
+        sys.exit(130)
+"""
+
+
+def test_ctrl_c_with_worker_processes_pauses_running_trials(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    study = hr.Study("ctrl-c", SPACE, storage=url, seed=1)
+    script = tmp_path / "drive.py"
+    script.write_text(_WORKERS)
+    env = {**os.environ, "HYPERRACE_TEST_STEP_SECONDS": "0.1"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script), url],
+        env=env,
+        text=True,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _wait_for_reports(study, 8, proc)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in out
+    h = study.history()
+    assert not h.running
+    stopped = [t for t in h.paused if t.reason is StopReason.INTERRUPTED]
+    assert stopped, [(t.status, t.reason) for t in h.trials]
+    before = _observations(study)
+    study.optimize(slow_learning_curve, budget=hr.Budget(epochs=48), progress=False)
+    h = study.history()
+    assert h.work == 48
+    assert before.items() <= _observations(study).items()
+    assert all(t.status is hr.TrialStatus.COMPLETED for t in h.trials)
+    for t in stopped:  # resumed from their checkpoints: nothing trained twice
+        assert h.trial(t.trial_id).work == 6

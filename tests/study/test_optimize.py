@@ -153,3 +153,29 @@ def test_worker_processes_refuse_memory_storage_and_lambdas(tmp_path: Path) -> N
     with pytest.raises(hr.ConfigurationError, match="module level"):
         study.optimize(lambda t: 0.0, budget=hr.Budget(epochs=5), workers=2, progress=False)
     assert study.trials == []
+
+
+def test_a_worker_process_that_dies_pauses_its_trial_which_is_resumed(tmp_path: Path) -> None:
+    from hyperrace.testing.objectives import dying_objective
+
+    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study.optimize(dying_objective, budget=hr.Budget(epochs=20), workers=2, progress=False)
+    h = study.history(decisions=True)
+    assert h.work == 20
+    first = h.trials[0]
+    assert first.status is hr.TrialStatus.COMPLETED
+    assert [o.fidelity for o in first.curve] == [1, 2, 3, 4, 5]
+    assert first.work == 5  # resumed from its checkpoint at step 1
+    assert [d.kind for d in h.decisions if d.trial_id == first.trial_id] == ["start", "resume"]
+
+
+def test_an_objective_that_always_fails_stops_optimize_with_its_error() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=0)
+
+    def broken(trial: hr.Trial) -> None:
+        raise ImportError("No module named 'mymodel'")
+
+    with pytest.raises(hr.ObjectiveFailingError, match=r"last 5 runs(.|\n)*No module named"):
+        study.optimize(broken, budget=hr.Budget(epochs=100), max_failures_in_a_row=5)
+    assert len(study.trials) == 5
+    assert all(t.status is hr.TrialStatus.FAILED for t in study.trials)

@@ -197,7 +197,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         raise ConfigurationError(
             f"--storage {args.storage} has no schema to upgrade; give a SQLite or PostgreSQL URL"
         )
-    storage = SQLStorage(args.storage)
+    storage = SQLStorage(args.storage, upgrade=True)
     try:
         storage.upgrade()
     finally:

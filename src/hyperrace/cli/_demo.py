@@ -6,6 +6,7 @@ import argparse
 import shlex
 import sys
 
+from hyperrace._imports import require
 from hyperrace.benchmarks import digits_space, train_digits
 from hyperrace.cli._tables import format_value
 from hyperrace.storage import DEFAULT_URL, open_storage
@@ -25,6 +26,10 @@ def _say(text: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    # fail here, not in every trial: a trial that fails trains nothing, so the epoch budget
+    # would never be spent and the study would start failing trials forever
+    require("torch", "torch", "hyperrace demo")
+    require("sklearn", "torch", "hyperrace demo")
     storage = open_storage(args.storage)
     existing = storage.get_study(args.name)
     if existing is not None:

@@ -2,36 +2,50 @@
 
 Workers are started with the ``spawn`` method (no state inherited from the driver, safe with
 threads and PyTorch), open the storage by its URL, and ignore Ctrl-C: the driver catches it and
-asks them to stop at their next report, so their trials are paused with what they reported.
+asks them to stop at their next report, so their trials are paused with what they reported. A
+worker that does not stop within the grace period is terminated; a worker that dies mid-job
+(killed, out of memory) has its trial paused, to be resumed from its checkpoint.
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import multiprocessing
+import multiprocessing.connection as mpc
 import pickle
 import signal
+from dataclasses import dataclass
 from typing import Any
 
+from hyperrace._clock import SystemClock
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.executors._run import Objective, Outcome, RunSpec, run_job
 from hyperrace.storage import Storage, open_storage
+from hyperrace.trial import StopReason, TrialStatus
 
 __all__ = ["ProcessExecutor"]
 
-_worker: dict[str, Any] = {}
 
-
-def _init_worker(url: str, objective: bytes, stop_event: Any) -> None:
+def _worker_main(conn: Any, url: str, objective: bytes, stop: Any) -> None:
+    """A worker's life: receive a RunSpec, run it, send the Outcome back; ``None`` ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker["storage"] = open_storage(url)
-    _worker["objective"] = pickle.loads(objective)
-    _worker["stop"] = stop_event
+    storage = open_storage(url)
+    fn = pickle.loads(objective)
+    try:
+        while (spec := conn.recv()) is not None:
+            conn.send(run_job(storage, spec, fn, stop_requested=stop.is_set))
+    except EOFError:
+        pass  # the driver went away
+    finally:
+        storage.close()
 
 
-def _run_in_worker(spec: RunSpec) -> Outcome:
-    stop = _worker["stop"]
-    return run_job(_worker["storage"], spec, _worker["objective"], stop_requested=stop.is_set)
+@dataclass
+class _Worker:
+    process: Any
+    conn: Any
+    spec: RunSpec | None = None
+    jobs: int = 0
 
 
 class ProcessExecutor:
@@ -51,16 +65,17 @@ class ProcessExecutor:
             raise ConfigurationError(
                 f"jobs_per_process={jobs_per_process!r} must be >= 1, or None to keep processes"
             )
-        self._workers = workers
+        self._n = workers
         self._jobs_per_process = jobs_per_process
         self._ctx = multiprocessing.get_context("spawn")
         self._stop = self._ctx.Event()
-        self._pool: cf.ProcessPoolExecutor | None = None
-        self._running: set[cf.Future[Outcome]] = set()
+        self._workers: list[_Worker] = []
+        self._storage: Storage | None = None
+        self._payload = b""
 
     @property
     def workers(self) -> int:
-        return self._workers
+        return self._n
 
     def start(self, storage: Storage, objective: Objective) -> None:
         if storage.url.startswith("memory://"):
@@ -69,52 +84,102 @@ class ProcessExecutor:
                 "(storage='sqlite:///study.db') or PostgreSQL, or workers=1"
             )
         try:
-            payload = pickle.dumps(objective)
+            self._payload = pickle.dumps(objective)
         except Exception as exc:
             raise ConfigurationError(
                 f"the objective {objective!r} cannot be sent to worker processes ({exc}); define "
                 "it at module level in an importable file (not a lambda or a nested function), "
                 "or use workers=1"
             ) from exc
+        self._storage = storage
         self._stop.clear()
-        self._pool = cf.ProcessPoolExecutor(
-            max_workers=self._workers,
-            mp_context=self._ctx,
-            initializer=_init_worker,
-            initargs=(storage.url, payload, self._stop),
-            max_tasks_per_child=self._jobs_per_process,
+
+    def _spawn(self) -> _Worker:
+        assert self._storage is not None
+        parent, child = self._ctx.Pipe()
+        proc = self._ctx.Process(
+            target=_worker_main,
+            args=(child, self._storage.url, self._payload, self._stop),
+            daemon=True,
+            name="hyperrace-worker",
         )
+        proc.start()
+        child.close()
+        worker = _Worker(proc, parent)
+        self._workers.append(worker)
+        return worker
 
     def free(self) -> int:
-        return self._workers - len(self._running)
+        return self._n - sum(1 for w in self._workers if w.spec is not None)
 
     def submit(self, spec: RunSpec) -> None:
-        if self._pool is None:
+        if self._storage is None:
             raise RuntimeError("ProcessExecutor.submit() before start()")
-        self._running.add(self._pool.submit(_run_in_worker, spec))
+        idle = [w for w in self._workers if w.spec is None and w.process.is_alive()]
+        worker = idle[0] if idle else self._spawn()
+        worker.conn.send(spec)
+        worker.spec = spec
+
+    def _retire(self, worker: _Worker) -> None:
+        self._workers.remove(worker)
+        with contextlib.suppress(BrokenPipeError, OSError):
+            worker.conn.send(None)
+        worker.conn.close()
+        worker.process.join(timeout=5)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+
+    def _died(self, worker: _Worker) -> Outcome:
+        """The outcome of a job whose worker died: its trial is paused, to be resumed."""
+        assert worker.spec is not None and self._storage is not None
+        spec, code = worker.spec, worker.process.exitcode
+        message = f"its worker process died (exit code {code})"
+        trial = self._storage.trial(spec.trial_id)
+        if trial.status is TrialStatus.RUNNING:
+            now = SystemClock().timestamp()
+            self._storage.end_run(
+                spec.trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED, message, now=now
+            )
+        self._workers.remove(worker)
+        worker.conn.close()
+        worker.process.join()
+        return Outcome(
+            spec.trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED, trial.fidelity, message
+        )
 
     def wait(self, timeout: float | None) -> list[Outcome]:
-        if not self._running:
+        busy = [w for w in self._workers if w.spec is not None]
+        if not busy:
             return []
-        done, _ = cf.wait(self._running, timeout=timeout, return_when=cf.FIRST_COMPLETED)
+        ready = set(mpc.wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
         out = []
-        for fut in done:
-            self._running.discard(fut)
-            out.append(fut.result())
+        for worker in busy:
+            if worker.conn in ready:
+                try:
+                    outcome: Outcome = worker.conn.recv()
+                except (EOFError, OSError):
+                    out.append(self._died(worker))
+                    continue
+                out.append(outcome)
+                worker.spec = None
+                worker.jobs += 1
+                if self._jobs_per_process is not None and worker.jobs >= self._jobs_per_process:
+                    self._retire(worker)
+            elif worker.process.sentinel in ready:
+                out.append(self._died(worker))
         return out
 
     def request_stop(self) -> None:
         self._stop.set()
 
     def shutdown(self, *, grace: float = 30.0) -> None:
-        if self._pool is None:
-            return
-        if self._running:
+        busy = [w for w in self._workers if w.spec is not None]
+        if busy:
             self._stop.set()
-            cf.wait(self._running, timeout=grace)
-        self._pool.shutdown(wait=not self._running, cancel_futures=True)
-        if self._running:  # still busy after the grace period: end them
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
-                proc.terminate()
-        self._running.clear()
-        self._pool = None
+            mpc.wait([w.conn for w in busy], grace)
+        for worker in list(self._workers):
+            if worker.spec is not None and not worker.conn.poll():
+                worker.process.terminate()  # did not stop within the grace period
+            self._retire(worker)
+        self._storage = None

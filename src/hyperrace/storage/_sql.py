@@ -52,6 +52,14 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _known_revisions() -> set[str]:
+    """The schema versions the migrations of this hyperrace know."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(Path(__file__).parent / "migrations"))
+    return {rev.revision for rev in scripts.walk_revisions()}
+
+
 def _dispose(*engines: Engine) -> None:
     for engine in engines:
         engine.dispose()
@@ -83,9 +91,12 @@ class SQLStorage:
         url: ``sqlite:///path/to/file.db``, a bare file path, or
             ``postgresql+psycopg://user@host:5432/db``.
         busy_timeout: seconds SQLite waits for a lock before giving up.
+        upgrade: migrate a database of an older schema version (``hyperrace upgrade`` does);
+            without it such a database is refused with a message saying so. A new database is
+            always created at the current version.
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 60.0) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = 60.0, upgrade: bool = False) -> None:
         self._url = normalize_url(url)
         try:
             parsed = sa.engine.make_url(self._url)
@@ -116,7 +127,7 @@ class SQLStorage:
             self._read = self._write
         # close pooled connections when this storage is dropped without close()
         self._finalizer = weakref.finalize(self, _dispose, self._write, self._read)
-        self._ensure_schema()
+        self._ensure_schema(upgrade)
 
     # -- engines and transactions -------------------------------------------------------------
 
@@ -167,7 +178,7 @@ class SQLStorage:
 
     # -- schema -------------------------------------------------------------------------------
 
-    def _ensure_schema(self) -> None:
+    def _ensure_schema(self, upgrade: bool) -> None:
         def check() -> str | None:
             with self._ro() as conn:
                 if not sa.inspect(conn).has_table("alembic_version"):
@@ -177,11 +188,16 @@ class SQLStorage:
         version = self._retry(check)
         if version == SCHEMA_VERSION:
             return
-        if version is not None:
+        if version is not None and version not in _known_revisions():
             raise StorageError(
-                f"storage {self._url!r} has schema version {version!r}, but this hyperrace "
-                f"reads version {SCHEMA_VERSION!r}; upgrade hyperrace, or migrate the database "
-                "with: hyperrace upgrade --storage URL"
+                f"storage {self._url!r} has schema version {version!r}, written by a newer "
+                f"hyperrace (this one reads version {SCHEMA_VERSION!r}); upgrade hyperrace"
+            )
+        if version is not None and not upgrade:
+            raise StorageError(
+                f"storage {self._url!r} has the older schema version {version!r} (this hyperrace "
+                f"reads {SCHEMA_VERSION!r}); back it up, then migrate it with: "
+                "hyperrace upgrade --storage URL"
             )
         self._retry(self.upgrade)
 
@@ -540,13 +556,21 @@ class SQLStorage:
         self._retry(run)
 
     def recover_stale(self, study_id: int, *, older_than: float, now: float) -> list[int]:
+        stale = (
+            trials.c.study_id == study_id,
+            trials.c.status == "running",
+            sa.or_(trials.c.heartbeat.is_(None), trials.c.heartbeat < older_than),
+        )
+
+        def any_stale() -> bool:
+            with self._ro() as conn:  # the common case, nothing stale, takes no write lock
+                return (
+                    conn.execute(sa.select(trials.c.trial_id).where(*stale).limit(1)).first()
+                    is not None
+                )
+
         def run() -> list[int]:
             with self._tx() as conn:
-                stale = (
-                    trials.c.study_id == study_id,
-                    trials.c.status == "running",
-                    sa.or_(trials.c.heartbeat.is_(None), trials.c.heartbeat < older_than),
-                )
                 ids = (
                     conn.execute(sa.select(trials.c.trial_id).where(*stale).with_for_update())
                     .scalars()
@@ -567,6 +591,8 @@ class SQLStorage:
                     )
                 return sorted(int(i) for i in ids)
 
+        if not self._retry(any_stale):
+            return []
         return self._retry(run)
 
     # -- reading ------------------------------------------------------------------------------

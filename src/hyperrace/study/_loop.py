@@ -6,8 +6,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from hyperrace.exceptions import ConfigurationError
-from hyperrace.executors import Executor, InProcessExecutor, Objective, ProcessExecutor
+from hyperrace.exceptions import ConfigurationError, ObjectiveFailingError
+from hyperrace.executors import Executor, InProcessExecutor, Objective, Outcome, ProcessExecutor
 from hyperrace.optimizers import Done, Wait
 from hyperrace.study._budget import Budget
 from hyperrace.study._job import Job
@@ -35,6 +35,7 @@ class RaceLoop:
         progress: bool | None,
         heartbeat_interval: float,
         stale_after: float | None,
+        max_failures_in_a_row: int | None = None,
     ) -> None:
         if not callable(objective):
             raise ConfigurationError(f"objective {objective!r} is not callable")
@@ -54,6 +55,12 @@ class RaceLoop:
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = 3 * heartbeat_interval if stale_after is None else stale_after
         self.mine: dict[int, Job] = {}
+        if max_failures_in_a_row is not None and max_failures_in_a_row < 1:
+            raise ConfigurationError(
+                f"max_failures_in_a_row={max_failures_in_a_row!r} must be >= 1, or None"
+            )
+        self.max_failures = max_failures_in_a_row
+        self.failures = 0
 
     def run(self) -> None:
         study, clock, executor = self.study, self.study.clock, self.executor
@@ -77,6 +84,7 @@ class RaceLoop:
                 outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
                 for outcome in outcomes:
                     self.mine.pop(outcome.trial_id, None)
+                    self._count_failure(outcome)
                 now = clock.wall()
                 if now - flushed >= 1.0:
                     study.storage.add_elapsed(study.study_id, now - flushed)
@@ -113,6 +121,19 @@ class RaceLoop:
                 study.storage.add_elapsed(study.study_id, clock.wall() - flushed)
                 if display is not None:
                     display.close()
+
+    def _count_failure(self, outcome: Outcome) -> None:
+        """Stop the study when the objective fails every time: that is a bug, not bad luck."""
+        if outcome.status is not TrialStatus.FAILED:
+            self.failures = 0
+            return
+        self.failures += 1
+        if self.max_failures is not None and self.failures >= self.max_failures:
+            raise ObjectiveFailingError(
+                f"the last {self.failures} runs of study {self.study.name!r} failed, so optimize "
+                "stopped (the failed trials are recorded; optimize(max_failures_in_a_row=None) "
+                f"never stops). The last failure, of trial {outcome.trial_id}:\n{outcome.message}"
+            )
 
     def _pause_leftovers(self) -> None:
         """Pause trials of this loop that are still running (after Ctrl-C or an error)."""

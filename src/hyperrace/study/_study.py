@@ -426,6 +426,7 @@ class Study:
         progress: bool | None = None,
         heartbeat_interval: float = 10.0,
         stale_after: float | None = None,
+        max_failures_in_a_row: int | None = 20,
     ) -> None:
         """Run the race until the budget is spent or the optimizer is done.
 
@@ -441,6 +442,9 @@ class Study:
             heartbeat_interval: seconds between a running trial's heartbeats.
             stale_after: seconds without a heartbeat after which a running trial is taken as lost
                 and paused, to be resumed (default: 3 heartbeat intervals).
+            max_failures_in_a_row: stop with :class:`~hyperrace.ObjectiveFailingError` once this
+                many runs in a row failed (``None``: never), since that is a bug in the objective
+                rather than bad configurations; the trials stay recorded.
 
         Ctrl-C pauses the running trials at what they reported and re-raises ``KeyboardInterrupt``;
         calling ``optimize`` again resumes them.
@@ -448,7 +452,15 @@ class Study:
         from hyperrace.study._loop import RaceLoop
 
         RaceLoop(
-            self, objective, budget, workers, executor, progress, heartbeat_interval, stale_after
+            self,
+            objective,
+            budget,
+            workers,
+            executor,
+            progress,
+            heartbeat_interval,
+            stale_after,
+            max_failures_in_a_row,
         ).run()
 
     def __repr__(self) -> str:

@@ -13,7 +13,13 @@ from typing import Any
 
 from hyperrace.trial import Trial
 
-__all__ = ["curve_value", "failing_objective", "learning_curve", "slow_learning_curve"]
+__all__ = [
+    "curve_value",
+    "dying_objective",
+    "failing_objective",
+    "learning_curve",
+    "slow_learning_curve",
+]
 
 
 def curve_value(config: dict[str, Any] | Any, step: float) -> float:
@@ -62,3 +68,15 @@ def failing_objective(trial: Trial) -> None:
         if step == 2 and float(trial.config["x"]) > 0.5:
             raise ValueError(f"diverged at x={trial.config['x']}")
         trial.report(math.nan if step == 2 else curve_value(trial.config, step))
+
+
+def dying_objective(trial: Trial) -> None:
+    """:func:`learning_curve`, except that trial number 0 kills its own process at step 2 on its
+    first run (as an out-of-memory kill would)."""
+    state = trial.checkpoint.load()
+    trained = 0 if state is None else int(state["trained"])
+    for step in trial.epochs():
+        if step == 2 and trial.number == 0 and state is None:
+            os._exit(3)
+        trained += 1
+        trial.report(curve_value(trial.config, step), checkpoint={"trained": trained})
