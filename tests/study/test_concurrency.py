@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import hyperrace as hr
+from hyperrace.testing import stress
 
 SPACE = hr.Space(x=hr.Float(0.0, 1.0), y=hr.Float(-1.0, 1.0), epochs=hr.Fidelity(1, 20))
 
@@ -15,25 +14,7 @@ def test_four_processes_report_concurrently_and_every_report_is_stored_once(
     shared_url: str,
 ) -> None:
     study = hr.Study("busy", SPACE, storage=shared_url, seed=9)
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hyperrace.testing.stress",
-                "--storage",
-                shared_url,
-                "--study",
-                "busy",
-                "--reports",
-                "500",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
+    procs = [stress.spawn(shared_url, "busy", 500) for _ in range(4)]
     reported: list[tuple[int, float, float]] = []
     for p in procs:
         out, err = p.communicate(timeout=600)

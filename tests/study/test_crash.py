@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import hyperrace as hr
+from hyperrace.testing import stress
 from hyperrace.testing.objectives import slow_learning_curve
 from hyperrace.trial import StopReason
 
@@ -19,6 +20,7 @@ SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
 _DRIVER = """
 import sys
 import hyperrace as hr
+from hyperrace.testing import stress
 from hyperrace.testing.objectives import slow_learning_curve
 study = hr.Study("crash", storage=sys.argv[1])
 study.optimize(slow_learning_curve, budget=hr.Budget(epochs=60), heartbeat_interval=0.2,
@@ -88,25 +90,7 @@ def test_sigkill_of_ask_tell_workers_loses_no_committed_report(
     )
     logs = [tmp_path / f"w{i}.log" for i in range(2)]
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "hyperrace.testing.stress",
-                "--storage",
-                shared_url,
-                "--study",
-                "killed",
-                "--reports",
-                "100000",
-                "--log",
-                str(log),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for log in logs
+        stress.spawn(shared_url, "killed", 100000, log=str(log), capture=False) for log in logs
     ]
     seen = 0
     for rounds in range(3):
@@ -128,24 +112,7 @@ def test_sigkill_of_ask_tell_workers_loses_no_committed_report(
             assert stored[(trial_id, fidelity)] == value
         if rounds < 2:
             procs = [
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "hyperrace.testing.stress",
-                        "--storage",
-                        shared_url,
-                        "--study",
-                        "killed",
-                        "--reports",
-                        "100000",
-                        "--log",
-                        str(log),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                )
+                stress.spawn(shared_url, "killed", 100000, log=str(log), capture=False)
                 for log in logs
             ]
     assert study.recover(stale_after=0.0)  # the killed workers' trials come back as paused
@@ -157,6 +124,7 @@ def test_sigkill_of_ask_tell_workers_loses_no_committed_report(
 _WORKERS = """
 import sys
 import hyperrace as hr
+from hyperrace.testing import stress
 from hyperrace.testing.objectives import slow_learning_curve
 if __name__ == "__main__":
     study = hr.Study("ctrl-c", storage=sys.argv[1])

@@ -11,10 +11,27 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 
 import hyperrace as hr
 from hyperrace.testing.objectives import curve_value
+
+
+def spawn(
+    storage: str, study: str, reports: int, *, log: str | None = None, capture: bool = True
+) -> subprocess.Popen[str]:
+    """Start this worker in a new process; its stdout is piped when ``capture``."""
+    cmd = [sys.executable, "-m", "hyperrace.testing.stress", "--storage", storage]
+    cmd += ["--study", study, "--reports", str(reports)]
+    if log is not None:
+        cmd += ["--log", log]
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
