@@ -193,8 +193,8 @@ class Postgres:
             with psycopg.connect(self.admin_conninfo, autocommit=True, connect_timeout=5) as conn:
                 row = conn.execute("SHOW server_version").fetchone()
                 self.server_version = str(row[0]) if row else ""
-        except Exception as exc:  # noqa: BLE001 - any failure means: skip PostgreSQL
-            return f"{type(exc).__name__}: {str(exc).strip()}"
+        except Exception as exc:
+            return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
         return None
 
     def new_database(self) -> str:
@@ -224,7 +224,7 @@ class Postgres:
         for name in self.created:
             try:
                 self.drop(name)
-            except Exception as exc:  # noqa: BLE001 - report and go on dropping the others
+            except Exception as exc:
                 print(f"warning: could not drop database {name}: {exc}", file=sys.stderr)
         self.created.clear()
 
@@ -354,8 +354,17 @@ def measure(
         workers = [
             ctx.Process(
                 target=_worker,
-                args=(impl, url, study_name, n_reports, rank, artifacts, barrier, results,
-                      profile_dir),
+                args=(
+                    impl,
+                    url,
+                    study_name,
+                    n_reports,
+                    rank,
+                    artifacts,
+                    barrier,
+                    results,
+                    profile_dir,
+                ),
                 daemon=True,
             )
             for rank in range(processes)
@@ -379,8 +388,15 @@ def measure(
         else:
             ok, check = _verify_optuna(url, study_name, processes, n_reports)
         return Measurement(
-            impl, backend, processes, repeat, n_reports, seconds,
-            processes * n_reports / seconds, ok, check,
+            impl,
+            backend,
+            processes,
+            repeat,
+            n_reports,
+            seconds,
+            processes * n_reports / seconds,
+            ok,
+            check,
         )
     finally:
         if db_name is not None and postgres is not None:
@@ -398,11 +414,11 @@ def _environment(postgres: Postgres | None) -> dict[str, Any]:
     def v(pkg: str) -> str:
         try:
             return version(pkg)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return "-"
 
     return {
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
@@ -422,17 +438,19 @@ def _table(medians: dict[tuple[str, str, int], float], runs: list[Measurement]) 
         "hyperrace verified |",
         "|---|---:|---:|---:|---:|---|",
     ]
-    cells = sorted({(m.backend, m.processes) for m in runs}, key=lambda c: (BACKENDS.index(c[0]), c[1]))
+    cells = sorted(
+        {(m.backend, m.processes) for m in runs}, key=lambda c: (BACKENDS.index(c[0]), c[1])
+    )
     for backend, procs in cells:
         hr_rate = medians.get(("hyperrace", backend, procs))
         op_rate = medians.get(("optuna", backend, procs))
         ratio = f"{hr_rate / op_rate:.2f}" if hr_rate and op_rate else "-"
-        hr_runs = [m for m in runs if m.impl == "hyperrace" and (m.backend, m.processes) == (backend, procs)]
-        verified = (
-            "-" if not hr_runs
-            else "yes" if all(m.verified for m in hr_runs)
-            else "NO"
-        )
+        hr_runs = [
+            m
+            for m in runs
+            if m.impl == "hyperrace" and (m.backend, m.processes) == (backend, procs)
+        ]
+        verified = "-" if not hr_runs else "yes" if all(m.verified for m in hr_runs) else "NO"
 
         def fmt(rate: float | None) -> str:
             return f"{rate:,.0f}" if rate else "-"
@@ -455,12 +473,15 @@ def main(argv: list[str] | None = None) -> int:
         "--impls", default="hyperrace,optuna", help="hyperrace and/or optuna (both)"
     )
     parser.add_argument(
-        "--pg", default="postgresql://postgres@127.0.0.1:5432/test",
+        "--pg",
+        default="postgresql://postgres@127.0.0.1:5432/test",
         help="libpq URL of an existing database to connect to for CREATE/DROP DATABASE",
     )
     parser.add_argument("--out", default=None, help="write every run and the medians as JSON")
     parser.add_argument(
-        "--profile", default=None, metavar="DIR",
+        "--profile",
+        default=None,
+        metavar="DIR",
         help="cProfile each worker's timed part into DIR/<impl>-<rank>.prof (slows the run)",
     )
     args = parser.parse_args(argv)
@@ -506,8 +527,9 @@ def main(argv: list[str] | None = None) -> int:
             for procs in processes:
                 for repeat in range(args.repeats):
                     for impl in impls:  # alternate so both see the same machine state
-                        m = measure(impl, backend, procs, repeat, args.reports, postgres,
-                                    args.profile)
+                        m = measure(
+                            impl, backend, procs, repeat, args.reports, postgres, args.profile
+                        )
                         runs.append(m)
                         print(
                             f"  {backend:10s} {procs}p  {impl:9s} run {repeat + 1}: "
@@ -532,7 +554,7 @@ def main(argv: list[str] | None = None) -> int:
         "is its intermediate-value write."
     )
     print()
-    print(_table(medians, runs))
+    print(_table(medians, runs) if runs else "(nothing was measured)")
     for backend, msg in skipped.items():
         print(f"\n{backend}: skipped - {msg}")
 
@@ -555,8 +577,10 @@ def main(argv: list[str] | None = None) -> int:
             ],
             "ratios": [
                 {
-                    "backend": b, "processes": p,
-                    "hyperrace_over_optuna": medians[("hyperrace", b, p)] / medians[("optuna", b, p)],
+                    "backend": b,
+                    "processes": p,
+                    "hyperrace_over_optuna": medians[("hyperrace", b, p)]
+                    / medians[("optuna", b, p)],
                 }
                 for (i, b, p) in sorted(medians)
                 if i == "hyperrace" and ("optuna", b, p) in medians

@@ -79,7 +79,7 @@ def test_report_commits_and_replaces_a_retrained_step(storage: Storage) -> None:
     tid = _start(storage, sid, 0)
     for f in (1.0, 2.0):
         status = storage.report(tid, Observation(f, 1.0 / f, 0.5, 0.25, 10.0 + f), work=1.0)
-        assert status is TrialStatus.RUNNING
+        assert status.status is TrialStatus.RUNNING and status.target == 3.0
     storage.report(tid, Observation(2.0, 0.125, 0.5, 0.25, 20.0), work=1.0, checkpoint_fidelity=2.0)
     t = storage.trial(tid)
     assert [(o.fidelity, o.value) for o in t.curve] == [(1.0, 1.0), (2.0, 0.125)]
@@ -93,7 +93,7 @@ def test_non_finite_value_fails_the_trial_and_is_not_stored(storage: Storage, ba
     sid = _study(storage)
     tid = _start(storage, sid, 0)
     storage.report(tid, Observation(1.0, 0.5), work=1.0)
-    assert storage.report(tid, Observation(2.0, bad), work=1.0) is TrialStatus.FAILED
+    assert storage.report(tid, Observation(2.0, bad), work=1.0).status is TrialStatus.FAILED
     t = storage.trial(tid)
     assert t.status is TrialStatus.FAILED and t.reason is StopReason.INVALID_VALUE
     assert ("NaN" if math.isnan(bad) else "inf") in t.message
@@ -211,3 +211,12 @@ def test_threads_report_concurrently_without_loss(storage: Storage) -> None:
     assert sum(len(t.curve) for t in h.trials) == 100
     for t in h.trials:
         assert [o.value for o in t.curve] == [t.trial_id + f / 100 for f in range(1, 26)]
+
+
+def test_work_defaults_to_the_new_steps_beyond_the_highest_reported(storage: Storage) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0, stop=5.0)
+    storage.report(tid, Observation(2.0, 0.5))  # 2 steps from nothing
+    storage.report(tid, Observation(3.0, 0.4))  # 1 more
+    storage.report(tid, Observation(1.0, 0.6))  # a retrained earlier step: no new work
+    assert storage.trial(tid).work == 3.0

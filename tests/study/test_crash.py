@@ -103,7 +103,10 @@ def test_sigkill_of_ask_tell_workers_loses_no_committed_report(
             p.send_signal(signal.SIGKILL)
             p.communicate()
         committed = [
-            tuple(json.loads(line)) for log in logs for line in log.read_text().splitlines()
+            tuple(json.loads(line))
+            for log in logs
+            if log.exists()
+            for line in log.read_text().splitlines()
         ]
         stored = _observations(study)
         assert len(committed) >= seen + 40

@@ -134,7 +134,7 @@ def run_job(
         except TrialStateError:
             closed = True  # closed elsewhere (recovered as stale, study stopped): stop here
             return False
-        return status is TrialStatus.RUNNING and not (stop_requested and stop_requested())
+        return status.status is TrialStatus.RUNNING and not (stop_requested and stop_requested())
 
     trial = Trial(
         trial_id=spec.trial_id,

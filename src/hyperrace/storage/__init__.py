@@ -9,6 +9,7 @@ from __future__ import annotations
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
+    Reported,
     Storage,
     StudyInfo,
     StudySummary,
@@ -20,6 +21,7 @@ __all__ = [
     "DecisionConflict",
     "InMemoryStorage",
     "NewDecision",
+    "Reported",
     "Storage",
     "StudyInfo",
     "StudySummary",

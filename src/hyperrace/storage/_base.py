@@ -31,6 +31,7 @@ from hyperrace.trial import DecisionRecord, Observation, StopReason, TrialRecord
 __all__ = [
     "DecisionConflict",
     "NewDecision",
+    "Reported",
     "Storage",
     "StudyInfo",
     "StudySummary",
@@ -94,6 +95,15 @@ class NewDecision:
     info: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """What a report left: the trial's status (running, or failed for a non-finite value) and
+    the fidelity it is granted (train up to ``target``)."""
+
+    status: TrialStatus
+    target: float
+
+
 class Storage(Protocol):
     """Where studies live. See the module docstring for the contract."""
 
@@ -154,19 +164,20 @@ class Storage(Protocol):
         trial_id: int,
         observation: Observation,
         *,
-        work: float,
+        work: float | None = None,
         checkpoint_fidelity: float | None = None,
-    ) -> TrialStatus:
+    ) -> Reported:
         """Commit one observation of a running trial.
 
         Args:
             trial_id: the trial.
             observation: its value; NaN or inf fail the trial (the value is not stored).
-            work: fidelity units trained since the previous report of this run.
+            work: fidelity units trained since the previous report of this run; ``None``: the
+                observation's fidelity less the highest one reported before (at least 0).
             checkpoint_fidelity: set when a checkpoint at that fidelity was saved with it.
 
         Returns:
-            The trial's status after the report: running, or failed if the value was not finite.
+            The trial's status after the report and its granted fidelity.
 
         Raises:
             TrialStateError: the trial is not running.

@@ -9,7 +9,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hyperrace.history import Direction, History
-from hyperrace.storage._base import DecisionConflict, NewDecision, StudyInfo, StudySummary
+from hyperrace.storage._base import (
+    DecisionConflict,
+    NewDecision,
+    Reported,
+    StudyInfo,
+    StudySummary,
+)
 from hyperrace.storage._rules import check_end_status, check_running
 from hyperrace.trial import (
     DecisionRecord,
@@ -178,13 +184,15 @@ class InMemoryStorage:
         trial_id: int,
         observation: Observation,
         *,
-        work: float,
+        work: float | None = None,
         checkpoint_fidelity: float | None = None,
-    ) -> TrialStatus:
+    ) -> Reported:
         with self._lock:
             trial = self._trials[trial_id]
             check_running(trial_id, trial.status, "report to")
             problem = check_value(observation.value)
+            if work is None:
+                work = observation.fidelity - trial.fidelity
             if problem is not None:
                 trial = dataclasses.replace(
                     trial,
@@ -211,7 +219,7 @@ class InMemoryStorage:
                     heartbeat=observation.time,
                 )
             self._trials[trial_id] = trial
-            return trial.status
+            return Reported(trial.status, trial.target)
 
     def end_run(
         self, trial_id: int, status: TrialStatus, reason: StopReason, message: str, *, now: float

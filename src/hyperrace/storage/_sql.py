@@ -23,7 +23,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hyperrace.exceptions import ConfigurationError, StorageError
 from hyperrace.history import Direction, History
-from hyperrace.storage._base import DecisionConflict, NewDecision, StudyInfo, StudySummary
+from hyperrace.storage._base import (
+    DecisionConflict,
+    NewDecision,
+    Reported,
+    StudyInfo,
+    StudySummary,
+)
 from hyperrace.storage._rules import check_end_status, check_running
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
@@ -453,21 +459,30 @@ class SQLStorage:
         trial_id: int,
         observation: Observation,
         *,
-        work: float,
+        work: float | None = None,
         checkpoint_fidelity: float | None = None,
-    ) -> TrialStatus:
+    ) -> Reported:
         problem = check_value(observation.value)
+        reached = (
+            sa.select(sa.func.max(observations.c.fidelity))
+            .where(observations.c.trial_id == trial_id)
+            .scalar_subquery()
+        )
 
-        def run() -> TrialStatus:
+        def run() -> Reported:
+            nonlocal work
             with self._tx() as conn:
-                status = conn.execute(
-                    sa.select(trials.c.status)
+                current = conn.execute(
+                    sa.select(trials.c.status, trials.c.target, reached)
                     .where(trials.c.trial_id == trial_id)
-                    .with_for_update()
-                ).scalar()
-                if status is None:
+                    .with_for_update(of=trials)
+                ).first()
+                if current is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
+                status, target, before = current
                 check_running(trial_id, TrialStatus(status), "report to")
+                if work is None:
+                    work = observation.fidelity - (before or 0.0)
                 if problem is not None:
                     conn.execute(
                         trials.update()
@@ -480,7 +495,7 @@ class SQLStorage:
                             heartbeat=None,
                         )
                     )
-                    return TrialStatus.FAILED
+                    return Reported(TrialStatus.FAILED, target)
                 row = {
                     "trial_id": trial_id,
                     "fidelity": observation.fidelity,
@@ -508,7 +523,7 @@ class SQLStorage:
                 if checkpoint_fidelity is not None:
                     values["checkpoint_fidelity"] = checkpoint_fidelity
                 conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(**values))
-                return TrialStatus.RUNNING
+                return Reported(TrialStatus.RUNNING, target)
 
         return self._retry(run)
 

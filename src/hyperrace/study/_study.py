@@ -359,10 +359,9 @@ class Study:
         A NaN or infinite value fails the trial (the reason is kept) instead of being stored.
         Returns True while the trial should keep training (running and below its granted stop).
         """
-        trial = self.storage.trial(trial_id)
         obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
-        status = self.storage.report(trial_id, obs, work=float(fidelity) - trial.fidelity)
-        return status is TrialStatus.RUNNING and float(fidelity) < trial.target
+        done = self.storage.report(trial_id, obs)
+        return done.status is TrialStatus.RUNNING and float(fidelity) < done.target
 
     def tell(self, job: Job, *, error: str | None = None) -> TrialRecord:
         """The job is over: the trial is completed (maximum fidelity reached), paused, or failed

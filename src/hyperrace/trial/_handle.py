@@ -177,10 +177,10 @@ class Trial:
         if ckpt_fidelity is not None:
             self.checkpoint.prune()
         self._last_reported = max(self._last_reported, fidelity)
-        if not go_on:
+        if fidelity >= self.stop:
+            self.stop_reason = StopReason.REACHED  # done, even if a stop was requested meanwhile
+        elif not go_on:
             self.stop_reason = StopReason.INTERRUPTED
-        elif fidelity >= self.stop:
-            self.stop_reason = StopReason.REACHED
         elif self._cpu_slice is not None and self.cpu_seconds >= self._cpu_slice:
             self.stop_reason = StopReason.TIME_SLICE
         return not self.should_stop
