@@ -139,3 +139,16 @@ def test_grid_search_is_done_after_every_point() -> None:
         study.tell(job)
     assert isinstance(job, hr.Done)
     assert sorted(seen) == [(a, b) for a in "pq" for b in (1, 2, 3)]
+
+
+def test_ask_with_a_budget_clips_jobs_and_ends() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    budget = hr.Budget(epochs=10)
+    stops = []
+    while isinstance(job := study.ask(budget), hr.Job):
+        stops.append(job.stop)
+        for f in range(1, int(job.stop) + 1):
+            study.report(job.trial_id, fidelity=f, value=0.1)
+        study.tell(job)
+    assert stops == [4.0, 4.0, 2.0]
+    assert isinstance(job, hr.Done) and "epoch budget" in job.reason

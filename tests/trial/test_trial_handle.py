@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import pickle
 from pathlib import Path
 
 import pytest
@@ -119,14 +118,13 @@ def test_checkpoint_saves_atomically_and_loads_only_the_committed_one(tmp_path: 
     ck.prune()
     ck.save({"w": [3]}, 2)
     ck.prune()
-    assert sorted(p.name for p in (tmp_path / "t").iterdir()) == ["checkpoint-2.pkl"]
+    # pickle, or torch.save once PyTorch is loaded in the process
+    assert sorted(p.stem for p in (tmp_path / "t").iterdir()) == ["checkpoint-2"]
     # a process that starts from the storage's view (fidelity 2) ignores a later, uncommitted file
     ck.save({"w": [4]}, 3)
     reopened = Checkpoint(tmp_path / "t", fidelity=2.0)
     assert reopened.load() == {"w": [3]}
     assert not any(p.name.startswith(".tmp") for p in (tmp_path / "t").iterdir())
-    with (tmp_path / "t" / "checkpoint-2.pkl").open("rb") as fh:
-        assert pickle.load(fh) == {"w": [3]}
 
 
 def test_report_saves_the_checkpoint_before_the_sink_sees_it(tmp_path: Path) -> None:

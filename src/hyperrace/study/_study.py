@@ -336,14 +336,19 @@ class Study:
 
     # -- ask / report / tell ------------------------------------------------------------------
 
-    def ask(self) -> Job | Wait | Done:
+    def ask(self, budget: Budget | None = None) -> Job | Wait | Done:
         """The next job: a trial to train from ``job.start`` up to ``job.stop``.
 
         Returns :class:`~hyperrace.optimizers.Wait` when the optimizer needs a running trial to
         end first, and :class:`~hyperrace.optimizers.Done` when the search is over. Safe to call
         from several processes at once: each gets a different job.
+
+        Args:
+            budget: counted over the whole study as in :meth:`optimize`: the job's ``stop`` is
+                clipped to the epochs left (those granted to running trials count as spent), and
+                ``Done`` comes once the budget is spent.
         """
-        return self._next(None, 0.0)
+        return self._next(budget, self.elapsed_seconds if budget and budget.seconds else 0.0)
 
     def report(
         self,

@@ -1,0 +1,1 @@
+"""Parts shared by optimizers: fidelity ladders and brackets, rungs read from history, samplers."""
