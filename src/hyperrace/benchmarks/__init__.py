@@ -1,4 +1,7 @@
-"""Ready-made tuning tasks: real training runs small enough for a laptop.
+"""Ready-made tuning tasks: real training runs small enough for a laptop, and synthetic curves.
+
+:class:`SyntheticCurves` is a family of synthetic learning-curve tasks with a known optimum, for
+tests and for comparing optimizers in seconds.
 
 :func:`train_digits` trains a small PyTorch MLP on scikit-learn's bundled handwritten digits (no
 download) and reports the validation error after every epoch; :func:`digits_space` is its search
@@ -12,5 +15,6 @@ space. Both need the ``torch`` extra, imported only when they are called::
 """
 
 from hyperrace.benchmarks._digits import digits_space, train_digits
+from hyperrace.benchmarks._synthetic import SyntheticCurves
 
-__all__ = ["digits_space", "train_digits"]
+__all__ = ["SyntheticCurves", "digits_space", "train_digits"]
