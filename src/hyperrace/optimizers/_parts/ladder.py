@@ -42,9 +42,9 @@ def s_max(low: float, high: float, eta: int) -> int:
 
 def _budget(fidelity: Fidelity, k: int, eta: int) -> float:
     """The budget ``high * eta**-k`` (k rungs below the top), rounded for integer fidelities."""
-    value = float(fidelity.high) / eta**k
+    value: float = float(fidelity.high) / float(eta**k)
     if fidelity.is_integer:
-        value = float(max(round(value), int(fidelity.low)))
+        value = float(round(value))
     return max(value, float(fidelity.low))
 
 
