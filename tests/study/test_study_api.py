@@ -152,3 +152,22 @@ def test_ask_with_a_budget_clips_jobs_and_ends() -> None:
         study.tell(job)
     assert stops == [4.0, 4.0, 2.0]
     assert isinstance(job, hr.Done) and "epoch budget" in job.reason
+
+
+def test_report_checks_the_fidelity() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    for bad in (0, 5, 2.5, float("nan"), -1):
+        with pytest.raises(hr.ConfigurationError, match="report whole epochs from 1 to 4"):
+            study.report(job.trial_id, fidelity=bad, value=0.1)
+    seconds = hr.Study(
+        "t",
+        hr.Space(x=hr.Float(0.0, 1.0), t=hr.Fidelity(0.5, 4.5, unit="seconds")),
+        storage="memory://",
+    )
+    job = seconds.ask()
+    assert isinstance(job, hr.Job)
+    seconds.report(job.trial_id, fidelity=4.6, value=0.1)  # seconds may overshoot
+    with pytest.raises(hr.ConfigurationError, match="positive number of seconds"):
+        seconds.report(job.trial_id, fidelity=-1.0, value=0.1)

@@ -1,7 +1,9 @@
 """Optimizers: the registry, the protocol, the decisions, and one module per algorithm."""
 
+from hyperrace.optimizers._asha import ASHA
 from hyperrace.optimizers._base import Decision, Done, Optimizer, Resume, Start, Wait
 from hyperrace.optimizers._grid import GridSearch
+from hyperrace.optimizers._hyperband import Hyperband, SuccessiveHalving
 from hyperrace.optimizers._random import RandomSearch
 from hyperrace.optimizers._registry import (
     available,
@@ -10,15 +12,20 @@ from hyperrace.optimizers._registry import (
     register,
     spec_of,
 )
+from hyperrace.optimizers._topk import OneEpochTopK
 
 __all__ = [
+    "ASHA",
     "Decision",
     "Done",
     "GridSearch",
+    "Hyperband",
+    "OneEpochTopK",
     "Optimizer",
     "RandomSearch",
     "Resume",
     "Start",
+    "SuccessiveHalving",
     "Wait",
     "available",
     "make_optimizer",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,7 @@ logger = logging.getLogger("hyperrace")
 #: The optimizer of a new study when none is named.
 DEFAULT_OPTIMIZER = "random"
 _MAX_CONFLICTS = 200
+_TEMPORARY: list[tempfile.TemporaryDirectory[str]] = []  # removed when the process ends
 
 
 def _check_name(name: object) -> str:
@@ -53,6 +55,11 @@ def _check_name(name: object) -> str:
 def _default_artifacts(storage: Storage, name: str) -> Path:
     url = storage.url
     base = Path.cwd()
+    if url.startswith("memory://"):
+        # the study lives as long as this process: so do its checkpoints
+        folder = tempfile.TemporaryDirectory(prefix="hyperrace-")
+        _TEMPORARY.append(folder)
+        return Path(folder.name)
     if url.startswith("sqlite:///"):
         base = Path(url[len("sqlite:///") :]).expanduser().resolve().parent
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "study"
@@ -73,7 +80,8 @@ class Study:
             created with, or ``"random"`` for a new study.
         seed: the seed of every decision; default: the stored one, or a fresh one.
         artifacts: the folder for checkpoints; default: ``hyperrace-artifacts/<name>`` next to a
-            SQLite file, or in the working directory.
+            SQLite file, in the working directory for PostgreSQL, and a temporary folder removed
+            at exit for ``memory://``.
         clock: where time comes from (tests and simulations pass their own).
 
     Example:
@@ -266,6 +274,9 @@ class Study:
         """Decide and record the next job (retrying when another process decided first)."""
         for _ in range(_MAX_CONFLICTS):
             history = self.history()
+            usage = budget.usage(history, elapsed) if budget is not None else None
+            if usage is not None and usage.exhausted:
+                return Done(usage.exhausted)  # before asking: no decision is made to be dropped
             decision = self._decide(history)
             if isinstance(decision, Wait | Done):
                 return decision
@@ -274,10 +285,7 @@ class Study:
                 0.0 if isinstance(decision, Start) else history.trial(decision.trial_id).fidelity
             )
             stop = decision.stop
-            if budget is not None:
-                usage = budget.usage(history, elapsed)
-                if usage.exhausted:
-                    return Done(usage.exhausted)
+            if budget is not None and usage is not None:
                 if isinstance(decision, Start) and not usage.can_start:
                     return Done(f"the trial budget ({budget.trials}) is spent")
                 stop = self._clip(start, stop, usage.epochs_left)
@@ -363,10 +371,28 @@ class Study:
 
         A NaN or infinite value fails the trial (the reason is kept) instead of being stored.
         Returns True while the trial should keep training (running and below its granted stop).
+        A fidelity outside the space's range is an error (seconds may overshoot the maximum).
         """
+        self._check_fidelity(fidelity)
         obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
         done = self.storage.report(trial_id, obs)
         return done.status is TrialStatus.RUNNING and float(fidelity) < done.target
+
+    def _check_fidelity(self, fidelity: float) -> None:
+        f = self.space.fidelity
+        high = self._max_fidelity
+        bad = not isinstance(fidelity, int | float) or isinstance(fidelity, bool)
+        bad = bad or not math.isfinite(fidelity) or fidelity <= 0
+        if not bad and self._integer_fidelity:
+            bad = not float(fidelity).is_integer() or fidelity > high
+        if bad:
+            unit = f.unit if f is not None else "steps"
+            raise ConfigurationError(
+                f"fidelity={fidelity!r} is not a fidelity of this study: report whole {unit} "
+                f"from 1 to {high:g}"
+                if self._integer_fidelity
+                else f"fidelity={fidelity!r} must be a positive number of seconds"
+            )
 
     def tell(self, job: Job, *, error: str | None = None) -> TrialRecord:
         """The job is over: the trial is completed (maximum fidelity reached), paused, or failed

@@ -21,9 +21,10 @@ def drive(
 ) -> int:
     """Run ``steps`` jobs one after another with ask/report/tell; return how many ran.
 
-    Each job reports ``value(config, f)`` at every fidelity step from ``job.start`` to
-    ``job.stop`` (integer steps). ``on_job`` is called right after each ``ask`` (before any
-    report), to inspect the decision. ``fail(config)`` true makes the job fail instead.
+    Each job reports ``value(config, f)`` at every whole step after ``job.start`` up to
+    ``job.stop`` (for a fidelity in seconds, the last report is at ``job.stop`` exactly).
+    ``on_job`` is called right after each ``ask`` (before any report), to inspect the decision.
+    ``fail(config)`` true makes the job fail instead.
     """
     ran = 0
     for _ in range(steps):
@@ -35,9 +36,9 @@ def drive(
         if fail is not None and fail(dict(job.config)):
             study.tell(job, error="failed on purpose")
         else:
-            f = int(job.start)
+            f = job.start
             while f < job.stop:
-                f += 1
+                f = min(float(int(f) + 1), job.stop)  # whole steps; seconds end at the stop
                 if not study.report(job.trial_id, fidelity=f, value=value(dict(job.config), f)):
                     break
             study.tell(job)

@@ -1,0 +1,226 @@
+"""ASHA: asynchronous successive halving, with a promotion and a stopping variant.
+
+Reference: L. Li, K. Jamieson, A. Rostamizadeh, E. Gonina, J. Ben-Tzur, M. Hardt, B. Recht,
+A. Talwalkar, "A System for Massively Parallel Hyperparameter Tuning", MLSys 2020
+(arXiv:1810.05934).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.history import History
+from hyperrace.optimizers._base import Decision, Resume, Start
+from hyperrace.optimizers._parts.ladder import check_eta, rungs
+from hyperrace.optimizers._parts.rungs import is_waiting_at
+from hyperrace.optimizers._registry import register
+from hyperrace.space import Space
+from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
+
+__all__ = ["ASHA"]
+
+VARIANTS = ("promotion", "stopping")
+RULES = ("top", "quantile")
+
+#: One report at a rung: (loss, trial number). Sorted lists of these rank a rung.
+Entry = tuple[float, int]
+
+
+def quantile(ordered: Sequence[Entry], q: float) -> float:
+    """The ``q`` quantile of the losses of ``ordered`` (sorted, non-empty), interpolated linearly
+    between order statistics as ``numpy.quantile`` does by default; infinite losses are allowed."""
+    pos = q * (len(ordered) - 1)
+    lo = math.floor(pos)
+    frac = pos - lo
+    a = ordered[lo][0]
+    if frac == 0.0 or lo + 1 >= len(ordered):
+        return a
+    b = ordered[lo + 1][0]
+    if a == b or math.isinf(b):
+        return b
+    return a + (b - a) * frac if frac < 0.5 else b - (b - a) * (1.0 - frac)
+
+
+def passes(ordered: Sequence[Entry], entry: Entry, eta: int, rule: str) -> bool:
+    """Whether ``entry`` (one of ``ordered``, the sorted reports at a rung) is within the rule.
+
+    ``top``: among the ``floor(len / eta)`` best (ties: the older trial first). ``quantile``: loss
+    at most the ``1/eta`` quantile of the rung, which needs at least 2 reports. Infinite losses
+    (failed trials) never pass.
+    """
+    if not math.isfinite(entry[0]):
+        return False
+    if rule == "top":
+        return bisect.bisect_left(ordered, entry) < len(ordered) // eta
+    return len(ordered) >= 2 and entry[0] <= quantile(ordered, 1.0 / eta)
+
+
+def _reports(
+    history: History, ladder: Sequence[float]
+) -> dict[float, list[tuple[TrialRecord, Observation]]]:
+    """For each rung budget, the trials that reported exactly there with their observation."""
+    budgets = set(ladder)
+    out: dict[float, list[tuple[TrialRecord, Observation]]] = {b: [] for b in ladder}
+    for trial in history.trials:
+        for obs in trial.curve:
+            if obs.fidelity in budgets:
+                out[obs.fidelity].append((trial, obs))
+    return out
+
+
+@register
+class ASHA:
+    """Asynchronous successive halving (ASHA): never waits for a rung to fill.
+
+    The rungs are ``_parts.ladder.rungs(fidelity, eta)``: ``high * eta**-k`` anchored at the
+    maximum fidelity, in the fidelity's unit (epochs and steps rounded to whole numbers), e.g.
+    1, 3, 9, 27, 81 epochs for a fidelity of 1..81 and ``eta=3``, or 2, 6, 17, 52 for 1..52. A
+    rung's population is every trial that reported at exactly its budget; its losses are the
+    reported values ("lower is better" whatever the direction), ``inf`` for a failed trial, which
+    is never promoted but counts in the population.
+
+    ``variant="promotion"`` (the paper's ASHA): whenever a worker is free, scan the rungs
+    from the second highest down to the lowest; in each, the candidates are the trials paused at
+    that rung (not promoted yet) that the rule allows; resume the best of them up to the next
+    rung. If no rung has one, start a new configuration at the lowest rung. It needs checkpoints:
+    a promoted trial continues from its rung.
+
+    ``variant="stopping"``: a trial runs rung by rung. Paused at a rung below the top, it goes on
+    iff, when it reported there, the rule allowed it among the trials that had reported at that
+    rung no later than it did (by report time, ties by trial number), itself included; with fewer
+    than 2 reports it goes on. Others stay paused for good. Each decision resumes the oldest trial
+    allowed to go on, else starts a new one at the lowest rung. (Syne Tune's default ASHA; there
+    a trial trains on without a pause, here it pauses at each rung and resumes from its
+    checkpoint, so the decision stays with the race loop.)
+
+    Args:
+        eta: the reduction factor (an integer >= 2): rungs are ``eta`` times apart and about one
+            trial in ``eta`` goes on from each.
+        variant: ``"promotion"`` or ``"stopping"``, as above.
+        rule: which trials of a rung may go on. ``"top"`` (the paper's rule): the best
+            ``floor(n / eta)`` of the ``n`` trials at the rung. ``"quantile"`` (Syne Tune's rule):
+            a loss at most the linearly interpolated ``1/eta`` quantile of the rung's losses,
+            which needs at least 2 of them; it promotes sooner on small rungs.
+
+    Never returns ``Wait`` or ``Done``: it searches until the study's budget ends. A trial left
+    paused between rungs (its run was cut short by the epoch budget or by its processor-time
+    slice) is first resumed up to the rung above it; one whose objective returned before the
+    fidelity it was granted is left alone. Without a fidelity in the space, ASHA is random search
+    at full fidelity (every decision starts a new configuration with ``stop=1``).
+
+    Reference: L. Li, K. Jamieson, A. Rostamizadeh, E. Gonina, J. Ben-Tzur, M. Hardt, B. Recht,
+    A. Talwalkar, "A System for Massively Parallel Hyperparameter Tuning", MLSys 2020.
+    """
+
+    name: ClassVar[str] = "asha"
+
+    def __init__(self, eta: int = 3, variant: str = "promotion", rule: str = "top") -> None:
+        self.eta = check_eta(eta)
+        if variant not in VARIANTS:
+            raise ConfigurationError(
+                f"variant={variant!r} must be 'promotion' (pause and promote; needs checkpoints) "
+                "or 'stopping' (continue or stop each trial at each rung)"
+            )
+        if rule not in RULES:
+            raise ConfigurationError(
+                f"rule={rule!r} must be 'top' (the best floor(n/eta) of a rung, as in the paper) "
+                "or 'quantile' (at most the 1/eta quantile of the rung, as in Syne Tune)"
+            )
+        self.variant = variant
+        self.rule = rule
+
+    def get_params(self) -> dict[str, Any]:
+        return {"eta": self.eta, "variant": self.variant, "rule": self.rule}
+
+    def __repr__(self) -> str:
+        return f"ASHA(eta={self.eta}, variant={self.variant!r}, rule={self.rule!r})"
+
+    def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
+        if space.fidelity is None:
+            return Start(space.sample(rng), 1.0)
+        ladder = rungs(space.fidelity, self.eta)
+        decision = self._finish(history, ladder)
+        if decision is None:
+            reports = _reports(history, ladder)
+            if self.variant == "promotion":
+                decision = self._promote(history, ladder, reports)
+            else:
+                decision = self._continue(history, ladder, reports)
+        return decision or Start(space.sample(rng), ladder[0], {"rung": 0})
+
+    def _resume(
+        self, trial: TrialRecord, rung: int, ladder: Sequence[float], **info: Any
+    ) -> Resume:
+        return Resume(trial.trial_id, ladder[rung], {"rung": rung, "variant": self.variant, **info})
+
+    def _finish(self, history: History, ladder: Sequence[float]) -> Resume | None:
+        """Resume the oldest trial paused short of a rung (not by its objective's choice)."""
+        for t in history.paused:
+            if t.reason is StopReason.OBJECTIVE_RETURNED or _resting(t, ladder):
+                continue
+            above = [k for k, b in enumerate(ladder) if b > t.fidelity]
+            if above:
+                return self._resume(t, above[0], ladder, finish=True)
+        return None
+
+    def _loss(self, history: History, trial: TrialRecord, obs: Observation) -> Entry:
+        failed = trial.status is TrialStatus.FAILED
+        return (math.inf if failed else history.loss(obs.value), trial.number)
+
+    def _promote(
+        self,
+        history: History,
+        ladder: Sequence[float],
+        reports: dict[float, list[tuple[TrialRecord, Observation]]],
+    ) -> Resume | None:
+        """Promote the best promotable trial of the highest rung that has one."""
+        for k in range(len(ladder) - 2, -1, -1):
+            entries = [(t, self._loss(history, t, obs)) for t, obs in reports[ladder[k]]]
+            waiting = [(e, t) for t, e in entries if _resting_at(t, ladder[k])]
+            if not waiting:
+                continue
+            ordered = sorted(e for _, e in entries)
+            ok = [(e, t) for e, t in waiting if passes(ordered, e, self.eta, self.rule)]
+            if ok:
+                return self._resume(min(ok, key=lambda pair: pair[0])[1], k + 1, ladder)
+        return None
+
+    def _continue(
+        self,
+        history: History,
+        ladder: Sequence[float],
+        reports: dict[float, list[tuple[TrialRecord, Observation]]],
+    ) -> Resume | None:
+        """Resume the oldest trial paused at a rung that it was allowed to go on from."""
+        go: list[tuple[int, int, TrialRecord]] = []
+        for k in range(len(ladder) - 1):
+            budget = ladder[k]
+            if not any(_resting_at(t, budget) for t, _ in reports[budget]):
+                continue
+            ordered: list[Entry] = []
+            for t, obs in sorted(reports[budget], key=lambda p: (p[1].time, p[0].number)):
+                entry = self._loss(history, t, obs)
+                bisect.insort(ordered, entry)
+                if _resting_at(t, budget) and (
+                    len(ordered) < 2 or passes(ordered, entry, self.eta, self.rule)
+                ):
+                    go.append((t.number, k, t))
+        if not go:
+            return None
+        _, k, trial = min(go, key=lambda g: g[0])
+        return self._resume(trial, k + 1, ladder)
+
+
+def _resting_at(trial: TrialRecord, budget: float) -> bool:
+    """Paused at ``budget`` and granted no more: it may go on from there (not promoted yet)."""
+    return is_waiting_at(trial, budget) and trial.target <= budget
+
+
+def _resting(trial: TrialRecord, ladder: Sequence[float]) -> bool:
+    return any(_resting_at(trial, b) for b in ladder)

@@ -1,0 +1,262 @@
+"""Successive halving and Hyperband (Li et al., JMLR 2018), synchronous, rebuilt from the history.
+
+The schedule is a pure function of the history:
+
+* **Membership.** Trials are assigned to bracket *iterations* by creation order: iteration 0 owns
+  the first ``n_0`` trials (``n_0`` of its bracket), iteration 1 the next ``n_0`` of its own
+  bracket, and so on. Hyperband cycles through the brackets ``s = s_max, ..., 0``; successive
+  halving repeats one bracket. A decision that starts a trial therefore always adds it to the
+  iteration that the trial's number falls in.
+* **Rungs.** Every member is at rung 0. A member is at rung ``i + 1`` when it was *promoted* from
+  rung ``i``: it was granted more than ``budget_i`` (its ``target``), or it already reported at
+  ``budget_{i+1}``. Rung ``i`` is *complete* when rung ``i - 1`` is complete, every promotion into
+  it was granted, and each of its members is *settled* there: it reported at ``budget_i``, failed,
+  was promoted further, or was paused below ``budget_i`` for a reason other than an interruption
+  (the study clipped its stop to the epoch budget, a time slice ran out, the objective returned
+  early). Such a member counts, but is never promoted. Running members and interrupted ones (the
+  study resumes those itself) are not settled yet.
+* **Promotion.** Once rung ``i`` is complete, its ``n_{i+1}`` best members by loss at
+  ``budget_i`` (failed ones never) are resumed one decision at a time to ``budget_{i+1}``.
+
+Each decision prefers promotions (oldest iteration first), then a new trial for the iteration the
+next trial number falls in. When the iterations started so far only wait on running trials, the
+next iteration opens so that no worker idles (as HpBandSter does), but at most :data:`LOOKAHEAD`
+iterations beyond the oldest unfinished one; past that the decision is :class:`Wait`. With one
+worker nothing waits: a trial that is not running is always settled or resumable.
+
+For fidelities in seconds a run stops at its first report at or past its stop, so its rung value
+is the one at the first report at or above the rung budget.
+
+Without a fidelity in the space there are no rungs: both optimizers are then exactly random search
+at full fidelity (stop 1).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.history import History
+from hyperrace.optimizers._base import Decision, Resume, Start, Wait
+from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
+from hyperrace.optimizers._parts.rungs import loss_at
+from hyperrace.optimizers._registry import register
+from hyperrace.space import Space
+from hyperrace.trial import StopReason, TrialRecord, TrialStatus
+
+__all__ = ["LOOKAHEAD", "Hyperband", "SuccessiveHalving"]
+
+#: How many iterations may be open beyond the oldest unfinished one before new trials wait.
+LOOKAHEAD = 2
+_TOL = 1e-9
+
+
+def reached(fidelity: float, budget: float) -> bool:
+    """True when ``fidelity`` is at or past ``budget`` (up to rounding)."""
+    return fidelity >= budget * (1 - _TOL)
+
+
+def rung_loss(history: History, trial: TrialRecord, budget: float) -> float:
+    """The trial's loss at ``budget``: its report there, else its first report past it (seconds
+    fidelities overshoot); ``inf`` when it failed or never got there."""
+    loss = loss_at(history, trial, budget)
+    if math.isfinite(loss) or trial.status is TrialStatus.FAILED:
+        return loss
+    for obs in trial.curve:
+        if reached(obs.fidelity, budget):
+            return history.loss(obs.value)
+    return math.inf
+
+
+def best(
+    history: History, budget: float, trials: Sequence[TrialRecord], k: int
+) -> list[TrialRecord]:
+    """The ``k`` best of ``trials`` by loss at ``budget`` (ties: older first), never a failed or
+    unreported one."""
+    scored = [(rung_loss(history, t, budget), t.number, t) for t in trials]
+    good = sorted((s for s in scored if math.isfinite(s[0])), key=lambda s: (s[0], s[1]))
+    return [s[2] for s in good[: max(k, 0)]]
+
+
+def promoted(trial: TrialRecord, budget: float, above: float | None) -> bool:
+    """True when the trial went past rung ``budget``: it was granted more, or it already reported
+    at the next rung ``above``."""
+    if trial.target > budget * (1 + _TOL):
+        return True
+    return above is not None and reached(trial.fidelity, above)
+
+
+def settled(trial: TrialRecord, budget: float, above: float | None) -> bool:
+    """True when the trial has nothing more to do at rung ``budget`` (see the module docstring)."""
+    if trial.status is TrialStatus.FAILED or promoted(trial, budget, above):
+        return True
+    if trial.status is TrialStatus.RUNNING:
+        return False
+    if reached(trial.fidelity, budget):
+        return True
+    interrupted = trial.reason is StopReason.INTERRUPTED and trial.fidelity < trial.target
+    return not interrupted
+
+
+def progress(
+    history: History, members: Sequence[TrialRecord], bracket: Bracket
+) -> tuple[bool, tuple[TrialRecord, int] | None]:
+    """Where one iteration stands: (finished, the next promotion as (trial, rung) or None)."""
+    if len(members) < bracket.sizes[0]:
+        return False, None
+    budgets = bracket.budgets
+    at_rung = list(members)
+    for i, budget in enumerate(budgets):
+        above = budgets[i + 1] if i + 1 < len(budgets) else None
+        if not all(settled(t, budget, above) for t in at_rung):
+            return False, None
+        if above is None:
+            break
+        for t in best(history, budget, at_rung, bracket.sizes[i + 1]):
+            if t.status is TrialStatus.PAUSED and not promoted(t, budget, above):
+                return False, (t, i + 1)
+        at_rung = [t for t in at_rung if promoted(t, budget, above)]
+    return True, None
+
+
+def check_bracket(bracket: object) -> int | None:
+    """``bracket`` as None or an int >= 0, or a ConfigurationError naming it."""
+    if bracket is None:
+        return None
+    if isinstance(bracket, bool) or not isinstance(bracket, int) or bracket < 0:
+        raise ConfigurationError(
+            f"bracket={bracket!r} must be an integer >= 0 (0 trains every configuration to the "
+            "maximum fidelity) or None (the most exploratory bracket)"
+        )
+    return bracket
+
+
+class _SynchronousBandit:
+    """The schedule shared by successive halving and Hyperband; subclasses pick the brackets."""
+
+    name: ClassVar[str]
+
+    def __init__(self, eta: int) -> None:
+        self.eta = check_eta(eta)
+
+    def _bracket(self, ladder: list[Bracket], iteration: int) -> Bracket:
+        raise NotImplementedError
+
+    def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
+        if space.fidelity is None:
+            return Start(space.sample(rng), 1.0)
+        ladder = brackets(space.fidelity, self.eta)
+        trials, n = history.trials, len(history.trials)
+        iteration = offset = 0
+        oldest: int | None = None
+        while True:
+            bracket = self._bracket(ladder, iteration)
+            size = bracket.sizes[0]
+            if offset >= n:
+                break
+            finished, promotion = progress(history, trials[offset : offset + size], bracket)
+            if promotion is not None:
+                trial, rung = promotion
+                info = {"bracket": bracket.s, "rung": rung, "iteration": iteration}
+                return Resume(trial.trial_id, bracket.budgets[rung], info)
+            if not finished and oldest is None:
+                oldest = iteration
+            if offset + size > n:
+                break
+            offset += size
+            iteration += 1
+        if oldest is not None and iteration - oldest > LOOKAHEAD:
+            return Wait(
+                f"iterations {oldest} to {iteration - 1} wait on running trials; no more than "
+                f"{LOOKAHEAD} iterations are opened beyond the oldest unfinished one"
+            )
+        info = {"bracket": bracket.s, "rung": 0, "iteration": iteration}
+        return Start(space.sample(rng), bracket.budgets[0], info)
+
+
+@register
+class SuccessiveHalving(_SynchronousBandit):
+    """Synchronous successive halving: one Hyperband bracket, run again and again.
+
+    Each iteration starts ``n_0`` random configurations at the bracket's lowest budget, waits for
+    all of them, and resumes the best ``1/eta`` from their checkpoints to the next budget (paying
+    only the new steps), up to the maximum fidelity. Brackets and budgets follow Li et al.'s
+    convention (see :mod:`hyperrace.optimizers._parts.ladder`): for fidelity 1..81 epochs and
+    ``eta=3`` bracket 4 trains 81, 27, 9, 3, 1 configurations to 1, 3, 9, 27, 81 epochs. Trials
+    belong to iterations by creation order; see :mod:`hyperrace.optimizers._hyperband` for how
+    rungs are read from the history, failures and clipped runs, and when it waits.
+
+    Without a fidelity in the space it is random search at full fidelity.
+
+    Args:
+        eta: the halving rate: each rung keeps the best ``1/eta`` and trains them ``eta`` times
+            longer (an integer >= 2; 3 is the usual choice).
+        bracket: which bracket ``s`` to run, from 0 (every configuration to the maximum
+            fidelity) to ``s_max = floor(log_eta(high / low))`` (start at the lowest budget);
+            ``None`` means ``s_max``. Budgets are in the fidelity's unit (epochs, steps,
+            seconds).
+
+    Reference: L. Li, K. Jamieson, G. DeSalvo, A. Rostamizadeh and A. Talwalkar, "Hyperband: A
+    Novel Bandit-Based Approach to Hyperparameter Optimization", JMLR 18(185), 2018; successive
+    halving after K. Jamieson and A. Talwalkar, AISTATS 2016.
+    """
+
+    name: ClassVar[str] = "successive_halving"
+
+    def __init__(self, *, eta: int = 3, bracket: int | None = None) -> None:
+        super().__init__(eta)
+        self.bracket = check_bracket(bracket)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"eta": self.eta, "bracket": self.bracket}
+
+    def _bracket(self, ladder: list[Bracket], iteration: int) -> Bracket:
+        top = ladder[0].s
+        if self.bracket is None:
+            return ladder[0]
+        if self.bracket > top:
+            raise ConfigurationError(
+                f"bracket={self.bracket} is above s_max={top} for this space's fidelity with "
+                f"eta={self.eta}; use a bracket from 0 to {top}, or bracket=None"
+            )
+        return ladder[top - self.bracket]
+
+
+@register
+class Hyperband(_SynchronousBandit):
+    """Synchronous Hyperband: successive halving over every bracket in turn.
+
+    Iteration ``j`` runs bracket ``s = s_max - (j mod (s_max + 1))``: from the most exploratory
+    (many configurations at the lowest budget) to plain random search at the maximum fidelity,
+    then again. Bracket ``s`` starts ``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations
+    at ``high * eta**-s`` and keeps ``floor(n * eta**-i)`` of them at ``high * eta**(i - s)``;
+    for fidelity 1..81 epochs and ``eta=3``: 81/27/9/3/1, 34/11/3/1, 15/5/1, 8/2 and 5
+    configurations. Promoted trials resume from their checkpoints, paying only the new steps. See
+    :mod:`hyperrace.optimizers._hyperband` for membership, completion, failures, clipped runs and
+    when it waits.
+
+    Without a fidelity in the space it is random search at full fidelity.
+
+    Args:
+        eta: the halving rate: each rung keeps the best ``1/eta`` and trains them ``eta`` times
+            longer (an integer >= 2; 3 is the usual choice). Budgets are in the fidelity's unit
+            (epochs, steps, seconds).
+
+    Reference: L. Li, K. Jamieson, G. DeSalvo, A. Rostamizadeh and A. Talwalkar, "Hyperband: A
+    Novel Bandit-Based Approach to Hyperparameter Optimization", JMLR 18(185), 2018.
+    """
+
+    name: ClassVar[str] = "hyperband"
+
+    def __init__(self, *, eta: int = 3) -> None:
+        super().__init__(eta)
+
+    def get_params(self) -> dict[str, Any]:
+        return {"eta": self.eta}
+
+    def _bracket(self, ladder: list[Bracket], iteration: int) -> Bracket:
+        return ladder[iteration % len(ladder)]
