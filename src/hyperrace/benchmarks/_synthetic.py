@@ -111,9 +111,8 @@ class SyntheticCurves:
         if epoch >= self.max_epochs:
             return g
         end: float = float(self.max_epochs) ** -a
-        remaining: float = (float(epoch) ** -a - end) / (
-            1.0 - end
-        )  # 1 after one epoch, 0 at the end
+        # 1 after one epoch, 0 at the end
+        remaining: float = (float(epoch) ** -a - end) / (1.0 - end)
         u1, u2 = _unit_hash("n1", key, epoch), _unit_hash("n2", key, epoch)
         normal = math.sqrt(-2.0 * math.log(max(u1, 1e-300))) * math.cos(2 * math.pi * u2)
         return g + c * remaining + self.noise * normal / math.sqrt(epoch)
