@@ -24,15 +24,30 @@ import numpy as np
 
 import hyperrace as hr
 from hyperrace.benchmarks import SyntheticCurves
-from hyperrace.optimizers import available
+from hyperrace.optimizers import available, make_optimizer
 
 FRACTIONS = (0.25, 0.5, 1.0)
+
+
+def make(optimizer: str, task: SyntheticCurves, budget: float) -> Any:
+    """The optimizer by name; one-epoch top-K is sized to spend the budget (half of it ranking
+    configurations after one epoch, half training the best in full), since it stops by itself."""
+    if optimizer == "one_epoch_top_k":
+        half = budget / 2
+        return make_optimizer(
+            optimizer, {"n_configs": int(half), "k": max(1, int(half // (task.max_epochs - 1)))}
+        )
+    return make_optimizer(optimizer)
 
 
 def run(optimizer: str, task: SyntheticCurves, seed: int, budget: float) -> dict[str, Any]:
     """One run; returns the regret of the incumbent at each budget fraction."""
     study = hr.Study(
-        f"{optimizer}-{seed}", task.space, storage="memory://", seed=seed, optimizer=optimizer
+        f"{optimizer}-{seed}",
+        task.space,
+        storage="memory://",
+        seed=seed,
+        optimizer=make(optimizer, task, budget),
     )
     marks = [f * budget for f in FRACTIONS]
     regrets: list[float] = []
