@@ -2,6 +2,8 @@
 
 from hyperrace.optimizers._asha import ASHA
 from hyperrace.optimizers._base import Decision, Done, Optimizer, Resume, Start, Wait
+from hyperrace.optimizers._bohb import BOHB
+from hyperrace.optimizers._dehb import DEHB
 from hyperrace.optimizers._grid import GridSearch
 from hyperrace.optimizers._hyperband import Hyperband, SuccessiveHalving
 from hyperrace.optimizers._random import RandomSearch
@@ -16,6 +18,8 @@ from hyperrace.optimizers._topk import OneEpochTopK
 
 __all__ = [
     "ASHA",
+    "BOHB",
+    "DEHB",
     "Decision",
     "Done",
     "GridSearch",

@@ -5,8 +5,7 @@ The schedule is a pure function of the history:
 * **Membership.** Trials are assigned to bracket *iterations* by creation order: iteration 0 owns
   the first ``n_0`` trials (``n_0`` of its bracket), iteration 1 the next ``n_0`` of its own
   bracket, and so on. Hyperband cycles through the brackets ``s = s_max, ..., 0``; successive
-  halving repeats one bracket. A decision that starts a trial therefore always adds it to the
-  iteration that the trial's number falls in.
+  halving repeats one bracket. A new trial joins the iteration its number falls in.
 * **Rungs.** Every member is at rung 0. A member is at rung ``i + 1`` when it was *promoted* from
   rung ``i``: it was granted more than ``budget_i`` (its ``target``), or it already reported at
   ``budget_{i+1}``. Rung ``i`` is *complete* when rung ``i - 1`` is complete, every promotion into
@@ -24,17 +23,19 @@ next iteration opens so that no worker idles (as HpBandSter does), but at most :
 iterations beyond the oldest unfinished one; past that the decision is :class:`Wait`. With one
 worker nothing waits: a trial that is not running is always settled or resumable.
 
-For fidelities in seconds a run stops at its first report at or past its stop, so its rung value
-is the one at the first report at or above the rung budget.
+For fidelities in seconds a rung's value is the first report at or above the rung budget.
 
-Without a fidelity in the space there are no rungs: both optimizers are then exactly random search
-at full fidelity (stop 1).
+The schedule is composed, not inherited: :func:`next_decision` takes a :data:`BracketPicker`
+(which bracket iteration ``j`` runs) and a :data:`Sampler` (how a new configuration is made):
+the prior here, BOHB's density model in :mod:`~hyperrace.optimizers._bohb`; DEHB reads the first
+round with :func:`scan`. Without a fidelity both optimizers here are random search at stop 1.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,7 +49,7 @@ from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import StopReason, TrialRecord, TrialStatus
 
-__all__ = ["LOOKAHEAD", "Hyperband", "SuccessiveHalving"]
+__all__ = ["LOOKAHEAD", "Hyperband", "SuccessiveHalving", "next_decision", "scan"]
 
 #: How many iterations may be open beyond the oldest unfinished one before new trials wait.
 LOOKAHEAD = 2
@@ -135,70 +136,106 @@ def check_bracket(bracket: object) -> int | None:
     return bracket
 
 
-class _SynchronousBandit:
-    """The schedule shared by successive halving and Hyperband; subclasses pick the brackets."""
+BracketPicker = Callable[[int], Bracket]  #: which bracket iteration ``j`` runs
+#: How a new configuration is made for ``rung`` of ``bracket``.
+Sampler = Callable[[Space, History, np.random.Generator, Bracket, int], dict[str, Any]]
 
-    name: ClassVar[str]
 
-    def __init__(self, eta: int) -> None:
-        self.eta = check_eta(eta)
+def cycle(ladder: Sequence[Bracket]) -> BracketPicker:
+    """Hyperband's picker: iteration ``j`` runs ``ladder[j mod len(ladder)]``."""
+    return lambda iteration: ladder[iteration % len(ladder)]
 
-    def _bracket(self, ladder: list[Bracket], iteration: int) -> Bracket:
-        raise NotImplementedError
 
-    def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
-        if space.fidelity is None:
-            return Start(space.sample(rng), 1.0)
-        ladder = brackets(space.fidelity, self.eta)
-        trials, n = history.trials, len(history.trials)
-        iteration = offset = 0
-        oldest: int | None = None
-        while True:
-            bracket = self._bracket(ladder, iteration)
-            size = bracket.sizes[0]
-            if offset >= n:
-                break
-            finished, promotion = progress(history, trials[offset : offset + size], bracket)
-            if promotion is not None:
-                trial, rung = promotion
-                info = {"bracket": bracket.s, "rung": rung, "iteration": iteration}
-                return Resume(trial.trial_id, bracket.budgets[rung], info)
-            if not finished and oldest is None:
-                oldest = iteration
-            if offset + size > n:
-                break
-            offset += size
-            iteration += 1
-        if oldest is not None and iteration - oldest > LOOKAHEAD:
-            return Wait(
-                f"iterations {oldest} to {iteration - 1} wait on running trials; no more than "
-                f"{LOOKAHEAD} iterations are opened beyond the oldest unfinished one"
-            )
-        info = {"bracket": bracket.s, "rung": 0, "iteration": iteration}
-        return Start(space.sample(rng), bracket.budgets[0], info)
+def random_sample(
+    space: Space, history: History, rng: np.random.Generator, bracket: Bracket, rung: int
+) -> dict[str, Any]:
+    """A :data:`Sampler` that draws from the space's prior (successive halving, Hyperband)."""
+    return space.sample(rng)
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where the schedule stands: the due ``promotion`` if any, else the ``iteration`` (of
+    ``bracket``) a new trial joins and the ``oldest`` unfinished iteration (None: none)."""
+
+    promotion: Resume | None
+    iteration: int
+    bracket: Bracket
+    oldest: int | None
+
+
+def lookahead_wait(oldest: int | None, iteration: int) -> Wait | None:
+    """A Wait when opening ``iteration`` would lie more than :data:`LOOKAHEAD` past ``oldest``."""
+    if oldest is None or iteration - oldest <= LOOKAHEAD:
+        return None
+    return Wait(
+        f"iterations {oldest} to {iteration - 1} wait on running trials; no more than "
+        f"{LOOKAHEAD} iterations are opened beyond the oldest unfinished one"
+    )
+
+
+def scan(history: History, pick: BracketPicker, limit: int | None = None) -> Position:
+    """Read the iterations from the history in order (at most ``limit`` of them), stopping at the
+    first due promotion or at the iteration the next new trial joins."""
+    trials, n = history.trials, len(history.trials)
+    iteration = offset = 0
+    oldest: int | None = None
+    while limit is None or iteration < limit:
+        bracket = pick(iteration)
+        size = bracket.sizes[0]
+        if offset >= n:
+            break
+        finished, promotion = progress(history, trials[offset : offset + size], bracket)
+        if promotion is not None:
+            trial, rung = promotion
+            info = {"bracket": bracket.s, "rung": rung, "iteration": iteration}
+            resume = Resume(trial.trial_id, bracket.budgets[rung], info)
+            return Position(resume, iteration, bracket, oldest)
+        if not finished and oldest is None:
+            oldest = iteration
+        if offset + size > n:
+            break
+        offset += size
+        iteration += 1
+    return Position(None, iteration, pick(iteration), oldest)
+
+
+def next_decision(
+    space: Space,
+    history: History,
+    rng: np.random.Generator,
+    pick: BracketPicker,
+    sample: Sampler,
+) -> Decision:
+    """The synchronous schedule's decision: the due promotion, else a new trial made by
+    ``sample`` for the iteration the next trial number falls in, else a Wait (see the module
+    docstring). ``rng`` is used by ``sample`` only. The space must have a fidelity."""
+    pos = scan(history, pick)
+    if pos.promotion is not None:
+        return pos.promotion
+    wait = lookahead_wait(pos.oldest, pos.iteration)
+    if wait is not None:
+        return wait
+    bracket = pos.bracket
+    info = {"bracket": bracket.s, "rung": 0, "iteration": pos.iteration}
+    return Start(sample(space, history, rng, bracket, 0), bracket.budgets[0], info)
 
 
 @register
-class SuccessiveHalving(_SynchronousBandit):
+class SuccessiveHalving:
     """Synchronous successive halving: one Hyperband bracket, run again and again.
 
     Each iteration starts ``n_0`` random configurations at the bracket's lowest budget, waits for
     all of them, and resumes the best ``1/eta`` from their checkpoints to the next budget (paying
-    only the new steps), up to the maximum fidelity. Brackets and budgets follow Li et al.'s
-    convention (see :mod:`hyperrace.optimizers._parts.ladder`): for fidelity 1..81 epochs and
-    ``eta=3`` bracket 4 trains 81, 27, 9, 3, 1 configurations to 1, 3, 9, 27, 81 epochs. Trials
-    belong to iterations by creation order; see :mod:`hyperrace.optimizers._hyperband` for how
-    rungs are read from the history, failures and clipped runs, and when it waits.
-
-    Without a fidelity in the space it is random search at full fidelity.
+    only the new steps), up to the maximum fidelity: for 1..81 epochs and ``eta=3`` bracket 4
+    trains 81, 27, 9, 3, 1 configurations to 1, 3, 9, 27, 81 epochs. See the module docstring for
+    membership, failures, clipped runs and waits. Without a fidelity: random search.
 
     Args:
         eta: the halving rate: each rung keeps the best ``1/eta`` and trains them ``eta`` times
             longer (an integer >= 2; 3 is the usual choice).
-        bracket: which bracket ``s`` to run, from 0 (every configuration to the maximum
-            fidelity) to ``s_max = floor(log_eta(high / low))`` (start at the lowest budget);
-            ``None`` means ``s_max``. Budgets are in the fidelity's unit (epochs, steps,
-            seconds).
+        bracket: which bracket ``s`` to run, from 0 (all to the maximum fidelity) to ``s_max =
+            floor(log_eta(high / low))`` (start at the lowest budget); ``None`` means ``s_max``.
 
     Reference: L. Li, K. Jamieson, G. DeSalvo, A. Rostamizadeh and A. Talwalkar, "Hyperband: A
     Novel Bandit-Based Approach to Hyperparameter Optimization", JMLR 18(185), 2018; successive
@@ -208,43 +245,40 @@ class SuccessiveHalving(_SynchronousBandit):
     name: ClassVar[str] = "successive_halving"
 
     def __init__(self, *, eta: int = 3, bracket: int | None = None) -> None:
-        super().__init__(eta)
+        self.eta = check_eta(eta)
         self.bracket = check_bracket(bracket)
 
     def get_params(self) -> dict[str, Any]:
         return {"eta": self.eta, "bracket": self.bracket}
 
-    def _bracket(self, ladder: list[Bracket], iteration: int) -> Bracket:
+    def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
+        if space.fidelity is None:
+            return Start(space.sample(rng), 1.0)
+        ladder = brackets(space.fidelity, self.eta)
         top = ladder[0].s
-        if self.bracket is None:
-            return ladder[0]
-        if self.bracket > top:
+        if self.bracket is not None and self.bracket > top:
             raise ConfigurationError(
                 f"bracket={self.bracket} is above s_max={top} for this space's fidelity with "
                 f"eta={self.eta}; use a bracket from 0 to {top}, or bracket=None"
             )
-        return ladder[top - self.bracket]
+        chosen = ladder[0 if self.bracket is None else top - self.bracket]
+        return next_decision(space, history, rng, lambda iteration: chosen, random_sample)
 
 
 @register
-class Hyperband(_SynchronousBandit):
+class Hyperband:
     """Synchronous Hyperband: successive halving over every bracket in turn.
 
     Iteration ``j`` runs bracket ``s = s_max - (j mod (s_max + 1))``: from the most exploratory
     (many configurations at the lowest budget) to plain random search at the maximum fidelity,
-    then again. Bracket ``s`` starts ``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations
-    at ``high * eta**-s`` and keeps ``floor(n * eta**-i)`` of them at ``high * eta**(i - s)``;
-    for fidelity 1..81 epochs and ``eta=3``: 81/27/9/3/1, 34/11/3/1, 15/5/1, 8/2 and 5
-    configurations. Promoted trials resume from their checkpoints, paying only the new steps. See
-    :mod:`hyperrace.optimizers._hyperband` for membership, completion, failures, clipped runs and
-    when it waits.
-
-    Without a fidelity in the space it is random search at full fidelity.
+    then again; for fidelity 1..81 epochs and ``eta=3`` the brackets keep 81/27/9/3/1,
+    34/11/3/1, 15/5/1, 8/2 and 5 configurations (:mod:`~hyperrace.optimizers._parts.ladder`).
+    Promoted trials resume from their checkpoints, paying only the new steps. See the module
+    docstring for membership, failures, clipped runs and waits. Without a fidelity: random search.
 
     Args:
         eta: the halving rate: each rung keeps the best ``1/eta`` and trains them ``eta`` times
-            longer (an integer >= 2; 3 is the usual choice). Budgets are in the fidelity's unit
-            (epochs, steps, seconds).
+            longer (an integer >= 2; 3 is the usual choice).
 
     Reference: L. Li, K. Jamieson, G. DeSalvo, A. Rostamizadeh and A. Talwalkar, "Hyperband: A
     Novel Bandit-Based Approach to Hyperparameter Optimization", JMLR 18(185), 2018.
@@ -253,10 +287,13 @@ class Hyperband(_SynchronousBandit):
     name: ClassVar[str] = "hyperband"
 
     def __init__(self, *, eta: int = 3) -> None:
-        super().__init__(eta)
+        self.eta = check_eta(eta)
 
     def get_params(self) -> dict[str, Any]:
         return {"eta": self.eta}
 
-    def _bracket(self, ladder: list[Bracket], iteration: int) -> Bracket:
-        return ladder[iteration % len(ladder)]
+    def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
+        if space.fidelity is None:
+            return Start(space.sample(rng), 1.0)
+        pick = cycle(brackets(space.fidelity, self.eta))
+        return next_decision(space, history, rng, pick, random_sample)
