@@ -8,7 +8,17 @@ import textwrap
 
 import hyperrace as hr
 
-HEAVY = ["torch", "sklearn", "pandas", "rich", "psycopg", "optuna", "alembic", "botorch", "gpytorch"]
+HEAVY = [
+    "torch",
+    "sklearn",
+    "pandas",
+    "rich",
+    "psycopg",
+    "optuna",
+    "alembic",
+    "botorch",
+    "gpytorch",
+]
 
 
 def test_public_api_is_sorted_and_complete() -> None:

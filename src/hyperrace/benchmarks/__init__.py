@@ -1,7 +1,8 @@
 """Ready-made tuning tasks: real training runs small enough for a laptop, and synthetic curves.
 
-:class:`SyntheticCurves` is a family of synthetic learning-curve tasks with a known optimum, for
-tests and for comparing optimizers in seconds.
+:data:`FUNCTIONS` holds standard test functions (Branin, Hartmann-6, Ackley-10, Levy-10) for
+full-fidelity optimizers. :class:`SyntheticCurves` is a family of synthetic learning-curve tasks
+with a known optimum, for tests and for comparing optimizers in seconds.
 
 :func:`train_digits` trains a small PyTorch MLP on scikit-learn's bundled handwritten digits (no
 download) and reports the validation error after every epoch; :func:`digits_space` is its search
@@ -15,6 +16,7 @@ space. Both need the ``torch`` extra, imported only when they are called::
 """
 
 from hyperrace.benchmarks._digits import digits_space, train_digits
+from hyperrace.benchmarks._functions import FUNCTIONS, TestFunction
 from hyperrace.benchmarks._synthetic import SyntheticCurves
 
-__all__ = ["SyntheticCurves", "digits_space", "train_digits"]
+__all__ = ["FUNCTIONS", "SyntheticCurves", "TestFunction", "digits_space", "train_digits"]
