@@ -64,7 +64,7 @@ class Float(Dimension):
 
     def validate(self, name: str, value: object) -> float:
         """Return ``value`` as a float if it is a finite number in [low, high]."""
-        return num.check_number(repr(self), name, value, self.low, self.high, integer=False)
+        return num.check_number(self, name, value, self.low, self.high, integer=False)
 
     def grid(self, n: int) -> tuple[float, ...]:
         """Return ``n`` >= 2 floats evenly (log-evenly if ``log``) spaced, including both ends."""
@@ -117,7 +117,7 @@ class Int(Dimension):
 
     def validate(self, name: str, value: object) -> int:
         """Return ``value`` as an int if it is an integer in [low, high]; 3.0 is accepted as 3."""
-        x = num.check_number(repr(self), name, value, self.low, self.high, integer=True)
+        x = num.check_number(self, name, value, self.low, self.high, integer=True)
         return int(x)
 
     def grid(self, n: int) -> tuple[int, ...]:
@@ -195,7 +195,7 @@ class Fidelity(Dimension):
     def validate(self, name: str, value: object) -> int | float:
         """Return the budget ``value`` as an int (integer units) or float if it lies in range."""
         integer = self.is_integer
-        x = num.check_number(repr(self), name, value, self.low, self.high, integer=integer)
+        x = num.check_number(self, name, value, self.low, self.high, integer=integer)
         return int(x) if integer else x
 
     def grid(self, n: int) -> tuple[int | float, ...]:

@@ -99,23 +99,25 @@ def _check_order(label: str, low: float, high: float) -> None:
 
 
 def check_number(
-    label: str, name: str, value: object, low: float, high: float, *, integer: bool
+    owner: object, name: str, value: object, low: float, high: float, *, integer: bool
 ) -> float:
     """Validate one value of a numeric dimension; return it as a float (integral if ``integer``).
 
-    ``label`` is the dimension's repr and ``name`` the hyperparameter name, both quoted in errors.
-    Integer-valued floats such as 3.0 are accepted for integer dimensions.
+    ``owner`` is the dimension (its repr is quoted in errors, and built only then: this runs for
+    every value an optimizer encodes) and ``name`` the hyperparameter name. Integer-valued floats
+    such as 3.0 are accepted for integer dimensions.
     """
-    kind = "an integer" if integer else "a number"
-    where = f"{kind} in [{low!r}, {high!r}]"
     real = as_real(value)
     if real is None or not is_finite(real):
-        raise SpaceError(f"{name}={value!r} is not a finite number; {label} expects {where}")
-    if integer and isinstance(real, float) and not real.is_integer():
-        raise SpaceError(f"{name}={value!r} is not an integer; {label} expects {where}")
-    if not low <= real <= high:
-        raise SpaceError(f"{name}={value!r} is out of range; {label} expects {where}")
-    return float(real)
+        problem = "is not a finite number"
+    elif integer and isinstance(real, float) and not real.is_integer():
+        problem = "is not an integer"
+    elif not low <= real <= high:
+        problem = "is out of range"
+    else:
+        return float(real)
+    kind = "an integer" if integer else "a number"
+    raise SpaceError(f"{name}={value!r} {problem}; {owner!r} expects {kind} in [{low!r}, {high!r}]")
 
 
 def is_finite(x: float) -> bool:
