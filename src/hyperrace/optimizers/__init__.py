@@ -7,6 +7,7 @@ from hyperrace.optimizers._dehb import DEHB
 from hyperrace.optimizers._grid import GridSearch
 from hyperrace.optimizers._hyperband import Hyperband, SuccessiveHalving
 from hyperrace.optimizers._random import RandomSearch
+from hyperrace.optimizers._rbf import RBFDycors
 from hyperrace.optimizers._registry import (
     available,
     make_optimizer,
@@ -15,17 +16,20 @@ from hyperrace.optimizers._registry import (
     spec_of,
 )
 from hyperrace.optimizers._topk import OneEpochTopK
+from hyperrace.optimizers._tpe import TPE
 
 __all__ = [
     "ASHA",
     "BOHB",
     "DEHB",
+    "TPE",
     "Decision",
     "Done",
     "GridSearch",
     "Hyperband",
     "OneEpochTopK",
     "Optimizer",
+    "RBFDycors",
     "RandomSearch",
     "Resume",
     "Start",

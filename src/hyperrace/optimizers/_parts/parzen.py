@@ -1,0 +1,201 @@
+"""TPE's Parzen estimators over unit-cube rows, and its good/bad split.
+
+Bergstra, Bardenet, Bengio and Kégl, NeurIPS 2011; defaults after Watanabe, "Tree-structured
+Parzen estimator: understanding its algorithm components", 2023. Rows come from
+:meth:`Space.to_unit`, so a log-scaled dimension is modelled in log space, and a categorical
+column holds the bin centre ``(i + 0.5) / c`` of choice ``i``.
+
+An estimator over N rows is a mixture of N + 1 components: a *prior* component of weight
+``prior_weight`` (uniform on [0, 1] for a numeric column, uniform over the choices for a
+categorical one) and one component of weight 1 per row. A row's component is, per numeric column,
+a Gaussian at the row's value truncated to [0, 1] (renormalised, so every component integrates to
+1 there), and per categorical column a point mass on the row's choice; the prior's weight is what
+smooths a categorical distribution: ``p(k) = (count(k) + prior_weight / c) / (N + prior_weight)``.
+
+* univariate (the paper's TPE): the density is the product over columns of one such mixture per
+  column, and each row's bandwidth in a column is the "magic clip" heuristic: the larger distance
+  to its neighbours among the sorted values, the ends of [0, 1] counting as neighbours, clipped
+  into ``[1 / min(100, N + 1), 1]``;
+* multivariate: one mixture of product kernels (a row's component covers every column at once),
+  with Scott's rule per column, ``h = 1.06 * s * N ** (-1 / (d + 4))``, where ``s**2`` pools the
+  rows' variance with the uniform prior's (1/12) by weights N and ``prior_weight`` (so one row or
+  identical rows still get a finite bandwidth), clipped into the same range.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "ParzenEstimator",
+    "good_count",
+    "neighbour_bandwidths",
+    "scott_bandwidths",
+    "split_good_bad",
+]
+
+Array = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_ERF = np.frompyfunc(math.erf, 1, 1)
+
+
+def _normal_cdf(z: Array) -> Array:
+    erf = np.asarray(_ERF(z / math.sqrt(2.0)), dtype=np.float64)
+    out: Array = 0.5 * (1.0 + erf)
+    return out
+
+
+def good_count(n: int, gamma: float, max_good: int) -> int:
+    """gamma(n) = min(ceil(gamma * n), max_good): how many of n observations are good."""
+    return min(math.ceil(round(gamma * n, 9)), max_good)  # round: 0.1 * 30 is 3.0000000000000004
+
+
+def split_good_bad(
+    losses: npt.ArrayLike, failed: npt.ArrayLike, gamma: float, max_good: int
+) -> tuple[IntArray, IntArray]:
+    """Row indices (good, bad): the :func:`good_count` lowest losses among the successful rows
+    (ties by position) are good, every other row (failed ones included) is bad."""
+    y = np.asarray(losses, dtype=np.float64).ravel()
+    bad_run = np.asarray(failed, dtype=np.bool_).ravel()
+    n_good = min(good_count(y.size, gamma, max_good), int(np.sum(~bad_run)))
+    order = np.lexsort((y, bad_run)).astype(np.int64)  # successes first, each by loss, stable
+    return order[:n_good], order[n_good:]
+
+
+def _magic_clip(bandwidths: Array, n: int) -> Array:
+    return np.clip(bandwidths, 1.0 / min(100, n + 1), 1.0)
+
+
+def neighbour_bandwidths(column: npt.ArrayLike) -> Array:
+    """Per value in [0, 1]: the larger gap to its sorted neighbours (0 and 1 bound the ends),
+    magic-clipped into ``[1 / min(100, N + 1), 1]``."""
+    v = np.asarray(column, dtype=np.float64).ravel()
+    order = np.argsort(v, kind="stable")
+    gaps = np.diff(np.concatenate(([0.0], v[order], [1.0])))
+    out = np.empty(v.size)
+    out[order] = np.maximum(gaps[:-1], gaps[1:])
+    return _magic_clip(out, v.size)
+
+
+def scott_bandwidths(x: npt.ArrayLike, prior_weight: float) -> Array:
+    """Per column of (N, d) rows: Scott's rule on the prior-pooled spread, magic-clipped."""
+    rows = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    n, d = rows.shape
+    spread = np.sum((rows - rows.mean(axis=0)) ** 2, axis=0) + prior_weight / 12.0
+    s = np.sqrt(spread / (n + prior_weight))
+    return _magic_clip(1.06 * s * n ** (-1.0 / (d + 4)), n)
+
+
+def _codes(column: Array, n_choices: int) -> IntArray:
+    return np.clip(np.floor(column * n_choices), 0, n_choices - 1).astype(np.int64)
+
+
+def _logsumexp(a: Array, axis: int) -> Array:
+    top = np.max(a, axis=axis, keepdims=True)  # finite: the prior component always is
+    out: Array = np.log(np.sum(np.exp(a - top), axis=axis)) + np.squeeze(top, axis=axis)
+    return out
+
+
+class ParzenEstimator:
+    """The mixture described in the module docstring over (N, d) unit rows ``data`` (N may be
+    0: then it is the prior alone). ``n_choices[j]`` is the number of choices of categorical
+    column j and 0 for a numeric one."""
+
+    def __init__(
+        self,
+        data: npt.ArrayLike,
+        n_choices: npt.ArrayLike,
+        prior_weight: float = 1.0,
+        multivariate: bool = False,
+    ) -> None:
+        self.n_choices = np.asarray(n_choices, dtype=np.int64).ravel()
+        d = self.n_choices.size
+        self.data = x = np.asarray(data, dtype=np.float64).reshape(-1, d)
+        n = x.shape[0]
+        self.multivariate = multivariate
+        self.codes = np.zeros((n, d), dtype=np.int64)
+        self.sigma = np.ones((n, d))
+        numeric = self.n_choices == 0
+        if n and multivariate and numeric.any():
+            self.sigma[:, numeric] = scott_bandwidths(x[:, numeric], prior_weight)
+        for j in range(d):
+            if not numeric[j]:
+                self.codes[:, j] = _codes(x[:, j], int(self.n_choices[j]))
+            elif n and not multivariate:
+                self.sigma[:, j] = neighbour_bandwidths(x[:, j])
+        mass = _normal_cdf((1.0 - x) / self.sigma) - _normal_cdf(-x / self.sigma)
+        self.log_mass = np.log(np.where(numeric, mass, 1.0))  # mass >= 0.34: mu in [0,1], h <= 1
+        weights = np.concatenate(([prior_weight], np.ones(n)))
+        self.weights: Array = weights / weights.sum()  # component 0 is the prior
+
+    def log_kernels(self, points: npt.ArrayLike) -> Array:
+        """Log of every component's kernel, per column, at (m, d) ``points``: (m, d, N + 1)."""
+        p = np.clip(np.atleast_2d(np.asarray(points, dtype=np.float64)), 0.0, 1.0)
+        m, (n, d) = p.shape[0], self.data.shape
+        out = np.empty((m, d, n + 1))
+        for j in range(d):
+            c = int(self.n_choices[j])
+            if c:
+                out[:, j, 0] = -math.log(c)
+                same = _codes(p[:, j], c)[:, None] == self.codes[None, :, j]
+                out[:, j, 1:] = np.where(same, 0.0, -np.inf)
+            else:
+                out[:, j, 0] = 0.0
+                z = (p[:, j, None] - self.data[None, :, j]) / self.sigma[None, :, j]
+                norm = np.log(self.sigma[:, j]) + self.log_mass[:, j] + _LOG_SQRT_2PI
+                out[:, j, 1:] = -0.5 * z * z - norm[None, :]
+        return out
+
+    def logpdf_columns(self, points: npt.ArrayLike) -> Array:
+        """Per-column log densities of the univariate model, shape (m, d) (a probability for a
+        categorical column, a density on [0, 1] for a numeric one)."""
+        return _logsumexp(self.log_kernels(points) + np.log(self.weights), axis=2)
+
+    def logpdf(self, points: npt.ArrayLike) -> Array:
+        """Log density at each row of (m, d) ``points`` (clipped into [0, 1]); shape (m,)."""
+        if not self.multivariate:
+            out: Array = self.logpdf_columns(points).sum(axis=1)
+            return out
+        joint = self.log_kernels(points).sum(axis=1) + np.log(self.weights)
+        return _logsumexp(joint, axis=1)
+
+    def sample(self, rng: np.random.Generator, size: int) -> Array:
+        """``size`` draws, shape (size, d): a component per column (univariate) or per draw
+        (multivariate), then a value from its kernel; categorical values are bin centres."""
+        n, d = self.data.shape
+        shape = (size, 1) if self.multivariate else (size, d)
+        comp = np.broadcast_to(rng.choice(n + 1, size=shape, p=self.weights), (size, d))
+        out = np.empty((size, d))
+        for j in range(d):
+            row = comp[:, j] - 1  # -1: the prior
+            own = row >= 0
+            c = int(self.n_choices[j])
+            if c:
+                code = rng.integers(c, size=size)
+                code[own] = self.codes[row[own], j]
+                out[:, j] = (code + 0.5) / c
+            else:
+                out[:, j] = rng.random(size)
+                mean, sd = self.data[row[own], j], self.sigma[row[own], j]
+                out[own, j] = _truncated_normal(mean, sd, rng)
+        return out
+
+
+def _truncated_normal(mean: Array, sd: Array, rng: np.random.Generator) -> Array:
+    """Normal draws restricted to [0, 1] by rejection. With mean in [0, 1] and sd <= 1 a round
+    accepts with probability >= 0.34, so the clip after 100 rounds (chance < 1e-18) is moot."""
+    out = mean.copy()
+    todo = np.ones(out.shape, dtype=np.bool_)
+    for _ in range(100):
+        if not todo.any():
+            break
+        draw = rng.normal(mean[todo], sd[todo])
+        ok = (draw >= 0.0) & (draw <= 1.0)
+        idx = np.flatnonzero(todo)
+        out[idx[ok]] = draw[ok]
+        todo[idx[ok]] = False
+    return np.clip(out, 0.0, 1.0)
