@@ -3,9 +3,11 @@ it run (``optimize``). The race loop here is the only writer of decisions."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import math
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,7 +43,6 @@ logger = logging.getLogger("hyperrace")
 #: The optimizer of a new study when none is named.
 DEFAULT_OPTIMIZER = "random"
 _MAX_CONFLICTS = 200
-_TEMPORARY: list[tempfile.TemporaryDirectory[str]] = []  # removed when the process ends
 
 
 def _check_name(name: object) -> str:
@@ -57,9 +58,9 @@ def _default_artifacts(storage: Storage, name: str) -> Path:
     base = Path.cwd()
     if url.startswith("memory://"):
         # the study lives as long as this process: so do its checkpoints
-        folder = tempfile.TemporaryDirectory(prefix="hyperrace-")
-        _TEMPORARY.append(folder)
-        return Path(folder.name)
+        folder = tempfile.mkdtemp(prefix="hyperrace-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        return Path(folder)
     if url.startswith("sqlite:///"):
         base = Path(url[len("sqlite:///") :]).expanduser().resolve().parent
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "study"
@@ -277,6 +278,8 @@ class Study:
             usage = budget.usage(history, elapsed) if budget is not None else None
             if usage is not None and usage.exhausted:
                 return Done(usage.exhausted)  # before asking: no decision is made to be dropped
+            if usage is not None and not usage.can_start and not history.paused:
+                return Done(f"the trial budget ({usage.budget.trials}) is spent")
             decision = self._decide(history)
             if isinstance(decision, Wait | Done):
                 return decision
