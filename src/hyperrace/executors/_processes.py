@@ -32,10 +32,9 @@ def _worker_main(conn: Any, url: str, objective: bytes, stop: Any) -> None:
     storage = open_storage(url)
     fn = pickle.loads(objective)
     try:
-        while (spec := conn.recv()) is not None:
-            conn.send(run_job(storage, spec, fn, stop_requested=stop.is_set))
-    except EOFError:
-        pass  # the driver went away
+        with contextlib.suppress(EOFError):  # EOF: the driver went away
+            while (spec := conn.recv()) is not None:
+                conn.send(run_job(storage, spec, fn, stop_requested=stop.is_set))
     finally:
         storage.close()
 

@@ -10,7 +10,7 @@ import numpy as np
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._random import max_fidelity
+from hyperrace.optimizers._parts.observations import full_fidelity
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
@@ -70,5 +70,5 @@ class GridSearch:
         seen = {_key(dict(t.config)) for t in history.trials}
         for point in self.points(space):
             if _key(point) not in seen:
-                return Start(point, max_fidelity(space), {"grid_size": len(self.points(space))})
+                return Start(point, full_fidelity(space), {"grid_size": len(self.points(space))})
         return Done(f"all {len(self.points(space))} grid points were started")

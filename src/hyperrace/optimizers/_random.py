@@ -9,15 +9,11 @@ import numpy as np
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
+from hyperrace.optimizers._parts.observations import full_fidelity
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
 __all__ = ["RandomSearch"]
-
-
-def max_fidelity(space: Space) -> float:
-    """The fidelity a full-fidelity optimizer trains to (1 when the space has no fidelity)."""
-    return float(space.fidelity.high) if space.fidelity is not None else 1.0
 
 
 @register
@@ -47,4 +43,4 @@ class RandomSearch:
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if self.max_trials is not None and len(history.trials) >= self.max_trials:
             return Done(f"{self.max_trials} trials were started")
-        return Start(space.sample(rng), max_fidelity(space))
+        return Start(space.sample(rng), full_fidelity(space))

@@ -8,6 +8,7 @@ reads use a second engine that never blocks writers. PostgreSQL needs ``psycopg`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import weakref
@@ -248,22 +249,20 @@ class SQLStorage:
         now: float,
     ) -> StudyInfo:
         def run() -> StudyInfo:
-            try:
-                with self._tx() as conn:
-                    conn.execute(
-                        studies.insert().values(
-                            name=name,
-                            direction=direction,
-                            space=_dumps(space),
-                            optimizer=_dumps(optimizer),
-                            seed=str(seed),
-                            created=now,
-                            elapsed_seconds=0.0,
-                            attrs="{}",
-                        )
+            # a study created by someone else meanwhile: return theirs
+            with contextlib.suppress(IntegrityError), self._tx() as conn:
+                conn.execute(
+                    studies.insert().values(
+                        name=name,
+                        direction=direction,
+                        space=_dumps(space),
+                        optimizer=_dumps(optimizer),
+                        seed=str(seed),
+                        created=now,
+                        elapsed_seconds=0.0,
+                        attrs="{}",
                     )
-            except IntegrityError:
-                pass  # created by someone else meanwhile: return theirs
+                )
             info = self.get_study(name)
             assert info is not None
             return info

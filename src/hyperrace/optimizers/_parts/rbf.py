@@ -13,6 +13,7 @@ Everything works in the unit cube [0, 1]^d of :meth:`Space.to_unit` and uses num
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -75,12 +76,10 @@ class CubicRBF:
     @staticmethod
     def _solve(a: Array, rhs: Array, n: int, eta: float) -> Array:
         scale = float(np.max(np.abs(rhs))) + 1.0
-        try:
+        with contextlib.suppress(np.linalg.LinAlgError):  # singular: regularise below
             coef = np.linalg.solve(a, rhs)
             if np.all(np.isfinite(coef)) and np.max(np.abs(a @ coef - rhs)) <= 1e-8 * scale:
                 return np.asarray(coef, dtype=float)
-        except np.linalg.LinAlgError:
-            pass
         reg = a.copy()
         reg[np.arange(n), np.arange(n)] += eta * (1.0 + float(np.max(np.abs(a[:n, :n]))))
         return np.asarray(np.linalg.lstsq(reg, rhs, rcond=None)[0], dtype=float)
