@@ -18,5 +18,15 @@ space. Both need the ``torch`` extra, imported only when they are called::
 from hyperrace.benchmarks._digits import digits_space, train_digits
 from hyperrace.benchmarks._functions import FUNCTIONS, TestFunction
 from hyperrace.benchmarks._synthetic import SyntheticCurves
+from hyperrace.benchmarks._task import Step, Task, task_objective
 
-__all__ = ["FUNCTIONS", "SyntheticCurves", "TestFunction", "digits_space", "train_digits"]
+__all__ = [
+    "FUNCTIONS",
+    "Step",
+    "SyntheticCurves",
+    "Task",
+    "TestFunction",
+    "digits_space",
+    "task_objective",
+    "train_digits",
+]

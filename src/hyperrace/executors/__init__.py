@@ -4,6 +4,7 @@ from hyperrace.executors._base import Executor
 from hyperrace.executors._inprocess import InProcessExecutor
 from hyperrace.executors._processes import ProcessExecutor
 from hyperrace.executors._run import Objective, Outcome, RunSpec, run_job, trial_folder
+from hyperrace.executors._simulated import elapse
 
 __all__ = [
     "Executor",
@@ -12,6 +13,7 @@ __all__ = [
     "Outcome",
     "ProcessExecutor",
     "RunSpec",
+    "elapse",
     "run_job",
     "trial_folder",
 ]
