@@ -18,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from hyperrace.benchmarks._task import Step
 from hyperrace.space import Categorical, Fidelity, Float, Int, Space
 from hyperrace.trial import Trial
 
@@ -120,6 +122,19 @@ class SyntheticCurves:
     def step_seconds(self, config: Mapping[str, Any]) -> float:
         """Seconds one epoch of ``config`` would take: grows with width and depth."""
         return 0.5 * float(config["width"]) / 64 * (0.5 + 0.5 * float(config["layers"]))
+
+    @property
+    def name(self) -> str:
+        """``synthetic-<seed>``."""
+        return f"synthetic-{self.seed}"
+
+    def step(self, config: Mapping[str, Any], epoch: int) -> Step:
+        """The loss after ``epoch`` epochs and the seconds one epoch takes (the Task protocol)."""
+        return Step(self.value(config, epoch), self.step_seconds(config))
+
+    def final_losses(self, configs: Sequence[Mapping[str, Any]]) -> npt.NDArray[np.float64]:
+        """The noise-free loss of each config at the maximum fidelity."""
+        return np.array([self.final_loss(c) for c in configs], dtype=np.float64)
 
     def objective(self, trial: Trial) -> None:
         """Report the curve from ``trial.start`` to ``trial.stop``; the checkpoint is the step."""

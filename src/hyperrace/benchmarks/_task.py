@@ -41,15 +41,17 @@ class Step:
 
 @runtime_checkable
 class Task(Protocol):
-    """A multi-fidelity benchmark task. See the module docstring.
+    """A multi-fidelity benchmark task. See the module docstring."""
 
-    Attributes:
-        name: a short identifier, unique among tasks of a benchmark (e.g. ``lcbench-3945``).
-        space: the search space; its fidelity is in epochs, from 1 to ``max_epochs``.
-    """
+    @property
+    def name(self) -> str:
+        """A short identifier, unique among tasks of a benchmark (e.g. ``lcbench-3945``)."""
+        ...
 
-    name: str
-    space: Space
+    @property
+    def space(self) -> Space:
+        """The search space; its fidelity is in epochs, from 1 to ``max_epochs``."""
+        ...
 
     @property
     def max_epochs(self) -> int:

@@ -1,10 +1,11 @@
-"""Executors: run the objective for jobs, in this process or in local worker processes."""
+"""Executors: run the objective for jobs, in this process, in local worker processes, or on a
+simulated clock (benchmarks)."""
 
 from hyperrace.executors._base import Executor
 from hyperrace.executors._inprocess import InProcessExecutor
 from hyperrace.executors._processes import ProcessExecutor
 from hyperrace.executors._run import Objective, Outcome, RunSpec, run_job, trial_folder
-from hyperrace.executors._simulated import elapse
+from hyperrace.executors._simulated import SimulatedClock, SimulatedExecutor, elapse
 
 __all__ = [
     "Executor",
@@ -13,6 +14,8 @@ __all__ = [
     "Outcome",
     "ProcessExecutor",
     "RunSpec",
+    "SimulatedClock",
+    "SimulatedExecutor",
     "elapse",
     "run_job",
     "trial_folder",
