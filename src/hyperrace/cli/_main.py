@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the seed of a new study (default: a fresh one)",
     )
+    from hyperrace.cli import _benchmark
+
+    _benchmark.add_parser(sub, _positive_int)
     return parser
 
 

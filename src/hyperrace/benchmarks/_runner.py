@@ -1,0 +1,261 @@
+"""Run a benchmark: optimizers x tasks x seeds, independent runs in parallel processes.
+
+Results go to ``<out>/results.jsonl`` (one record per run, appended as runs end, so an
+interrupted benchmark continues where it stopped: runs already in the file are skipped), then
+``<out>/results.md`` (the tables) and ``<out>/regret.png`` / ``<out>/overhead.png``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import multiprocessing
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hyperrace.benchmarks._harness import RunConfig, run_ours
+from hyperrace.benchmarks._report import (
+    curves,
+    markdown,
+    overhead_medians,
+    plot_overhead,
+    plot_regret,
+    regret_table,
+)
+from hyperrace.benchmarks._task import Task
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.optimizers import available
+
+__all__ = ["TASK_KINDS", "Benchmark", "make_task"]
+
+#: Task families by name, and what their instances are.
+TASK_KINDS = {
+    "synthetic": "SyntheticCurves seeds (integers, e.g. 0,1,2)",
+    "lcbench": "LCBench instances (OpenML task ids, e.g. 3945,7593; 'all' for the 34)",
+}
+
+
+def make_task(kind: str, instance: str) -> Task:
+    """The task of family ``kind`` named ``instance`` (see :data:`TASK_KINDS`)."""
+    if kind == "synthetic":
+        from hyperrace.benchmarks._synthetic import SyntheticCurves
+
+        try:
+            seed = int(instance)
+        except ValueError:
+            raise ConfigurationError(
+                f"synthetic instance {instance!r} must be an integer seed, e.g. 0"
+            ) from None
+        return SyntheticCurves(seed=seed)
+    if kind == "lcbench":
+        from hyperrace.benchmarks._lcbench import LCBench
+
+        return LCBench(instance)
+    raise ConfigurationError(f"unknown task {kind!r}; choose one of {', '.join(TASK_KINDS)}")
+
+
+def instances_of(kind: str, text: str | None) -> list[str]:
+    """Parse ``--instances`` (comma-separated; ``all`` or nothing: the family's default set)."""
+    if kind == "lcbench" and (text is None or text == "all"):
+        from hyperrace.benchmarks._lcbench import LCBench
+
+        return [str(i) for i in LCBench.instances()]
+    if text is None or text == "all":
+        return ["0", "1", "2"]
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise ConfigurationError(f"--instances {text!r} names no instance")
+    return names
+
+
+_TASKS: dict[tuple[str, str], Task] = {}
+
+
+def _task(kind: str, instance: str) -> Task:
+    key = (kind, instance)
+    if key not in _TASKS:
+        _TASKS[key] = make_task(kind, instance)
+    return _TASKS[key]
+
+
+def _run(kind: str, instance: str, config: RunConfig) -> dict[str, Any]:
+    """One run, in a worker process (tasks are built there and cached per process)."""
+    _one_thread()
+    from hyperrace.benchmarks.peers import PEERS, run_peer
+
+    if config.optimizer in PEERS:
+        return run_peer(kind, instance, config)
+    return run_ours(_task(kind, instance), config)
+
+
+def _reference(kind: str, instance: str) -> tuple[str, tuple[float, float]]:
+    from hyperrace.benchmarks._reference import reference_range
+
+    _one_thread()
+    task = _task(kind, instance)
+    return task.name, reference_range(task)
+
+
+def _one_thread() -> None:
+    """Each run is single-threaded: parallelism comes from running seeds side by side."""
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(1)
+
+
+@dataclass
+class Benchmark:
+    """One benchmark: every optimizer on every instance of one task family, with every seed.
+
+    Args:
+        kind: a key of :data:`TASK_KINDS`.
+        instances: instance names of that family.
+        optimizers: registered optimizer names.
+        seeds: how many seeds (0 .. seeds-1).
+        budget: per run, in ``unit``.
+        unit: "epochs" or "seconds" (simulated).
+        workers: simulated workers per run.
+        jobs: runs side by side in separate processes.
+        out: the results folder.
+    """
+
+    kind: str
+    instances: Sequence[str]
+    optimizers: Sequence[str]
+    seeds: int
+    budget: float
+    out: Path
+    unit: str = "epochs"
+    workers: int = 1
+    jobs: int = 1
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in TASK_KINDS:
+            raise ConfigurationError(
+                f"unknown task {self.kind!r}; choose one of {', '.join(TASK_KINDS)}"
+            )
+        from hyperrace.benchmarks.peers import PEERS
+
+        known = [*available(), *PEERS]
+        unknown = [o for o in self.optimizers if o not in known]
+        if unknown:
+            raise ConfigurationError(
+                f"unknown optimizer(s) {', '.join(unknown)}; choose among {', '.join(known)}"
+            )
+        if self.seeds < 1:
+            raise ConfigurationError(f"seeds={self.seeds!r} must be >= 1")
+        if self.jobs < 1:
+            raise ConfigurationError(f"jobs={self.jobs!r} must be >= 1")
+        self.out = Path(self.out)
+
+    @property
+    def results_path(self) -> Path:
+        return self.out / "results.jsonl"
+
+    def runs(self) -> list[tuple[str, RunConfig]]:
+        """Every (instance, run) of the benchmark, in a fixed order."""
+        return [
+            (
+                instance,
+                RunConfig(
+                    optimizer,
+                    seed,
+                    self.budget,
+                    self.unit,
+                    self.workers,
+                    self.params.get(optimizer),
+                ),
+            )
+            for instance in self.instances
+            for seed in range(self.seeds)
+            for optimizer in self.optimizers
+        ]
+
+    def load(self) -> list[dict[str, Any]]:
+        """The records in the results file (none if it does not exist)."""
+        if not self.results_path.exists():
+            return []
+        with self.results_path.open() as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    def run(
+        self, on_progress: Callable[[int, int, str], None] | None = None
+    ) -> list[dict[str, Any]]:
+        """Run what is not in the results file yet; return every record of this benchmark."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        names = {i: make_task(self.kind, i).name for i in self.instances}
+        done = {
+            (r["task"], r["optimizer"], r["seed"], r["unit"], r["budget"], r["workers"])
+            for r in self.load()
+        }
+        todo = [
+            (instance, c)
+            for instance, c in self.runs()
+            if (names[instance], c.optimizer, c.seed, c.unit, c.budget, c.workers) not in done
+        ]
+        total, finished = len(self.runs()), len(self.runs()) - len(todo)
+        if on_progress:
+            on_progress(finished, total, "")
+        with self.results_path.open("a") as f:
+            for record in self._map(todo):
+                f.write(json.dumps(record) + "\n")
+                f.flush()
+                finished += 1
+                if on_progress:
+                    on_progress(
+                        finished,
+                        total,
+                        f"{record['optimizer']} on {record['task']} seed {record['seed']}",
+                    )
+        return self.records()
+
+    def records(self) -> list[dict[str, Any]]:
+        """This benchmark's records in the results file (other runs in the file are ignored)."""
+        names = {make_task(self.kind, i).name for i in self.instances}
+        return [
+            r
+            for r in self.load()
+            if r["task"] in names
+            and r["optimizer"] in self.optimizers
+            and r["seed"] < self.seeds
+            and r["unit"] == self.unit
+            and r["budget"] == self.budget
+            and r["workers"] == self.workers
+        ]
+
+    def references(self) -> dict[str, tuple[float, float]]:
+        """(best, worst) final loss of each task, from a cached large random sample."""
+        out: dict[str, tuple[float, float]] = {}
+        for instance in self.instances:
+            name, reference = _reference(self.kind, instance)
+            out[name] = reference
+        return out
+
+    def report(self, records: Sequence[Mapping[str, Any]]) -> str:
+        """Write results.md, regret.png and overhead.png; return the markdown."""
+        references = self.references()
+        table = regret_table(records, references)
+        text = markdown(table, overhead_medians(records))
+        (self.out / "results.md").write_text(text)
+        plot_regret(curves(records, references), self.out / "regret.png", self.unit)
+        plot_overhead(records, self.out / "overhead.png")
+        return text
+
+    def _map(self, todo: Sequence[tuple[str, RunConfig]]) -> Any:
+        if self.jobs == 1 or len(todo) <= 1:
+            for instance, config in todo:
+                yield _run(self.kind, instance, config)
+            return
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(self.jobs, len(todo), os.cpu_count() or 1), mp_context=context
+        ) as pool:
+            futures = [pool.submit(_run, self.kind, i, c) for i, c in todo]
+            for future in concurrent.futures.as_completed(futures):
+                yield future.result()
