@@ -18,7 +18,7 @@ from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Resume, Start
 from hyperrace.optimizers._parts.ladder import check_eta, rungs
-from hyperrace.optimizers._parts.rungs import is_waiting_at
+from hyperrace.optimizers._parts.rungs import is_waiting_at, report_at
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
@@ -64,13 +64,14 @@ def passes(ordered: Sequence[Entry], entry: Entry, eta: int, rule: str) -> bool:
 def _reports(
     history: History, ladder: Sequence[float]
 ) -> dict[float, list[tuple[TrialRecord, Observation]]]:
-    """For each rung budget, the trials that reported exactly there with their observation."""
-    budgets = set(ladder)
+    """For each rung budget, the trials that reached it with their first report at or past it."""
     out: dict[float, list[tuple[TrialRecord, Observation]]] = {b: [] for b in ladder}
     for trial in history.trials:
-        for obs in trial.curve:
-            if obs.fidelity in budgets:
-                out[obs.fidelity].append((trial, obs))
+        for budget in ladder:
+            obs = report_at(trial, budget)
+            if obs is None:
+                break
+            out[budget].append((trial, obs))
     return out
 
 
@@ -81,7 +82,8 @@ class ASHA:
     The rungs are ``_parts.ladder.rungs(fidelity, eta)``: ``high * eta**-k`` anchored at the
     maximum fidelity, in the fidelity's unit (epochs and steps rounded to whole numbers), e.g.
     1, 3, 9, 27, 81 epochs for a fidelity of 1..81 and ``eta=3``, or 2, 6, 17, 52 for 1..52. A
-    rung's population is every trial that reported at exactly its budget; its losses are the
+    rung's population is every trial that reported at its budget (its first report at or past it:
+    with a fidelity in seconds reports overshoot); its losses are the
     reported values ("lower is better" whatever the direction), ``inf`` for a failed trial, which
     is never promoted but counts in the population.
 

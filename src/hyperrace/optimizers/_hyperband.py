@@ -44,7 +44,7 @@ from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Resume, Start, Wait
 from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
-from hyperrace.optimizers._parts.rungs import loss_at
+from hyperrace.optimizers._parts.rungs import loss_at, reached
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import StopReason, TrialRecord, TrialStatus
@@ -56,29 +56,12 @@ LOOKAHEAD = 2
 _TOL = 1e-9
 
 
-def reached(fidelity: float, budget: float) -> bool:
-    """True when ``fidelity`` is at or past ``budget`` (up to rounding)."""
-    return fidelity >= budget * (1 - _TOL)
-
-
-def rung_loss(history: History, trial: TrialRecord, budget: float) -> float:
-    """The trial's loss at ``budget``: its report there, else its first report past it (seconds
-    fidelities overshoot); ``inf`` when it failed or never got there."""
-    loss = loss_at(history, trial, budget)
-    if math.isfinite(loss) or trial.status is TrialStatus.FAILED:
-        return loss
-    for obs in trial.curve:
-        if reached(obs.fidelity, budget):
-            return history.loss(obs.value)
-    return math.inf
-
-
 def best(
     history: History, budget: float, trials: Sequence[TrialRecord], k: int
 ) -> list[TrialRecord]:
     """The ``k`` best of ``trials`` by loss at ``budget`` (ties: older first), never a failed or
     unreported one."""
-    scored = [(rung_loss(history, t, budget), t.number, t) for t in trials]
+    scored = [(loss_at(history, t, budget), t.number, t) for t in trials]
     good = sorted((s for s in scored if math.isfinite(s[0])), key=lambda s: (s[0], s[1]))
     return [s[2] for s in good[: max(k, 0)]]
 
