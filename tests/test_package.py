@@ -18,6 +18,11 @@ HEAVY = [
     "alembic",
     "botorch",
     "gpytorch",
+    "onnxruntime",
+    "matplotlib",
+    "fastapi",
+    "plotly",
+    "lightning",
 ]
 
 
