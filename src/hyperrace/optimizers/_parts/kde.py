@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
-from hyperrace.optimizers._parts.rungs import loss_at
+from hyperrace.optimizers._parts.rungs import loss_at, report_at
 from hyperrace.space import Categorical, Space
 from hyperrace.trial import TrialRecord, TrialStatus
 
@@ -267,12 +267,13 @@ def bohb_model_for(
     params: BOHBParams | Mapping[str, Any] | None = None,
 ) -> KDEModel | None:
     """The model of the largest budget in ``budgets`` with enough observations, or None.
-    Observed at ``b``: trials that reported exactly at ``b`` and failed trials whose target was
-    ``b``, with losses from :func:`~hyperrace.optimizers._parts.rungs.loss_at`."""
+    Observed at ``b``: trials that reported at ``b`` (their first report at or past it) and failed
+    trials whose target was ``b``, with losses from
+    :func:`~hyperrace.optimizers._parts.rungs.loss_at`."""
     p = params if isinstance(params, BOHBParams) else BOHBParams(**(params or {}))
     mask, n_choices = categorical_layout(space)
     for b in sorted(set(budgets), reverse=True):
-        seen = [t for t in history.trials if t.value_at(b) is not None or _crashed_at(t, b)]
+        seen = [t for t in history.trials if report_at(t, b) is not None or _crashed_at(t, b)]
         y = np.array([loss_at(history, t, b) for t in seen], dtype=np.float64)
         model = KDEModel(p)
         if seen and model.fit(space.to_unit_many(t.config for t in seen), y, mask, n_choices):
