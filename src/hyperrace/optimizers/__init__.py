@@ -16,6 +16,7 @@ from hyperrace.optimizers._registry import (
     register,
     spec_of,
 )
+from hyperrace.optimizers._staged import Staged
 from hyperrace.optimizers._topk import OneEpochTopK
 from hyperrace.optimizers._tpe import TPE
 
@@ -34,6 +35,7 @@ __all__ = [
     "RBFDycors",
     "RandomSearch",
     "Resume",
+    "Staged",
     "Start",
     "SuccessiveHalving",
     "Wait",
