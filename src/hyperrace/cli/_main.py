@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     from hyperrace import __version__
     from hyperrace.cli import _commands as c
     from hyperrace.cli import _demo as d
+    from hyperrace.cli import _visual as v
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -90,6 +91,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--out", metavar="FILE", default=None, help="write to FILE (default: standard output)"
+    )
+    p = add("dashboard", v.cmd_dashboard, "serve a read-only web dashboard of the studies")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)"
+    )
+    p.add_argument("--port", type=_positive_int, default=8080, help="TCP port (default: 8080)")
+    p.add_argument(
+        "--refresh",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="how often open pages poll for changes (default: 3)",
+    )
+    p = add("plot", v.cmd_plot, "draw one view of a study into a PNG or HTML file")
+    p.add_argument("name", help="the study's name")
+    p.add_argument("--out", required=True, metavar="FILE", help="FILE.png or FILE.html")
+    p.add_argument(
+        "--view",
+        choices=["race", "best", "timeline", "parallel", "importance"],
+        default="race",
+        help="what to draw (default: race)",
     )
     add("upgrade", c.cmd_upgrade, "migrate the storage's schema to this version of hyperrace")
     p = add(

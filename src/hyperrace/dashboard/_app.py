@@ -1,0 +1,328 @@
+"""The dashboard's FastAPI application: JSON endpoints and three small pages.
+
+Read-only: it only calls the storage's reading methods (``list_studies``, ``get_study``,
+``history``) and lists checkpoint folders; it never writes, so it cannot disturb a running
+study. Each request reads a fresh snapshot of the study; the figures computed from it are cached
+under the study's :func:`~hyperrace.visual.marker`, which changes with every decision, report
+and change of status. A page polls ``/api/studies/{name}?since=MARKER`` every few seconds and
+gets the figures again only when the marker changed.
+
+Endpoints (all ``GET``)::
+
+    /                                     the studies
+    /studies/{name}                       a study's overview
+    /studies/{name}/trials/{number}       one trial
+    /api/studies                          [{name, direction, n_trials, ...}]
+    /api/studies/{name}?since=MARKER      {marker, changed, summary, figures{race,best,timeline,
+                                          parallel}} (summary and figures only when changed)
+    /api/studies/{name}/importance        {marker, figure}
+    /api/studies/{name}/trials?offset=&limit=&order=best|number   a page of the trial table
+    /api/studies/{name}/trials/{number}   {detail, figure, checkpoints}
+    /static/...                           plotly.min.js (from the plotly package), app.js, app.css
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hyperrace._imports import require
+from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
+from hyperrace.executors import trial_folder
+from hyperrace.storage import Storage, open_storage
+from hyperrace.visual import (
+    Snapshot,
+    figure,
+    importance,
+    importance_figure,
+    marker,
+    plotly_js_path,
+    read,
+    summary,
+    trial_detail,
+    trial_figure,
+)
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["create_app"]
+
+_STATIC = Path(__file__).parent / "static"
+_OVERVIEW_VIEWS = ("race", "best", "timeline", "parallel")
+
+
+class _Cache:
+    """Figures per (study, marker, what); only the newest marker of each study is kept."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def get(self, name: str, mark: str, what: str, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is not None and entry[0] == mark and what in entry[1]:
+                return entry[1][what]
+        value = compute()
+        with self._lock:
+            entry = self._entries.get(name)
+            if entry is None or entry[0] != mark:
+                entry = (mark, {})
+                self._entries[name] = entry
+            entry[1][what] = value
+        return value
+
+
+def _check_readable(storage: str | Storage) -> Storage:
+    if not isinstance(storage, str):
+        return storage
+    if storage in ("memory://", ":memory:"):
+        raise ConfigurationError(
+            f"storage {storage!r} is empty in every new process: point the dashboard at a "
+            "SQLite file or PostgreSQL URL"
+        )
+    path: Path | None = None
+    if "://" not in storage:
+        path = Path(storage).expanduser()
+    elif storage.startswith("sqlite:///"):
+        path = Path(storage[len("sqlite:///") :]).expanduser()
+    if path is not None and not path.is_file():
+        raise StorageError(
+            f"there is no database at {path} (storage {storage}); the dashboard only reads: "
+            "point it at the file a study writes to"
+        )
+    return open_storage(storage)
+
+
+def _page(title: str, kind: str, **data: str) -> str:
+    attrs = " ".join(f'data-{k}="{html.escape(v, quote=True)}"' for k, v in data.items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · hyperrace</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/app.css">
+<script src="/static/plotly.min.js"></script>
+<script src="/static/app.js" defer></script>
+</head><body data-page="{kind}" {attrs}>
+<header><a href="/" class="brand">hyperrace</a> <span id="crumbs"></span>
+<span id="live" title="refreshes while the study runs"></span></header>
+<main id="main"></main>
+</body></html>
+"""
+
+
+def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastAPI:
+    """The dashboard of the studies in ``storage`` (a URL or a storage object).
+
+    Args:
+        storage: where the studies are; a SQLite file must exist already (nothing is created).
+        refresh_seconds: how often open pages poll for changes.
+
+    Raises:
+        ConfigurationError: ``memory://`` (empty in a new process) or a bad ``refresh_seconds``.
+        StorageError: a SQLite file that does not exist.
+        MissingDependencyError: fastapi or plotly is not installed (the ``dashboard`` extra).
+    """
+    if not isinstance(refresh_seconds, int | float) or not refresh_seconds > 0:
+        raise ConfigurationError(f"refresh_seconds={refresh_seconds!r} must be a positive number")
+    require("fastapi", "dashboard", "the dashboard")
+    from fastapi import FastAPI, HTTPException
+    from fastapi.responses import FileResponse, HTMLResponse, Response
+
+    plotly_js = plotly_js_path()
+    store = _check_readable(storage)
+    cache = _Cache()
+    app = FastAPI(title="hyperrace dashboard", docs_url=None, redoc_url=None)
+
+    def as_json(payload: Any) -> Any:
+        # json.dumps straight away: FastAPI's own encoder walks every value and is slow on
+        # figures of 10,000 trials
+        return Response(content=json.dumps(payload), media_type="application/json")
+
+    refresh_ms = str(int(refresh_seconds * 1000))
+
+    def snapshot(name: str) -> Snapshot:
+        try:
+            return read(store, name)
+        except StudyNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+
+    @app.get("/", response_class=HTMLResponse)
+    def studies_page() -> str:
+        return _page("studies", "studies", refresh=refresh_ms)
+
+    @app.get("/studies/{name}", response_class=HTMLResponse)
+    def study_page(name: str) -> str:
+        snapshot(name)
+        return _page(name, "study", study=name, refresh=refresh_ms)
+
+    @app.get("/studies/{name}/trials/{number}", response_class=HTMLResponse)
+    def trial_page(name: str, number: int) -> str:
+        snapshot(name)
+        return _page(
+            f"{name} #{number}", "trial", study=name, trial=str(number), refresh=refresh_ms
+        )
+
+    @app.get("/static/plotly.min.js")
+    def plotly() -> Any:
+        return FileResponse(plotly_js, media_type="text/javascript")
+
+    @app.get("/static/{file}")
+    def static(file: str) -> Any:
+        path = _STATIC / file
+        if file not in ("app.js", "app.css") or not path.is_file():
+            raise HTTPException(status_code=404, detail=f"no static file {file!r}")
+        media = "text/javascript" if file.endswith(".js") else "text/css"
+        return FileResponse(path, media_type=media)
+
+    @app.get("/api/studies")
+    def api_studies() -> list[dict[str, Any]]:
+        return [
+            {
+                "name": s.name,
+                "direction": s.direction,
+                "n_trials": s.n_trials,
+                "n_running": s.n_running,
+                "n_completed": s.n_completed,
+                "n_failed": s.n_failed,
+                "created": s.created,
+                "best_value": s.best_value,
+            }
+            for s in store.list_studies()
+        ]
+
+    @app.get("/api/studies/{name}")
+    def api_study(name: str, since: str | None = None) -> Any:
+        snap = snapshot(name)
+        mark = marker(snap.history)
+        if since == mark:
+            return as_json({"marker": mark, "changed": False})
+
+        def compute() -> str:
+            body = json.dumps(
+                {
+                    "summary": summary(snap),
+                    "figures": {view: figure(snap, view) for view in _OVERVIEW_VIEWS},
+                }
+            )
+            return body[1:]  # without its opening brace: the marker goes first
+
+        body: str = cache.get(name, mark, "overview", compute)
+        head = json.dumps({"marker": mark, "changed": True})[:-1]
+        return Response(content=f"{head}, {body}", media_type="application/json")
+
+    @app.get("/api/studies/{name}/importance")
+    def api_importance(name: str) -> Any:
+        snap = snapshot(name)
+        mark = marker(snap.history)
+        fig = cache.get(
+            name,
+            mark,
+            "importance",
+            lambda: importance_figure(importance(snap.history, snap.space)),
+        )
+        return as_json({"marker": mark, "figure": fig})
+
+    @app.get("/api/studies/{name}/trials")
+    def api_trials(name: str, offset: int = 0, limit: int = 50, order: str = "best") -> Any:
+        if order not in ("best", "number") or offset < 0 or not 1 <= limit <= 1000:
+            raise HTTPException(
+                status_code=422,
+                detail=f"order={order!r} must be 'best' or 'number', offset={offset} at least 0, "
+                f"limit={limit} from 1 to 1000",
+            )
+        snap = snapshot(name)
+        h = snap.history
+        rows = list(h.trials)
+        if order == "best":
+            rows.sort(
+                key=lambda t: (
+                    -t.fidelity,
+                    h.loss(t.last_value) if t.last_value is not None else float("inf"),
+                    t.number,
+                )
+            )
+        page = rows[offset : offset + limit]
+        return as_json(
+            {
+                "total": len(rows),
+                "offset": offset,
+                "trials": [
+                    {
+                        "number": t.number,
+                        "status": t.status.value,
+                        "fidelity": t.fidelity,
+                        "value": t.last_value,
+                        "work": t.work,
+                        "config": dict(t.config),
+                    }
+                    for t in page
+                ],
+            }
+        )
+
+    @app.get("/api/studies/{name}/trials/{number}")
+    def api_trial(name: str, number: int) -> Any:
+        snap = snapshot(name)
+        try:
+            detail = trial_detail(snap.history, number, snap.space)
+        except KeyError as exc:
+            raise HTTPException(status_code=404, detail=str(exc.args[0])) from None
+        folder_name = snap.info.attrs.get("artifacts")
+        files: list[dict[str, Any]] = []
+        folder = None
+        if folder_name:
+            folder = trial_folder(folder_name, detail.trial_id)
+            if folder.is_dir():
+                files = [
+                    {"name": p.name, "bytes": p.stat().st_size}
+                    for p in sorted(folder.iterdir())
+                    if p.is_file()
+                ]
+        fidelity_name = snap.space.fidelity_name or "fidelity"
+        return as_json(
+            {
+                "marker": marker(snap.history),
+                "detail": {
+                    "number": detail.number,
+                    "trial_id": detail.trial_id,
+                    "status": detail.status,
+                    "reason": detail.reason,
+                    "message": detail.message,
+                    "config": dict(detail.config),
+                    "fidelity": detail.fidelity,
+                    "value": detail.value,
+                    "target": detail.target,
+                    "work": detail.work,
+                    "wall_seconds": detail.wall_seconds,
+                    "cpu_seconds": detail.cpu_seconds,
+                    "fidelity_name": fidelity_name,
+                    "decisions": [
+                        {
+                            "index": i,
+                            "kind": kind,
+                            "start": start,
+                            "stop": stop,
+                            "optimizer": opt,
+                            "seconds": seconds,
+                            "info": dict(info),
+                        }
+                        for i, kind, start, stop, opt, seconds, info in detail.decisions
+                    ],
+                },
+                "checkpoints": {
+                    "fidelity": detail.checkpoint_fidelity,
+                    "folder": None if folder is None else str(folder),
+                    "files": files,
+                },
+                "figure": trial_figure(detail, fidelity_name=fidelity_name),
+            }
+        )
+
+    return app

@@ -1,0 +1,414 @@
+"""What the pictures of a study show, extracted from its :class:`~hyperrace.history.History`.
+
+Every function here is pure: records in, frozen records out, no drawing and no I/O. The
+dashboard, the ``hyperrace plot`` command and the static exports all draw from these records, so
+they always agree, and the tests check the records rather than pixels.
+
+The race
+    :func:`race` cuts every learning curve into *segments*, one per run: the fidelity range a
+    decision granted and what the trial reported in it, when the run began and ended (seconds
+    since the study's first record), and how it ended: ``promoted`` (a later decision resumed
+    it), ``interrupted`` (lost or stopped; the study resumed it), ``paused``, ``stopped`` (closed
+    below the maximum fidelity), ``completed``, ``failed`` or still ``running``. A trial without
+    decision records (a history loaded without them) gives one segment for its whole curve.
+
+Best so far
+    :func:`best_so_far` walks every observation in the order it was reported and records each
+    improvement of the incumbent against the budget consumed (fidelity units trained). Steps
+    retrained after a resume from an older checkpoint replace the older observations in the
+    storage, so they count once here (``History.work`` counts them twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hyperrace.history import Direction, History
+from hyperrace.space import Categorical, Space
+from hyperrace.trial import DecisionRecord, StopReason, TrialRecord, TrialStatus
+
+__all__ = [
+    "OUTCOMES",
+    "BestPoint",
+    "BestSoFar",
+    "Outcome",
+    "ParallelColumn",
+    "ParallelTable",
+    "Race",
+    "Segment",
+    "TrialDetail",
+    "best_so_far",
+    "parallel_table",
+    "race",
+    "trial_detail",
+]
+
+Outcome = Literal["promoted", "interrupted", "paused", "stopped", "completed", "failed", "running"]
+#: Every outcome of a run, in the order the pictures list them.
+OUTCOMES: tuple[Outcome, ...] = (
+    "promoted",
+    "interrupted",
+    "paused",
+    "stopped",
+    "completed",
+    "failed",
+    "running",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One run of one trial: the part of its learning curve one decision paid for.
+
+    Attributes:
+        trial_id, number: the trial.
+        run: 0 for its first run, 1 for the first resume, ...
+        decision: the index of the decision that granted the run (``None`` without records).
+        start: the fidelity already trained when the run began (0 for a new trial).
+        granted: the fidelity the decision granted (train up to here).
+        reached: the highest fidelity reported in this run (``start`` if it reported nothing).
+        fidelities, values: the points to draw: the trial's value at ``start`` (when it has one,
+            so that the curve is continuous), then every report of the run, in fidelity order.
+        began, ended: seconds since the study's first record.
+        outcome: how the run ended (see the module docstring).
+    """
+
+    trial_id: int
+    number: int
+    run: int
+    decision: int | None
+    start: float
+    granted: float
+    reached: float
+    fidelities: tuple[float, ...]
+    values: tuple[float, ...]
+    began: float
+    ended: float
+    outcome: Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class Race:
+    """Every run of every trial.
+
+    Attributes:
+        segments: ordered by trial number, then run.
+        origin: the study's first record, in seconds since the Unix epoch (times count from it).
+        duration: seconds from ``origin`` to the last record.
+        max_fidelity: the space's maximum fidelity (``None`` for a space without one).
+        fidelity_name: the fidelity's name (``"fidelity"`` for a space without one).
+        direction: the study's direction.
+        best_trial: the number of :meth:`History.best`'s trial, or ``None``.
+    """
+
+    segments: tuple[Segment, ...]
+    origin: float
+    duration: float
+    max_fidelity: float | None
+    fidelity_name: str
+    direction: Direction
+    best_trial: int | None
+
+
+def _origin(history: History) -> float:
+    times = [d.time for d in history.decisions if d.time > 0]
+    times += [t.created for t in history.trials if t.created > 0]
+    times += [t.curve[0].time for t in history.trials if t.curve and t.curve[0].time > 0]
+    return min(times, default=0.0)
+
+
+def _last_outcome(trial: TrialRecord, reached: float, max_fidelity: float | None) -> Outcome:
+    if trial.status == TrialStatus.RUNNING:
+        return "running"
+    if trial.status == TrialStatus.FAILED:
+        return "failed"
+    if trial.status == TrialStatus.PAUSED:
+        return "interrupted" if trial.reason == StopReason.INTERRUPTED else "paused"
+    if max_fidelity is None or reached >= max_fidelity:
+        return "completed"
+    return "stopped"
+
+
+def _segments(
+    trial: TrialRecord,
+    runs: list[DecisionRecord],
+    origin: float,
+    max_fidelity: float | None,
+) -> list[Segment]:
+    curve = trial.curve
+    if not runs:
+        return [
+            Segment(
+                trial.trial_id,
+                trial.number,
+                0,
+                None,
+                0.0,
+                trial.target or trial.fidelity,
+                trial.fidelity,
+                tuple(o.fidelity for o in curve),
+                tuple(o.value for o in curve),
+                (curve[0].time if curve else trial.created) - origin,
+                (curve[-1].time if curve else trial.updated) - origin,
+                _last_outcome(trial, trial.fidelity, max_fidelity),
+            )
+        ]
+    out = []
+    for k, d in enumerate(runs):
+        nxt = runs[k + 1] if k + 1 < len(runs) else None
+        upper = nxt.start if nxt is not None else float("inf")
+        points = [o for o in curve if d.start < o.fidelity <= upper]
+        lead = [o for o in curve if o.fidelity == d.start] if d.start > 0 else []
+        drawn = lead + points
+        reached = points[-1].fidelity if points else d.start
+        ended = max((o.time for o in points), default=d.time)
+        if nxt is not None:
+            outcome: Outcome = "interrupted" if nxt.optimizer == "study" else "promoted"
+        else:
+            outcome = _last_outcome(trial, reached, max_fidelity)
+        out.append(
+            Segment(
+                trial.trial_id,
+                trial.number,
+                k,
+                d.index,
+                d.start,
+                d.stop,
+                reached,
+                tuple(o.fidelity for o in drawn),
+                tuple(o.value for o in drawn),
+                d.time - origin,
+                max(ended, d.time) - origin,
+                outcome,
+            )
+        )
+    return out
+
+
+def race(history: History, space: Space | None = None) -> Race:
+    """Cut every learning curve of ``history`` into its runs (see the module docstring).
+
+    Args:
+        history: a snapshot with its decision records (``storage.history(id, decisions=True)``);
+            without them each trial is one segment.
+        space: the study's space, for the maximum fidelity and its name (optional).
+    """
+    fidelity = space.fidelity if space is not None else None
+    max_fidelity = float(fidelity.high) if fidelity is not None else None
+    origin = _origin(history)
+    by_trial: dict[int, list[DecisionRecord]] = {}
+    for d in sorted(history.decisions, key=lambda d: d.index):
+        by_trial.setdefault(d.trial_id, []).append(d)
+    segments: list[Segment] = []
+    for trial in history.trials:
+        segments.extend(_segments(trial, by_trial.get(trial.trial_id, []), origin, max_fidelity))
+    best = history.best()
+    return Race(
+        segments=tuple(segments),
+        origin=origin,
+        duration=max((s.ended for s in segments), default=0.0),
+        max_fidelity=max_fidelity,
+        fidelity_name=(space.fidelity_name or "fidelity") if space is not None else "fidelity",
+        direction=history.direction,
+        best_trial=best.number if best is not None else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BestPoint:
+    """The incumbent after some budget was consumed.
+
+    Attributes:
+        work: fidelity units trained by then, over all trials.
+        seconds: seconds since the study's first record.
+        value: the best value reported so far (in the study's direction).
+        number: the trial that reported it, at ``fidelity``.
+    """
+
+    work: float
+    seconds: float
+    value: float
+    number: int
+    fidelity: float
+
+
+@dataclass(frozen=True, slots=True)
+class BestSoFar:
+    """The incumbent against the budget consumed.
+
+    Attributes:
+        any_fidelity: each improvement of the best value reported at any fidelity, then a last
+            point at ``total_work`` (a step chart).
+        at_max: the same over values reported at the maximum fidelity only (empty when no trial
+            reached it, or the space has none).
+        total_work: fidelity units trained over all reports.
+        max_fidelity: the space's maximum fidelity, or ``None``.
+    """
+
+    any_fidelity: tuple[BestPoint, ...]
+    at_max: tuple[BestPoint, ...]
+    total_work: float
+    max_fidelity: float | None
+
+
+def best_so_far(history: History, space: Space | None = None) -> BestSoFar:
+    """The incumbent after every report that improved it (see the module docstring)."""
+    fidelity = space.fidelity if space is not None else None
+    max_fidelity = float(fidelity.high) if fidelity is not None else None
+    origin = _origin(history)
+    events = sorted(
+        (o.time, t.number, o.fidelity, o.value) for t in history.trials for o in t.curve
+    )
+    last_fidelity: dict[int, float] = {}
+    work = 0.0
+    best_any: list[BestPoint] = []
+    best_max: list[BestPoint] = []
+    for time, number, f, value in events:
+        work += max(f - last_fidelity.get(number, 0.0), 0.0)
+        last_fidelity[number] = max(f, last_fidelity.get(number, 0.0))
+        point = BestPoint(work, time - origin, value, number, f)
+        if not best_any or history.better(value, best_any[-1].value):
+            best_any.append(point)
+        at_max = max_fidelity is not None and f >= max_fidelity
+        if at_max and (not best_max or history.better(value, best_max[-1].value)):
+            best_max.append(point)
+    end = max((e[0] for e in events), default=origin) - origin
+
+    def closed(points: list[BestPoint]) -> tuple[BestPoint, ...]:
+        if points and points[-1].work < work:
+            last = points[-1]
+            points = [*points, BestPoint(work, end, last.value, last.number, last.fidelity)]
+        return tuple(points)
+
+    return BestSoFar(closed(best_any), closed(best_max), work, max_fidelity)
+
+
+@dataclass(frozen=True, slots=True)
+class ParallelColumn:
+    """One axis of the parallel-coordinates view.
+
+    Attributes:
+        name: the hyperparameter.
+        values: one per row: the value itself for numbers (its log10 when ``log``), the index of
+            the choice for categoricals.
+        labels: the choices of a categorical (``values`` index them), else ``None``.
+        log: the values are log10 of the hyperparameter's (a log-scaled dimension).
+    """
+
+    name: str
+    values: tuple[float, ...]
+    labels: tuple[str, ...] | None = None
+    log: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParallelTable:
+    """One row per trial that reported, one column per hyperparameter, then the fidelity
+    reached and the last value (the value at that fidelity)."""
+
+    numbers: tuple[int, ...]
+    columns: tuple[ParallelColumn, ...]
+    fidelity: tuple[float, ...]
+    value: tuple[float, ...]
+    fidelity_name: str
+
+
+def parallel_table(history: History, space: Space) -> ParallelTable:
+    """The configurations and last values of every trial that reported (failed ones too)."""
+    import math
+
+    rows = [t for t in history.trials if t.curve]
+    columns = []
+    for name, dim in space.dimensions.items():
+        if name == space.fidelity_name:
+            continue
+        if isinstance(dim, Categorical):
+            labels = tuple(str(c) for c in dim.choices)
+            values = tuple(float(dim.index(t.config[name])) for t in rows)
+            columns.append(ParallelColumn(name, values, labels))
+        else:
+            log = bool(getattr(dim, "log", False))
+            raw = [float(t.config[name]) for t in rows]
+            columns.append(
+                ParallelColumn(
+                    name, tuple(math.log10(v) for v in raw) if log else tuple(raw), None, log
+                )
+            )
+    return ParallelTable(
+        numbers=tuple(t.number for t in rows),
+        columns=tuple(columns),
+        fidelity=tuple(t.fidelity for t in rows),
+        value=tuple(t.curve[-1].value for t in rows),
+        fidelity_name=space.fidelity_name or "fidelity",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TrialDetail:
+    """Everything the page of one trial shows.
+
+    Attributes:
+        number, trial_id, status, reason, message: the trial.
+        config: its hyperparameters (JSON values).
+        fidelity, value: the highest fidelity reported and the value there.
+        target: the fidelity it was last granted.
+        checkpoint_fidelity: the fidelity of its newest checkpoint, or ``None``.
+        work: fidelity units it trained, retraining included.
+        wall_seconds, cpu_seconds: summed over its reports.
+        segments: its runs, as in :func:`race`.
+        decisions: ``(index, kind, start, stop, optimizer, seconds, info)`` of every decision that
+            touched it, with the numbers the optimizer recorded (acquisition values, rung).
+    """
+
+    number: int
+    trial_id: int
+    status: str
+    reason: str
+    message: str
+    config: Mapping[str, Any]
+    fidelity: float
+    value: float | None
+    target: float
+    checkpoint_fidelity: float | None
+    work: float
+    wall_seconds: float
+    cpu_seconds: float
+    segments: tuple[Segment, ...]
+    decisions: tuple[tuple[int, str, float, float, str, float, Mapping[str, Any]], ...]
+
+
+def trial_detail(history: History, number: int, space: Space | None = None) -> TrialDetail:
+    """The page of trial ``number``; ``KeyError`` naming the number if there is none."""
+    trial = next((t for t in history.trials if t.number == number), None)
+    if trial is None:
+        raise KeyError(
+            f"no trial number {number} in this study (numbers run from 0 to {len(history) - 1})"
+        )
+    origin = _origin(history)
+    fidelity = space.fidelity if space is not None else None
+    max_fidelity = float(fidelity.high) if fidelity is not None else None
+    runs = sorted(
+        (d for d in history.decisions if d.trial_id == trial.trial_id), key=lambda d: d.index
+    )
+    return TrialDetail(
+        number=trial.number,
+        trial_id=trial.trial_id,
+        status=trial.status.value,
+        reason=trial.reason.value,
+        message=trial.message,
+        config=dict(trial.config),
+        fidelity=trial.fidelity,
+        value=trial.last_value,
+        target=trial.target,
+        checkpoint_fidelity=trial.checkpoint_fidelity,
+        work=trial.work,
+        wall_seconds=trial.wall_seconds,
+        cpu_seconds=trial.cpu_seconds,
+        segments=tuple(_segments(trial, runs, origin, max_fidelity)),
+        decisions=tuple(
+            (d.index, d.kind, d.start, d.stop, d.optimizer, d.time - origin, dict(d.info))
+            for d in runs
+        ),
+    )

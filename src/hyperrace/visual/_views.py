@@ -1,0 +1,109 @@
+"""A study read once (:class:`Snapshot`), and each named view of it as a Plotly figure.
+
+The dashboard and ``hyperrace plot`` both go through here: :func:`read` loads a study from a
+storage without writing to it; :func:`figure` turns a snapshot into the figure of one view.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from hyperrace.exceptions import ConfigurationError, StudyNotFoundError
+from hyperrace.history import History
+from hyperrace.space import Space
+from hyperrace.storage import Storage, StudyInfo
+from hyperrace.trial import TrialStatus
+from hyperrace.visual import _plotly as fig
+from hyperrace.visual._data import best_so_far, parallel_table, race
+from hyperrace.visual._importance import importance
+
+__all__ = ["VIEWS", "Snapshot", "figure", "marker", "read", "summary"]
+
+#: The views a study can be drawn as.
+VIEWS = ("race", "best", "timeline", "parallel", "importance")
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One study as read at one moment: what it was created with, its space and its history
+    (with the decision records)."""
+
+    info: StudyInfo
+    space: Space
+    history: History
+
+
+def read(storage: Storage, name: str) -> Snapshot:
+    """Read study ``name`` (never writes).
+
+    Raises:
+        StudyNotFoundError: there is no such study; the message lists the studies there.
+    """
+    info = storage.get_study(name)
+    if info is None:
+        names = [s.name for s in storage.list_studies()]
+        listing = ", ".join(repr(n) for n in names) if names else "none"
+        raise StudyNotFoundError(
+            f"study {name!r} does not exist in {storage.url} (studies there: {listing})"
+        )
+    history = storage.history(info.study_id, decisions=True)
+    return Snapshot(info, Space.from_dict(info.space), history)
+
+
+def marker(history: History) -> str:
+    """A short string that changes whenever the study does: a new decision, trial, report or
+    change of status (the dashboard refreshes only when it changes)."""
+    digest = hashlib.blake2b(digest_size=8)
+    digest.update(f"{history.n_decisions}:{len(history.trials)}".encode())
+    for t in history.trials:
+        digest.update(f"{t.trial_id}:{t.status.value}:{len(t.curve)}:{t.updated}|".encode())
+    return digest.hexdigest()
+
+
+def summary(snap: Snapshot) -> dict[str, Any]:
+    """The study's headline numbers, as JSON values."""
+    h = snap.history
+    best = h.best()
+    return {
+        "name": snap.info.name,
+        "direction": snap.info.direction,
+        "optimizer": dict(snap.info.optimizer),
+        "fidelity": snap.space.fidelity_name,
+        "n_trials": len(h.trials),
+        "n_decisions": h.n_decisions,
+        "status": {s.value: len(h.with_status(s)) for s in TrialStatus},
+        "work": h.work,
+        "elapsed_seconds": snap.info.elapsed_seconds,
+        "best": None
+        if best is None
+        else {
+            "number": best.number,
+            "value": best.last_value,
+            "fidelity": best.fidelity,
+            "config": dict(best.config),
+        },
+    }
+
+
+def figure(snap: Snapshot, view: str) -> dict[str, Any]:
+    """The Plotly figure (a JSON-able dict) of one of :data:`VIEWS`.
+
+    Raises:
+        ConfigurationError: ``view`` is not one of :data:`VIEWS`.
+    """
+    fidelity_name = snap.space.fidelity_name or "fidelity"
+    if view == "race":
+        return fig.race_figure(race(snap.history, snap.space))
+    if view == "best":
+        return fig.best_figure(best_so_far(snap.history, snap.space), fidelity_name=fidelity_name)
+    if view == "timeline":
+        return fig.timeline_figure(race(snap.history, snap.space))
+    if view == "parallel":
+        return fig.parallel_figure(
+            parallel_table(snap.history, snap.space), direction=snap.history.direction
+        )
+    if view == "importance":
+        return fig.importance_figure(importance(snap.history, snap.space))
+    raise ConfigurationError(f"view={view!r} is not one of {list(VIEWS)!r}")

@@ -1,0 +1,198 @@
+"""Extraction: the records every picture is drawn from, checked on a real ASHA study."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+
+import hyperrace as hr
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.history import History
+from hyperrace.storage import open_storage
+from hyperrace.trial import Observation, TrialRecord, TrialStatus
+from hyperrace.visual import (
+    Snapshot,
+    best_so_far,
+    importance,
+    marker,
+    parallel_table,
+    race,
+    read,
+    trial_detail,
+)
+
+
+@pytest.fixture(scope="module")
+def snap(race_url: str) -> Snapshot:
+    storage = open_storage(race_url)
+    try:
+        return read(storage, "race")
+    finally:
+        storage.close()
+
+
+def test_race_cuts_every_curve_into_its_runs(snap: Snapshot) -> None:
+    h = snap.history
+    r = race(h, snap.space)
+    assert len(r.segments) == h.n_decisions == len(h.decisions)
+    resumes = sum(d.kind == "resume" for d in h.decisions)
+    assert resumes > 0, "ASHA should have promoted some trials"
+    assert sum(s.outcome == "promoted" for s in r.segments) == resumes
+    assert r.max_fidelity == 9.0 and r.fidelity_name == "epochs"
+    for trial in h.trials:
+        runs = [s for s in r.segments if s.trial_id == trial.trial_id]
+        assert [s.run for s in runs] == list(range(len(runs)))
+        # the runs follow each other: each starts where the previous one ended
+        for before, after in itertools.pairwise(runs):
+            assert before.outcome == "promoted"
+            assert after.start == before.reached
+            assert after.began >= before.ended
+            assert after.fidelities[0] == before.fidelities[-1]  # drawn continuous
+        # their reports, without the lead-in points, are the curve exactly
+        reported = [
+            (f, v) for s in runs for f, v in zip(s.fidelities, s.values, strict=True) if f > s.start
+        ]
+        assert reported == [(o.fidelity, o.value) for o in trial.curve]
+        last = runs[-1]
+        expected = {
+            TrialStatus.PAUSED: "paused",
+            TrialStatus.COMPLETED: "completed",
+            TrialStatus.FAILED: "failed",
+            TrialStatus.RUNNING: "running",
+        }[trial.status]
+        assert last.outcome == expected
+    assert sum(s.outcome == "completed" for s in r.segments) == len(h.completed) > 0
+    assert r.best_trial == h.best().number  # type: ignore[union-attr]
+    assert 0 < r.duration == max(s.ended for s in r.segments)
+
+
+def test_without_decision_records_each_trial_is_one_segment(snap: Snapshot) -> None:
+    bare = History(snap.history.direction, snap.history.trials, snap.history.n_decisions)
+    r = race(bare, snap.space)
+    assert len(r.segments) == len(bare.trials)
+    assert all(s.decision is None and s.run == 0 for s in r.segments)
+    assert [len(s.fidelities) for s in r.segments] == [len(t.curve) for t in bare.trials]
+
+
+def test_best_so_far_steps_down_to_the_best_value(snap: Snapshot) -> None:
+    h = snap.history
+    b = best_so_far(h, snap.space)
+    values = [p.value for p in b.any_fidelity]
+    assert values == sorted(values, reverse=True)
+    assert values[-1] == min(o.value for t in h.trials for o in t.curve)
+    works = [p.work for p in b.any_fidelity]
+    assert works == sorted(works) and b.total_work == works[-1] == h.work  # nothing retrained
+    assert b.at_max and all(p.fidelity == 9.0 for p in b.at_max)
+    assert b.at_max[-1].value == h.best().last_value  # type: ignore[union-attr]
+    assert b.at_max[-1].work == b.total_work
+
+
+def test_parallel_table_has_one_row_per_trial_that_reported(snap: Snapshot) -> None:
+    h = snap.history
+    table = parallel_table(h, snap.space)
+    reported = [t for t in h.trials if t.curve]
+    assert table.numbers == tuple(t.number for t in reported)
+    columns = {c.name: c for c in table.columns}
+    assert set(columns) == set(snap.space.names)
+    lr = columns["lr"]
+    assert lr.log and lr.values[0] == pytest.approx(math.log10(reported[0].config["lr"]))
+    act = columns["activation"]
+    assert act.labels == ("relu", "tanh", "gelu")
+    assert act.labels[int(act.values[0])] == reported[0].config["activation"]
+    assert table.value == tuple(t.last_value for t in reported)
+
+
+def test_trial_detail_carries_the_decisions_and_what_the_optimizer_recorded(
+    snap: Snapshot,
+) -> None:
+    h = snap.history
+    promoted = next(t for t in h.trials if t.fidelity >= 3)
+    d = trial_detail(h, promoted.number, snap.space)
+    assert d.config == promoted.config and d.fidelity == promoted.fidelity
+    assert [x[1] for x in d.decisions] == ["start"] + ["resume"] * (len(d.decisions) - 1)
+    assert [x[6]["rung"] for x in d.decisions] == list(range(len(d.decisions)))
+    assert len(d.segments) == len(d.decisions)
+    with pytest.raises(KeyError, match="no trial number 9999"):
+        trial_detail(h, 9999)
+
+
+def test_the_marker_changes_with_every_report(tmp_path: object) -> None:
+    space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 3))
+    study = hr.Study("m", space, storage="memory://", optimizer="random", seed=0)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    seen = {marker(study.history())}
+    for f in (1, 2):
+        study.report(job.trial_id, fidelity=f, value=1.0 / f)
+        seen.add(marker(study.history()))
+    study.tell(job)
+    seen.add(marker(study.history()))
+    assert len(seen) == 4
+    assert marker(study.history()) == marker(study.history())
+
+
+def _history(rng: np.random.Generator, n: int, direction: str = "minimize") -> History:
+    trials = []
+    for i in range(n):
+        config = {
+            "x": float(rng.uniform()),
+            "y": float(rng.uniform()),
+            "z": int(rng.integers(1, 9)),
+            "c": str(rng.choice(["a", "b", "c"])),
+        }
+        loss = 10.0 * (config["x"] - 0.3) ** 2 + 0.01 * float(rng.normal())
+        value = loss if direction == "minimize" else -loss
+        curve = (Observation(1.0, value + 1.0), Observation(2.0, value))
+        trials.append(TrialRecord(i + 1, i, config, TrialStatus.COMPLETED, curve))
+    return History(direction, tuple(trials))  # type: ignore[arg-type]
+
+
+SPACE = hr.Space(
+    x=hr.Float(0.0, 1.0),
+    y=hr.Float(0.0, 1.0),
+    z=hr.Int(1, 8),
+    c=hr.Categorical(["a", "b", "c"]),
+    epochs=hr.Fidelity(1, 2),
+)
+
+
+@pytest.mark.parametrize("method", ["forest", "binned"])
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_importance_finds_the_one_parameter_that_matters(method: str, direction: str) -> None:
+    h = _history(np.random.default_rng(0), 200, direction)
+    imp = importance(h, SPACE, method=method)  # type: ignore[arg-type]
+    assert imp.method == method and imp.fidelity == 2.0 and imp.n_trials == 200
+    scores = dict(zip(imp.names, imp.scores, strict=True))
+    assert imp.names[0] == "x" and scores["x"] > 0.6, scores
+    assert max(scores["y"], scores["z"], scores["c"]) < 0.1, scores
+    assert importance(h, SPACE, method=method, seed=0) == imp  # type: ignore[arg-type]
+
+
+def test_importance_explains_the_highest_fidelity_enough_trials_reached() -> None:
+    h = _history(np.random.default_rng(1), 30)
+    short = [TrialRecord(t.trial_id, t.number, t.config, t.status, t.curve[:1]) for t in h][:25]
+    mixed = History("minimize", (*short, *h.trials[25:]))
+    assert importance(mixed, SPACE, min_trials=10).fidelity == 1.0
+    assert importance(mixed, SPACE, min_trials=5).fidelity == 2.0
+
+
+def test_importance_says_why_it_has_no_scores_and_rejects_bad_arguments() -> None:
+    h = _history(np.random.default_rng(2), 3)
+    imp = importance(h, SPACE)
+    assert imp.scores == () and "importance needs at least 4" in imp.note
+    assert importance(History("minimize"), SPACE).note == "no trial has reported yet"
+    with pytest.raises(ConfigurationError, match=r"method='fanova' is not one of"):
+        importance(h, SPACE, method="fanova")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="min_trials=1 must be an integer of at least 2"):
+        importance(h, SPACE, min_trials=1)
+
+
+def test_records_turn_into_json(snap: Snapshot) -> None:
+    from hyperrace.visual import figure
+
+    for view in ("race", "best", "timeline", "parallel", "importance"):
+        json.dumps(figure(snap, view), allow_nan=False)
