@@ -46,9 +46,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
     else:
         _say(f"creating study {args.name!r} in {storage.url}")
-    study = Study(args.name, digits_space(), storage=storage, optimizer="random", seed=args.seed)
+    study = Study(args.name, digits_space(), storage=storage, optimizer="asha", seed=args.seed)
     _say(
-        f"tuning an MLP on the scikit-learn digits with random search: {args.budget:g} epochs "
+        f"tuning an MLP on the scikit-learn digits with ASHA: {args.budget:g} epochs "
         f"on {args.workers} worker{'s' if args.workers != 1 else ''}..."
     )
     study.optimize(
@@ -69,4 +69,5 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _say(f"  {key:<{width}}  {format_value(value, 4)}")
     where = "" if args.storage == DEFAULT_URL else f" --storage {shlex.quote(args.storage)}"
     _say(f"\nsee every trial with: hyperrace show {shlex.quote(args.name)}{where}")
+    _say(f"watch the race in a browser with: hyperrace dashboard{where}")
     return 0
