@@ -242,6 +242,11 @@ class Benchmark:
         references = self.references()
         table = regret_table(records, references)
         text = markdown(table, overhead_medians(records))
+        notes = sorted({(r["optimizer"], r["note"]) for r in records if r.get("note")})
+        if notes:
+            text += "\nHow they pay for their budget:\n\n" + "".join(
+                f"- {name}: {note}\n" for name, note in notes
+            )
         (self.out / "results.md").write_text(text)
         plot_regret(curves(records, references), self.out / "regret.png", self.unit)
         plot_overhead(records, self.out / "overhead.png")

@@ -4,6 +4,7 @@ from hyperrace.optimizers._asha import ASHA
 from hyperrace.optimizers._base import Decision, Done, Optimizer, Resume, Start, Wait
 from hyperrace.optimizers._bohb import BOHB
 from hyperrace.optimizers._dehb import DEHB
+from hyperrace.optimizers._dyhpo import DyHPO
 from hyperrace.optimizers._gp import GPEI
 from hyperrace.optimizers._grid import GridSearch
 from hyperrace.optimizers._hyperband import Hyperband, SuccessiveHalving
@@ -28,6 +29,7 @@ __all__ = [
     "TPE",
     "Decision",
     "Done",
+    "DyHPO",
     "GridSearch",
     "Hyperband",
     "OneEpochTopK",
