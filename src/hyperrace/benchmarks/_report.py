@@ -252,9 +252,16 @@ def plot_regret(
         ax.grid(alpha=0.3, which="both")
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), frameon=False)
-    fig.tight_layout(rect=(0, 0.06 if nrows == 1 else 0.04, 1, 1))
+    handles: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    width = 5 * ncols + 1.8
+    fig.set_size_inches(width, 3.6 * nrows)
+    fig.legend(
+        list(handles.values()), list(handles), loc="center right", frameon=False, fontsize=9
+    )
+    fig.tight_layout(rect=(0, 0, 1 - 1.8 / width, 1))
     path = Path(out)
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -520,7 +520,8 @@ def _collect(
             rows.append((obs.time, t.number, obs.fidelity, 0, i, j, float(losses[j])))
         if t.status is TrialStatus.FAILED and t.fidelity < high:
             at = min(high, t.fidelity + step) if t.curve else max(low, min(high, step))
-            rows.append((t.updated, t.number, at, 1, i, len(t.curve), math.nan))
+            when = max([t.updated] + [o.time for o in t.curve])  # after its own reports
+            rows.append((when, t.number, at, 1, i, len(t.curve), math.nan))
     rows.sort(key=lambda r: r[:4])
     x = _encode(enc, [t.config for t in trials], memo)
     trial = np.array([r[4] for r in rows], dtype=np.int64)
