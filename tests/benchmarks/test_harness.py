@@ -167,6 +167,10 @@ def test_the_benchmark_runs_in_parallel_resumes_and_reports(tmp_path: Path) -> N
 def test_bad_benchmark_arguments_name_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"unknown optimizer.*nope.*choose among"):
         Benchmark("synthetic", ["0"], ["nope"], 1, 10, tmp_path)
+    with pytest.raises(ConfigurationError, match="'eta' is not key=value"):
+        Benchmark("synthetic", ["0"], ["asha:eta"], 1, 10, tmp_path)
+    with pytest.raises(ConfigurationError, match="unknown optimizer"):
+        Benchmark("synthetic", ["0"], ["nope:eta=3"], 1, 10, tmp_path)
     with pytest.raises(ConfigurationError, match="unknown task 'cifar'"):
         Benchmark("cifar", ["0"], ["random"], 1, 10, tmp_path)
     with pytest.raises(ConfigurationError, match="integer seed"):
@@ -184,7 +188,7 @@ def test_the_cli_writes_results_table_and_plots(
             "--instances",
             "0",
             "--optimizers",
-            "random,hyperband",
+            "random,hyperband,asha:eta=2",
             "--seeds",
             "2",
             "--budget",
@@ -201,5 +205,6 @@ def test_the_cli_writes_results_table_and_plots(
     assert code == 0
     out = capsys.readouterr().out
     assert "| hyperband |" in out and "regret @100%" in out
-    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 4
+    assert "| asha:eta=2 |" in out
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 6
     assert (tmp_path / "regret.png").stat().st_size > 10_000

@@ -22,6 +22,7 @@ write the same records (:func:`trajectory_record`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,7 +38,32 @@ from hyperrace.optimizers import Decision, make_optimizer
 from hyperrace.space import Space
 from hyperrace.study import Budget, Study
 
-__all__ = ["Event", "RunConfig", "run_ours", "trajectory_record"]
+__all__ = ["Event", "RunConfig", "parse_label", "run_ours", "trajectory_record"]
+
+
+def parse_label(label: str) -> tuple[str, dict[str, Any]]:
+    """An optimizer label's name and parameters: ``"dyhpo:cost_exponent=1:promotion=0.5"`` is
+    ``dyhpo`` with those parameters (values read as JSON, else kept as strings), so that
+    variants of one optimizer run side by side under their own labels.
+
+    Example:
+        >>> parse_label("asha:eta=4:variant=stopping")
+        ('asha', {'eta': 4, 'variant': 'stopping'})
+    """
+    name, *parts = label.split(":")
+    params: dict[str, Any] = {}
+    for part in parts:
+        key, sep, text = part.partition("=")
+        if not sep or not key:
+            raise ConfigurationError(
+                f"optimizer label {label!r}: {part!r} is not key=value; write e.g. "
+                f"{name}:eta=4"
+            )
+        try:
+            params[key] = json.loads(text)
+        except ValueError:
+            params[key] = text
+    return name, params
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +125,8 @@ class _Timed:
 
 def run_ours(task: Task, config: RunConfig) -> dict[str, Any]:
     """Run one of hyperrace's optimizers on ``task`` under the protocol; a JSON-able record."""
-    optimizer = _Timed(make_optimizer(config.optimizer, dict(config.params or {})))
+    name, params = parse_label(config.optimizer)
+    optimizer = _Timed(make_optimizer(name, {**params, **(config.params or {})}))
     executor = SimulatedExecutor(workers=config.workers)
     study = Study(
         f"{config.optimizer}-{task.name}-{config.seed}",

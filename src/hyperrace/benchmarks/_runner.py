@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hyperrace.benchmarks._harness import RunConfig, run_ours
+from hyperrace.benchmarks._harness import RunConfig, parse_label, run_ours
 from hyperrace.benchmarks._report import (
     curves,
     markdown,
@@ -143,7 +143,7 @@ class Benchmark:
         from hyperrace.benchmarks.peers import PEERS
 
         known = [*available(), *PEERS]
-        unknown = [o for o in self.optimizers if o not in known]
+        unknown = [o for o in self.optimizers if parse_label(o)[0] not in known]
         if unknown:
             raise ConfigurationError(
                 f"unknown optimizer(s) {', '.join(unknown)}; choose among {', '.join(known)}"
