@@ -258,9 +258,7 @@ def plot_regret(
             handles.setdefault(label, handle)
     width = 5 * ncols + 1.8
     fig.set_size_inches(width, 3.6 * nrows)
-    fig.legend(
-        list(handles.values()), list(handles), loc="center right", frameon=False, fontsize=9
-    )
+    fig.legend(list(handles.values()), list(handles), loc="center right", frameon=False, fontsize=9)
     fig.tight_layout(rect=(0, 0, 1 - 1.8 / width, 1))
     path = Path(out)
     fig.savefig(path, dpi=110)

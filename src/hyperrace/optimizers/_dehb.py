@@ -59,9 +59,10 @@ from numpy.random import Generator
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Start
-from hyperrace.optimizers._hyperband import cycle, lookahead_wait, reached, scan, settled
+from hyperrace.optimizers._hyperband import cycle, lookahead_wait, scan, settled
 from hyperrace.optimizers._parts.evolution import BoundMode, dehb_subpopulation_sizes, rand1_bin
 from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
+from hyperrace.optimizers._parts.rungs import reached
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import TrialRecord, TrialStatus

@@ -175,9 +175,10 @@ class Staged:
         sub_space = space
         if fidelity is not None and top < fidelity.high:
             name = space.fidelity_name or "fidelity"
-            top_of_stage = int(round(top)) if fidelity.is_integer else top
+            top_of_stage = round(top) if fidelity.is_integer else top
             sub_space = Space(
-                **space.dimensions, **{name: Fidelity(fidelity.low, top_of_stage, unit=fidelity.unit)}
+                **space.dimensions,
+                **{name: Fidelity(fidelity.low, top_of_stage, unit=fidelity.unit)},
             )
         sub_history = History(history.direction, tuple(members), history.n_decisions)
         decision = self._asha.decide(sub_space, sub_history, rng)
