@@ -56,8 +56,7 @@ def parse_label(label: str) -> tuple[str, dict[str, Any]]:
         key, sep, text = part.partition("=")
         if not sep or not key:
             raise ConfigurationError(
-                f"optimizer label {label!r}: {part!r} is not key=value; write e.g. "
-                f"{name}:eta=4"
+                f"optimizer label {label!r}: {part!r} is not key=value; write e.g. {name}:eta=4"
             )
         try:
             params[key] = json.loads(text)
