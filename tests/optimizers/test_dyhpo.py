@@ -63,8 +63,12 @@ def test_params_defaults_round_trip_and_are_keyword_only() -> None:
         "restart_after": None,
         "max_chain": 20,
         "max_trials": None,
+        "cost_exponent": 0.0,
+        "cost_budget": None,
     }
-    custom = DyHPO(step=2, promotion=0.0, restart_after=7, max_trials=4).get_params()
+    custom = DyHPO(
+        step=2, promotion=0.0, restart_after=7, max_trials=4, cost_exponent=1, cost_budget=3600
+    ).get_params()
     assert make_optimizer("dyhpo", json.loads(json.dumps(custom))).get_params() == custom
     with pytest.raises(TypeError):
         DyHPO(1)  # type: ignore[call-arg]
@@ -86,6 +90,8 @@ def test_params_defaults_round_trip_and_are_keyword_only() -> None:
         ("restart_after", 0, r"restart_after=0 must be an integer >= 1 or None"),
         ("max_chain", 0, r"max_chain=0"),
         ("max_trials", 0, r"max_trials=0 must be an integer >= 1 or None"),
+        ("cost_exponent", -1, r"cost_exponent=-1 must be a number >= 0"),
+        ("cost_budget", 0, r"cost_budget=0 must be a positive number of seconds"),
     ],
 )
 def test_bad_params_are_named(param: str, value: Any, match: str) -> None:
@@ -394,3 +400,40 @@ def test_a_space_that_runs_out_of_configurations_finishes_its_trials_then_is_don
     assert len(history.trials) == 2
     assert all(t.fidelity == 3 for t in history.trials)
     assert isinstance(study.optimizer.decide(tiny, history, decision_rng(0, 0)), Done)
+
+
+def test_the_cost_aware_race_prefers_cheap_steps_and_cools_down() -> None:
+    """EI per unit of predicted cost: on synthetic curves whose step cost grows with width and
+    depth, the cost-aware race trains cheaper steps than the plain race for the same simulated
+    time; with a cost budget its weight cools to 0 once the budget is spent."""
+    from hyperrace.benchmarks import SyntheticCurves, task_objective
+    from hyperrace.executors import SimulatedExecutor
+
+    task = SyntheticCurves(seed=0, max_epochs=9)
+
+    def run(**params: Any) -> hr.History:
+        executor = SimulatedExecutor(1)
+        study = hr.Study(
+            "cost",
+            task.space,
+            storage="memory://",
+            optimizer=DyHPO(promotion=0.0, n_candidates=32, **params),
+            seed=0,
+            clock=executor.clock,
+        )
+        study.optimize(
+            task_objective(task), hr.Budget(epochs=60), executor=executor, progress=False
+        )
+        return study.history(decisions=True)
+
+    def mean_step_seconds(history: hr.History) -> float:
+        steps = [(task.step_seconds(t.config), t.fidelity) for t in history.trials]
+        return sum(s * f for s, f in steps) / sum(f for _, f in steps)
+
+    plain, aware = run(), run(cost_exponent=1.0)
+    assert mean_step_seconds(aware) < 0.8 * mean_step_seconds(plain)
+    model = [d.info for d in aware.decisions if d.info.get("source") == "model"]
+    assert model and all(i["cost_weight"] == 1.0 and i["cost"] > 0 for i in model)
+    cooled = run(cost_exponent=1.0, cost_budget=10.0)
+    weights = [d.info["cost_weight"] for d in cooled.decisions if "cost_weight" in d.info]
+    assert weights and weights[-1] == 0.0 and weights == sorted(weights, reverse=True)

@@ -78,6 +78,7 @@ from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
+from hyperrace.optimizers._parts.cost import CostModel
 from hyperrace.optimizers._parts.ladder import rungs
 from hyperrace.optimizers._parts.onehot import OneHot
 from hyperrace.optimizers._parts.rungs import at_rung, top
@@ -174,6 +175,15 @@ class DyHPO:
             fresh instance.
         max_trials: start no new trial after this many (``None``: no limit). When every trial
             left is running the decision is Wait, when none is left, Done.
+        cost_exponent: ``kappa >= 0``; above 0 the race is cost-aware: expected improvement is
+            divided by ``c ** (kappa * gamma)``, ``c`` the predicted seconds of the candidate's
+            next step (a :class:`~hyperrace.optimizers._parts.cost.CostModel` fitted on the
+            timings every report carries) over the median of the candidates'. 0: the paper's
+            acquisition.
+        cost_budget: the processor seconds the study will spend in all (e.g. its time budget
+            times the workers); with it, ``gamma`` cools from 1 to 0 as the seconds spent so far
+            approach it (cost-cooled EI, as CArBO), so the search does not stay in the cheap
+            corner. ``None``: ``gamma = 1`` throughout.
 
     Needs the ``bo`` extra (PyTorch), imported on the first model-based decision:
     ``pip install 'hyperrace[bo]'``.
@@ -198,6 +208,8 @@ class DyHPO:
         restart_after: int | None = None,
         max_chain: int = 20,
         max_trials: int | None = None,
+        cost_exponent: float = 0.0,
+        cost_budget: float | None = None,
     ) -> None:
         if isinstance(step, bool) or not isinstance(step, int | float) or not 0 < step < math.inf:
             raise ConfigurationError(
@@ -224,6 +236,23 @@ class DyHPO:
         )
         self.max_chain: int = _int_param("max_chain", max_chain, 1)
         self.max_trials: int | None = _int_param("max_trials", max_trials, 1, optional=True)
+        if isinstance(cost_exponent, bool) or not (
+            isinstance(cost_exponent, int | float) and 0 <= cost_exponent < math.inf
+        ):
+            raise ConfigurationError(
+                f"cost_exponent={cost_exponent!r} must be a number >= 0 (0: not cost-aware, "
+                "1: expected improvement per second)"
+            )
+        if cost_budget is not None and (
+            isinstance(cost_budget, bool)
+            or not isinstance(cost_budget, int | float)
+            or not 0 < cost_budget < math.inf
+        ):
+            raise ConfigurationError(
+                f"cost_budget={cost_budget!r} must be a positive number of seconds, or None"
+            )
+        self.cost_exponent = float(cost_exponent)
+        self.cost_budget = None if cost_budget is None else float(cost_budget)
         self._codes: dict[tuple[tuple[str, type, Any], ...], Array] = {}
         self._codes_space: Space | None = None
 
@@ -240,6 +269,8 @@ class DyHPO:
             "restart_after": self.restart_after,
             "max_chain": self.max_chain,
             "max_trials": self.max_trials,
+            "cost_exponent": self.cost_exponent,
+            "cost_budget": self.cost_budget,
         }
 
     def __repr__(self) -> str:
@@ -338,7 +369,8 @@ class DyHPO:
             return _first_candidate(paused, fresh, stops, "prior", "the model failed to fit")
         best, where = _incumbents(history, stops)
         ei = dk.expected_improvement(pred.mean, pred.std, best)
-        i = int(np.argmax(ei))  # the first of equal values: pool order
+        acquisition, cost_info = self._per_cost(space, history, paused, fresh, stops, ei)
+        i = int(np.argmax(acquisition))  # the first of equal values: pool order
         info: dict[str, Any] = {
             "source": "model",
             "ei": float(ei[i]),
@@ -353,9 +385,47 @@ class DyHPO:
             "fitted_at": fitted_at,
             "fit": "scratch" if scratch else "warm",
         }
+        if cost_info is not None:
+            info["cost"] = float(cost_info[0][i])
+            info["cost_weight"] = cost_info[1]
         if i < len(paused):
             return Resume(paused[i].trial_id, stops[i], info)
         return Start(fresh[i - len(paused)], stops[i], info)
+
+    def _per_cost(
+        self,
+        space: Space,
+        history: History,
+        paused: Sequence[TrialRecord],
+        fresh: Sequence[Mapping[str, Any]],
+        stops: Sequence[float],
+        ei: Array,
+    ) -> tuple[Array, tuple[Array, float] | None]:
+        """EI divided by the relative cost of each candidate's step to the power ``kappa *
+        gamma``; EI itself, and no cost, when the race is not cost-aware or no cost is known.
+        With a fidelity in seconds every step costs the same: nothing to weigh."""
+        if self.cost_exponent == 0 or (
+            space.fidelity is not None and not space.fidelity.is_integer
+        ):
+            return ei, None
+        model = CostModel.fit(space, history)
+        if model is None:
+            return ei, None
+        configs = [t.config for t in paused] + list(fresh)
+        starts = [t.fidelity for t in paused] + [0.0] * len(fresh)
+        steps = np.maximum(np.array(stops) - np.array(starts), 1.0)
+        cost = model.predict(configs) * steps
+        relative = cost / float(np.median(cost))
+        gamma = 1.0
+        if self.cost_budget is not None:
+            spent = sum(
+                (o.cpu_seconds if o.cpu_seconds > 0 else o.wall_seconds)
+                for t in history.trials
+                for o in t.curve
+            )
+            gamma = max(0.0, 1.0 - spent / self.cost_budget)
+        weight = self.cost_exponent * gamma
+        return ei / relative**weight, (cost, weight)
 
     # -- the fits -------------------------------------------------------------------------------
 
