@@ -90,6 +90,24 @@ def test_staged_probes_then_holds_the_expensive_low_on_cheap_budgets_then_grows_
     )
 
 
+def test_staged_can_stop_when_the_last_level_stalls() -> None:
+    executor = SimulatedExecutor(2)
+    study = hr.Study(
+        "s",
+        TASK.space,
+        storage="memory://",
+        optimizer=Staged(stop_on_stall=True),
+        seed=1,
+        clock=executor.clock,
+    )
+    study.optimize(
+        task_objective(TASK), hr.Budget(seconds=20_000.0), executor=executor, progress=False
+    )
+    assert executor.clock.now < 20_000.0  # Done, long before the budget ended
+    levels = [d.info.get("level") for d in study.history(decisions=True).decisions]
+    assert 3 in levels
+
+
 def test_staged_waits_for_the_probes_it_needs() -> None:
     staged = Staged(n_probe=3)
     rng = np.random.default_rng(0)
@@ -129,6 +147,7 @@ def test_staged_without_an_expensive_hyperparameter_searches_everything() -> Non
         ({"levels": 0}, "levels=0"),
         ({"n_probe": 1}, "n_probe=1 must be an integer >= 2"),
         ({"min_improvement": 1.5}, r"min_improvement=1.5 must be in \[0, 1\)"),
+        ({"stop_on_stall": 1}, "stop_on_stall=1 must be True or False"),
     ],
 )
 def test_bad_parameters_name_the_value(params: dict[str, Any], match: str) -> None:

@@ -23,7 +23,8 @@ one):
    are drawn uniformly from a region that starts at their cheapest value and spans ``1 / levels``
    of their range; each time the improvement at the maximum fidelity stalls likewise, the region
    grows by another ``1 / levels``. ASHA races this stage's trials over every rung.
-3. When the improvement stalls at the last level, the search is :class:`Done`.
+3. The last level goes on until the study's budget ends; with ``stop_on_stall=True`` the search
+   is :class:`Done` when the improvement stalls there too.
 
 A trial belongs to the stage in force when it was created; a stall happens at the time of the
 report that completes it. With no expensive hyperparameter found (or no cost measured), stage 1
@@ -76,6 +77,8 @@ class Staged:
         min_improvement: the relative improvement of the best loss that counts (>= 0).
         levels: how many times the region of the expensive hyperparameters grows (>= 1).
         eta: ASHA's reduction factor within each stage.
+        stop_on_stall: end the search (:class:`Done`) when the improvement stalls at the last
+            level; by default the last level goes on until the study's budget ends.
 
     See the module docstring for the stages.
     """
@@ -90,6 +93,7 @@ class Staged:
         min_improvement: float = 0.01,
         levels: int = 3,
         eta: int = 3,
+        stop_on_stall: bool = False,
     ) -> None:
         if n_probe is not None:
             _positive_int("n_probe", n_probe, 2)
@@ -107,6 +111,9 @@ class Staged:
         self.min_improvement = float(min_improvement)
         self.levels = _positive_int("levels", levels)
         self.eta = check_eta(eta)
+        if not isinstance(stop_on_stall, bool):
+            raise ConfigurationError(f"stop_on_stall={stop_on_stall!r} must be True or False")
+        self.stop_on_stall = stop_on_stall
         self._asha = ASHA(eta=self.eta)
 
     def get_params(self) -> dict[str, Any]:
@@ -117,6 +124,7 @@ class Staged:
             "min_improvement": self.min_improvement,
             "levels": self.levels,
             "eta": self.eta,
+            "stop_on_stall": self.stop_on_stall,
         }
 
     def __repr__(self) -> str:
@@ -150,6 +158,8 @@ class Staged:
             if stall is None:
                 break
             if level == levels:
+                if not self.stop_on_stall:
+                    break  # the last level goes on until the budget ends
                 return Done(
                     f"the best loss stopped improving at every growth level ({levels}) of the "
                     f"expensive hyperparameters ({', '.join(plan.expensive) or 'none found'})"
