@@ -220,7 +220,7 @@ def plot_regret(
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), squeeze=False)
     names = sorted({name for per in data.values() for name in per})
-    colours = {name: plt.cm.tab10(i % 10) for i, name in enumerate(names)}
+    colours, styles = _styles(plt, names)
     for ax, panel in zip(axes.flat, panels, strict=False):
         for name in names:
             if panel == "mean over tasks":
@@ -236,7 +236,7 @@ def plot_regret(
             floor = 1e-4
             mean = np.maximum(runs.mean(axis=0), floor)
             se = runs.std(axis=0) / math.sqrt(len(runs)) if len(runs) > 1 else 0 * mean
-            ax.plot(grid, mean, label=name, color=colours[name], lw=1.6)
+            ax.plot(grid, mean, label=name, color=colours[name], ls=styles[name], lw=1.6)
             ax.fill_between(
                 grid,
                 np.maximum(mean - se, floor),
@@ -266,14 +266,25 @@ def plot_regret(
     return path
 
 
+def _styles(plt: Any, names: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A colour per optimizer (tab20 beyond 10 of them) and a line style: dashed for peers."""
+    from hyperrace.benchmarks.peers import PEERS
+
+    cmap, n = (plt.cm.tab10, 10) if len(names) <= 10 else (plt.cm.tab20, 20)
+    colours = {name: cmap(i % n) for i, name in enumerate(names)}
+    styles = {name: "--" if name.split(":")[0] in PEERS else "-" for name in names}
+    return colours, styles
+
+
 def plot_overhead(records: Iterable[Mapping[str, Any]], out: str | Path) -> Path:
     """Seconds per decision against observations seen, per optimizer (medians in log bins)."""
     plt = _pyplot()
     points: dict[str, list[tuple[int, float]]] = defaultdict(list)
     for r in records:
         points[r["optimizer"]].extend((int(n), float(s)) for n, s in r["overhead"])
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    for i, (name, pts) in enumerate(sorted(points.items())):
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    colours, styles = _styles(plt, sorted(points))
+    for name, pts in sorted(points.items()):
         if not pts:
             continue
         n = np.array([p[0] for p in pts], dtype=float)
@@ -285,13 +296,15 @@ def plot_overhead(records: Iterable[Mapping[str, Any]], out: str | Path) -> Path
             if mask.any():
                 centres.append(math.sqrt(lo * hi))
                 medians.append(max(float(np.median(s[mask])), 1e-6))
-        ax.plot(centres, medians, marker="o", ms=3, label=name, color=plt.cm.tab10(i % 10))
+        ax.plot(
+            centres, medians, marker="o", ms=3, label=name, color=colours[name], ls=styles[name]
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("observations seen")
     ax.set_ylabel("seconds per decision (median)")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=7, frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     path = Path(out)
     fig.savefig(path, dpi=110)
