@@ -256,10 +256,11 @@ def plot_regret(
     for ax in axes.flat:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
-    width = 5 * ncols + 1.8
+    legend = max(1.8, 0.075 * max((len(label) for label in handles), default=0))
+    width = 5 * ncols + legend
     fig.set_size_inches(width, 3.6 * nrows)
     fig.legend(list(handles.values()), list(handles), loc="center right", frameon=False, fontsize=9)
-    fig.tight_layout(rect=(0, 0, 1 - 1.8 / width, 1))
+    fig.tight_layout(rect=(0, 0, 1 - legend / width, 1))
     path = Path(out)
     fig.savefig(path, dpi=110)
     plt.close(fig)
