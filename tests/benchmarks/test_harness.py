@@ -208,3 +208,20 @@ def test_the_cli_writes_results_table_and_plots(
     assert "| asha:eta=2 |" in out
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 6
     assert (tmp_path / "regret.png").stat().st_size > 10_000
+
+
+def test_a_failing_run_stops_the_benchmark_and_leaves_no_worker(tmp_path: Path) -> None:
+    import multiprocessing
+
+    bench = Benchmark(
+        kind="synthetic",
+        instances=["0"],
+        optimizers=["random", "asha:eta=1"],  # eta=1 is refused when the run builds it
+        seeds=2,
+        budget=30,
+        out=tmp_path,
+        jobs=2,
+    )
+    with pytest.raises(ConfigurationError, match="eta"):
+        bench.run()
+    assert multiprocessing.active_children() == []

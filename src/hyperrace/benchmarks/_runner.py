@@ -7,7 +7,6 @@ interrupted benchmark continues where it stopped: runs already in the file are s
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import multiprocessing
 import os
@@ -89,6 +88,10 @@ def _run(kind: str, instance: str, config: RunConfig) -> dict[str, Any]:
     if config.optimizer in PEERS:
         return run_peer(kind, instance, config)
     return run_ours(_task(kind, instance), config)
+
+
+def _run_packed(args: tuple[str, str, RunConfig]) -> dict[str, Any]:
+    return _run(*args)
 
 
 def _reference(kind: str, instance: str) -> tuple[str, tuple[float, float]]:
@@ -258,9 +261,10 @@ class Benchmark:
                 yield _run(self.kind, instance, config)
             return
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=min(self.jobs, len(todo), os.cpu_count() or 1), mp_context=context
-        ) as pool:
-            futures = [pool.submit(_run, self.kind, i, c) for i, c in todo]
-            for future in concurrent.futures.as_completed(futures):
-                yield future.result()
+        pool = context.Pool(min(self.jobs, len(todo), os.cpu_count() or 1))
+        try:
+            yield from pool.imap_unordered(_run_packed, [(self.kind, i, c) for i, c in todo])
+            pool.close()
+        finally:
+            pool.terminate()  # an error or Ctrl-C here: no run goes on in the background
+            pool.join()
