@@ -658,14 +658,33 @@ class SQLStorage:
                 ).scalar()
                 if direction is None:
                     raise KeyError(f"no study with study_id={study_id}")
+                t = trials.c
                 trial_rows = conn.execute(
-                    sa.select(trials).where(trials.c.study_id == study_id).order_by(trials.c.number)
+                    sa.select(
+                        t.trial_id,
+                        t.number,
+                        t.config,
+                        t.status,
+                        t.target,
+                        t.checkpoint_fidelity,
+                        t.work,
+                        t.reason,
+                        t.message,
+                        t.created,
+                        t.updated,
+                        t.heartbeat,
+                    )
+                    .where(t.study_id == study_id)
+                    .order_by(t.number)
                 ).all()
+                o = observations.c
                 obs_rows = conn.execute(
-                    sa.select(observations)
-                    .join(trials, trials.c.trial_id == observations.c.trial_id)
+                    sa.select(
+                        o.trial_id, o.fidelity, o.value, o.wall_seconds, o.cpu_seconds, o.time
+                    )
+                    .join(trials, trials.c.trial_id == o.trial_id)
                     .where(trials.c.study_id == study_id)
-                    .order_by(observations.c.trial_id, observations.c.fidelity)
+                    .order_by(o.trial_id, o.fidelity)
                 ).all()
                 dec_q = sa.select(decisions_t).where(decisions_t.c.study_id == study_id)
                 if want_decisions:
@@ -677,10 +696,38 @@ class SQLStorage:
                         sa.select(sa.func.count()).where(decisions_t.c.study_id == study_id)
                     ).scalar_one()
             curves: dict[int, list[Observation]] = {}
-            for o in obs_rows:
-                curves.setdefault(o.trial_id, []).append(self._observation(o))
+            for trial_id, *values in obs_rows:  # unpacked rows: much faster than attributes
+                curves.setdefault(trial_id, []).append(Observation(*values))
             records = tuple(
-                self._trial_record(r, tuple(curves.get(r.trial_id, ()))) for r in trial_rows
+                TrialRecord(
+                    tid,
+                    number,
+                    json.loads(config),
+                    TrialStatus(status),
+                    tuple(curves.get(tid, ())),
+                    target,
+                    ckpt,
+                    work,
+                    StopReason(reason),
+                    message,
+                    created,
+                    updated,
+                    heartbeat,
+                )
+                for (
+                    tid,
+                    number,
+                    config,
+                    status,
+                    target,
+                    ckpt,
+                    work,
+                    reason,
+                    message,
+                    created,
+                    updated,
+                    heartbeat,
+                ) in trial_rows
             )
             decs = tuple(
                 DecisionRecord(
