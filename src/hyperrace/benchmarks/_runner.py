@@ -81,8 +81,9 @@ def _task(kind: str, instance: str) -> Task:
 
 
 def _run(kind: str, instance: str, config: RunConfig) -> dict[str, Any]:
-    """One run, in a worker process (tasks are built there and cached per process)."""
-    _one_thread()
+    """One run, in a worker process (tasks are built there and cached per process). Runs are
+    single-threaded (the optimizers that use torch run it on one thread, onnxruntime too):
+    parallelism comes from running seeds side by side."""
     from hyperrace.benchmarks.peers import PEERS, run_peer
 
     if config.optimizer in PEERS:
@@ -97,18 +98,8 @@ def _run_packed(args: tuple[str, str, RunConfig]) -> dict[str, Any]:
 def _reference(kind: str, instance: str) -> tuple[str, tuple[float, float]]:
     from hyperrace.benchmarks._reference import reference_range
 
-    _one_thread()
     task = _task(kind, instance)
     return task.name, reference_range(task)
-
-
-def _one_thread() -> None:
-    """Each run is single-threaded: parallelism comes from running seeds side by side."""
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.set_num_threads(1)
 
 
 @dataclass
@@ -192,7 +183,7 @@ class Benchmark:
     ) -> list[dict[str, Any]]:
         """Run what is not in the results file yet; return every record of this benchmark."""
         self.out.mkdir(parents=True, exist_ok=True)
-        names = {i: make_task(self.kind, i).name for i in self.instances}
+        names = {i: _task(self.kind, i).name for i in self.instances}
         done = {
             (r["task"], r["optimizer"], r["seed"], r["unit"], r["budget"], r["workers"])
             for r in self.load()
@@ -220,7 +211,7 @@ class Benchmark:
 
     def records(self) -> list[dict[str, Any]]:
         """This benchmark's records in the results file (other runs in the file are ignored)."""
-        names = {make_task(self.kind, i).name for i in self.instances}
+        names = {_task(self.kind, i).name for i in self.instances}
         return [
             r
             for r in self.load()

@@ -9,19 +9,19 @@ the trial too. After each epoch it reports the validation error (``1 - accuracy`
 checkpoint of the model, the optimizer, the data-order generator and the global generator, and it
 starts from the trial's checkpoint when there is one, so a trial paused after epoch ``k`` and
 resumed reports exactly the curve of an uninterrupted run. Torch runs single-threaded inside
-(:func:`single_threaded`), for reproducible timings and to share a few cores between workers.
+(:func:`hyperrace._imports.torch_one_thread`), for reproducible timings and to share a few
+cores between workers.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from hyperrace._imports import require
+from hyperrace._imports import require, torch_one_thread
 
 if TYPE_CHECKING:
     from hyperrace.trial import Trial
@@ -32,7 +32,6 @@ __all__ = [
     "as_tensors",
     "fit",
     "make_optimizer",
-    "single_threaded",
     "split",
     "train",
     "trial_seed",
@@ -72,17 +71,6 @@ def make_optimizer(torch: Any, model: Any, config: dict[str, Any]) -> Any:
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=decay)
 
 
-@contextlib.contextmanager
-def single_threaded(torch: Any) -> Iterator[None]:
-    """Run torch on one thread inside, restoring the caller's thread count after."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def fit(
     torch: Any,
     trial: Trial,
@@ -100,7 +88,7 @@ def fit(
     order = torch.Generator().manual_seed(seed)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = len(x_train)
-    with single_threaded(torch), torch.random.fork_rng(devices=[]):
+    with torch_one_thread(), torch.random.fork_rng(devices=[]):
         torch.manual_seed((seed + 1) % _PRIME)
         state = trial.checkpoint.load()
         if state is not None:

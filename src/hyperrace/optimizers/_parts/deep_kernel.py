@@ -43,6 +43,8 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
+from hyperrace._imports import torch_one_thread
+
 __all__ = [
     "FitError",
     "Points",
@@ -150,13 +152,8 @@ class _Net(nn.Module):
 def one_thread() -> Iterator[None]:
     """Run torch single-threaded (restoring the count after), one caller at a time: the matrices
     are small, and one thread makes results independent of the core count."""
-    with _lock:
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            yield
-        finally:
-            torch.set_num_threads(threads)
+    with _lock, torch_one_thread():
+        yield
 
 
 def _tensors(points: Points, shift: float, scale: float) -> tuple[torch.Tensor, ...]:

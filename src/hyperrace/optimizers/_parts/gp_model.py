@@ -13,8 +13,8 @@ Determinism: the fitted model is a function of the data alone (the global torch 
 function of ``seed`` (seeded scrambled Sobol points and a local ``torch.Generator``). Fitted
 hyperparameters are memoized by the exact bytes of the data, so several decisions on the same
 results (parallel workers asking in turn) fit once; the memo returns what a refit would. torch
-runs single-threaded during a proposal (see :func:`_one_thread`); proposals in several threads
-take turns.
+runs single-threaded during a proposal (:func:`hyperrace._imports.torch_one_thread`);
+proposals in several threads take turns.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from hyperrace._imports import torch_one_thread
 
 with warnings.catch_warnings():
     # linear_operator (under GPyTorch) decorates functions with torch.jit.script, which torch
@@ -108,7 +110,7 @@ def rank_candidates(
         seed: the seed of the candidates' random draws.
         project: maps rows of the relaxation onto valid encodings (one-hot blocks, rounded ints).
     """
-    with _lock, _one_thread(), torch.random.fork_rng(devices=[]), _quiet():
+    with _lock, torch_one_thread(), torch.random.fork_rng(devices=[]), _quiet():
         torch.default_generator.manual_seed(0)
         try:
             return _rank(_as_tensor(x), _as_tensor(y), pending, n_candidates, seed, project)
@@ -188,22 +190,6 @@ def _candidates(x: torch.Tensor, y: torch.Tensor, n: int, seed: int) -> torch.Te
     u = torch.rand(n_local, 1, generator=generator, dtype=_DTYPE)
     noise = torch.randn(n_local, d, generator=generator, dtype=_DTYPE)
     return torch.cat([sobol, (centres + torch.exp(low + (high - low) * u) * noise).clamp(0, 1)])
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch single-threaded, restoring the thread count after.
-
-    The matrices here are at most ``max_observations`` square: intra-op parallelism saves nothing
-    on them, and its threads stall when the cores are busy (decisions took 0.7 to 4 s instead of
-    0.3 s on two loaded cores). One thread also makes results independent of the core count.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @contextlib.contextmanager
