@@ -11,11 +11,9 @@ import pytest
 
 import hyperrace as hr
 from hyperrace.benchmarks import digits_space, train_digits
-from hyperrace.executors import RunSpec, run_job
 from hyperrace.history import History
 from hyperrace.optimizers import Start
 from hyperrace.space import Space
-from hyperrace.trial import Trial
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("sklearn")
@@ -67,61 +65,6 @@ def test_digits_trains_in_process(tmp_path: Path) -> None:
     assert trials[0].curve[0].value != trials[1].curve[0].value
     assert torch.equal(torch.get_rng_state(), rng_state)
     assert torch.get_num_threads() == threads
-
-
-def _spec(study: hr.Study, job: hr.Job, stop: float) -> RunSpec:
-    return RunSpec(
-        study_id=study.study_id,
-        trial_id=job.trial_id,
-        stop=stop,
-        max_fidelity=20,
-        integer_fidelity=True,
-        artifacts=str(study.artifacts),
-        heartbeat_interval=None,
-    )
-
-
-def test_digits_resume_is_exact(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'resume.db'}"
-    straight = hr.Study("straight", digits_space(), storage=url, optimizer="random", seed=7)
-    paused = hr.Study("paused", digits_space(), storage=url, optimizer="random", seed=7)
-    loaded: list[float | None] = []
-
-    def spy(trial: Trial) -> None:
-        loaded.append(trial.checkpoint.fidelity)
-        train_digits(trial)
-
-    # uninterrupted: epochs 1..4 in one run
-    job = straight.ask()
-    assert isinstance(job, hr.Job)
-    run_job(straight.storage, _spec(straight, job, 4), spy)
-    reference = straight.storage.trial(job.trial_id)
-
-    # interrupted after epoch 2 (as Ctrl-C does), then resumed by the study up to epoch 4
-    first = paused.ask()
-    assert isinstance(first, hr.Job)
-    assert first.number == job.number and dict(first.config) == dict(job.config)
-    reports = 0
-
-    def stop_after_two() -> bool:
-        nonlocal reports
-        reports += 1
-        return reports >= 2
-
-    outcome = run_job(
-        paused.storage, _spec(paused, first, first.stop), spy, stop_requested=stop_after_two
-    )
-    assert outcome.status is hr.TrialStatus.PAUSED and outcome.fidelity == 2
-    again = paused.ask()
-    assert isinstance(again, hr.Job)
-    assert (again.kind, again.trial_id, again.start) == ("resume", first.trial_id, 2.0)
-    run_job(paused.storage, _spec(paused, again, 4), spy)
-    resumed = paused.storage.trial(first.trial_id)
-
-    assert loaded == [None, None, 2.0]
-    assert resumed.work == 4  # nothing was retrained
-    assert [o.fidelity for o in resumed.curve] == [1, 2, 3, 4]
-    assert [o.value for o in resumed.curve] == [o.value for o in reference.curve]
 
 
 @pytest.mark.slow

@@ -15,7 +15,9 @@ import hyperrace as hr
 from hyperrace.benchmarks import (
     breast_cancer_space,
     digits_cnn_space,
+    digits_space,
     train_breast_cancer,
+    train_digits,
     train_digits_cnn,
 )
 from hyperrace.executors import RunSpec, run_job
@@ -47,7 +49,15 @@ MLP = {
     "dropout": 0.3,
     "optimizer": "adam",
 }
+DIGITS_MLP = {
+    "lr": 3e-3,
+    "weight_decay": 1e-4,
+    "batch_size": 64,
+    "hidden": 64,
+    "optimizer": "adam",
+}
 TASKS: dict[str, tuple[Callable[[], Space], Callable[[Trial], None], dict[str, Any]]] = {
+    "digits": (digits_space, train_digits, DIGITS_MLP),
     "digits-cnn": (digits_cnn_space, train_digits_cnn, CNN),
     "breast-cancer": (breast_cancer_space, train_breast_cancer, MLP),
 }
