@@ -10,7 +10,9 @@ import pytest
 import hyperrace as hr
 from hyperrace.benchmarks import SyntheticCurves
 from hyperrace.executors import SimulatedExecutor, elapse
+from hyperrace.storage import open_storage
 from hyperrace.trial import Trial
+from hyperrace.visual import Snapshot, read
 
 TASK = SyntheticCurves(seed=0, max_epochs=9)
 
@@ -37,3 +39,13 @@ def build_race_study(folder: Path, name: str = "race", epochs: int = 150) -> str
 @pytest.fixture(scope="session")
 def race_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return build_race_study(tmp_path_factory.mktemp("race"))
+
+
+@pytest.fixture(scope="module")
+def snap(race_url: str) -> Snapshot:
+    """The snapshot of the race study, read once per test module."""
+    storage = open_storage(race_url)
+    try:
+        return read(storage, "race")
+    finally:
+        storage.close()

@@ -12,7 +12,6 @@ import pytest
 import hyperrace as hr
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
-from hyperrace.storage import open_storage
 from hyperrace.trial import Observation, TrialRecord, TrialStatus
 from hyperrace.visual import (
     Snapshot,
@@ -21,18 +20,8 @@ from hyperrace.visual import (
     marker,
     parallel_table,
     race,
-    read,
     trial_detail,
 )
-
-
-@pytest.fixture(scope="module")
-def snap(race_url: str) -> Snapshot:
-    storage = open_storage(race_url)
-    try:
-        return read(storage, "race")
-    finally:
-        storage.close()
 
 
 def test_race_cuts_every_curve_into_its_runs(snap: Snapshot) -> None:

@@ -10,7 +10,6 @@ import pytest
 
 from hyperrace.cli import main
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.storage import open_storage
 from hyperrace.visual import (
     OUTCOMES,
     VIEWS,
@@ -21,21 +20,11 @@ from hyperrace.visual import (
     plotly_js_path,
     race,
     race_figure,
-    read,
     write_html,
     write_png,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def snap(race_url: str) -> Snapshot:
-    storage = open_storage(race_url)
-    try:
-        return read(storage, "race")
-    finally:
-        storage.close()
 
 
 def test_race_figure_groups_curves_into_few_traces(snap: Snapshot) -> None:
