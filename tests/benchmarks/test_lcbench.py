@@ -38,6 +38,16 @@ OUTPUTS = [
 ]
 #: Relative tolerance against yahpo-gym's answers (measured: the difference is exactly 0).
 RTOL = 1e-4
+#: LCBench's hyperparameters, in the order of its search space.
+HYPERPARAMETERS = (
+    "batch_size",
+    "learning_rate",
+    "momentum",
+    "weight_decay",
+    "num_layers",
+    "max_units",
+    "max_dropout",
+)
 
 
 def _config(case: dict[str, Any]) -> dict[str, Any]:
@@ -110,15 +120,7 @@ def test_space_and_instances_match_the_data_files() -> None:
     assert len(LCBench.instances()) == 34
     encoding = json.loads((DATA / "lcbench" / "encoding.json").read_text())["OpenML_task_id"]
     assert set(LCBench.instances()) <= set(encoding)
-    assert task.space.names == (
-        "batch_size",
-        "learning_rate",
-        "momentum",
-        "weight_decay",
-        "num_layers",
-        "max_units",
-        "max_dropout",
-    )
+    assert task.space.names == HYPERPARAMETERS
     for name, dim in task.space.dimensions.items():
         hp = by_name[name]
         assert isinstance(dim, Int if hp["type"] == "uniform_int" else Float), name
@@ -160,18 +162,7 @@ def test_integer_valued_floats_are_accepted() -> None:
     assert task.step(config, 10) == task.step(same, 10)
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "batch_size",
-        "learning_rate",
-        "momentum",
-        "weight_decay",
-        "num_layers",
-        "max_units",
-        "max_dropout",
-    ],
-)
+@pytest.mark.parametrize("name", HYPERPARAMETERS)
 def test_values_outside_the_bounds_are_rejected(name: str) -> None:
     task = LCBench("3945")
     dim = task.space.dimensions[name]
