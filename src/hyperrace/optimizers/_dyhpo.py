@@ -78,7 +78,7 @@ from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
-from hyperrace.optimizers._parts.cost import CostModel
+from hyperrace.optimizers._parts.cost import CostModel, spent_seconds
 from hyperrace.optimizers._parts.ladder import rungs
 from hyperrace.optimizers._parts.onehot import OneHot
 from hyperrace.optimizers._parts.rungs import at_rung, top
@@ -418,11 +418,7 @@ class DyHPO:
         relative = cost / float(np.median(cost))
         gamma = 1.0
         if self.cost_budget is not None:
-            spent = sum(
-                (o.cpu_seconds if o.cpu_seconds > 0 else o.wall_seconds)
-                for t in history.trials
-                for o in t.curve
-            )
+            spent = sum(spent_seconds(o) for t in history.trials for o in t.curve)
             gamma = max(0.0, 1.0 - spent / self.cost_budget)
         weight = self.cost_exponent * gamma
         return ei / relative**weight, (cost, weight)

@@ -144,7 +144,7 @@ class Staged:
             return Wait("the probes that measure the cost of a step are still running")
         plan = _Plan.make(space, probes, ladder, self.cost_factor)
         rest = [t for t in trials if t.number >= n_probe]
-        top1 = ladder[-2] if len(ladder) > 1 else ladder[-1]
+        top1 = _top(ladder, 1)
         stall1 = self._stall(history, rest, top1, since=-math.inf)
         stage1 = [t for t in rest if stall1 is None or t.created < stall1]
         if stall1 is None:

@@ -31,9 +31,9 @@ import numpy.typing as npt
 from hyperrace.history import History
 from hyperrace.optimizers._parts.onehot import OneHot
 from hyperrace.space import Categorical, Space
-from hyperrace.trial import TrialRecord, TrialStatus
+from hyperrace.trial import Observation, TrialRecord, TrialStatus
 
-__all__ = ["CostModel", "step_costs"]
+__all__ = ["CostModel", "spent_seconds", "step_costs"]
 
 Array = npt.NDArray[np.float64]
 _ALPHAS = np.exp(np.arange(-4.0, 4.5, 0.5))
@@ -41,12 +41,18 @@ _ALPHAS = np.exp(np.arange(-4.0, 4.5, 0.5))
 _FLOOR = 1e-6
 
 
+def spent_seconds(obs: Observation) -> float:
+    """The seconds a report's run spent since its previous report: processor seconds where
+    they were measured, wall seconds otherwise."""
+    return obs.cpu_seconds if obs.cpu_seconds > 0 else obs.wall_seconds
+
+
 def step_costs(trial: TrialRecord, integer_fidelity: bool) -> list[float]:
     """The trial's seconds per fidelity step, one per report (see the module docstring)."""
     out: list[float] = []
     previous = 0.0
     for obs in trial.curve:
-        seconds = obs.cpu_seconds if obs.cpu_seconds > 0 else obs.wall_seconds
+        seconds = spent_seconds(obs)
         steps = obs.fidelity - previous if integer_fidelity else 1.0
         previous = obs.fidelity
         if steps > 0 and seconds > 0:
