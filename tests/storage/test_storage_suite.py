@@ -149,9 +149,31 @@ def test_recover_stale_pauses_only_silent_running_trials(storage: Storage) -> No
     storage.heartbeat([fresh], now=50.0)
     assert storage.recover_stale(sid, older_than=10.0, now=60.0) == [old]
     t = storage.trial(old)
-    assert t.status is TrialStatus.PAUSED and t.reason is StopReason.INTERRUPTED
+    assert t.status is TrialStatus.PAUSED and t.reason is StopReason.LOST
+    assert t.lost_count == 1 and "heartbeat" in t.message
     assert storage.trial(fresh).status is TrialStatus.RUNNING
     assert storage.recover_stale(sid, older_than=10.0, now=60.0) == []
+
+
+def test_a_trial_lost_more_than_max_retries_times_fails_with_the_reason(storage: Storage) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)
+    storage.report(tid, Observation(1.0, 0.5), checkpoint_fidelity=1.0)
+    for i in range(2):  # lost twice with max_retries=2: paused both times, curve kept
+        status = storage.lose_run(tid, "its worker process died", now=10.0 + i, max_retries=2)
+        assert status is TrialStatus.PAUSED
+        t = storage.trial(tid)
+        assert t.reason is StopReason.LOST and t.lost_count == i + 1 and t.fidelity == 1.0
+        storage.apply_decision(sid, 1 + i, NewDecision("resume", 3.0, trial_id=tid), now=11.0 + i)
+    # the third loss, this time by a stopped heartbeat, is one too many
+    assert storage.recover_stale(sid, older_than=100.0, now=100.0, max_retries=2) == [tid]
+    t = storage.trial(tid)
+    assert t.status is TrialStatus.FAILED and t.reason is StopReason.LOST and t.lost_count == 3
+    assert "lost 3 times" in t.message and "max_retries=2" in t.message
+    assert [o.fidelity for o in t.curve] == [1.0]  # what it reported is kept
+    # a run that ended before its loss was noticed is left alone
+    assert storage.lose_run(tid, "late", now=200.0, max_retries=2) is None
+    assert storage.trial(tid).status is TrialStatus.FAILED
 
 
 def test_study_attributes_and_elapsed(storage: Storage) -> None:

@@ -121,7 +121,7 @@ def test_sigkill_of_ask_tell_workers_loses_no_committed_report(
     assert study.recover(stale_after=0.0)  # the killed workers' trials come back as paused
     h = study.history()
     assert not h.running
-    assert all(t.reason is StopReason.INTERRUPTED for t in h.paused if t.fidelity < t.target)
+    assert all(t.reason is StopReason.LOST for t in h.paused if t.fidelity < t.target)
 
 
 _WORKERS = """

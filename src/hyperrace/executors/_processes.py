@@ -17,11 +17,9 @@ import signal
 from dataclasses import dataclass
 from typing import Any
 
-from hyperrace._clock import SystemClock
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.executors._run import Objective, Outcome, RunSpec, run_job
+from hyperrace.executors._run import Objective, Outcome, RunSpec, lost_run, run_job
 from hyperrace.storage import Storage, open_storage
-from hyperrace.trial import StopReason, TrialStatus
 
 __all__ = ["ProcessExecutor"]
 
@@ -130,22 +128,14 @@ class ProcessExecutor:
             worker.process.join()
 
     def _died(self, worker: _Worker) -> Outcome:
-        """The outcome of a job whose worker died: its trial is paused, to be resumed."""
+        """The outcome of a job whose worker died: its trial is paused, to be resumed (or failed
+        after too many lost runs)."""
         assert worker.spec is not None and self._storage is not None
         spec, code = worker.spec, worker.process.exitcode
-        message = f"its worker process died (exit code {code})"
-        trial = self._storage.trial(spec.trial_id)
-        if trial.status is TrialStatus.RUNNING:
-            now = SystemClock().timestamp()
-            self._storage.end_run(
-                spec.trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED, message, now=now
-            )
         self._workers.remove(worker)
         worker.conn.close()
         worker.process.join()
-        return Outcome(
-            spec.trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED, trial.fidelity, message
-        )
+        return lost_run(self._storage, spec, f"its worker process died (exit code {code})")
 
     def wait(self, timeout: float | None) -> list[Outcome]:
         busy = [w for w in self._workers if w.spec is not None]

@@ -26,7 +26,7 @@ from hyperrace.trial import (
     check_value,
 )
 
-__all__ = ["Objective", "Outcome", "RunSpec", "run_job", "trial_folder"]
+__all__ = ["Objective", "Outcome", "RunSpec", "lost_run", "run_job", "trial_folder"]
 
 Objective = Callable[[Trial], Any]
 
@@ -44,6 +44,8 @@ class RunSpec:
         artifacts: the study's artifact folder; the trial's checkpoints go in a subfolder.
         cpu_slice: processor seconds the run may spend before it stops at a report.
         heartbeat_interval: seconds between heartbeats (``None``: none are sent).
+        max_retries: runs of the trial that may be lost (worker died, heartbeat stopped) before
+            it fails instead of being resumed (``None``: no limit).
     """
 
     study_id: int
@@ -54,6 +56,7 @@ class RunSpec:
     artifacts: str
     cpu_slice: float | None = None
     heartbeat_interval: float | None = 10.0
+    max_retries: int | None = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,19 @@ class Outcome:
 def trial_folder(artifacts: str | Path, trial_id: int) -> Path:
     """The checkpoint folder of a trial inside a study's artifact folder."""
     return Path(artifacts) / f"trial-{trial_id}"
+
+
+def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:
+    """The outcome of a job whose worker was lost (died, killed, unreachable): the trial is
+    paused at what it reported, to be resumed from its checkpoint, or failed once it was lost
+    more than ``spec.max_retries`` times. A trial already ended elsewhere is left as it is."""
+    status = storage.lose_run(
+        spec.trial_id, message, now=SystemClock().timestamp(), max_retries=spec.max_retries
+    )
+    trial = storage.trial(spec.trial_id)
+    if status is None:  # ended before it was lost (e.g. the worker died after ending the run)
+        return Outcome(spec.trial_id, trial.status, trial.reason, trial.fidelity, trial.message)
+    return Outcome(spec.trial_id, status, StopReason.LOST, trial.fidelity, trial.message)
 
 
 class _Heartbeat:

@@ -82,7 +82,7 @@ def settled(trial: TrialRecord, budget: float, above: float | None) -> bool:
         return False
     if reached(trial.fidelity, budget):
         return True
-    interrupted = trial.reason is StopReason.INTERRUPTED and trial.fidelity < trial.target
+    interrupted = trial.reason.is_interruption and trial.fidelity < trial.target
     return not interrupted
 
 

@@ -10,8 +10,9 @@ Contract
   the caller then reads a fresh history and decides again. This is how many processes deciding at
   once stay consistent without any lock held between reading and writing.
 * A trial moves ``running -> paused | completed | failed`` (:meth:`end_run`), ``paused ->
-  running`` (a resume decision), and ``running -> paused`` when its heartbeat is lost
-  (:meth:`recover_stale`). Completed and failed trials never change again.
+  running`` (a resume decision), and ``running -> paused`` (or ``failed`` after too many
+  retries) when its run is lost (:meth:`lose_run`, :meth:`recover_stale`). Completed and failed
+  trials never change again.
 * Reports are accepted only from running trials, one observation per (trial, fidelity): a report
   at a fidelity already recorded (a retrained step) replaces it. A NaN or infinite value is never
   stored: it fails the trial with the reason.
@@ -198,8 +199,20 @@ class Storage(Protocol):
         """Mark running trials as alive at ``now``."""
         ...
 
-    def recover_stale(self, study_id: int, *, older_than: float, now: float) -> list[int]:
-        """Pause running trials whose heartbeat is older than ``older_than``; return their ids."""
+    def lose_run(
+        self, trial_id: int, message: str, *, now: float, max_retries: int | None = None
+    ) -> TrialStatus | None:
+        """The run of a running trial was lost (its worker died): count it, and pause the trial
+        (reason ``lost``) to be resumed from its checkpoint, or fail it once it has been lost
+        more than ``max_retries`` times (``None``: never). Returns the new status, or ``None``
+        when the trial was no longer running (it was ended elsewhere: nothing is changed)."""
+        ...
+
+    def recover_stale(
+        self, study_id: int, *, older_than: float, now: float, max_retries: int | None = None
+    ) -> list[int]:
+        """:meth:`lose_run` for every running trial whose heartbeat is older than ``older_than``;
+        return their ids."""
         ...
 
     def trial(self, trial_id: int) -> TrialRecord:

@@ -16,7 +16,7 @@ from hyperrace.storage._base import (
     StudyInfo,
     StudySummary,
 )
-from hyperrace.storage._rules import check_end_status, check_running
+from hyperrace.storage._rules import check_end_status, check_running, lost_outcome
 from hyperrace.trial import (
     DecisionRecord,
     Observation,
@@ -38,7 +38,6 @@ class InMemoryStorage:
         self._trials: dict[int, TrialRecord] = {}
         self._study_of: dict[int, int] = {}
         self._decisions: dict[int, list[DecisionRecord]] = {}
-        self._lost: dict[int, int] = {}
 
     @property
     def url(self) -> str:
@@ -240,24 +239,40 @@ class InMemoryStorage:
                 if trial is not None and trial.status is TrialStatus.RUNNING:
                     self._trials[tid] = dataclasses.replace(trial, heartbeat=now)
 
-    def recover_stale(self, study_id: int, *, older_than: float, now: float) -> list[int]:
+    def _lose(self, trial: TrialRecord, message: str, now: float, max_retries: int | None) -> None:
+        status, message = lost_outcome(trial.lost_count, message, max_retries)
+        self._trials[trial.trial_id] = dataclasses.replace(
+            trial,
+            status=status,
+            reason=StopReason.LOST,
+            message=message,
+            updated=now,
+            heartbeat=None,
+            lost_count=trial.lost_count + 1,
+        )
+
+    def lose_run(
+        self, trial_id: int, message: str, *, now: float, max_retries: int | None = None
+    ) -> TrialStatus | None:
+        with self._lock:
+            trial = self._trials[trial_id]
+            if trial.status is not TrialStatus.RUNNING:
+                return None
+            self._lose(trial, message, now, max_retries)
+            return self._trials[trial_id].status
+
+    def recover_stale(
+        self, study_id: int, *, older_than: float, now: float, max_retries: int | None = None
+    ) -> list[int]:
         with self._lock:
             out = []
-            for tid, trial in self._trials.items():
+            for tid, trial in list(self._trials.items()):
                 if (
                     self._study_of[tid] == study_id
                     and trial.status is TrialStatus.RUNNING
                     and (trial.heartbeat or 0.0) < older_than
                 ):
-                    self._lost[tid] = self._lost.get(tid, 0) + 1
-                    self._trials[tid] = dataclasses.replace(
-                        trial,
-                        status=TrialStatus.PAUSED,
-                        reason=StopReason.INTERRUPTED,
-                        message="its worker stopped sending heartbeats",
-                        updated=now,
-                        heartbeat=None,
-                    )
+                    self._lose(trial, "its worker stopped sending heartbeats", now, max_retries)
                     out.append(tid)
             return sorted(out)
 

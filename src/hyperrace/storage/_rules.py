@@ -5,7 +5,7 @@ from __future__ import annotations
 from hyperrace.exceptions import TrialStateError
 from hyperrace.trial import TrialStatus
 
-__all__ = ["check_end_status", "check_running"]
+__all__ = ["check_end_status", "check_running", "lost_outcome"]
 
 
 def check_running(trial_id: int, status: TrialStatus, action: str) -> None:
@@ -23,3 +23,17 @@ def check_end_status(status: TrialStatus) -> None:
         raise TrialStateError(
             "a run cannot end with status 'running'; use paused, completed or failed"
         )
+
+
+def lost_outcome(
+    lost_before: int, message: str, max_retries: int | None
+) -> tuple[TrialStatus, str]:
+    """The status and message of a trial whose run was just lost, lost ``lost_before`` times
+    before: paused to be resumed, or failed once it was lost more than ``max_retries`` times."""
+    lost = lost_before + 1
+    if max_retries is not None and lost > max_retries:
+        return TrialStatus.FAILED, (
+            f"{message}; failed: its runs were lost {lost} times, more than max_retries="
+            f"{max_retries} (a configuration that kills its worker, e.g. out of memory?)"
+        )
+    return TrialStatus.PAUSED, message

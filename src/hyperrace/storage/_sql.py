@@ -31,7 +31,7 @@ from hyperrace.storage._base import (
     StudyInfo,
     StudySummary,
 )
-from hyperrace.storage._rules import check_end_status, check_running
+from hyperrace.storage._rules import check_end_status, check_running, lost_outcome
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
 from hyperrace.trial import (
@@ -569,7 +569,48 @@ class SQLStorage:
 
         self._retry(run)
 
-    def recover_stale(self, study_id: int, *, older_than: float, now: float) -> list[int]:
+    @staticmethod
+    def _lose(
+        conn: Connection, row: Any, message: str, now: float, max_retries: int | None
+    ) -> TrialStatus:
+        """Count a lost run of the (locked, running) trial ``row`` (trial_id, lost_count)."""
+        trial_id, lost_before = row
+        status, message = lost_outcome(lost_before, message, max_retries)
+        conn.execute(
+            trials.update()
+            .where(trials.c.trial_id == trial_id)
+            .values(
+                status=status.value,
+                reason=StopReason.LOST.value,
+                message=message,
+                updated=now,
+                heartbeat=None,
+                lost_count=lost_before + 1,
+            )
+        )
+        return status
+
+    def lose_run(
+        self, trial_id: int, message: str, *, now: float, max_retries: int | None = None
+    ) -> TrialStatus | None:
+        def run() -> TrialStatus | None:
+            with self._tx() as conn:
+                row = conn.execute(
+                    sa.select(trials.c.trial_id, trials.c.lost_count, trials.c.status)
+                    .where(trials.c.trial_id == trial_id)
+                    .with_for_update()
+                ).first()
+                if row is None:
+                    raise KeyError(f"no trial with trial_id={trial_id}")
+                if row.status != TrialStatus.RUNNING.value:
+                    return None
+                return self._lose(conn, row[:2], message, now, max_retries)
+
+        return self._retry(run)
+
+    def recover_stale(
+        self, study_id: int, *, older_than: float, now: float, max_retries: int | None = None
+    ) -> list[int]:
         stale = (
             trials.c.study_id == study_id,
             trials.c.status == "running",
@@ -585,25 +626,14 @@ class SQLStorage:
 
         def run() -> list[int]:
             with self._tx() as conn:
-                ids = (
-                    conn.execute(sa.select(trials.c.trial_id).where(*stale).with_for_update())
-                    .scalars()
-                    .all()
-                )
-                if ids:
-                    conn.execute(
-                        trials.update()
-                        .where(trials.c.trial_id.in_(ids))
-                        .values(
-                            status="paused",
-                            reason=StopReason.INTERRUPTED.value,
-                            message="its worker stopped sending heartbeats",
-                            updated=now,
-                            heartbeat=None,
-                            lost_count=trials.c.lost_count + 1,
-                        )
-                    )
-                return sorted(int(i) for i in ids)
+                rows = conn.execute(
+                    sa.select(trials.c.trial_id, trials.c.lost_count)
+                    .where(*stale)
+                    .with_for_update()
+                ).all()
+                for row in rows:
+                    self._lose(conn, row, "its worker stopped sending heartbeats", now, max_retries)
+                return sorted(int(r[0]) for r in rows)
 
         if not self._retry(any_stale):
             return []
@@ -628,6 +658,7 @@ class SQLStorage:
             t.created,
             t.updated,
             t.heartbeat,
+            t.lost_count,
         ]
 
     @staticmethod
@@ -640,7 +671,21 @@ class SQLStorage:
     def _trial_record(row: Any, curve: tuple[Observation, ...]) -> TrialRecord:
         """A record from a row of :meth:`_trial_columns`, unpacked: reading a row's attributes by
         name costs several times more, which shows in studies of thousands of trials."""
-        tid, number, config, status, target, ckpt, work, reason, message, created, updated, hb = row
+        (
+            tid,
+            number,
+            config,
+            status,
+            target,
+            ckpt,
+            work,
+            reason,
+            message,
+            created,
+            updated,
+            hb,
+            lost,
+        ) = row
         return TrialRecord(
             tid,
             number,
@@ -655,6 +700,7 @@ class SQLStorage:
             created,
             updated,
             hb,
+            lost,
         )
 
     def trial(self, trial_id: int) -> TrialRecord:

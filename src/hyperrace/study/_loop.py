@@ -36,6 +36,7 @@ class RaceLoop:
         heartbeat_interval: float,
         stale_after: float | None,
         max_failures_in_a_row: int | None = None,
+        max_retries: int | None = 3,
     ) -> None:
         if not callable(objective):
             raise ConfigurationError(f"objective {objective!r} is not callable")
@@ -60,6 +61,9 @@ class RaceLoop:
                 f"max_failures_in_a_row={max_failures_in_a_row!r} must be >= 1, or None"
             )
         self.max_failures = max_failures_in_a_row
+        if max_retries is not None and (isinstance(max_retries, bool) or max_retries < 0):
+            raise ConfigurationError(f"max_retries={max_retries!r} must be >= 0, or None")
+        self.max_retries = max_retries
         self.failures = 0
 
     def run(self) -> None:
@@ -72,7 +76,7 @@ class RaceLoop:
         interrupted = False
         try:
             while True:
-                study.recover(stale_after=self.stale_after)
+                study.recover(stale_after=self.stale_after, max_retries=self.max_retries)
                 elapsed = elapsed0 + clock.wall() - t0
                 last: Job | Wait | Done | None = None
                 while not stopping and executor.free() > 0:
@@ -80,7 +84,9 @@ class RaceLoop:
                     if not isinstance(last, Job):
                         break
                     self.mine[last.trial_id] = last
-                    executor.submit(study._spec(last, self.budget, self.heartbeat_interval))
+                    executor.submit(
+                        study._spec(last, self.budget, self.heartbeat_interval, self.max_retries)
+                    )
                 outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
                 for outcome in outcomes:
                     self.mine.pop(outcome.trial_id, None)

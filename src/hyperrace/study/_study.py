@@ -261,9 +261,7 @@ class Study:
 
     def _decide(self, history: History) -> Decision:
         interrupted = [
-            t
-            for t in history.paused
-            if t.reason is StopReason.INTERRUPTED and t.fidelity < t.target
+            t for t in history.paused if t.reason.is_interruption and t.fidelity < t.target
         ]
         if interrupted:
             t = interrupted[0]
@@ -429,15 +427,24 @@ class Study:
         """Mark the job's trial alive (``report`` does too)."""
         self.storage.heartbeat([job.trial_id], now=self.clock.timestamp())
 
-    def recover(self, *, stale_after: float) -> list[int]:
-        """Pause running trials whose heartbeat is older than ``stale_after`` seconds so that they
-        are resumed; return their ids."""
+    def recover(self, *, stale_after: float, max_retries: int | None = 3) -> list[int]:
+        """Take running trials whose heartbeat is older than ``stale_after`` seconds as lost:
+        pause them so that they are resumed from their checkpoint, or fail those lost more than
+        ``max_retries`` times. Returns their ids."""
         now = self.clock.timestamp()
-        return self.storage.recover_stale(self.study_id, older_than=now - stale_after, now=now)
+        return self.storage.recover_stale(
+            self.study_id, older_than=now - stale_after, now=now, max_retries=max_retries
+        )
 
     # -- optimize -----------------------------------------------------------------------------
 
-    def _spec(self, job: Job, budget: Budget | None, heartbeat_interval: float | None) -> RunSpec:
+    def _spec(
+        self,
+        job: Job,
+        budget: Budget | None,
+        heartbeat_interval: float | None,
+        max_retries: int | None = 3,
+    ) -> RunSpec:
         return RunSpec(
             study_id=self.study_id,
             trial_id=job.trial_id,
@@ -447,6 +454,7 @@ class Study:
             artifacts=str(self.artifacts),
             cpu_slice=budget.trial_cpu_seconds if budget else None,
             heartbeat_interval=heartbeat_interval,
+            max_retries=max_retries,
         )
 
     def optimize(
@@ -460,6 +468,7 @@ class Study:
         heartbeat_interval: float = 10.0,
         stale_after: float | None = None,
         max_failures_in_a_row: int | None = 20,
+        max_retries: int | None = 3,
     ) -> None:
         """Run the race until the budget is spent or the optimizer is done.
 
@@ -478,6 +487,8 @@ class Study:
             max_failures_in_a_row: stop with :class:`~hyperrace.ObjectiveFailingError` once this
                 many runs in a row failed (``None``: never), since that is a bug in the objective
                 rather than bad configurations; the trials stay recorded.
+            max_retries: runs of one trial that may be lost (its worker died or stopped sending
+                heartbeats) before the trial fails instead of being resumed (``None``: no limit).
 
         Ctrl-C pauses the running trials at what they reported and re-raises ``KeyboardInterrupt``;
         calling ``optimize`` again resumes them.
@@ -494,6 +505,7 @@ class Study:
             heartbeat_interval,
             stale_after,
             max_failures_in_a_row,
+            max_retries,
         ).run()
 
     def __repr__(self) -> str:

@@ -47,10 +47,17 @@ class StopReason(str, enum.Enum):
     NONE = "none"
     REACHED = "reached"  # it trained up to the fidelity it was granted
     TIME_SLICE = "time_slice"  # its processor-time slice was spent; stopped at a report
-    INTERRUPTED = "interrupted"  # Ctrl-C, a killed worker, a lost heartbeat: to be resumed
+    INTERRUPTED = "interrupted"  # Ctrl-C or the study stopped it: to be resumed
+    LOST = "lost"  # its worker died or stopped sending heartbeats: resumed, or failed if too often
     OBJECTIVE_RETURNED = "objective_returned"  # the objective returned before the granted fidelity
     ERROR = "error"  # the objective raised
     INVALID_VALUE = "invalid_value"  # a NaN or infinite value was reported
+
+    @property
+    def is_interruption(self) -> bool:
+        """The run was cut short from outside (stopped, or its worker lost): the study resumes
+        such a trial up to its granted fidelity before deciding anything new."""
+        return self in (StopReason.INTERRUPTED, StopReason.LOST)
 
 
 def check_value(value: float) -> str | None:
@@ -102,7 +109,9 @@ class TrialRecord:
         work: fidelity units actually trained, retraining included (what budgets count).
         reason: why its last run ended; ``message`` gives details (a traceback for errors).
         created, updated: seconds since the Unix epoch.
-        heartbeat: when its worker last showed signs of life (running trials only).
+        heartbeat: when its worker last showed signs of life (running trials only; a snapshot
+            may hold an older value, since heartbeats do not count as changes of the trial).
+        lost_count: how many of its runs were lost (worker died, heartbeat stopped).
     """
 
     trial_id: int
@@ -118,6 +127,7 @@ class TrialRecord:
     created: float = 0.0
     updated: float = 0.0
     heartbeat: float | None = None
+    lost_count: int = 0
 
     def __repr__(self) -> str:
         value = "-" if self.last_value is None else f"{self.last_value:.6g}"

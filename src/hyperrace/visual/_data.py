@@ -125,7 +125,7 @@ def _last_outcome(trial: TrialRecord, reached: float, max_fidelity: float | None
     if trial.status == TrialStatus.FAILED:
         return "failed"
     if trial.status == TrialStatus.PAUSED:
-        return "interrupted" if trial.reason == StopReason.INTERRUPTED else "paused"
+        return "interrupted" if trial.reason.is_interruption else "paused"
     if max_fidelity is None or reached >= max_fidelity:
         return "completed"
     return "stopped"
