@@ -47,7 +47,7 @@ from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
 from hyperrace.optimizers._parts.rungs import loss_at, reached
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
-from hyperrace.trial import StopReason, TrialRecord, TrialStatus
+from hyperrace.trial import TrialRecord, TrialStatus
 
 __all__ = ["LOOKAHEAD", "Hyperband", "SuccessiveHalving", "next_decision", "scan"]
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from hyperrace.history import Direction, History
 from hyperrace.space import Categorical, Space
-from hyperrace.trial import DecisionRecord, StopReason, TrialRecord, TrialStatus
+from hyperrace.trial import DecisionRecord, TrialRecord, TrialStatus
 
 __all__ = [
     "OUTCOMES",
