@@ -7,7 +7,7 @@ it (and the per-decision seed), which is what makes resuming and many workers ex
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from hyperrace.trial import DecisionRecord, TrialRecord, TrialStatus
@@ -26,12 +26,16 @@ class History:
         trials: every trial, in order of creation.
         n_decisions: how many decisions were recorded (the next one has this index).
         decisions: the recorded decisions, oldest first (may be empty when not loaded).
+        version: the storage's change counter of the study when this snapshot was read: a later
+            snapshot is read incrementally from it (only the trials changed since).
     """
 
     direction: Direction
     trials: tuple[TrialRecord, ...] = ()
     n_decisions: int = 0
     decisions: tuple[DecisionRecord, ...] = ()
+    version: int = 0
+    _positions: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -39,12 +43,21 @@ class History:
     def __iter__(self) -> Iterator[TrialRecord]:
         return iter(self.trials)
 
+    @property
+    def decisions_loaded(self) -> bool:
+        """Whether :attr:`decisions` holds every decision (not only their count)."""
+        return len(self.decisions) == self.n_decisions
+
     def trial(self, trial_id: int) -> TrialRecord:
         """The trial with this id; ``KeyError`` naming the id if there is none."""
-        for t in self.trials:
-            if t.trial_id == trial_id:
-                return t
-        raise KeyError(f"no trial with trial_id={trial_id} in this history")
+        positions = self._positions
+        if positions is None:  # built once per snapshot: lookups by id are then O(1)
+            positions = {t.trial_id: i for i, t in enumerate(self.trials)}
+            object.__setattr__(self, "_positions", positions)
+        i = positions.get(trial_id)
+        if i is None:
+            raise KeyError(f"no trial with trial_id={trial_id} in this history")
+        return self.trials[i]
 
     def with_status(self, *statuses: TrialStatus) -> tuple[TrialRecord, ...]:
         """The trials whose status is one of ``statuses``."""

@@ -30,9 +30,14 @@ def test_migrations_build_exactly_the_schema_the_code_uses(shared_url: str) -> N
     assert version == SCHEMA_VERSION
 
 
-def test_a_saved_version_1_database_is_read_and_continued(tmp_path: Path) -> None:
+def test_a_saved_version_1_database_is_refused_then_upgraded_read_and_continued(
+    tmp_path: Path,
+) -> None:
     db = tmp_path / "saved.db"
     shutil.copy(SAVED_V1, db)
+    with pytest.raises(hr.StorageError, match=r"older schema version '0001'.*hyperrace upgrade"):
+        SQLStorage(f"sqlite:///{db}")
+    SQLStorage(f"sqlite:///{db}", upgrade=True).close()
     study = hr.Study("saved", storage=f"sqlite:///{db}")
     trials = study.trials
     assert len(trials) == 3
@@ -49,6 +54,11 @@ def test_a_saved_version_1_database_is_read_and_continued(tmp_path: Path) -> Non
     study.report(job.trial_id, fidelity=1, value=0.5)
     study.tell(job)
     assert len(study.trials) == 4
+    # the upgraded rows start at version 0; the next change is read incrementally
+    before = study.history()
+    assert before.version > 0
+    after = study.history()
+    assert after is before  # nothing changed since
 
 
 def test_unknown_schema_version_is_a_clear_error(tmp_path: Path) -> None:

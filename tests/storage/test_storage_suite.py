@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 
 import pytest
 
 from hyperrace.exceptions import TrialStateError
+from hyperrace.history import History
 from hyperrace.storage import DecisionConflict, NewDecision, Storage, open_storage
 from hyperrace.trial import Observation, StopReason, TrialStatus
 
@@ -242,3 +244,90 @@ def test_work_defaults_to_the_new_steps_beyond_the_highest_reported(storage: Sto
     storage.report(tid, Observation(3.0, 0.4))  # 1 more
     storage.report(tid, Observation(1.0, 0.6))  # a retrained earlier step: no new work
     assert storage.trial(tid).work == 3.0
+
+
+def _without_heartbeats(history: History) -> History:
+    """The snapshot with heartbeat times blanked: they are not changes (see Storage.history)."""
+    trials = tuple(dataclasses.replace(t, heartbeat=None) for t in history.trials)
+    return dataclasses.replace(history, trials=trials)
+
+
+def _same(a: History, b: History) -> bool:
+    return _without_heartbeats(a) == _without_heartbeats(b)
+
+
+def test_a_snapshot_read_since_another_equals_a_full_read(storage: Storage) -> None:
+    """Every kind of change (start, report, failure, end, resume, loss, new decisions) shows in
+    the incremental read exactly as in a full read, and unchanged records are shared."""
+    sid = _study(storage)
+    other = _study(storage, "other")  # changes of another study are not this one's
+    a = _start(storage, sid, 0, x=0.1)
+    b = _start(storage, sid, 1, x=0.2)
+    first = storage.history(sid, decisions=True)
+    assert storage.history(sid, decisions=True, since=first) is first  # nothing changed
+    storage.heartbeat([a, b], now=5.0)  # heartbeats are not changes
+    assert storage.history(sid, decisions=True, since=first) is first
+
+    _start(storage, other, 0)
+    storage.report(a, Observation(1.0, 0.5), checkpoint_fidelity=1.0)
+    c = _start(storage, sid, 2, x=0.3)
+    second = storage.history(sid, decisions=True, since=first)
+    assert _same(second, storage.history(sid, decisions=True))
+    assert second.version > first.version
+    assert second.trial(b) is first.trial(b)  # unchanged: shared, not read again
+    assert second.trial(a).curve == (Observation(1.0, 0.5),)
+    assert [d.trial_id for d in second.decisions] == [a, b, c]
+
+    storage.report(b, Observation(1.0, math.nan))  # fails b
+    storage.end_run(a, TrialStatus.PAUSED, StopReason.REACHED, "", now=6.0)
+    storage.lose_run(c, "its worker process died", now=7.0)
+    storage.apply_decision(sid, 3, NewDecision("resume", 3.0, trial_id=a), now=8.0)
+    d = _start(storage, sid, 4, x=0.4)
+    for want in (True, False):
+        third = storage.history(sid, decisions=want, since=second)
+        assert _same(third, storage.history(sid, decisions=want))
+        assert third.n_decisions == 5 and len(third.decisions) == (5 if want else 0)
+    statuses = [t.status for t in third.trials]
+    assert statuses == [
+        TrialStatus.RUNNING,
+        TrialStatus.FAILED,
+        TrialStatus.PAUSED,
+        TrialStatus.RUNNING,
+    ]
+    assert third.trial(d).number == 3
+    # a snapshot without decisions, continued with decisions, reads all of them
+    assert storage.history(sid, decisions=True, since=third).decisions == (
+        storage.history(sid, decisions=True).decisions
+    )
+
+
+def test_incremental_snapshots_follow_concurrent_writers(storage: Storage) -> None:
+    """Writers in threads report while a reader follows incrementally: each snapshot equals a
+    full read made at the same version, and the last one holds every report."""
+    sid = _study(storage)
+    ids = [_start(storage, sid, i, x=i / 10) for i in range(4)]
+    errors: list[BaseException] = []
+
+    def write(tid: int) -> None:
+        try:
+            for f in range(1, 31):
+                storage.report(tid, Observation(float(f), f / 100.0))
+        except BaseException as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(t,)) for t in ids]
+    for t in threads:
+        t.start()
+    snapshot = storage.history(sid)
+    while any(t.is_alive() for t in threads):
+        snapshot = storage.history(sid, since=snapshot)
+        for trial in snapshot.trials:  # a curve is never seen half-written
+            assert [o.fidelity for o in trial.curve] == [
+                float(i) for i in range(1, 1 + len(trial.curve))
+            ]
+    for t in threads:
+        t.join()
+    assert not errors
+    snapshot = storage.history(sid, since=snapshot)
+    assert _same(snapshot, storage.history(sid))
+    assert all(len(t.curve) == 30 for t in snapshot.trials)

@@ -219,8 +219,16 @@ class Storage(Protocol):
         """One trial with its curve; ``KeyError`` if there is none."""
         ...
 
-    def history(self, study_id: int, *, decisions: bool = False) -> History:
-        """A snapshot of the study (with its decision records when ``decisions`` is True)."""
+    def history(
+        self, study_id: int, *, decisions: bool = False, since: History | None = None
+    ) -> History:
+        """A snapshot of the study (with its decision records when ``decisions`` is True).
+
+        ``since``: an earlier snapshot of the same study; only what changed after it is read
+        (trials whose status, curve or grant changed, new decisions) and the rest is shared
+        with it, so that following a study of thousands of trials costs what changed, not the
+        whole study. Heartbeats are not changes: a snapshot may hold older heartbeat times.
+        """
         ...
 
     def close(self) -> None:

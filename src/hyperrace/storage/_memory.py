@@ -38,6 +38,17 @@ class InMemoryStorage:
         self._trials: dict[int, TrialRecord] = {}
         self._study_of: dict[int, int] = {}
         self._decisions: dict[int, list[DecisionRecord]] = {}
+        self._order: dict[int, list[int]] = {}  # a study's trial ids, by number
+        self._version: dict[int, int] = {}  # a study's change counter
+        self._changed_at: dict[int, int] = {}  # a trial's study version at its last change
+
+    def _put(self, trial: TrialRecord) -> None:
+        """Store a changed trial and count the change."""
+        study_id = self._study_of[trial.trial_id]
+        version = self._version.get(study_id, 0) + 1
+        self._version[study_id] = version
+        self._changed_at[trial.trial_id] = version
+        self._trials[trial.trial_id] = trial
 
     @property
     def url(self) -> str:
@@ -99,9 +110,11 @@ class InMemoryStorage:
             info = self._studies.pop(name, None)
             if info is None:
                 return False
-            for tid in [t for t, s in self._study_of.items() if s == info.study_id]:
+            for tid in self._order.pop(info.study_id, []):
                 del self._trials[tid], self._study_of[tid]
+                self._changed_at.pop(tid, None)
             del self._decisions[info.study_id]
+            self._version.pop(info.study_id, None)
             return True
 
     def _replace_study(self, study_id: int, **changes: Any) -> None:
@@ -133,7 +146,7 @@ class InMemoryStorage:
                 if decision.config is None:
                     raise ValueError("a start decision needs a config")
                 trial_id = max(self._trials, default=0) + 1
-                number = sum(1 for s in self._study_of.values() if s == study_id)
+                number = len(self._order.get(study_id, []))
                 trial = TrialRecord(
                     trial_id,
                     number,
@@ -145,6 +158,7 @@ class InMemoryStorage:
                     heartbeat=now,
                 )
                 self._study_of[trial_id] = study_id
+                self._order.setdefault(study_id, []).append(trial_id)
             else:
                 if decision.trial_id is None:
                     raise ValueError("a resume decision needs a trial_id")
@@ -164,7 +178,7 @@ class InMemoryStorage:
                     updated=now,
                     heartbeat=now,
                 )
-            self._trials[trial.trial_id] = trial
+            self._put(trial)
             record = DecisionRecord(
                 index,
                 decision.kind,
@@ -217,7 +231,7 @@ class InMemoryStorage:
                     updated=observation.time,
                     heartbeat=observation.time,
                 )
-            self._trials[trial_id] = trial
+            self._put(trial)
             return Reported(trial.status, trial.target)
 
     def end_run(
@@ -230,7 +244,7 @@ class InMemoryStorage:
             trial = dataclasses.replace(
                 trial, status=status, reason=reason, message=message, updated=now, heartbeat=None
             )
-            self._trials[trial_id] = trial
+            self._put(trial)
 
     def heartbeat(self, trial_ids: Sequence[int], *, now: float) -> None:
         with self._lock:
@@ -241,14 +255,16 @@ class InMemoryStorage:
 
     def _lose(self, trial: TrialRecord, message: str, now: float, max_retries: int | None) -> None:
         status, message = lost_outcome(trial.lost_count, message, max_retries)
-        self._trials[trial.trial_id] = dataclasses.replace(
-            trial,
-            status=status,
-            reason=StopReason.LOST,
-            message=message,
-            updated=now,
-            heartbeat=None,
-            lost_count=trial.lost_count + 1,
+        self._put(
+            dataclasses.replace(
+                trial,
+                status=status,
+                reason=StopReason.LOST,
+                message=message,
+                updated=now,
+                heartbeat=None,
+                lost_count=trial.lost_count + 1,
+            )
         )
 
     def lose_run(
@@ -282,19 +298,28 @@ class InMemoryStorage:
                 raise KeyError(f"no trial with trial_id={trial_id}")
             return self._trials[trial_id]
 
-    def history(self, study_id: int, *, decisions: bool = False) -> History:
+    def history(
+        self, study_id: int, *, decisions: bool = False, since: History | None = None
+    ) -> History:
         with self._lock:
             info = self._study_by_id(study_id)
-            trials = tuple(
-                sorted(
-                    (t for tid, t in self._trials.items() if self._study_of[tid] == study_id),
-                    key=lambda t: t.number,
-                )
-            )
+            version = self._version.get(study_id, 0)
+            order = self._order.get(study_id, [])
             records = self._decisions[study_id]
-            return History(
-                info.direction, trials, len(records), tuple(records) if decisions else ()
-            )
+            decs = tuple(records) if decisions else ()
+            if since is not None and since.version <= version and len(since.trials) <= len(order):
+                if since.version == version and (not decisions or since.decisions_loaded):
+                    return since
+                trials = list(since.trials)
+                for number in range(len(trials)):
+                    if self._changed_at.get(order[number], 0) > since.version:
+                        trials[number] = self._trials[order[number]]
+                trials.extend(self._trials[tid] for tid in order[len(trials) :])
+                if decisions and since.decisions_loaded:
+                    decs = since.decisions + tuple(records[since.n_decisions :])
+            else:
+                trials = [self._trials[tid] for tid in order]
+            return History(info.direction, tuple(trials), len(records), decs, version)
 
     def close(self) -> None:
         """Nothing to release."""

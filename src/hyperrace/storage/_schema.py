@@ -22,7 +22,7 @@ from sqlalchemy import (
 __all__ = ["SCHEMA_VERSION", "decisions", "metadata", "observations", "studies", "trials"]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0001"
+SCHEMA_VERSION = "0002"
 
 metadata = MetaData()
 
@@ -38,6 +38,8 @@ studies = Table(
     Column("created", Float, nullable=False),
     Column("elapsed_seconds", Float, nullable=False, default=0.0),
     Column("attrs", Text, nullable=False, default="{}"),
+    # counts the changes of the study's trials (migration 0002): snapshots are read incrementally
+    Column("version", Integer, nullable=False, default=0, server_default="0"),
 )
 
 trials = Table(
@@ -59,8 +61,11 @@ trials = Table(
     Column("created", Float, nullable=False),
     Column("updated", Float, nullable=False),
     Column("heartbeat", Float, nullable=True),
+    # the study's version at the trial's last change (heartbeats are not changes)
+    Column("version", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("study_id", "number", name="uq_hr_trials_study_number"),
     Index("ix_hr_trials_study_status", "study_id", "status"),
+    Index("ix_hr_trials_study_version", "study_id", "version"),
 )
 
 observations = Table(

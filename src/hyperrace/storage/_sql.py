@@ -91,6 +91,25 @@ def _is_transient(exc: OperationalError) -> bool:
     )
 
 
+def _merge(
+    trials_before: tuple[TrialRecord, ...], changed: tuple[TrialRecord, ...]
+) -> tuple[TrialRecord, ...] | None:
+    """``trials_before`` (ordered by number, numbered 0, 1, ...) with the ``changed`` records
+    (ordered by number) put in place or appended; ``None`` if the numbering does not fit."""
+    if not trials_before:
+        return changed
+    out = list(trials_before)
+    for record in changed:
+        n = record.number
+        if n < len(out) and out[n].trial_id == record.trial_id:
+            out[n] = record
+        elif n == len(out):
+            out.append(record)
+        else:
+            return None
+    return tuple(out)
+
+
 class SQLStorage:
     """Storage in a SQL database.
 
@@ -131,7 +150,8 @@ class SQLStorage:
                 self._write = sa.create_engine(self._url, pool_pre_ping=True)
             except (ImportError, sa.exc.ArgumentError) as exc:
                 raise ConfigurationError(f"cannot open storage {url!r}: {exc}") from exc
-            self._read = self._write
+            # a snapshot is read with several statements: they must all see the same commits
+            self._read = self._write.execution_options(isolation_level="REPEATABLE READ")
         # close pooled connections when this storage is dropped without close()
         self._finalizer = weakref.finalize(self, _dispose, self._write, self._read)
         self._ensure_schema(upgrade)
@@ -362,6 +382,23 @@ class SQLStorage:
 
     # -- decisions and trials -----------------------------------------------------------------
 
+    @staticmethod
+    def _changed(conn: Connection, study_id: int, *trial_ids: int) -> None:
+        """Count one change of the study and stamp the trials with the new version.
+
+        Called last in a transaction, after the trials' rows are locked: the study's row lock is
+        then held only to the commit, and always taken after trial locks (no lock cycles).
+        """
+        version = conn.execute(
+            studies.update()
+            .where(studies.c.study_id == study_id)
+            .values(version=studies.c.version + 1)
+            .returning(studies.c.version)
+        ).scalar_one()
+        conn.execute(
+            trials.update().where(trials.c.trial_id.in_(trial_ids)).values(version=version)
+        )
+
     def apply_decision(
         self, study_id: int, index: int, decision: NewDecision, *, now: float
     ) -> tuple[DecisionRecord, TrialRecord]:
@@ -423,6 +460,7 @@ class SQLStorage:
                                 sa.func.coalesce(sa.func.max(observations.c.fidelity), 0.0)
                             ).where(observations.c.trial_id == trial_id)
                         ).scalar_one()
+                    self._changed(conn, study_id, trial_id)
                     conn.execute(
                         decisions_t.insert().values(
                             study_id=study_id,
@@ -472,13 +510,13 @@ class SQLStorage:
             nonlocal work
             with self._tx() as conn:
                 current = conn.execute(
-                    sa.select(trials.c.status, trials.c.target, reached)
+                    sa.select(trials.c.status, trials.c.target, reached, trials.c.study_id)
                     .where(trials.c.trial_id == trial_id)
                     .with_for_update(of=trials)
                 ).first()
                 if current is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
-                status, target, before = current
+                status, target, before, study_id = current
                 check_running(trial_id, TrialStatus(status), "report to")
                 if work is None:
                     work = observation.fidelity - (before or 0.0)
@@ -494,6 +532,7 @@ class SQLStorage:
                             heartbeat=None,
                         )
                     )
+                    self._changed(conn, study_id, trial_id)
                     return Reported(TrialStatus.FAILED, target)
                 row = {
                     "trial_id": trial_id,
@@ -522,6 +561,7 @@ class SQLStorage:
                 if checkpoint_fidelity is not None:
                     values["checkpoint_fidelity"] = checkpoint_fidelity
                 conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(**values))
+                self._changed(conn, study_id, trial_id)
                 return Reported(TrialStatus.RUNNING, target)
 
         return self._retry(run)
@@ -533,13 +573,14 @@ class SQLStorage:
 
         def run() -> None:
             with self._tx() as conn:
-                current = conn.execute(
-                    sa.select(trials.c.status)
+                row = conn.execute(
+                    sa.select(trials.c.status, trials.c.study_id)
                     .where(trials.c.trial_id == trial_id)
                     .with_for_update()
-                ).scalar()
-                if current is None:
+                ).first()
+                if row is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
+                current, study_id = row
                 check_running(trial_id, TrialStatus(current), "end the run of")
                 conn.execute(
                     trials.update()
@@ -552,6 +593,7 @@ class SQLStorage:
                         heartbeat=None,
                     )
                 )
+                self._changed(conn, study_id, trial_id)
 
         self._retry(run)
 
@@ -573,7 +615,8 @@ class SQLStorage:
     def _lose(
         conn: Connection, row: Any, message: str, now: float, max_retries: int | None
     ) -> TrialStatus:
-        """Count a lost run of the (locked, running) trial ``row`` (trial_id, lost_count)."""
+        """Count a lost run of the (locked, running) trial ``row`` (trial_id, lost_count); the
+        caller records the change (:meth:`_changed`)."""
         trial_id, lost_before = row
         status, message = lost_outcome(lost_before, message, max_retries)
         conn.execute(
@@ -596,7 +639,9 @@ class SQLStorage:
         def run() -> TrialStatus | None:
             with self._tx() as conn:
                 row = conn.execute(
-                    sa.select(trials.c.trial_id, trials.c.lost_count, trials.c.status)
+                    sa.select(
+                        trials.c.trial_id, trials.c.lost_count, trials.c.status, trials.c.study_id
+                    )
                     .where(trials.c.trial_id == trial_id)
                     .with_for_update()
                 ).first()
@@ -604,7 +649,9 @@ class SQLStorage:
                     raise KeyError(f"no trial with trial_id={trial_id}")
                 if row.status != TrialStatus.RUNNING.value:
                     return None
-                return self._lose(conn, row[:2], message, now, max_retries)
+                status = self._lose(conn, row[:2], message, now, max_retries)
+                self._changed(conn, row.study_id, trial_id)
+                return status
 
         return self._retry(run)
 
@@ -633,6 +680,8 @@ class SQLStorage:
                 ).all()
                 for row in rows:
                     self._lose(conn, row, "its worker stopped sending heartbeats", now, max_retries)
+                if rows:
+                    self._changed(conn, study_id, *(r[0] for r in rows))
                 return sorted(int(r[0]) for r in rows)
 
         if not self._retry(any_stale):
@@ -720,56 +769,84 @@ class SQLStorage:
 
         return self._retry(run)
 
-    def history(self, study_id: int, *, decisions: bool = False) -> History:
-        want_decisions = decisions
-
+    def history(
+        self, study_id: int, *, decisions: bool = False, since: History | None = None
+    ) -> History:
         def run() -> History:
             with self._ro() as conn:
-                direction = conn.execute(
-                    sa.select(studies.c.direction).where(studies.c.study_id == study_id)
-                ).scalar()
-                if direction is None:
+                head = conn.execute(
+                    sa.select(studies.c.direction, studies.c.version).where(
+                        studies.c.study_id == study_id
+                    )
+                ).first()
+                if head is None:
                     raise KeyError(f"no study with study_id={study_id}")
-                trial_rows = conn.execute(
-                    sa.select(*self._trial_columns())
-                    .where(trials.c.study_id == study_id)
-                    .order_by(trials.c.number)
-                ).all()
-                obs_rows = conn.execute(
-                    sa.select(observations.c.trial_id, *self._observation_columns())
-                    .join(trials, trials.c.trial_id == observations.c.trial_id)
-                    .where(trials.c.study_id == study_id)
-                    .order_by(observations.c.trial_id, observations.c.fidelity)
-                ).all()
-                dec_q = sa.select(decisions_t).where(decisions_t.c.study_id == study_id)
-                if want_decisions:
-                    dec_rows = conn.execute(dec_q.order_by(decisions_t.c.idx)).all()
-                    n_dec = len(dec_rows)
+                direction, version = head
+                base = since if since is not None and since.version <= version else None
+                if (
+                    base is not None
+                    and base.version == version
+                    and (not decisions or base.decisions_loaded)
+                ):
+                    return base  # nothing changed but heartbeats
+                changed = self._changed_trials(conn, study_id, base.version if base else None)
+                if decisions and base is not None and base.decisions_loaded:
+                    decs = base.decisions + self._decisions(conn, study_id, base.n_decisions)
+                    n_dec = len(decs)
+                elif decisions:
+                    decs = self._decisions(conn, study_id, 0)
+                    n_dec = len(decs)
                 else:
-                    dec_rows = []
+                    decs = ()
                     n_dec = conn.execute(
-                        sa.select(sa.func.count()).where(decisions_t.c.study_id == study_id)
+                        sa.select(sa.func.coalesce(sa.func.max(decisions_t.c.idx), -1) + 1).where(
+                            decisions_t.c.study_id == study_id
+                        )
                     ).scalar_one()
-            curves: dict[int, list[Observation]] = {}
-            for trial_id, *values in obs_rows:  # unpacked rows: much faster than attributes
-                curves.setdefault(trial_id, []).append(Observation(*values))
-            records = tuple(self._trial_record(r, tuple(curves.get(r[0], ()))) for r in trial_rows)
-            decs = tuple(
-                DecisionRecord(
-                    d.idx,
-                    d.kind,
-                    d.trial_id,
-                    d.start,
-                    d.stop,
-                    d.optimizer,
-                    json.loads(d.info),
-                    d.time,
-                )
-                for d in dec_rows
-            )
-            return History(direction, records, n_dec, decs)
+                merged = _merge(base.trials if base else (), changed)
+                if merged is None:  # numbering not as expected (cannot happen): read it all
+                    merged = self._changed_trials(conn, study_id, None)
+            return History(direction, merged, n_dec, decs, version)
 
         return self._retry(run)
+
+    def _changed_trials(
+        self, conn: Connection, study_id: int, after: int | None
+    ) -> tuple[TrialRecord, ...]:
+        """The study's trials changed after version ``after`` (all with ``None``), by number."""
+        where = [trials.c.study_id == study_id]
+        if after is not None:
+            where.append(trials.c.version > after)
+        trial_rows = conn.execute(
+            sa.select(*self._trial_columns()).where(*where).order_by(trials.c.number)
+        ).all()
+        if not trial_rows:
+            return ()
+        obs_rows = conn.execute(
+            sa.select(observations.c.trial_id, *self._observation_columns())
+            .join(trials, trials.c.trial_id == observations.c.trial_id)
+            .where(*where)
+            .order_by(observations.c.trial_id, observations.c.fidelity)
+        ).all()
+        curves: dict[int, list[Observation]] = {}
+        for trial_id, *values in obs_rows:  # unpacked rows: much faster than attributes
+            curves.setdefault(trial_id, []).append(Observation(*values))
+        return tuple(self._trial_record(r, tuple(curves.get(r[0], ()))) for r in trial_rows)
+
+    @staticmethod
+    def _decisions(conn: Connection, study_id: int, start: int) -> tuple[DecisionRecord, ...]:
+        """The study's decisions from index ``start`` on, in order."""
+        rows = conn.execute(
+            sa.select(decisions_t)
+            .where(decisions_t.c.study_id == study_id, decisions_t.c.idx >= start)
+            .order_by(decisions_t.c.idx)
+        ).all()
+        return tuple(
+            DecisionRecord(
+                d.idx, d.kind, d.trial_id, d.start, d.stop, d.optimizer, json.loads(d.info), d.time
+            )
+            for d in rows
+        )
 
     def close(self) -> None:
         self._finalizer()

@@ -22,6 +22,21 @@ __all__ = ["RaceLoop"]
 logger = logging.getLogger("hyperrace")
 
 
+def _executor(executor: Executor | str | None, workers: int, study: Study) -> Executor:
+    if executor is None:
+        return InProcessExecutor(study.clock) if workers == 1 else ProcessExecutor(workers)
+    if executor == "ray":
+        from hyperrace.executors import RayExecutor
+
+        return RayExecutor(workers)
+    if isinstance(executor, str):
+        raise ConfigurationError(
+            f"executor={executor!r} is not an executor; pass 'ray', an executor object such as "
+            "hyperrace.executors.ProcessExecutor(4), or None with workers=N"
+        )
+    return executor
+
+
 class RaceLoop:
     """One call of ``optimize``. See :meth:`hyperrace.Study.optimize` for the arguments."""
 
@@ -31,7 +46,7 @@ class RaceLoop:
         objective: Objective,
         budget: Budget | None,
         workers: int,
-        executor: Executor | None,
+        executor: Executor | str | None,
         progress: bool | None,
         heartbeat_interval: float,
         stale_after: float | None,
@@ -49,9 +64,7 @@ class RaceLoop:
         self.study = study
         self.objective = objective
         self.budget = budget
-        self.executor: Executor = executor or (
-            InProcessExecutor(study.clock) if workers == 1 else ProcessExecutor(workers)
-        )
+        self.executor = _executor(executor, workers, study)
         self.progress = progress
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = 3 * heartbeat_interval if stale_after is None else stale_after

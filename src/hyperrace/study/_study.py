@@ -9,6 +9,7 @@ import math
 import re
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,6 +116,9 @@ class Study:
             raise ConfigurationError(f"seed={seed!r} must be a non-negative integer or None")
         self.storage = open_storage(storage)
         self.clock = clock or SystemClock()
+        # the latest snapshots read, without and with decisions: the next read starts from them
+        self._snapshots: dict[bool, History] = {}
+        self._snapshot_lock = threading.Lock()
         info = self.storage.get_study(name)
         if info is None:
             info = self._create(name, space, direction, optimizer, seed)
@@ -216,8 +220,17 @@ class Study:
         return self._info.study_id
 
     def history(self, *, decisions: bool = False) -> History:
-        """A snapshot of the study now (with its decision records when ``decisions``)."""
-        return self.storage.history(self.study_id, decisions=decisions)
+        """A snapshot of the study now (with its decision records when ``decisions``).
+
+        Read incrementally: only what changed since this object's previous snapshot is read
+        from the storage, and unchanged trial records are shared between snapshots.
+        """
+        with self._snapshot_lock:
+            snapshot = self.storage.history(
+                self.study_id, decisions=decisions, since=self._snapshots.get(decisions)
+            )
+            self._snapshots[decisions] = snapshot
+            return snapshot
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -463,7 +476,7 @@ class Study:
         budget: Budget | None = None,
         *,
         workers: int = 1,
-        executor: Executor | None = None,
+        executor: Executor | str | None = None,
         progress: bool | None = None,
         heartbeat_interval: float = 10.0,
         stale_after: float | None = None,
@@ -479,7 +492,9 @@ class Study:
                 first stopped). ``None``: until the optimizer says it is done.
             workers: 1 runs jobs in this process; more run them in local worker processes (the
                 objective must then be importable, and the storage a file or a server).
-            executor: run jobs with this executor instead (overrides ``workers``).
+            executor: run jobs with this executor instead: an executor object, or ``"ray"`` for
+                a :class:`~hyperrace.executors.RayExecutor` with ``workers`` jobs at once on the
+                Ray cluster this process is connected to (or a local one it starts).
             progress: a live display (True), log lines (False... None picks by terminal).
             heartbeat_interval: seconds between a running trial's heartbeats.
             stale_after: seconds without a heartbeat after which a running trial is taken as lost
