@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.executors import trial_folder
+from hyperrace.history import History
 from hyperrace.storage import Storage, open_storage
 from hyperrace.visual import (
     Snapshot,
@@ -147,11 +148,15 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
 
     refresh_ms = str(int(refresh_seconds * 1000))
 
+    latest: dict[int, History] = {}  # by study id: each poll reads only what changed since
+
     def snapshot(name: str) -> Snapshot:
         try:
-            return read(store, name)
+            snap = read(store, name, since=latest)
         except StudyNotFoundError as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
+        latest[snap.info.study_id] = snap.history
+        return snap
 
     @app.get("/", response_class=HTMLResponse)
     def studies_page() -> str:

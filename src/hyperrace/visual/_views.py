@@ -7,6 +7,7 @@ storage without writing to it; :func:`figure` turns a snapshot into the figure o
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +36,11 @@ class Snapshot:
     history: History
 
 
-def read(storage: Storage, name: str) -> Snapshot:
+def read(storage: Storage, name: str, since: Mapping[int, History] | None = None) -> Snapshot:
     """Read study ``name`` (never writes).
+
+    ``since``: earlier snapshots by study id; the history is read incrementally from the one of
+    this study (a caller that polls keeps them, see the dashboard).
 
     Raises:
         StudyNotFoundError: there is no such study; the message lists the studies there.
@@ -48,13 +52,16 @@ def read(storage: Storage, name: str) -> Snapshot:
         raise StudyNotFoundError(
             f"study {name!r} does not exist in {storage.url} (studies there: {listing})"
         )
-    history = storage.history(info.study_id, decisions=True)
+    before = since.get(info.study_id) if since is not None else None
+    history = storage.history(info.study_id, decisions=True, since=before)
     return Snapshot(info, Space.from_dict(info.space), history)
 
 
 def marker(history: History) -> str:
     """A short string that changes whenever the study does: a new decision, trial, report or
     change of status (the dashboard refreshes only when it changes)."""
+    if history.version:  # the storage counts changes: its counter is the marker
+        return f"v{history.version}-{history.n_decisions}"
     digest = hashlib.blake2b(digest_size=8)
     digest.update(f"{history.n_decisions}:{len(history.trials)}".encode())
     for t in history.trials:
