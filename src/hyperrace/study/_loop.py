@@ -11,6 +11,7 @@ from hyperrace.executors import Executor, InProcessExecutor, Objective, Outcome,
 from hyperrace.optimizers import Done, Wait
 from hyperrace.study._budget import Budget
 from hyperrace.study._job import Job
+from hyperrace.study._keeper import check_liveness
 from hyperrace.study._progress import make_progress
 from hyperrace.trial import StopReason, TrialStatus
 
@@ -59,23 +60,19 @@ class RaceLoop:
             raise ConfigurationError(
                 f"budget={budget!r} must be a hyperrace.Budget, e.g. hr.Budget(epochs=1000)"
             )
-        if not heartbeat_interval > 0:
-            raise ConfigurationError(f"heartbeat_interval={heartbeat_interval!r} must be > 0")
         self.study = study
         self.objective = objective
         self.budget = budget
         self.executor = _executor(executor, workers, study)
         self.progress = progress
         self.heartbeat_interval = heartbeat_interval
-        self.stale_after = 3 * heartbeat_interval if stale_after is None else stale_after
+        self.stale_after = check_liveness(heartbeat_interval, stale_after, max_retries)
         self.mine: dict[int, Job] = {}
         if max_failures_in_a_row is not None and max_failures_in_a_row < 1:
             raise ConfigurationError(
                 f"max_failures_in_a_row={max_failures_in_a_row!r} must be >= 1, or None"
             )
         self.max_failures = max_failures_in_a_row
-        if max_retries is not None and (isinstance(max_retries, bool) or max_retries < 0):
-            raise ConfigurationError(f"max_retries={max_retries!r} must be >= 0, or None")
         self.max_retries = max_retries
         self.failures = 0
 

@@ -32,6 +32,7 @@ from hyperrace.space import Space
 from hyperrace.storage import DecisionConflict, NewDecision, Storage, StudyInfo, open_storage
 from hyperrace.study._budget import Budget
 from hyperrace.study._job import Job
+from hyperrace.study._keeper import Keeper, check_liveness
 from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ class Study:
         # the latest snapshots read, without and with decisions: the next read starts from them
         self._snapshots: dict[bool, History] = {}
         self._snapshot_lock = threading.Lock()
+        self._keeper: Keeper | None = None  # started by the first ask()
         info = self.storage.get_study(name)
         if info is None:
             info = self._create(name, space, direction, optimizer, seed)
@@ -358,19 +360,50 @@ class Study:
 
     # -- ask / report / tell ------------------------------------------------------------------
 
-    def ask(self, budget: Budget | None = None) -> Job | Wait | Done:
+    def ask(
+        self,
+        budget: Budget | None = None,
+        *,
+        heartbeat_interval: float = 10.0,
+        stale_after: float | None = None,
+        max_retries: int | None = 3,
+    ) -> Job | Wait | Done:
         """The next job: a trial to train from ``job.start`` up to ``job.stop``.
 
         Returns :class:`~hyperrace.optimizers.Wait` when the optimizer needs a running trial to
         end first, and :class:`~hyperrace.optimizers.Done` when the search is over. Safe to call
         from several processes at once: each gets a different job.
 
+        From the first ``ask`` on, a background thread of this process marks the jobs it handed
+        out alive every ``heartbeat_interval`` seconds until they are told, and takes trials of
+        the study whose heartbeat is older than ``stale_after`` seconds (default: 3 intervals)
+        as lost, whoever ran them: they are paused to be resumed first, or failed once lost more
+        than ``max_retries`` times. So a process that dies loses its jobs to the others without
+        anyone having to ask. :meth:`close` stops the thread.
+
         Args:
             budget: counted over the whole study as in :meth:`optimize`: the job's ``stop`` is
                 clipped to the epochs left (those granted to running trials count as spent), and
                 ``Done`` comes once the budget is spent.
         """
-        return self._next(budget, self.elapsed_seconds if budget and budget.seconds else 0.0)
+        stale = check_liveness(heartbeat_interval, stale_after, max_retries)
+        if self._keeper is None:
+            self._keeper = Keeper(self, heartbeat_interval, stale, max_retries)
+        else:
+            self._keeper.configure(heartbeat_interval, stale, max_retries)
+        self.recover(stale_after=stale, max_retries=max_retries)
+        job = self._next(budget, self.elapsed_seconds if budget and budget.seconds else 0.0)
+        if isinstance(job, Job):
+            self._keeper.track(job.trial_id)
+        return job
+
+    def close(self) -> None:
+        """Stop this object's background thread (see :meth:`ask`); jobs it handed out and that
+        are not told get no more heartbeats, so other processes will take them as lost. The
+        storage stays open."""
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
 
     def report(
         self,
@@ -411,6 +444,8 @@ class Study:
     def tell(self, job: Job, *, error: str | None = None) -> TrialRecord:
         """The job is over: the trial is completed (maximum fidelity reached), paused, or failed
         (``error`` given, or a non-finite value was reported). Returns the trial."""
+        if self._keeper is not None:
+            self._keeper.untrack(job.trial_id)
         trial = self.storage.trial(job.trial_id)
         if trial.status is TrialStatus.RUNNING:
             now = self.clock.timestamp()
@@ -466,6 +501,7 @@ class Study:
             integer_fidelity=self._integer_fidelity,
             artifacts=str(self.artifacts),
             cpu_slice=budget.trial_cpu_seconds if budget else None,
+            hard_stop_grace=budget.grace_in_effect if budget else None,
             heartbeat_interval=heartbeat_interval,
             max_retries=max_retries,
         )

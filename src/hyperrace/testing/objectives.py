@@ -80,3 +80,15 @@ def dying_objective(trial: Trial) -> None:
             os._exit(3)
         trained += 1
         trial.report(curve_value(trial.config, step), checkpoint={"trained": trained})
+
+
+def doomed_objective(trial: Trial) -> None:
+    """:func:`learning_curve`, except that trial number 0 kills its own process at its second
+    step of every run (as a configuration that always runs out of memory would)."""
+    state = trial.checkpoint.load()
+    trained = 0 if state is None else int(state["trained"])
+    for step in trial.epochs():
+        if trial.number == 0 and step > trial.start + 1:
+            os._exit(3)
+        trained += 1
+        trial.report(curve_value(trial.config, step), checkpoint={"trained": trained})

@@ -1,0 +1,113 @@
+"""The keeper of an ask/tell process: heartbeats for the jobs it was handed, recovery of lost
+trials of the study, in a background thread, so that neither waits for the next ``ask``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import TYPE_CHECKING
+
+from hyperrace.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    from hyperrace.study._study import Study
+
+__all__ = ["Keeper", "check_liveness"]
+
+logger = logging.getLogger("hyperrace")
+
+
+def check_liveness(
+    heartbeat_interval: float, stale_after: float | None, max_retries: int | None
+) -> float:
+    """Check the heartbeat settings; return ``stale_after`` (default: 3 heartbeat intervals)."""
+    if isinstance(heartbeat_interval, bool) or not (
+        isinstance(heartbeat_interval, int | float) and heartbeat_interval > 0
+    ):
+        raise ConfigurationError(
+            f"heartbeat_interval={heartbeat_interval!r} must be a positive number of seconds"
+        )
+    stale = 3.0 * heartbeat_interval if stale_after is None else stale_after
+    if isinstance(stale, bool) or not (
+        isinstance(stale, int | float) and stale > heartbeat_interval
+    ):
+        raise ConfigurationError(
+            f"stale_after={stale_after!r} must be more than heartbeat_interval="
+            f"{heartbeat_interval!r}, or a live trial is taken as lost between two heartbeats "
+            "(default: 3 intervals)"
+        )
+    if max_retries is not None and (
+        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
+    ):
+        raise ConfigurationError(f"max_retries={max_retries!r} must be an integer >= 0, or None")
+    return float(stale)
+
+
+class Keeper:
+    """Every ``interval`` seconds: mark the tracked trials alive, and take trials of the study
+    whose heartbeat is older than ``stale_after`` as lost (``Study.recover``).
+
+    The thread holds the study weakly: it ends when the study object is dropped, or on
+    :meth:`close`. Storage errors (a database restarting) are logged and retried at the next
+    tick; a tick never raises.
+    """
+
+    def __init__(
+        self, study: Study, interval: float, stale_after: float, max_retries: int | None
+    ) -> None:
+        self.interval = interval
+        self.stale_after = stale_after
+        self.max_retries = max_retries
+        self._tracked: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(weakref.ref(study),),
+            daemon=True,
+            name=f"hyperrace-keeper-{study.name}",
+        )
+        self._thread.start()
+
+    def configure(self, interval: float, stale_after: float, max_retries: int | None) -> None:
+        """Use these settings from the next tick on."""
+        self.interval, self.stale_after, self.max_retries = interval, stale_after, max_retries
+
+    def track(self, trial_id: int) -> None:
+        with self._lock:
+            self._tracked.add(trial_id)
+
+    def untrack(self, trial_id: int) -> None:
+        with self._lock:
+            self._tracked.discard(trial_id)
+
+    @property
+    def tracked(self) -> frozenset[int]:
+        with self._lock:
+            return frozenset(self._tracked)
+
+    def tick(self, study: Study) -> list[int]:
+        """One round: heartbeats, then recovery; returns the ids of trials taken as lost."""
+        try:
+            study.storage.heartbeat(sorted(self.tracked), now=study.clock.timestamp())
+            lost = study.recover(stale_after=self.stale_after, max_retries=self.max_retries)
+        except Exception as exc:  # the next tick tries again
+            logger.warning("study %r: heartbeat or recovery failed (%s); retrying", study.name, exc)
+            return []
+        if lost:
+            logger.info("study %r: trials %s were lost and are paused or failed", study.name, lost)
+        return lost
+
+    def _run(self, ref: weakref.ref[Study]) -> None:
+        while not self._stop.wait(self.interval):
+            study = ref()
+            if study is None:
+                return
+            self.tick(study)
+            del study  # hold the study only during a tick
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
