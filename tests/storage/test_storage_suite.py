@@ -331,3 +331,16 @@ def test_incremental_snapshots_follow_concurrent_writers(storage: Storage) -> No
     snapshot = storage.history(sid, since=snapshot)
     assert _same(snapshot, storage.history(sid))
     assert all(len(t.curve) == 30 for t in snapshot.trials)
+
+
+def test_a_report_repeated_after_a_lost_answer_counts_once(storage: Storage) -> None:
+    """A retry of a committed report (same value, same time) changes nothing; a retrained step
+    (a new time) replaces the value and counts its work."""
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)
+    storage.report(tid, Observation(1.0, 0.5, time=10.0))
+    storage.report(tid, Observation(1.0, 0.5, time=10.0))
+    assert storage.trial(tid).work == 1.0
+    storage.report(tid, Observation(1.0, 0.4, time=11.0), work=1.0)
+    t = storage.trial(tid)
+    assert t.work == 2.0 and t.curve == (Observation(1.0, 0.4, time=11.0),)

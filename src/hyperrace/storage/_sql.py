@@ -534,6 +534,19 @@ class SQLStorage:
                     )
                     self._changed(conn, study_id, trial_id)
                     return Reported(TrialStatus.FAILED, target)
+                replayed = conn.execute(
+                    sa.select(observations.c.value, observations.c.time).where(
+                        observations.c.trial_id == trial_id,
+                        observations.c.fidelity == observation.fidelity,
+                    )
+                ).first()
+                if replayed is not None and tuple(replayed) == (
+                    observation.value,
+                    observation.time,
+                ):
+                    # the same report again: its commit went through but the answer was lost
+                    # (a dropped connection), and the retry must not count its work twice
+                    return Reported(TrialStatus.RUNNING, target)
                 row = {
                     "trial_id": trial_id,
                     "fidelity": observation.fidelity,
