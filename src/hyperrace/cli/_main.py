@@ -144,9 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the seed of a new study (default: a fresh one)",
     )
-    from hyperrace.cli import _benchmark
+    from hyperrace.cli import _benchmark, _worker
 
     _benchmark.add_parser(sub, _positive_int)
+    _worker.add_parser(sub, common, _positive_int)
     return parser
 
 

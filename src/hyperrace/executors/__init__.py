@@ -1,18 +1,28 @@
-"""Executors: run the objective for jobs, in this process, in local worker processes, or on a
-simulated clock (benchmarks)."""
+"""Executors: run the objective for jobs, in this process, in local worker processes, as Ray
+tasks (``RayExecutor``, extra ``ray``), or on a simulated clock (benchmarks)."""
 
 from hyperrace.executors._base import Executor
 from hyperrace.executors._inprocess import InProcessExecutor
 from hyperrace.executors._processes import ProcessExecutor
-from hyperrace.executors._run import Objective, Outcome, RunSpec, run_job, trial_folder
+from hyperrace.executors._ray import RayExecutor
+from hyperrace.executors._run import (
+    HARD_STOP_EXIT_CODE,
+    Objective,
+    Outcome,
+    RunSpec,
+    run_job,
+    trial_folder,
+)
 from hyperrace.executors._simulated import SimulatedClock, SimulatedExecutor, elapse
 
 __all__ = [
+    "HARD_STOP_EXIT_CODE",
     "Executor",
     "InProcessExecutor",
     "Objective",
     "Outcome",
     "ProcessExecutor",
+    "RayExecutor",
     "RunSpec",
     "SimulatedClock",
     "SimulatedExecutor",

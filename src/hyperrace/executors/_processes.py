@@ -3,36 +3,108 @@
 Workers are started with the ``spawn`` method (no state inherited from the driver, safe with
 threads and PyTorch), open the storage by its URL, and ignore Ctrl-C: the driver catches it and
 asks them to stop at their next report, so their trials are paused with what they reported. A
-worker that does not stop within the grace period is terminated; a worker that dies mid-job
-(killed, out of memory) has its trial paused, to be resumed from its checkpoint.
+worker that does not stop within the grace period is killed; a worker that dies mid-job
+(killed, out of memory) has its trial paused, to be resumed from its checkpoint. While a job is
+in flight the driver marks its trial alive too, every heartbeat interval, as long as its worker
+process lives: a job is not taken as lost by another driver while its worker process starts.
+
+A worker enforces time slices hard (``run_job(may_exit=True)``): a run that spends its slice and
+the grace period without reporting is ended in the storage and the worker exits with
+:data:`~hyperrace.executors.HARD_STOP_EXIT_CODE`; the driver takes the trial's recorded
+state as the outcome and starts a fresh worker for the next job. A worker whose driver died
+(killed with SIGKILL, so it could not stop its workers) notices within a second, stops its job
+at the next report (the trial is paused with reason ``interrupted``, to be resumed by whoever
+runs the study next) and exits; so does a worker that receives SIGTERM itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import multiprocessing.connection as mpc
+import os
 import pickle
 import signal
+import threading
+import time
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
-from hyperrace.exceptions import ConfigurationError
-from hyperrace.executors._run import Objective, Outcome, RunSpec, lost_run, run_job
+from hyperrace._clock import SystemClock
+from hyperrace.exceptions import ConfigurationError, TrialStateError
+from hyperrace.executors._run import (
+    HARD_STOP_EXIT_CODE,
+    Objective,
+    Outcome,
+    RunSpec,
+    lost_run,
+    run_job,
+)
 from hyperrace.storage import Storage, open_storage
 
 __all__ = ["ProcessExecutor"]
 
+#: Seconds between two checks of a worker that its driver is still alive.
+_DRIVER_CHECK_INTERVAL = 0.5
 
-def _worker_main(conn: Any, url: str, objective: bytes, stop: Any) -> None:
-    """A worker's life: receive a RunSpec, run it, send the Outcome back; ``None`` ends it."""
+
+class _Leave:
+    """Why this worker must stop its job at the next report and exit (empty: it need not).
+
+    Set by a thread that watches the driver (its parent) and by the SIGTERM handler. ``busy``
+    is True while a job runs; an idle worker that receives SIGTERM exits at once.
+    """
+
+    def __init__(self, driver_pid: int) -> None:
+        self.reason = ""
+        self.busy = False
+        self._driver_pid = driver_pid
+        self._watch = threading.Thread(target=self._loop, daemon=True, name="hyperrace-driver")
+        self._watch.start()
+
+    def _loop(self) -> None:
+        # A dead parent's children are adopted by another process: the parent id changes.
+        while os.getppid() == self._driver_pid:
+            time.sleep(_DRIVER_CHECK_INTERVAL)
+        self.reason = self.reason or "its driver process died"
+
+    def on_sigterm(self, _signum: int, _frame: FrameType | None) -> None:
+        if not self.busy:
+            os._exit(0)  # nothing to stop: waiting for a job
+        self.reason = self.reason or "its worker process received SIGTERM"
+
+
+def _worker_main(conn: Any, url: str, objective: bytes, stop: Any, driver_pid: int) -> None:
+    """A worker's life: receive a RunSpec, run it, send the Outcome back; ``None`` ends it.
+
+    It runs each job with ``may_exit=True`` (time slices are enforced hard here), and leaves
+    after the job it is running when its driver died or it received SIGTERM.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave = _Leave(driver_pid)
+    signal.signal(signal.SIGTERM, leave.on_sigterm)
     storage = open_storage(url)
     fn = pickle.loads(objective)
+
+    def stop_requested() -> bool | str:
+        return leave.reason or stop.is_set()
+
     try:
-        with contextlib.suppress(EOFError):  # EOF: the driver went away
-            while (spec := conn.recv()) is not None:
-                conn.send(run_job(storage, spec, fn, stop_requested=stop.is_set))
+        # EOF or a broken pipe: the driver went away
+        with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
+            while not leave.reason and (spec := conn.recv()) is not None:
+                leave.busy = True
+                try:
+                    outcome = run_job(
+                        storage, spec, fn, stop_requested=stop_requested, may_exit=True
+                    )
+                except TrialStateError:  # taken as lost before it began: the recorded state
+                    t = storage.trial(spec.trial_id)
+                    outcome = Outcome(spec.trial_id, t.status, t.reason, t.fidelity, t.message)
+                conn.send(outcome)
+                leave.busy = False
     finally:
         storage.close()
 
@@ -69,6 +141,8 @@ class ProcessExecutor:
         self._workers: list[_Worker] = []
         self._storage: Storage | None = None
         self._payload = b""
+        self._clock = SystemClock()
+        self._beaten = -math.inf
 
     @property
     def workers(self) -> int:
@@ -96,7 +170,7 @@ class ProcessExecutor:
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(child, self._storage.url, self._payload, self._stop),
+            args=(child, self._storage.url, self._payload, self._stop, os.getpid()),
             daemon=True,
             name="hyperrace-worker",
         )
@@ -129,18 +203,42 @@ class ProcessExecutor:
 
     def _died(self, worker: _Worker) -> Outcome:
         """The outcome of a job whose worker died: its trial is paused, to be resumed (or failed
-        after too many lost runs)."""
+        after too many lost runs).
+
+        A worker stopped hard (:data:`HARD_STOP_EXIT_CODE`) ended the run in the storage first,
+        so the outcome is the trial's recorded state (``lost_run`` returns it for a trial that
+        is no longer running); had it failed to, the run is lost like any other."""
         assert worker.spec is not None and self._storage is not None
-        spec, code = worker.spec, worker.process.exitcode
+        spec = worker.spec
         self._workers.remove(worker)
         worker.conn.close()
         worker.process.join()
-        return lost_run(self._storage, spec, f"its worker process died (exit code {code})")
+        code = worker.process.exitcode
+        what = "was stopped hard" if code == HARD_STOP_EXIT_CODE else "died"
+        return lost_run(self._storage, spec, f"its worker process {what} (exit code {code})")
+
+    def _beat(self, busy: list[_Worker]) -> None:
+        """Mark the trials of live workers alive from here too, every heartbeat interval: a
+        job is not stale while its worker process starts (imports can take long) and before
+        the run's own heartbeats begin."""
+        assert self._storage is not None
+        beating = {
+            w.spec.trial_id: w.spec.heartbeat_interval
+            for w in busy
+            if w.spec is not None and w.spec.heartbeat_interval and w.process.is_alive()
+        }
+        now = self._clock.wall()
+        if not beating or now - self._beaten < min(beating.values()):
+            return
+        self._beaten = now
+        with contextlib.suppress(Exception):  # a missed heartbeat is retried at the next wait
+            self._storage.heartbeat(list(beating), now=self._clock.timestamp())
 
     def wait(self, timeout: float | None) -> list[Outcome]:
         busy = [w for w in self._workers if w.spec is not None]
         if not busy:
             return []
+        self._beat(busy)
         ready = set(mpc.wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
         out = []
         for worker in busy:
@@ -169,6 +267,7 @@ class ProcessExecutor:
             mpc.wait([w.conn for w in busy], grace)
         for worker in list(self._workers):
             if worker.spec is not None and not worker.conn.poll():
-                worker.process.terminate()  # did not stop within the grace period
+                # did not stop within the grace period (SIGTERM would only ask it again)
+                worker.process.kill()
             self._retire(worker)
         self._storage = None

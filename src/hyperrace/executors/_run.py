@@ -1,11 +1,22 @@
 """Running one job: build the objective's Trial handle, call the objective, end the run.
 
 This is what every executor does for a job, wherever it runs (this process, a worker process).
+
+Time slices are enforced in two ways. The cooperative stop is the normal path: the Trial handle
+ends the run at the first report after its slice (``RunSpec.cpu_slice``) is spent. An objective
+that does not report for longer than ``RunSpec.hard_stop_grace`` processor seconds past its slice
+is stopped hard, but only where the run owns its process (``run_job(may_exit=True)``, as worker
+processes do): a watchdog thread ends the run in the storage, keeping what it reported, and ends
+the process with :data:`HARD_STOP_EXIT_CODE`. A thread cannot be stopped from outside, so in the
+driver's own process the slice is only enforced at reports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -26,9 +37,28 @@ from hyperrace.trial import (
     check_value,
 )
 
-__all__ = ["Objective", "Outcome", "RunSpec", "lost_run", "run_job", "trial_folder"]
+__all__ = [
+    "HARD_STOP_EXIT_CODE",
+    "Objective",
+    "Outcome",
+    "RunSpec",
+    "lost_run",
+    "run_job",
+    "trial_folder",
+]
 
 Objective = Callable[[Trial], Any]
+
+#: The exit status of a worker process whose run was stopped hard: its time slice and grace
+#: period were spent without a report that could stop it. The run is already ended in the
+#: storage (the trial paused with what it reported), so the driver takes the recorded state as
+#: the job's outcome rather than a lost run.
+HARD_STOP_EXIT_CODE = 86
+
+#: Seconds between two looks of the hard-stop watchdog at a run's processor time.
+_WATCH_INTERVAL = 0.2
+
+logger = logging.getLogger("hyperrace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +74,9 @@ class RunSpec:
         artifacts: the study's artifact folder; the trial's checkpoints go in a subfolder.
         cpu_slice: processor seconds the run may spend before it stops at a report.
         heartbeat_interval: seconds between heartbeats (``None``: none are sent).
+        hard_stop_grace: processor seconds an objective may run past ``cpu_slice`` without
+            reporting before a worker process that may exit (``run_job(may_exit=True)``) stops
+            it hard; ``None``: the slice is only enforced at reports.
         max_retries: runs of the trial that may be lost (worker died, heartbeat stopped) before
             it fails instead of being resumed (``None``: no limit).
     """
@@ -57,6 +90,7 @@ class RunSpec:
     cpu_slice: float | None = None
     heartbeat_interval: float | None = 10.0
     max_retries: int | None = 3
+    hard_stop_grace: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +147,112 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
 
+class _Watchdog:
+    """A daemon thread that stops a run hard once it is overdue, by ending its process.
+
+    A run is overdue once its processor time (``Trial.cpu_seconds``, the measure of its slice)
+    passes ``cpu_slice + grace``; a run told to stop at a report later than its slice gets
+    ``grace`` seconds from that report instead, to return. The watchdog looks every
+    ``_WATCH_INTERVAL`` seconds. When it fires it takes ``lock`` (held by reports while they are
+    committed, so none is committed after it), ends the run in the storage (the trial paused
+    with reason ``time_slice`` at what it reported; ``reached`` if that was its granted
+    fidelity, completed if the maximum) and calls ``os._exit(HARD_STOP_EXIT_CODE)``.
+    :meth:`close` stops it for good.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        spec: RunSpec,
+        trial: Trial,
+        clock: Clock,
+        lock: threading.Lock,
+        grace: float,
+    ) -> None:
+        assert spec.cpu_slice is not None
+        self._storage, self._spec, self._trial, self._clock = storage, spec, trial, clock
+        self._lock = lock
+        self._slice, self._grace = spec.cpu_slice, grace
+        self._closed = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, daemon=True, name=f"hyperrace-watchdog-{spec.trial_id}"
+        )
+        self._thread.start()
+
+    def _loop(self) -> None:
+        told_at: float | None = None  # processor time when the run was first seen told to stop
+        while not self._closed.wait(_WATCH_INTERVAL):
+            cpu = self._trial.cpu_seconds
+            if told_at is None and self._trial.should_stop:
+                told_at = cpu
+            if cpu > max(self._slice, told_at or 0.0) + self._grace:
+                with self._lock:  # a report in progress finishes first
+                    if self._closed.is_set():
+                        return
+                    if told_at is None and self._trial.should_stop:
+                        continue  # that report stopped it: it gets the grace to return
+                    self._stop_hard(self._trial.cpu_seconds, told_at)
+
+    def _stop_hard(self, cpu: float, told_at: float | None) -> None:
+        spec, fidelity = self._spec, self._trial.fidelity
+        if told_at is None:
+            what = (
+                f"stopped hard after {cpu:.1f} processor seconds without reporting (time slice "
+                f"{self._slice:g} s, grace {self._grace:g} s)"
+            )
+        else:
+            what = (
+                f"stopped hard: told to stop at a report, it was still running "
+                f"{cpu - told_at:.1f} processor seconds later (grace {self._grace:g} s)"
+            )
+        message = f"{what}, at fidelity {fidelity:g} (what it reported is kept)"
+        done = fidelity >= spec.max_fidelity
+        try:
+            self._storage.end_run(
+                spec.trial_id,
+                TrialStatus.COMPLETED if done else TrialStatus.PAUSED,
+                StopReason.REACHED if fidelity >= spec.stop else StopReason.TIME_SLICE,
+                message,
+                now=self._clock.timestamp(),
+            )
+        except Exception as exc:  # closed elsewhere, or unreachable: the driver sees the code
+            logger.warning(
+                "trial %d: could not end the run before the hard stop: %s", spec.trial_id, exc
+            )
+        logger.warning("trial %d %s; its worker process exits", spec.trial_id, message)
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os._exit(HARD_STOP_EXIT_CODE)
+
+    def close(self) -> None:
+        with self._lock:  # a watchdog firing now finishes first (and ends the process)
+            self._closed.set()
+        self._thread.join(timeout=5)
+
+
+def _warn_if_overdue(spec: RunSpec, trial: Trial, grace: float) -> None:
+    """Log a run that a worker process would have stopped hard (this process cannot)."""
+    assert spec.cpu_slice is not None
+    if trial.cpu_seconds > spec.cpu_slice + grace:
+        logger.warning(
+            "trial %d ran %.1f processor seconds, past its time slice of %g s and the grace of "
+            "%g s, because it reported too rarely: in this process the slice is only enforced "
+            "at reports (worker processes stop such a run hard); report more often",
+            spec.trial_id,
+            trial.cpu_seconds,
+            spec.cpu_slice,
+            grace,
+        )
+
+
 def run_job(
     storage: Storage,
     spec: RunSpec,
     objective: Objective,
     *,
     clock: Clock | None = None,
-    stop_requested: Callable[[], bool] | None = None,
+    stop_requested: Callable[[], bool | str] | None = None,
+    may_exit: bool = False,
 ) -> Outcome:
     """Run ``objective`` for one job and record how it ended.
 
@@ -127,8 +260,15 @@ def run_job(
     has none, so an objective that does not checkpoint retrains from scratch). An objective may
     also just return its final value: it is reported at ``stop`` if the run reported nothing
     there. An exception fails the trial with its traceback; ``KeyboardInterrupt`` pauses it and
-    propagates. ``stop_requested`` is polled at each report; when it answers True the run stops
-    there and the trial is paused (to be resumed later).
+    propagates. ``stop_requested`` is polled at each report; when it answers True (or a
+    non-empty string: the reason to record) the run stops there and the trial is paused, with
+    reason ``interrupted``, to be resumed first.
+
+    With ``may_exit`` (the caller's process exists for this run, as a worker process does) and
+    both ``spec.cpu_slice`` and ``spec.hard_stop_grace``, a run that is overdue is stopped hard:
+    ended in the storage, then its process exits with :data:`HARD_STOP_EXIT_CODE` (see
+    :class:`_Watchdog`). Without ``may_exit`` the slice is only enforced at reports, and a run
+    that went past its slice and grace without reporting is logged as a warning.
     """
     clock = clock or SystemClock()
     record = storage.trial(spec.trial_id)
@@ -137,20 +277,26 @@ def run_job(
     checkpoint = Checkpoint(trial_folder(spec.artifacts, spec.trial_id), record.checkpoint_fidelity)
     start = record.checkpoint_fidelity or 0.0
     closed = False
+    why_stopped = "stopped by the study"
+    lock = threading.Lock()  # a report commits whole before a hard stop, or not at all
 
     def sink(observation: Observation, checkpoint_fidelity: float | None) -> bool:
-        nonlocal closed
-        try:
-            status = storage.report(
-                spec.trial_id,
-                observation,
-                work=observation.fidelity - trial.fidelity,
-                checkpoint_fidelity=checkpoint_fidelity,
-            )
-        except TrialStateError:
-            closed = True  # closed elsewhere (recovered as stale, study stopped): stop here
-            return False
-        return status.status is TrialStatus.RUNNING and not (stop_requested and stop_requested())
+        nonlocal closed, why_stopped
+        with lock:
+            try:
+                status = storage.report(
+                    spec.trial_id,
+                    observation,
+                    work=observation.fidelity - trial.fidelity,
+                    checkpoint_fidelity=checkpoint_fidelity,
+                )
+            except TrialStateError:
+                closed = True  # closed elsewhere (recovered as stale, study stopped): stop here
+                return False
+        asked = stop_requested() if stop_requested is not None else False
+        if asked and isinstance(asked, str):
+            why_stopped = asked
+        return status.status is TrialStatus.RUNNING and not asked
 
     trial = Trial(
         trial_id=spec.trial_id,
@@ -169,6 +315,12 @@ def run_job(
         if spec.heartbeat_interval
         else None
     )
+    grace = spec.hard_stop_grace if spec.cpu_slice is not None else None
+    watchdog = (
+        _Watchdog(storage, spec, trial, clock, lock, grace)
+        if may_exit and grace is not None
+        else None
+    )
 
     def end(status: TrialStatus, reason: StopReason, message: str = "") -> Outcome:
         if not closed:
@@ -180,8 +332,12 @@ def run_job(
         try:
             result = objective(trial)
         finally:
+            if watchdog is not None:
+                watchdog.close()
             if beat is not None:
                 beat.close()
+            if watchdog is None and grace is not None:
+                _warn_if_overdue(spec, trial, grace)
     except InvalidValue as exc:
         return Outcome(
             spec.trial_id, TrialStatus.FAILED, StopReason.INVALID_VALUE, trial.fidelity, str(exc)
@@ -206,7 +362,7 @@ def run_job(
                 )
     if closed or trial.stop_reason is StopReason.INTERRUPTED:
         if not closed:
-            return end(TrialStatus.PAUSED, StopReason.INTERRUPTED, "stopped by the study")
+            return end(TrialStatus.PAUSED, StopReason.INTERRUPTED, why_stopped)
         return Outcome(spec.trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED, trial.fidelity)
     if trial.fidelity >= spec.max_fidelity:
         return end(TrialStatus.COMPLETED, StopReason.REACHED)

@@ -35,18 +35,41 @@ class Budget:
         seconds: wall-clock seconds spent in ``optimize``, summed over every call on the study.
         trial_cpu_seconds: the processor-time slice of one run of a trial: once it is spent, the
             run stops at its next report, keeping the curve it reported, and the trial is paused.
+        hard_stop_grace: processor seconds a run may go on past its slice without a report that
+            stops it; then a worker process stops it hard (ends the run, keeping what it
+            reported, and exits). Default (``None``): ``max(2, trial_cpu_seconds / 4)``;
+            ``math.inf``: never. Only with ``trial_cpu_seconds``. Runs in the driver's own
+            process (``workers=1``) are stopped at reports only.
     """
 
     epochs: float | None = None
     trials: int | None = None
     seconds: float | None = None
     trial_cpu_seconds: float | None = None
+    hard_stop_grace: float | None = None
 
     def __post_init__(self) -> None:
         _check_positive("epochs", self.epochs)
         _check_positive("trials", self.trials, integer=True)
         _check_positive("seconds", self.seconds)
         _check_positive("trial_cpu_seconds", self.trial_cpu_seconds)
+        if self.hard_stop_grace != math.inf:
+            _check_positive("hard_stop_grace", self.hard_stop_grace)
+        if self.hard_stop_grace is not None and self.trial_cpu_seconds is None:
+            raise ConfigurationError(
+                f"Budget(hard_stop_grace={self.hard_stop_grace!r}) needs a time slice to be late "
+                "for: give trial_cpu_seconds too, or leave hard_stop_grace out"
+            )
+
+    @property
+    def grace_in_effect(self) -> float | None:
+        """The hard-stop grace of a run in processor seconds, ``None`` when there is none (no
+        slice, or ``hard_stop_grace=math.inf``)."""
+        if self.trial_cpu_seconds is None or self.hard_stop_grace == math.inf:
+            return None
+        if self.hard_stop_grace is None:
+            return max(2.0, 0.25 * self.trial_cpu_seconds)
+        return self.hard_stop_grace
 
     def usage(self, history: History, elapsed: float) -> Usage:
         """How much of this budget ``history`` has used, with ``elapsed`` wall seconds."""

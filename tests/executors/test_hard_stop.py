@@ -1,0 +1,240 @@
+"""Time slices enforced hard in worker processes, cooperatively everywhere.
+
+The objectives below run in real worker processes (``spawn``): they are module-level functions
+of this test module, which the workers import by name, and they write what they do to the file
+named by ``HYPERRACE_TEST_LOG`` (one JSON list per line), since a worker shares nothing else
+with the test.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import multiprocessing
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hyperrace as hr
+from hyperrace.executors import (
+    HARD_STOP_EXIT_CODE,
+    InProcessExecutor,
+    Outcome,
+    ProcessExecutor,
+    RunSpec,
+)
+from hyperrace.optimizers import ASHA
+from hyperrace.testing.objectives import curve_value
+from hyperrace.trial import StopReason, TrialStatus
+
+SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(2, 4))
+
+
+def _log(*row: Any) -> None:
+    with open(os.environ["HYPERRACE_TEST_LOG"], "a", encoding="utf-8") as fh:
+        fh.write(json.dumps([os.getpid(), *row]) + "\n")
+
+
+def _spin(cpu_seconds: float) -> None:
+    """Spend ``cpu_seconds`` of this process's processor time (at most 30 s of wall time)."""
+    t0, deadline = time.process_time(), time.monotonic() + 30
+    while time.process_time() - t0 < cpu_seconds and time.monotonic() < deadline:
+        pass
+
+
+def spins_after_its_first_report(trial: hr.Trial) -> None:
+    """Reports each step with a checkpoint; a first run then spins without reporting for
+    ``HYPERRACE_TEST_SPIN`` processor seconds (default 5: far past any slice of these tests)."""
+    _log("run", trial.trial_id, trial.start)
+    for step in trial.epochs():
+        trial.report(curve_value(trial.config, step), checkpoint={"step": step})
+        _log("report", trial.trial_id, step)
+        if trial.start == 0:
+            _spin(float(os.environ.get("HYPERRACE_TEST_SPIN", "5")))
+    _log("returned", trial.trial_id, trial.fidelity)
+
+
+def reports_often(trial: hr.Trial) -> None:
+    """Reports every 0.02 processor seconds: a slice always ends at a report, soon after."""
+    _log("run", trial.trial_id, trial.start)
+    for step in trial.epochs():
+        _spin(0.02)
+        trial.report(curve_value(trial.config, step))
+    _log("returned", trial.trial_id, trial.fidelity)
+
+
+def _events(path: Path) -> list[list[Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _spec(study: hr.Study, job: hr.Job, **slice_: float) -> RunSpec:
+    return RunSpec(
+        study_id=study.study_id,
+        trial_id=job.trial_id,
+        stop=job.stop,
+        max_fidelity=float(study.space.fidelity.high),  # type: ignore[union-attr]
+        integer_fidelity=True,
+        artifacts=str(study.artifacts),
+        heartbeat_interval=0.5,
+        **slice_,  # type: ignore[arg-type]
+    )
+
+
+def _run_one(executor: ProcessExecutor, spec: RunSpec) -> tuple[Outcome, Any]:
+    """Submit one job, wait for its outcome; return it and the worker process that ran it."""
+    executor.submit(spec)
+    (worker,) = [p for p in multiprocessing.active_children() if p.name == "hyperrace-worker"]
+    deadline = time.monotonic() + 60
+    while not (outcomes := executor.wait(timeout=0.5)):
+        assert time.monotonic() < deadline, "the job did not end"
+    assert len(outcomes) == 1
+    return outcomes[0], worker
+
+
+@pytest.fixture
+def event_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "events.log"
+    monkeypatch.setenv("HYPERRACE_TEST_LOG", str(path))  # worker processes inherit it
+    return path
+
+
+def test_a_run_that_stops_reporting_is_stopped_hard_then_resumed(
+    tmp_path: Path, event_log: Path
+) -> None:
+    study = hr.Study(
+        "hard", SPACE, storage=f"sqlite:///{tmp_path / 'h.db'}", optimizer=ASHA(eta=2), seed=0
+    )
+    executor = ProcessExecutor(1)
+    executor.start(study.storage, spins_after_its_first_report)
+    try:
+        job = study.ask()
+        assert isinstance(job, hr.Job) and job.stop == 2
+        t0 = time.monotonic()
+        outcome, worker = _run_one(executor, _spec(study, job, cpu_slice=0.3, hard_stop_grace=0.3))
+        seconds = time.monotonic() - t0
+    finally:
+        executor.shutdown()
+        study.close()  # the ask/tell heartbeats of the job
+    assert worker.exitcode == HARD_STOP_EXIT_CODE
+    assert seconds < 20, "the hard stop came long after the slice and grace"
+    trial = study.storage.trial(job.trial_id)
+    assert (outcome.status, outcome.reason) == (TrialStatus.PAUSED, StopReason.TIME_SLICE)
+    assert (trial.status, trial.reason) == (TrialStatus.PAUSED, StopReason.TIME_SLICE)
+    assert outcome.fidelity == trial.fidelity == 1.0
+    assert "stopped hard after" in trial.message and "without reporting" in trial.message
+    assert "at fidelity 1 (what it reported is kept)" in trial.message
+    assert outcome.message == trial.message
+    assert [o.fidelity for o in trial.curve] == [1.0] and trial.checkpoint_fidelity == 1.0
+    spent = float(trial.message.split("after ")[1].split(" ")[0])
+    assert 0.6 <= spent < 2.0  # past slice + grace, within a few looks of the watchdog
+    first = _events(event_log)
+    assert [e[1] for e in first] == ["run", "report"]  # it never returned
+
+    # the study goes on: the optimizer finishes the sliced run, from its checkpoint
+    study.optimize(
+        spins_after_its_first_report,
+        budget=hr.Budget(trials=1, trial_cpu_seconds=30.0),
+        executor=ProcessExecutor(1),
+        progress=False,
+    )
+    resumed = study.storage.trial(job.trial_id)
+    assert resumed.curve[0] == trial.curve[0]  # the first run's report, as it was made
+    assert [o.fidelity for o in resumed.curve][:2] == [1.0, 2.0]
+    assert resumed.status is not TrialStatus.RUNNING
+    runs = [e for e in _events(event_log) if e[1] == "run"]
+    assert runs[1][2:] == [job.trial_id, 1.0]  # started from the kept checkpoint
+    assert runs[1][0] != runs[0][0]  # in a fresh worker process
+
+
+def test_a_run_that_reports_is_stopped_at_a_report_and_its_worker_lives_on(
+    tmp_path: Path, event_log: Path
+) -> None:
+    space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 1000))
+    study = hr.Study("soft", space, storage=f"sqlite:///{tmp_path / 's.db'}", seed=0)
+    executor = ProcessExecutor(1)
+    executor.start(study.storage, reports_often)
+    workers = []
+    try:
+        for _ in range(2):
+            job = study.ask()
+            assert isinstance(job, hr.Job)
+            outcome, worker = _run_one(
+                executor, _spec(study, job, cpu_slice=0.4, hard_stop_grace=0.2)
+            )
+            workers.append(worker)
+            trial = study.storage.trial(job.trial_id)
+            assert (outcome.status, outcome.reason) == (TrialStatus.PAUSED, StopReason.TIME_SLICE)
+            assert trial.reason is StopReason.TIME_SLICE
+            assert "its time slice of 0.4 processor seconds was spent" in trial.message
+            assert "hard" not in trial.message
+            assert 5 <= trial.fidelity < 1000 and len(trial.curve) == trial.fidelity
+        assert workers[0] is workers[1] and workers[0].is_alive()  # no exit, no new process
+    finally:
+        executor.shutdown()
+        study.close()
+    assert workers[0].exitcode == 0  # retired at shutdown, not stopped hard
+    events = _events(event_log)
+    assert [e[1] for e in events] == ["run", "returned"] * 2
+    assert len({e[0] for e in events}) == 1
+
+
+def test_in_process_runs_are_only_stopped_at_reports(
+    tmp_path: Path,
+    event_log: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HYPERRACE_TEST_SPIN", "0.6")
+    study = hr.Study("inproc", SPACE, storage=f"sqlite:///{tmp_path / 'i.db'}", seed=0)
+    caplog.set_level(logging.WARNING, logger="hyperrace")
+    budget = hr.Budget(trials=1, trial_cpu_seconds=0.2, hard_stop_grace=0.2)
+    study.optimize(spins_after_its_first_report, budget=budget, progress=False)
+    (trial,) = study.trials
+    # this process could not be ended: the run went on to its next report, and stopped there
+    assert [o.fidelity for o in trial.curve] == [1.0, 2.0]
+    assert trial.status is TrialStatus.PAUSED
+    assert [e[1:] for e in _events(event_log)] == [
+        ["run", trial.trial_id, 0.0],
+        ["report", trial.trial_id, 1],
+        ["report", trial.trial_id, 2],
+        ["returned", trial.trial_id, 2.0],
+    ]
+    warned = [r.getMessage() for r in caplog.records if "only enforced at reports" in r.message]
+    assert len(warned) == 1 and f"trial {trial.trial_id} ran" in warned[0]
+
+    # a run that reports often stops at a report, without a warning
+    caplog.clear()
+    space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 1000))
+    other = hr.Study("often", space, storage=study.storage, seed=0)
+    executor = InProcessExecutor()
+    executor.start(other.storage, reports_often)
+    job = other.ask()
+    assert isinstance(job, hr.Job)
+    executor.submit(_spec(other, job, cpu_slice=0.2, hard_stop_grace=0.2))
+    (outcome,) = executor.wait(0)
+    other.close()
+    assert outcome.reason is StopReason.TIME_SLICE and 3 <= outcome.fidelity < 1000
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_budget_hard_stop_grace() -> None:
+    assert hr.Budget(trial_cpu_seconds=4.0).grace_in_effect == 2.0
+    assert hr.Budget(trial_cpu_seconds=60.0).grace_in_effect == 15.0
+    assert hr.Budget(trial_cpu_seconds=60.0, hard_stop_grace=5).grace_in_effect == 5
+    assert hr.Budget(trial_cpu_seconds=60.0, hard_stop_grace=math.inf).grace_in_effect is None
+    assert hr.Budget(epochs=10).grace_in_effect is None
+    with pytest.raises(hr.ConfigurationError, match="needs a time slice"):
+        hr.Budget(hard_stop_grace=3.0)
+    for bad in (0, -1.0, math.nan, True):
+        with pytest.raises(hr.ConfigurationError, match="hard_stop_grace"):
+            hr.Budget(trial_cpu_seconds=1.0, hard_stop_grace=bad)
+    study = hr.Study("spec", SPACE, storage="memory://", seed=0)
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    study.close()
+    spec = study._spec(job, hr.Budget(trial_cpu_seconds=40.0), 1.0)
+    assert (spec.cpu_slice, spec.hard_stop_grace) == (40.0, 10.0)
