@@ -23,6 +23,7 @@ HEAVY = [
     "fastapi",
     "plotly",
     "lightning",
+    "ray",
 ]
 
 

@@ -70,7 +70,7 @@ class _StopPoll:
     """``stop_requested`` of a job inside a task: asks the flag actor at most once per
     ``interval`` seconds (so a report costs nothing in between) and keeps its last answer; once
     set, the flag stays set. An unreachable flag (its node died) counts as not set: the job goes
-    on, and the driver, if it is gone, is replaced by the stale-heartbeat recovery."""
+    on (if its driver died, Ray ends the job's task itself)."""
 
     def __init__(self, flag: Any, interval: float = _POLL_SECONDS) -> None:
         self._flag = flag
