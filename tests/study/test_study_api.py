@@ -95,6 +95,8 @@ def test_bad_arguments_name_the_value() -> None:
         hr.Study("s", SPACE, storage="memory://", seed=-1)
     with pytest.raises(hr.ConfigurationError, match="study name ''"):
         hr.Study("", SPACE, storage="memory://")
+    with pytest.raises(hr.ConfigurationError, match=r"artifacts='s3://b/x' is a URL.*mount"):
+        hr.Study("s", SPACE, storage="memory://", artifacts="s3://b/x")
     with pytest.raises(hr.ConfigurationError, match=r"Budget\(epochs=0\)"):
         hr.Budget(epochs=0)
     with pytest.raises(hr.ConfigurationError, match=r"Budget\(trials=1.5\)"):

@@ -115,6 +115,11 @@ class Study:
             raise ConfigurationError(f"direction={direction!r} must be 'minimize' or 'maximize'")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
             raise ConfigurationError(f"seed={seed!r} must be a non-negative integer or None")
+        if artifacts is not None and "://" in str(artifacts):
+            raise ConfigurationError(
+                f"artifacts={str(artifacts)!r} is a URL; checkpoints go to a folder: mount the "
+                "bucket or share on every machine and pass the mounted path"
+            )
         self.storage = open_storage(storage)
         self.clock = clock or SystemClock()
         # the latest snapshots read, without and with decisions: the next read starts from them
