@@ -125,10 +125,18 @@ def test_hyperrace_imports_without_ray_and_names_the_extra(tmp_path: Path) -> No
 
 def test_artifacts_given_as_a_url_are_refused(cluster: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    study = hr.Study("s", SPACE, storage=url, seed=0, artifacts="s3://bucket/runs")
-    with pytest.raises(hr.ConfigurationError, match="mount the bucket"):
-        study.optimize(learning_curve, budget=hr.Budget(epochs=5), executor="ray", workers=2)
-    assert not study.history().running  # the trial it had started is paused
+    with pytest.raises(hr.ConfigurationError, match="is a URL.*mount"):  # by the study first
+        hr.Study("s", SPACE, storage=url, seed=0, artifacts="s3://bucket/runs")
+    study = hr.Study("s", SPACE, storage=url, seed=0)
+    executor = RayExecutor(2)
+    executor.start(study.storage, learning_curve)
+    try:  # and by the executor, for a job given to it directly
+        for artifacts in ("s3://bucket/runs", "/work/s3:/bucket/runs"):
+            spec = RunSpec(study.study_id, 1, 5.0, 10.0, True, artifacts)
+            with pytest.raises(hr.ConfigurationError, match="mount the bucket"):
+                executor.submit(spec)
+    finally:
+        executor.shutdown(grace=1.0)
     assert ray.is_initialized()
 
 

@@ -344,3 +344,38 @@ def test_a_report_repeated_after_a_lost_answer_counts_once(storage: Storage) -> 
     storage.report(tid, Observation(1.0, 0.4, time=11.0), work=1.0)
     t = storage.trial(tid)
     assert t.work == 2.0 and t.curve == (Observation(1.0, 0.4, time=11.0),)
+
+
+def test_a_stale_run_cannot_touch_its_trial_once_another_run_has_it(storage: Storage) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)  # run of decision 0
+    storage.report(tid, Observation(1.0, 0.5), run=0)
+    assert storage.lose_run(tid, "no heartbeat", now=5.0) is TrialStatus.PAUSED
+    storage.apply_decision(sid, 1, NewDecision("resume", 3.0, trial_id=tid), now=6.0)
+    with pytest.raises(TrialStateError, match="run of decision 0.*run of decision 1"):
+        storage.report(tid, Observation(2.0, 0.4), run=0)
+    with pytest.raises(TrialStateError, match="run of decision 0"):
+        storage.end_run(tid, TrialStatus.PAUSED, StopReason.REACHED, "", now=7.0, run=0)
+    # the stale run's worker dies later: that must not lose the run that has the trial now
+    assert storage.lose_run(tid, "its worker process died", now=8.0, run=0) is None
+    t = storage.trial(tid)
+    assert t.status is TrialStatus.RUNNING and t.lost_count == 1 and t.fidelity == 1.0
+    storage.report(tid, Observation(2.0, 0.4), run=1)
+    storage.end_run(tid, TrialStatus.PAUSED, StopReason.REACHED, "", now=9.0, run=1)
+    assert storage.trial(tid).fidelity == 2.0
+
+
+def test_a_run_lost_after_its_last_report_ends_as_it_would_have(storage: Storage) -> None:
+    sid = _study(storage)
+    top = _start(storage, sid, 0, stop=3.0)
+    mid = _start(storage, sid, 1, stop=2.0)
+    for f in (1.0, 2.0, 3.0):
+        storage.report(top, Observation(f, 1.0 / f))
+    for f in (1.0, 2.0):
+        storage.report(mid, Observation(f, 1.0 / f))
+    assert storage.lose_run(top, "died", now=5.0, max_fidelity=3.0) is TrialStatus.COMPLETED
+    assert storage.recover_stale(sid, older_than=50.0, now=50.0, max_fidelity=3.0) == [mid]
+    for tid, status in ((top, TrialStatus.COMPLETED), (mid, TrialStatus.PAUSED)):
+        t = storage.trial(tid)
+        assert t.status is status and t.reason is StopReason.REACHED and t.lost_count == 0
+        assert "after it had reported its granted fidelity" in t.message

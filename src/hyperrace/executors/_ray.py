@@ -409,6 +409,7 @@ class RayExecutor:
                     StopReason.INTERRUPTED,
                     message,
                     now=self._clock.timestamp(),
+                    run=spec.decision,
                 )
 
     def request_stop(self) -> None:

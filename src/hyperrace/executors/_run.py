@@ -77,6 +77,9 @@ class RunSpec:
         hard_stop_grace: processor seconds an objective may run past ``cpu_slice`` without
             reporting before a worker process that may exit (``run_job(may_exit=True)``) stops
             it hard; ``None``: the slice is only enforced at reports.
+        decision: the index of the decision that made this job: the storage refuses reports
+            and ends from the run once it is not the trial's current run (it was taken as lost
+            and the trial resumed elsewhere). ``None``: not checked.
         max_retries: runs of the trial that may be lost (worker died, heartbeat stopped) before
             it fails instead of being resumed (``None``: no limit).
     """
@@ -91,6 +94,7 @@ class RunSpec:
     heartbeat_interval: float | None = 10.0
     max_retries: int | None = 3
     hard_stop_grace: float | None = None
+    decision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +118,17 @@ def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:
     paused at what it reported, to be resumed from its checkpoint, or failed once it was lost
     more than ``spec.max_retries`` times. A trial already ended elsewhere is left as it is."""
     status = storage.lose_run(
-        spec.trial_id, message, now=SystemClock().timestamp(), max_retries=spec.max_retries
+        spec.trial_id,
+        message,
+        now=SystemClock().timestamp(),
+        max_retries=spec.max_retries,
+        run=spec.decision,
+        max_fidelity=spec.max_fidelity,
     )
     trial = storage.trial(spec.trial_id)
     if status is None:  # ended before it was lost (e.g. the worker died after ending the run)
         return Outcome(spec.trial_id, trial.status, trial.reason, trial.fidelity, trial.message)
-    return Outcome(spec.trial_id, status, StopReason.LOST, trial.fidelity, trial.message)
+    return Outcome(spec.trial_id, status, trial.reason, trial.fidelity, trial.message)
 
 
 class _Heartbeat:
@@ -214,6 +223,7 @@ class _Watchdog:
                 StopReason.REACHED if fidelity >= spec.stop else StopReason.TIME_SLICE,
                 message,
                 now=self._clock.timestamp(),
+                run=spec.decision,
             )
         except Exception as exc:  # closed elsewhere, or unreachable: the driver sees the code
             logger.warning(
@@ -289,6 +299,7 @@ def run_job(
                     observation,
                     work=observation.fidelity - trial.fidelity,
                     checkpoint_fidelity=checkpoint_fidelity,
+                    run=spec.decision,
                 )
             except TrialStateError:
                 closed = True  # closed elsewhere (recovered as stale, study stopped): stop here
@@ -325,7 +336,9 @@ def run_job(
     def end(status: TrialStatus, reason: StopReason, message: str = "") -> Outcome:
         if not closed:
             with contextlib.suppress(TrialStateError):  # closed elsewhere: nothing to end
-                storage.end_run(spec.trial_id, status, reason, message, now=clock.timestamp())
+                storage.end_run(
+                    spec.trial_id, status, reason, message, now=clock.timestamp(), run=spec.decision
+                )
         return Outcome(spec.trial_id, status, reason, trial.fidelity, message)
 
     try:

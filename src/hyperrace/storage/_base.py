@@ -167,6 +167,7 @@ class Storage(Protocol):
         *,
         work: float | None = None,
         checkpoint_fidelity: float | None = None,
+        run: int | None = None,
     ) -> Reported:
         """Commit one observation of a running trial.
 
@@ -176,22 +177,33 @@ class Storage(Protocol):
             work: fidelity units trained since the previous report of this run; ``None``: the
                 observation's fidelity less the highest one reported before (at least 0).
             checkpoint_fidelity: set when a checkpoint at that fidelity was saved with it.
+            run: the index of the decision that started the reporting run, if known: a report
+                from a run that is not the trial's current one (it was taken as lost, and the
+                trial resumed by another) is refused.
 
         Returns:
             The trial's status after the report and its granted fidelity.
 
         Raises:
-            TrialStateError: the trial is not running.
+            TrialStateError: the trial is not running, or ``run`` is not its current run.
         """
         ...
 
     def end_run(
-        self, trial_id: int, status: TrialStatus, reason: StopReason, message: str, *, now: float
+        self,
+        trial_id: int,
+        status: TrialStatus,
+        reason: StopReason,
+        message: str,
+        *,
+        now: float,
+        run: int | None = None,
     ) -> None:
         """End the current run of a running trial with ``status`` (paused, completed, failed).
 
         Raises:
-            TrialStateError: the trial is not running, or ``status`` is ``running``.
+            TrialStateError: the trial is not running, ``run`` (as in :meth:`report`) is not its
+                current run, or ``status`` is ``running``.
         """
         ...
 
@@ -200,16 +212,34 @@ class Storage(Protocol):
         ...
 
     def lose_run(
-        self, trial_id: int, message: str, *, now: float, max_retries: int | None = None
+        self,
+        trial_id: int,
+        message: str,
+        *,
+        now: float,
+        max_retries: int | None = None,
+        run: int | None = None,
+        max_fidelity: float | None = None,
     ) -> TrialStatus | None:
         """The run of a running trial was lost (its worker died): count it, and pause the trial
         (reason ``lost``) to be resumed from its checkpoint, or fail it once it has been lost
-        more than ``max_retries`` times (``None``: never). Returns the new status, or ``None``
-        when the trial was no longer running (it was ended elsewhere: nothing is changed)."""
+        more than ``max_retries`` times (``None``: never). A run that had reported its granted
+        fidelity lost nothing: the trial ends as the run would have ended it (completed at
+        ``max_fidelity``, otherwise paused, reason ``reached``) and the loss is not counted.
+
+        Returns the new status, or ``None`` when nothing was changed: the trial was no longer
+        running, or ``run`` (as in :meth:`report`) is not its current run (it was ended, or
+        lost and resumed elsewhere)."""
         ...
 
     def recover_stale(
-        self, study_id: int, *, older_than: float, now: float, max_retries: int | None = None
+        self,
+        study_id: int,
+        *,
+        older_than: float,
+        now: float,
+        max_retries: int | None = None,
+        max_fidelity: float | None = None,
     ) -> list[int]:
         """:meth:`lose_run` for every running trial whose heartbeat is older than ``older_than``;
         return their ids."""

@@ -16,7 +16,7 @@ from hyperrace.storage._base import (
     StudyInfo,
     StudySummary,
 )
-from hyperrace.storage._rules import check_end_status, check_running, lost_outcome
+from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
 from hyperrace.trial import (
     DecisionRecord,
     Observation,
@@ -41,6 +41,7 @@ class InMemoryStorage:
         self._order: dict[int, list[int]] = {}  # a study's trial ids, by number
         self._version: dict[int, int] = {}  # a study's change counter
         self._changed_at: dict[int, int] = {}  # a trial's study version at its last change
+        self._run: dict[int, int] = {}  # a trial's current run: the index of its decision
 
     def _put(self, trial: TrialRecord) -> None:
         """Store a changed trial and count the change."""
@@ -113,6 +114,7 @@ class InMemoryStorage:
             for tid in self._order.pop(info.study_id, []):
                 del self._trials[tid], self._study_of[tid]
                 self._changed_at.pop(tid, None)
+                self._run.pop(tid, None)
             del self._decisions[info.study_id]
             self._version.pop(info.study_id, None)
             return True
@@ -179,6 +181,7 @@ class InMemoryStorage:
                     heartbeat=now,
                 )
             self._put(trial)
+            self._run[trial.trial_id] = index
             record = DecisionRecord(
                 index,
                 decision.kind,
@@ -199,10 +202,12 @@ class InMemoryStorage:
         *,
         work: float | None = None,
         checkpoint_fidelity: float | None = None,
+        run: int | None = None,
     ) -> Reported:
         with self._lock:
             trial = self._trials[trial_id]
             check_running(trial_id, trial.status, "report to")
+            check_run(trial_id, run, self._run.get(trial_id), "report to")
             problem = check_value(observation.value)
             if work is None:
                 work = observation.fidelity - trial.fidelity
@@ -235,12 +240,20 @@ class InMemoryStorage:
             return Reported(trial.status, trial.target)
 
     def end_run(
-        self, trial_id: int, status: TrialStatus, reason: StopReason, message: str, *, now: float
+        self,
+        trial_id: int,
+        status: TrialStatus,
+        reason: StopReason,
+        message: str,
+        *,
+        now: float,
+        run: int | None = None,
     ) -> None:
         check_end_status(status)
         with self._lock:
             trial = self._trials[trial_id]
             check_running(trial_id, trial.status, "end the run of")
+            check_run(trial_id, run, self._run.get(trial_id), "end the run of")
             trial = dataclasses.replace(
                 trial, status=status, reason=reason, message=message, updated=now, heartbeat=None
             )
@@ -253,42 +266,69 @@ class InMemoryStorage:
                 if trial is not None and trial.status is TrialStatus.RUNNING:
                     self._trials[tid] = dataclasses.replace(trial, heartbeat=now)
 
-    def _lose(self, trial: TrialRecord, message: str, now: float, max_retries: int | None) -> None:
-        status, message = lost_outcome(trial.lost_count, message, max_retries)
+    def _lose(
+        self,
+        trial: TrialRecord,
+        message: str,
+        now: float,
+        max_retries: int | None,
+        max_fidelity: float | None,
+    ) -> TrialStatus:
+        lost = lost_outcome(
+            trial.lost_count,
+            message,
+            max_retries,
+            fidelity=trial.fidelity,
+            target=trial.target,
+            max_fidelity=max_fidelity,
+        )
         self._put(
             dataclasses.replace(
                 trial,
-                status=status,
-                reason=StopReason.LOST,
-                message=message,
+                status=lost.status,
+                reason=lost.reason,
+                message=lost.message,
                 updated=now,
                 heartbeat=None,
-                lost_count=trial.lost_count + 1,
+                lost_count=trial.lost_count + lost.counted,
             )
         )
+        return lost.status
 
     def lose_run(
-        self, trial_id: int, message: str, *, now: float, max_retries: int | None = None
+        self,
+        trial_id: int,
+        message: str,
+        *,
+        now: float,
+        max_retries: int | None = None,
+        run: int | None = None,
+        max_fidelity: float | None = None,
     ) -> TrialStatus | None:
         with self._lock:
             trial = self._trials[trial_id]
             if trial.status is not TrialStatus.RUNNING:
                 return None
-            self._lose(trial, message, now, max_retries)
-            return self._trials[trial_id].status
+            if run is not None and run != self._run.get(trial_id):
+                return None
+            return self._lose(trial, message, now, max_retries, max_fidelity)
 
     def recover_stale(
-        self, study_id: int, *, older_than: float, now: float, max_retries: int | None = None
+        self,
+        study_id: int,
+        *,
+        older_than: float,
+        now: float,
+        max_retries: int | None = None,
+        max_fidelity: float | None = None,
     ) -> list[int]:
         with self._lock:
             out = []
-            for tid, trial in list(self._trials.items()):
-                if (
-                    self._study_of[tid] == study_id
-                    and trial.status is TrialStatus.RUNNING
-                    and (trial.heartbeat or 0.0) < older_than
-                ):
-                    self._lose(trial, "its worker stopped sending heartbeats", now, max_retries)
+            for tid in self._order.get(study_id, []):
+                trial = self._trials[tid]
+                if trial.status is TrialStatus.RUNNING and (trial.heartbeat or 0.0) < older_than:
+                    message = "its worker stopped sending heartbeats"
+                    self._lose(trial, message, now, max_retries, max_fidelity)
                     out.append(tid)
             return sorted(out)
 

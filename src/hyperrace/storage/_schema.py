@@ -63,6 +63,8 @@ trials = Table(
     Column("heartbeat", Float, nullable=True),
     # the study's version at the trial's last change (heartbeats are not changes)
     Column("version", Integer, nullable=False, default=0, server_default="0"),
+    # the index of the decision that started the current run (stale runs are refused)
+    Column("run", Integer, nullable=True),
     UniqueConstraint("study_id", "number", name="uq_hr_trials_study_number"),
     Index("ix_hr_trials_study_status", "study_id", "status"),
     Index("ix_hr_trials_study_version", "study_id", "version"),

@@ -31,7 +31,7 @@ from hyperrace.storage._base import (
     StudyInfo,
     StudySummary,
 )
-from hyperrace.storage._rules import check_end_status, check_running, lost_outcome
+from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
 from hyperrace.trial import (
@@ -431,6 +431,7 @@ class SQLStorage:
                                 created=now,
                                 updated=now,
                                 heartbeat=now,
+                                run=index,
                             )
                             .returning(trials.c.trial_id)
                         ).scalar_one()
@@ -451,6 +452,7 @@ class SQLStorage:
                                 target=decision.stop,
                                 updated=now,
                                 heartbeat=now,
+                                run=index,
                             )
                         )
                         if done.rowcount != 1:
@@ -498,6 +500,7 @@ class SQLStorage:
         *,
         work: float | None = None,
         checkpoint_fidelity: float | None = None,
+        run: int | None = None,
     ) -> Reported:
         problem = check_value(observation.value)
         reached = (
@@ -506,18 +509,21 @@ class SQLStorage:
             .scalar_subquery()
         )
 
-        def run() -> Reported:
+        def tx() -> Reported:
             nonlocal work
             with self._tx() as conn:
                 current = conn.execute(
-                    sa.select(trials.c.status, trials.c.target, reached, trials.c.study_id)
+                    sa.select(
+                        trials.c.status, trials.c.target, reached, trials.c.study_id, trials.c.run
+                    )
                     .where(trials.c.trial_id == trial_id)
                     .with_for_update(of=trials)
                 ).first()
                 if current is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
-                status, target, before, study_id = current
+                status, target, before, study_id, current_run = current
                 check_running(trial_id, TrialStatus(status), "report to")
+                check_run(trial_id, run, current_run, "report to")
                 if work is None:
                     work = observation.fidelity - (before or 0.0)
                 if problem is not None:
@@ -577,24 +583,32 @@ class SQLStorage:
                 self._changed(conn, study_id, trial_id)
                 return Reported(TrialStatus.RUNNING, target)
 
-        return self._retry(run)
+        return self._retry(tx)
 
     def end_run(
-        self, trial_id: int, status: TrialStatus, reason: StopReason, message: str, *, now: float
+        self,
+        trial_id: int,
+        status: TrialStatus,
+        reason: StopReason,
+        message: str,
+        *,
+        now: float,
+        run: int | None = None,
     ) -> None:
         check_end_status(status)
 
-        def run() -> None:
+        def tx() -> None:
             with self._tx() as conn:
                 row = conn.execute(
-                    sa.select(trials.c.status, trials.c.study_id)
+                    sa.select(trials.c.status, trials.c.study_id, trials.c.run)
                     .where(trials.c.trial_id == trial_id)
                     .with_for_update()
                 ).first()
                 if row is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
-                current, study_id = row
+                current, study_id, current_run = row
                 check_running(trial_id, TrialStatus(current), "end the run of")
+                check_run(trial_id, run, current_run, "end the run of")
                 conn.execute(
                     trials.update()
                     .where(trials.c.trial_id == trial_id)
@@ -608,7 +622,7 @@ class SQLStorage:
                 )
                 self._changed(conn, study_id, trial_id)
 
-        self._retry(run)
+        self._retry(tx)
 
     def heartbeat(self, trial_ids: Sequence[int], *, now: float) -> None:
         if not trial_ids:
@@ -625,51 +639,95 @@ class SQLStorage:
         self._retry(run)
 
     @staticmethod
+    def _losable(*where: Any) -> Any:
+        """The rows :meth:`_lose` needs (trial, lost count, target, fidelity reached, study,
+        run) of the trials matching ``where``, locked."""
+        reached = (
+            sa.select(sa.func.coalesce(sa.func.max(observations.c.fidelity), 0.0))
+            .where(observations.c.trial_id == trials.c.trial_id)
+            .scalar_subquery()
+        )
+        return (
+            sa.select(
+                trials.c.trial_id,
+                trials.c.lost_count,
+                trials.c.target,
+                reached,
+                trials.c.study_id,
+                trials.c.run,
+                trials.c.status,
+            )
+            .where(*where)
+            .with_for_update(of=trials)
+        )
+
+    @staticmethod
     def _lose(
-        conn: Connection, row: Any, message: str, now: float, max_retries: int | None
+        conn: Connection,
+        row: Any,
+        message: str,
+        now: float,
+        max_retries: int | None,
+        max_fidelity: float | None,
     ) -> TrialStatus:
-        """Count a lost run of the (locked, running) trial ``row`` (trial_id, lost_count); the
-        caller records the change (:meth:`_changed`)."""
-        trial_id, lost_before = row
-        status, message = lost_outcome(lost_before, message, max_retries)
+        """End the lost run of the (locked, running) trial of a :meth:`_losable` row; the caller
+        records the change (:meth:`_changed`)."""
+        trial_id, lost_before, target, fidelity = row[:4]
+        lost = lost_outcome(
+            lost_before,
+            message,
+            max_retries,
+            fidelity=fidelity,
+            target=target,
+            max_fidelity=max_fidelity,
+        )
         conn.execute(
             trials.update()
             .where(trials.c.trial_id == trial_id)
             .values(
-                status=status.value,
-                reason=StopReason.LOST.value,
-                message=message,
+                status=lost.status.value,
+                reason=lost.reason.value,
+                message=lost.message,
                 updated=now,
                 heartbeat=None,
-                lost_count=lost_before + 1,
+                lost_count=lost_before + int(lost.counted),
             )
         )
-        return status
+        return lost.status
 
     def lose_run(
-        self, trial_id: int, message: str, *, now: float, max_retries: int | None = None
+        self,
+        trial_id: int,
+        message: str,
+        *,
+        now: float,
+        max_retries: int | None = None,
+        run: int | None = None,
+        max_fidelity: float | None = None,
     ) -> TrialStatus | None:
-        def run() -> TrialStatus | None:
+        def run_tx() -> TrialStatus | None:
             with self._tx() as conn:
-                row = conn.execute(
-                    sa.select(
-                        trials.c.trial_id, trials.c.lost_count, trials.c.status, trials.c.study_id
-                    )
-                    .where(trials.c.trial_id == trial_id)
-                    .with_for_update()
-                ).first()
+                row = conn.execute(self._losable(trials.c.trial_id == trial_id)).first()
                 if row is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
                 if row.status != TrialStatus.RUNNING.value:
                     return None
-                status = self._lose(conn, row[:2], message, now, max_retries)
+                if run is not None and row.run is not None and run != row.run:
+                    return None  # that run was lost already; the trial runs again elsewhere
+                status = self._lose(conn, row, message, now, max_retries, max_fidelity)
                 self._changed(conn, row.study_id, trial_id)
                 return status
 
-        return self._retry(run)
+        return self._retry(run_tx)
 
     def recover_stale(
-        self, study_id: int, *, older_than: float, now: float, max_retries: int | None = None
+        self,
+        study_id: int,
+        *,
+        older_than: float,
+        now: float,
+        max_retries: int | None = None,
+        max_fidelity: float | None = None,
     ) -> list[int]:
         stale = (
             trials.c.study_id == study_id,
@@ -686,13 +744,10 @@ class SQLStorage:
 
         def run() -> list[int]:
             with self._tx() as conn:
-                rows = conn.execute(
-                    sa.select(trials.c.trial_id, trials.c.lost_count)
-                    .where(*stale)
-                    .with_for_update()
-                ).all()
+                rows = conn.execute(self._losable(*stale)).all()
+                message = "its worker stopped sending heartbeats"
                 for row in rows:
-                    self._lose(conn, row, "its worker stopped sending heartbeats", now, max_retries)
+                    self._lose(conn, row, message, now, max_retries, max_fidelity)
                 if rows:
                     self._changed(conn, study_id, *(r[0] for r in rows))
                 return sorted(int(r[0]) for r in rows)

@@ -163,6 +163,7 @@ class RaceLoop:
                         StopReason.INTERRUPTED,
                         "the study was stopped while it ran",
                         now=self.study.clock.timestamp(),
+                        run=self.mine[trial_id].decision,
                     )
                 except Exception as exc:  # recovered elsewhere meanwhile: nothing to do
                     logger.debug("could not pause trial %d: %s", trial_id, exc)

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from hyperrace._clock import Clock, SystemClock
 from hyperrace._rng import decision_rng, new_seed
-from hyperrace.exceptions import ConfigurationError, StudyMismatchError, StudyNotFoundError
+from hyperrace.exceptions import (
+    ConfigurationError,
+    StudyMismatchError,
+    StudyNotFoundError,
+    TrialStateError,
+)
 from hyperrace.executors import Objective, RunSpec
 from hyperrace.history import Direction, History
 from hyperrace.optimizers import (
@@ -448,32 +453,31 @@ class Study:
 
     def tell(self, job: Job, *, error: str | None = None) -> TrialRecord:
         """The job is over: the trial is completed (maximum fidelity reached), paused, or failed
-        (``error`` given, or a non-finite value was reported). Returns the trial."""
+        (``error`` given, or a non-finite value was reported). Returns the trial.
+
+        A job whose run was taken as lost meanwhile (no heartbeat for ``stale_after``), and
+        whose trial was resumed by another run, changes nothing: a warning says so."""
         if self._keeper is not None:
             self._keeper.untrack(job.trial_id)
         trial = self.storage.trial(job.trial_id)
-        if trial.status is TrialStatus.RUNNING:
-            now = self.clock.timestamp()
-            if error is not None:
-                self.storage.end_run(
-                    job.trial_id, TrialStatus.FAILED, StopReason.ERROR, error, now=now
-                )
-            elif trial.fidelity >= self._max_fidelity:
-                self.storage.end_run(
-                    job.trial_id, TrialStatus.COMPLETED, StopReason.REACHED, "", now=now
-                )
-            elif trial.fidelity >= job.stop:
-                self.storage.end_run(
-                    job.trial_id, TrialStatus.PAUSED, StopReason.REACHED, "", now=now
-                )
-            else:
-                self.storage.end_run(
-                    job.trial_id,
-                    TrialStatus.PAUSED,
-                    StopReason.OBJECTIVE_RETURNED,
-                    f"told at fidelity {trial.fidelity:g} before the granted {job.stop:g}",
-                    now=now,
-                )
+        if trial.status is not TrialStatus.RUNNING:
+            return trial
+        if error is not None:
+            end = (TrialStatus.FAILED, StopReason.ERROR, error)
+        elif trial.fidelity >= self._max_fidelity:
+            end = (TrialStatus.COMPLETED, StopReason.REACHED, "")
+        elif trial.fidelity >= job.stop:
+            end = (TrialStatus.PAUSED, StopReason.REACHED, "")
+        else:
+            end = (
+                TrialStatus.PAUSED,
+                StopReason.OBJECTIVE_RETURNED,
+                f"told at fidelity {trial.fidelity:g} before the granted {job.stop:g}",
+            )
+        try:
+            self.storage.end_run(job.trial_id, *end, now=self.clock.timestamp(), run=job.decision)
+        except TrialStateError as exc:  # ended, or lost and resumed, meanwhile
+            logger.warning("tell(job of trial %d) changed nothing: %s", job.trial_id, exc)
         return self.storage.trial(job.trial_id)
 
     def heartbeat(self, job: Job) -> None:
@@ -486,7 +490,11 @@ class Study:
         ``max_retries`` times. Returns their ids."""
         now = self.clock.timestamp()
         return self.storage.recover_stale(
-            self.study_id, older_than=now - stale_after, now=now, max_retries=max_retries
+            self.study_id,
+            older_than=now - stale_after,
+            now=now,
+            max_retries=max_retries,
+            max_fidelity=self._max_fidelity,
         )
 
     # -- optimize -----------------------------------------------------------------------------
@@ -509,6 +517,7 @@ class Study:
             hard_stop_grace=budget.grace_in_effect if budget else None,
             heartbeat_interval=heartbeat_interval,
             max_retries=max_retries,
+            decision=job.decision,
         )
 
     def optimize(

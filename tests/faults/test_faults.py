@@ -1,0 +1,139 @@
+"""Faults mid-study: worker processes and drivers killed with SIGKILL, PostgreSQL restarted.
+
+Each test runs a real study (drivers in subprocesses, worker processes, a SQLite file or a
+PostgreSQL database), injects its faults, resumes the study to the end and audits it with
+:func:`hyperrace.testing.faults.audit`: no acknowledged report lost, no step trained by two runs
+at once, no decision index used twice, every trial in a legal final state, the budget spent
+exactly. ``HYPERRACE_FAULTS_SECONDS`` sets how long the randomized test keeps killing (default
+15 s per storage); ``benchmarks/faults.py`` runs the same scenarios for longer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hyperrace.testing import faults
+from hyperrace.testing.faults import Setup, Tally
+
+pytestmark = pytest.mark.faults
+
+
+def _assert_clean(tally: Tally, *, epochs: int) -> None:
+    assert tally.problems == [], "\n".join(tally.problems)
+    assert (tally.lost, tally.duplicated, tally.illegal) == (0, 0, 0)
+    assert tally.driver_crashes == 0
+    assert tally.rounds >= 1
+    # every step was acknowledged once, except those whose process died between the commit and
+    # the log line (at most one per kill)
+    assert tally.rounds * epochs - tally.kills <= tally.acknowledged <= tally.rounds * epochs
+
+
+def test_sigkill_of_workers_mid_step_loses_and_duplicates_nothing(
+    fault_url: str, tmp_path: Path
+) -> None:
+    setup = Setup(fault_url, "kill-worker", tmp_path / "study", epochs=60)
+    tally = faults.kill_worker_scenario(setup, kills=2, rng=random.Random(1))
+    _assert_clean(tally, epochs=60)
+    assert tally.kills == 2
+    assert tally.lost_runs >= 2  # each killed worker was in a step: its run was lost, resumed
+
+
+def test_sigkill_of_the_driver_leaves_workers_that_finish_and_a_new_driver_resumes(
+    fault_url: str, tmp_path: Path
+) -> None:
+    setup = Setup(fault_url, "kill-driver", tmp_path / "study", epochs=60)
+    tally = faults.kill_driver_scenario(setup, kills=1, rng=random.Random(2))
+    _assert_clean(tally, epochs=60)
+    assert tally.kills == 1
+    # its two worker processes (and multiprocessing's resource tracker) outlive it, stop their
+    # jobs at the next report (their trials paused with what they reported) and exit by
+    # themselves
+    assert tally.orphans.found >= 2
+    assert tally.orphans.survivors == 0, tally.orphans
+
+
+def test_random_kills_of_workers_and_drivers(fault_url: str, tmp_path: Path) -> None:
+    seconds = float(os.environ.get("HYPERRACE_FAULTS_SECONDS", "15"))
+
+    def setup(i: int) -> Setup:
+        # even rounds: one Study.optimize driver with 2 worker processes; odd rounds: two peer
+        # `hyperrace worker` processes with one worker process each
+        base = Setup(fault_url, f"random-{i}", tmp_path / f"study-{i}", epochs=60, seed=i)
+        return dataclasses.replace(base, driver="worker", drivers=2, workers=1) if i % 2 else base
+
+    tally = faults.randomized_scenario(setup, seconds=seconds, rng=random.Random(3))
+    _assert_clean(tally, epochs=60)
+    assert tally.kills >= 5
+    assert tally.orphans.survivors == 0, tally.orphans
+
+
+def test_sigkill_of_a_peer_hyperrace_worker_then_a_new_peer_resumes(
+    fault_url: str, tmp_path: Path
+) -> None:
+    setup = Setup(
+        fault_url, "peers", tmp_path / "study", epochs=60, driver="worker", drivers=2, workers=1
+    )
+    tally = faults.kill_driver_scenario(setup, kills=1, rng=random.Random(5))
+    _assert_clean(tally, epochs=60)
+    assert tally.kills == 1
+    assert tally.orphans.found >= 1 and tally.orphans.survivors == 0, tally.orphans
+
+
+def test_sigkill_of_a_worker_after_its_last_report_before_its_run_ended(
+    fault_url: str, tmp_path: Path
+) -> None:
+    setup = Setup(fault_url, "after-last-report", tmp_path / "study", epochs=36)
+    tally = faults.die_after_last_report_scenario(setup, trial_number=0)
+    assert tally.kills == 1
+    _assert_clean(tally, epochs=36)
+
+
+@pytest.mark.postgres
+def test_postgresql_restart_mid_study(pg_server: str, tmp_path: Path) -> None:
+    with faults.postgres_database(pg_server) as url:
+        setup = Setup(url, "pg-restart", tmp_path / "study", epochs=60)
+        try:
+            tally = faults.restart_postgres_scenario(setup, restarts=1)
+        except faults.RestartUnavailable as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"restarting PostgreSQL is required under CI=true: {exc}")
+            pytest.skip(f"PostgreSQL cannot be restarted here: {exc}")
+    _assert_clean(tally, epochs=60)
+    assert tally.kills == 1
+
+
+@pytest.fixture(scope="module")
+def ray_address() -> Iterator[str]:
+    """The address of a local Ray instance of 2 CPUs, for the drivers to connect to."""
+    if os.environ.get("CI") == "true":
+        import ray
+    else:
+        ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.ray
+@pytest.mark.postgres
+def test_ray_workers_and_driver_killed(pg_server: str, ray_address: str, tmp_path: Path) -> None:
+    with faults.postgres_database(pg_server) as url:
+
+        def setup(name: str) -> Setup:
+            return Setup(
+                url, name, tmp_path / name, epochs=60, executor="ray", ray_address=ray_address
+            )
+
+        tally = faults.kill_worker_scenario(setup("ray-worker"), kills=1, rng=random.Random(6))
+        faults.kill_driver_scenario(setup("ray-driver"), kills=1, tally=tally)
+    _assert_clean(tally, epochs=60)
+    assert tally.kills == 2
+    assert tally.lost_runs >= 1  # the Ray worker killed mid-step
