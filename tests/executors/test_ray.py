@@ -125,7 +125,7 @@ def test_hyperrace_imports_without_ray_and_names_the_extra(tmp_path: Path) -> No
 
 def test_artifacts_given_as_a_url_are_refused(cluster: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    with pytest.raises(hr.ConfigurationError, match="is a URL.*mount"):  # by the study first
+    with pytest.raises(hr.ConfigurationError, match=r"is a URL.*mount"):  # by the study first
         hr.Study("s", SPACE, storage=url, seed=0, artifacts="s3://bucket/runs")
     study = hr.Study("s", SPACE, storage=url, seed=0)
     executor = RayExecutor(2)

@@ -352,7 +352,7 @@ def test_a_stale_run_cannot_touch_its_trial_once_another_run_has_it(storage: Sto
     storage.report(tid, Observation(1.0, 0.5), run=0)
     assert storage.lose_run(tid, "no heartbeat", now=5.0) is TrialStatus.PAUSED
     storage.apply_decision(sid, 1, NewDecision("resume", 3.0, trial_id=tid), now=6.0)
-    with pytest.raises(TrialStateError, match="run of decision 0.*run of decision 1"):
+    with pytest.raises(TrialStateError, match=r"run of decision 0.*run of decision 1"):
         storage.report(tid, Observation(2.0, 0.4), run=0)
     with pytest.raises(TrialStateError, match="run of decision 0"):
         storage.end_run(tid, TrialStatus.PAUSED, StopReason.REACHED, "", now=7.0, run=0)
