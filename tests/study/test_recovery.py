@@ -111,3 +111,26 @@ def test_a_trial_whose_worker_always_dies_fails_after_max_retries(tmp_path: Path
     # each run resumed from the checkpoint of the one before and kept the step it made
     assert [o.fidelity for o in doomed.curve] == [1.0, 2.0, 3.0]
     assert all(t.status is TrialStatus.COMPLETED for t in h.trials[1:])
+
+
+def test_a_stalled_ask_tell_job_taken_as_lost_can_no_longer_report(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    slow = hr.Study("stalled", SPACE, storage=url, seed=0)
+    other = hr.Study("stalled", storage=url)
+    try:
+        job = slow.ask(heartbeat_interval=5.0)
+        assert isinstance(job, hr.Job)
+        slow.report(job.trial_id, fidelity=1, value=0.5)
+        # the process stalls: the others take its run as lost and resume the trial
+        assert other.recover(stale_after=0.0) == [job.trial_id]
+        again = other.ask(heartbeat_interval=5.0)
+        assert isinstance(again, hr.Job) and again.trial_id == job.trial_id
+        with pytest.raises(hr.TrialStateError, match="taken as lost"):
+            slow.report(job.trial_id, fidelity=2, value=0.4)
+        slow.tell(job)  # changes nothing (a warning says so)
+        assert other.storage.trial(job.trial_id).status is TrialStatus.RUNNING
+        other.report(again.trial_id, fidelity=2, value=0.4)
+        assert other.tell(again).fidelity == 2.0
+    finally:
+        slow.close()
+        other.close()

@@ -59,7 +59,7 @@ class Keeper:
         self.interval = interval
         self.stale_after = stale_after
         self.max_retries = max_retries
-        self._tracked: set[int] = set()
+        self._tracked: dict[int, int] = {}  # trial id -> the decision of its job
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -74,13 +74,18 @@ class Keeper:
         """Use these settings from the next tick on."""
         self.interval, self.stale_after, self.max_retries = interval, stale_after, max_retries
 
-    def track(self, trial_id: int) -> None:
+    def track(self, trial_id: int, decision: int) -> None:
         with self._lock:
-            self._tracked.add(trial_id)
+            self._tracked[trial_id] = decision
 
     def untrack(self, trial_id: int) -> None:
         with self._lock:
-            self._tracked.discard(trial_id)
+            self._tracked.pop(trial_id, None)
+
+    def run_of(self, trial_id: int) -> int | None:
+        """The decision of the job of ``trial_id`` handed out here and not told, if any."""
+        with self._lock:
+            return self._tracked.get(trial_id)
 
     @property
     def tracked(self) -> frozenset[int]:

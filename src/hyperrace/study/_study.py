@@ -404,7 +404,7 @@ class Study:
         self.recover(stale_after=stale, max_retries=max_retries)
         job = self._next(budget, self.elapsed_seconds if budget and budget.seconds else 0.0)
         if isinstance(job, Job):
-            self._keeper.track(job.trial_id)
+            self._keeper.track(job.trial_id, job.decision)
         return job
 
     def close(self) -> None:
@@ -429,10 +429,18 @@ class Study:
         A NaN or infinite value fails the trial (the reason is kept) instead of being stored.
         Returns True while the trial should keep training (running and below its granted stop).
         A fidelity outside the space's range is an error (seconds may overshoot the maximum).
+
+        Raises:
+            TrialStateError: the trial is not running; or this object handed out its job, the
+                run was taken as lost meanwhile (no heartbeat for ``stale_after``) and the trial
+                is now trained by another run: stop training it.
         """
         self._check_fidelity(fidelity)
         obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
-        done = self.storage.report(trial_id, obs)
+        # a job this object handed out reports as its run: refused once that run was taken as
+        # lost and the trial resumed elsewhere (TrialStateError says so)
+        run = self._keeper.run_of(trial_id) if self._keeper is not None else None
+        done = self.storage.report(trial_id, obs, run=run)
         return done.status is TrialStatus.RUNNING and float(fidelity) < done.target
 
     def _check_fidelity(self, fidelity: float) -> None:

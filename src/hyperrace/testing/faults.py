@@ -799,13 +799,15 @@ class Tally:
         self.orphans.seconds = max(self.orphans.seconds, orphans.seconds)
 
 
-def kill_worker_scenario(
-    setup: Setup, *, kills: int = 2, tally: Tally | None = None, rng: random.Random | None = None
+def _kill_scenario(
+    setup: Setup,
+    tally: Tally,
+    kills: int,
+    rng: random.Random,
+    kill: Callable[[_Round, random.Random], object],
 ) -> Tally:
-    """SIGKILL ``kills`` worker processes, each in the middle of a step, while the drivers run
-    the study; they resume the trials. Returns the tally (``tally`` if given)."""
-    rng = rng or random.Random(0)
-    tally = tally or Tally("SIGKILL a worker mid-step")
+    """One round in which ``kill`` strikes ``kills`` times, spread over the study, each time in
+    the middle of a step; the drivers (or new ones) resume the study to its end."""
     t0 = time.monotonic()
     round_ = _Round(setup, tally)
     try:
@@ -814,11 +816,20 @@ def kill_worker_scenario(
             if not round_.wait_for_steps(target):
                 break
             time.sleep(rng.uniform(0.0, setup.step_seconds))
-            round_.kill_worker(rng)
+            kill(round_, rng)
     finally:
         round_.finish()
     tally.seconds += time.monotonic() - t0
     return tally
+
+
+def kill_worker_scenario(
+    setup: Setup, *, kills: int = 2, tally: Tally | None = None, rng: random.Random | None = None
+) -> Tally:
+    """SIGKILL ``kills`` worker processes, each in the middle of a step, while the drivers run
+    the study; they resume the trials. Returns the tally (``tally`` if given)."""
+    tally = tally or Tally("SIGKILL a worker mid-step")
+    return _kill_scenario(setup, tally, kills, rng or random.Random(0), _Round.kill_worker)
 
 
 def kill_driver_scenario(
@@ -827,21 +838,8 @@ def kill_driver_scenario(
     """SIGKILL a driver ``kills`` times mid-study (its worker processes are left to themselves:
     the tally counts how they ended), each time starting a new driver that resumes the study.
     Returns the tally."""
-    rng = rng or random.Random(0)
     tally = tally or Tally("SIGKILL the driver")
-    t0 = time.monotonic()
-    round_ = _Round(setup, tally)
-    try:
-        for k in range(kills):
-            target = (k + 1) * setup.epochs // (kills + 2)
-            if not round_.wait_for_steps(target):
-                break
-            time.sleep(rng.uniform(0.0, setup.step_seconds))
-            round_.kill_driver(rng)
-    finally:
-        round_.finish()
-    tally.seconds += time.monotonic() - t0
-    return tally
+    return _kill_scenario(setup, tally, kills, rng or random.Random(0), _Round.kill_driver)
 
 
 def die_after_last_report_scenario(
