@@ -33,7 +33,7 @@ from types import FrameType
 from typing import Any
 
 from hyperrace._clock import SystemClock
-from hyperrace.exceptions import ConfigurationError, TrialStateError
+from hyperrace.exceptions import ConfigurationError
 from hyperrace.executors._run import (
     HARD_STOP_EXIT_CODE,
     Objective,
@@ -96,14 +96,7 @@ def _worker_main(conn: Any, url: str, objective: bytes, stop: Any, driver_pid: i
         with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
             while not leave.reason and (spec := conn.recv()) is not None:
                 leave.busy = True
-                try:
-                    outcome = run_job(
-                        storage, spec, fn, stop_requested=stop_requested, may_exit=True
-                    )
-                except TrialStateError:  # taken as lost before it began: the recorded state
-                    t = storage.trial(spec.trial_id)
-                    outcome = Outcome(spec.trial_id, t.status, t.reason, t.fidelity, t.message)
-                conn.send(outcome)
+                conn.send(run_job(storage, spec, fn, stop_requested=stop_requested, may_exit=True))
                 leave.busy = False
     finally:
         storage.close()

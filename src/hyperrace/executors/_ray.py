@@ -100,11 +100,7 @@ def _run_task(url: str, spec: RunSpec, objective: Objective, flag: Any) -> Outco
     """
     storage = open_storage(url)
     try:
-        try:
-            return run_job(storage, spec, objective, stop_requested=_StopPoll(flag), may_exit=True)
-        except TrialStateError:  # ended elsewhere before it began (taken as lost): as recorded
-            t = storage.trial(spec.trial_id)
-            return Outcome(spec.trial_id, t.status, t.reason, t.fidelity, t.message)
+        return run_job(storage, spec, objective, stop_requested=_StopPoll(flag), may_exit=True)
     finally:
         storage.close()
 

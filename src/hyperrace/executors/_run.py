@@ -43,6 +43,7 @@ __all__ = [
     "Outcome",
     "RunSpec",
     "lost_run",
+    "recorded_outcome",
     "run_job",
     "trial_folder",
 ]
@@ -117,7 +118,7 @@ def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:
     """The outcome of a job whose worker was lost (died, killed, unreachable): the trial is
     paused at what it reported, to be resumed from its checkpoint, or failed once it was lost
     more than ``spec.max_retries`` times. A trial already ended elsewhere is left as it is."""
-    status = storage.lose_run(
+    storage.lose_run(
         spec.trial_id,
         message,
         now=SystemClock().timestamp(),
@@ -125,10 +126,15 @@ def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:
         run=spec.decision,
         max_fidelity=spec.max_fidelity,
     )
-    trial = storage.trial(spec.trial_id)
-    if status is None:  # ended before it was lost (e.g. the worker died after ending the run)
-        return Outcome(spec.trial_id, trial.status, trial.reason, trial.fidelity, trial.message)
-    return Outcome(spec.trial_id, status, trial.reason, trial.fidelity, trial.message)
+    # also when nothing changed (it ended before it was lost, e.g. the worker died after ending
+    # the run): the outcome is what is recorded now
+    return recorded_outcome(storage, spec.trial_id)
+
+
+def recorded_outcome(storage: Storage, trial_id: int) -> Outcome:
+    """The outcome of a job as its trial's record says it ended."""
+    t = storage.trial(trial_id)
+    return Outcome(trial_id, t.status, t.reason, t.fidelity, t.message)
 
 
 class _Heartbeat:
@@ -266,6 +272,9 @@ def run_job(
 ) -> Outcome:
     """Run ``objective`` for one job and record how it ended.
 
+    A job whose trial is no longer running when it begins (ended, or taken as lost, meanwhile)
+    runs nothing: its outcome is the trial's recorded state.
+
     The trial resumes from its checkpoint (``trial.start`` is the checkpoint's fidelity, 0 when it
     has none, so an objective that does not checkpoint retrains from scratch). An objective may
     also just return its final value: it is reported at ``stop`` if the run reported nothing
@@ -282,8 +291,8 @@ def run_job(
     """
     clock = clock or SystemClock()
     record = storage.trial(spec.trial_id)
-    if record.status is not TrialStatus.RUNNING:
-        raise TrialStateError(f"trial {spec.trial_id} is {record.status.value}; it cannot be run")
+    if record.status is not TrialStatus.RUNNING:  # ended, or taken as lost, before it began
+        return recorded_outcome(storage, spec.trial_id)
     checkpoint = Checkpoint(trial_folder(spec.artifacts, spec.trial_id), record.checkpoint_fidelity)
     start = record.checkpoint_fidelity or 0.0
     closed = False
