@@ -20,7 +20,6 @@ runs the study next) and exits; so does a worker that receives SIGTERM itself.
 from __future__ import annotations
 
 import contextlib
-import math
 import multiprocessing
 import multiprocessing.connection as mpc
 import os
@@ -32,10 +31,10 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from hyperrace._clock import SystemClock
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.executors._run import (
     HARD_STOP_EXIT_CODE,
+    InFlightHeartbeats,
     Objective,
     Outcome,
     RunSpec,
@@ -134,8 +133,7 @@ class ProcessExecutor:
         self._workers: list[_Worker] = []
         self._storage: Storage | None = None
         self._payload = b""
-        self._clock = SystemClock()
-        self._beaten = -math.inf
+        self._beats = InFlightHeartbeats()
 
     @property
     def workers(self) -> int:
@@ -210,28 +208,14 @@ class ProcessExecutor:
         what = "was stopped hard" if code == HARD_STOP_EXIT_CODE else "died"
         return lost_run(self._storage, spec, f"its worker process {what} (exit code {code})")
 
-    def _beat(self, busy: list[_Worker]) -> None:
-        """Mark the trials of live workers alive from here too, every heartbeat interval: a
-        job is not stale while its worker process starts (imports can take long) and before
-        the run's own heartbeats begin."""
-        assert self._storage is not None
-        beating = {
-            w.spec.trial_id: w.spec.heartbeat_interval
-            for w in busy
-            if w.spec is not None and w.spec.heartbeat_interval and w.process.is_alive()
-        }
-        now = self._clock.wall()
-        if not beating or now - self._beaten < min(beating.values()):
-            return
-        self._beaten = now
-        with contextlib.suppress(Exception):  # a missed heartbeat is retried at the next wait
-            self._storage.heartbeat(list(beating), now=self._clock.timestamp())
-
     def wait(self, timeout: float | None) -> list[Outcome]:
         busy = [w for w in self._workers if w.spec is not None]
         if not busy:
             return []
-        self._beat(busy)
+        # a job is not stale while its worker process starts (imports can take long)
+        if self._storage is not None:
+            alive = [w.spec for w in busy if w.spec is not None and w.process.is_alive()]
+            self._beats.send(self._storage, alive)
         ready = set(mpc.wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout))
         out = []
         for worker in busy:

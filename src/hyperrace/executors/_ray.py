@@ -31,7 +31,14 @@ from typing import Any
 from hyperrace._clock import SystemClock
 from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError, TrialStateError
-from hyperrace.executors._run import Objective, Outcome, RunSpec, lost_run, run_job
+from hyperrace.executors._run import (
+    InFlightHeartbeats,
+    Objective,
+    Outcome,
+    RunSpec,
+    lost_run,
+    run_job,
+)
 from hyperrace.storage import Storage, open_storage
 from hyperrace.trial import StopReason, TrialStatus
 
@@ -207,7 +214,7 @@ class RayExecutor:
         self._flag: Any = None  # the stop flag's actor
         self._owns_ray = False  # this executor connected to Ray, so it disconnects
         self._pending: dict[Any, RunSpec] = {}  # object reference of a task -> its job
-        self._next_beat = 0.0
+        self._beats = InFlightHeartbeats()  # for tasks still queued by Ray
 
     @property
     def workers(self) -> int:
@@ -304,7 +311,11 @@ class RayExecutor:
         refs = list(self._pending)
         deadline = None if timeout is None else self._clock.wall() + timeout
         while True:
-            step = self._beat()
+            step = (
+                self._beats.send(self._storage, self._pending.values())
+                if self._storage is not None
+                else None
+            )
             left = None if deadline is None else max(deadline - self._clock.wall(), 0.0)
             if left is not None:
                 step = left if step is None else min(step, left)
@@ -315,22 +326,6 @@ class RayExecutor:
             return []
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
         return list(ready)
-
-    def _beat(self) -> float | None:
-        """Mark the trials of pending jobs alive when a heartbeat is due; return the seconds
-        until the next one (``None``: no job wants heartbeats)."""
-        intervals = [s.heartbeat_interval for s in self._pending.values() if s.heartbeat_interval]
-        if not intervals or self._storage is None:
-            return None
-        now = self._clock.wall()
-        if now >= self._next_beat:
-            self._next_beat = now + min(intervals)
-            ids = [s.trial_id for s in self._pending.values() if s.heartbeat_interval]
-            try:
-                self._storage.heartbeat(ids, now=self._clock.timestamp())
-            except Exception as exc:  # retried at the next beat
-                logger.debug("could not send the heartbeats of %s: %s", ids, exc)
-        return max(self._next_beat - now, 0.0)
 
     def _collect(self, refs: list[Any], *, strict: bool) -> list[Outcome]:
         """The outcomes of finished tasks. An error of hyperrace's runner (not of the objective,

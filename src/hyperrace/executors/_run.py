@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from hyperrace.trial import (
 
 __all__ = [
     "HARD_STOP_EXIT_CODE",
+    "InFlightHeartbeats",
     "Objective",
     "Outcome",
     "RunSpec",
@@ -135,6 +137,32 @@ def recorded_outcome(storage: Storage, trial_id: int) -> Outcome:
     """The outcome of a job as its trial's record says it ended."""
     t = storage.trial(trial_id)
     return Outcome(trial_id, t.status, t.reason, t.fidelity, t.message)
+
+
+class InFlightHeartbeats:
+    """The driver's heartbeats for jobs in flight (a worker process that is still starting, a
+    task queued by Ray): their runs send none yet, and they must not be taken as lost. Each
+    :meth:`send` marks the given jobs' trials alive if their shortest interval has passed."""
+
+    def __init__(self) -> None:
+        self._clock = SystemClock()
+        self._next = -math.inf
+
+    def send(self, storage: Storage, specs: Iterable[RunSpec]) -> float | None:
+        """Heartbeat ``specs`` if due; return the seconds until the next beat is due
+        (``None``: none of them wants heartbeats)."""
+        wanted = [s for s in specs if s.heartbeat_interval]
+        if not wanted:
+            return None
+        now = self._clock.wall()
+        if now >= self._next:
+            self._next = now + min(s.heartbeat_interval or 0.0 for s in wanted)
+            ids = [s.trial_id for s in wanted]
+            try:
+                storage.heartbeat(ids, now=self._clock.timestamp())
+            except Exception as exc:  # retried at the next beat
+                logger.debug("could not send the heartbeats of %s: %s", ids, exc)
+        return max(self._next - now, 0.0)
 
 
 class _Heartbeat:
