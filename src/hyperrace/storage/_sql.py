@@ -389,15 +389,22 @@ class SQLStorage:
         Called last in a transaction, after the trials' rows are locked: the study's row lock is
         then held only to the commit, and always taken after trial locks (no lock cycles).
         """
-        version = conn.execute(
+        version = SQLStorage._bump(conn, study_id)
+        conn.execute(
+            trials.update().where(trials.c.trial_id.in_(trial_ids)).values(version=version)
+        )
+
+    @staticmethod
+    def _bump(conn: Connection, study_id: int) -> int:
+        """Count one change of the study and return its new version (the caller stamps the
+        changed trials with it; see :meth:`_changed` for when to call it)."""
+        version: int = conn.execute(
             studies.update()
             .where(studies.c.study_id == study_id)
             .values(version=studies.c.version + 1)
             .returning(studies.c.version)
         ).scalar_one()
-        conn.execute(
-            trials.update().where(trials.c.trial_id.in_(trial_ids)).values(version=version)
-        )
+        return version
 
     def apply_decision(
         self, study_id: int, index: int, decision: NewDecision, *, now: float
@@ -508,20 +515,32 @@ class SQLStorage:
             .where(observations.c.trial_id == trial_id)
             .scalar_subquery()
         )
+        same_step = (observations.c.trial_id == trial_id) & (
+            observations.c.fidelity == observation.fidelity
+        )
+        # what is stored at this fidelity already, read with the trial (one round trip)
+        stored_value = sa.select(observations.c.value).where(same_step).scalar_subquery()
+        stored_time = sa.select(observations.c.time).where(same_step).scalar_subquery()
 
         def tx() -> Reported:
             nonlocal work
             with self._tx() as conn:
                 current = conn.execute(
                     sa.select(
-                        trials.c.status, trials.c.target, reached, trials.c.study_id, trials.c.run
+                        trials.c.status,
+                        trials.c.target,
+                        reached,
+                        trials.c.study_id,
+                        trials.c.run,
+                        stored_value,
+                        stored_time,
                     )
                     .where(trials.c.trial_id == trial_id)
                     .with_for_update(of=trials)
                 ).first()
                 if current is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
-                status, target, before, study_id, current_run = current
+                status, target, before, study_id, current_run, *stored = current
                 check_running(trial_id, TrialStatus(status), "report to")
                 check_run(trial_id, run, current_run, "report to")
                 if work is None:
@@ -540,16 +559,7 @@ class SQLStorage:
                     )
                     self._changed(conn, study_id, trial_id)
                     return Reported(TrialStatus.FAILED, target)
-                replayed = conn.execute(
-                    sa.select(observations.c.value, observations.c.time).where(
-                        observations.c.trial_id == trial_id,
-                        observations.c.fidelity == observation.fidelity,
-                    )
-                ).first()
-                if replayed is not None and tuple(replayed) == (
-                    observation.value,
-                    observation.time,
-                ):
+                if stored == [observation.value, observation.time]:
                     # the same report again: its commit went through but the answer was lost
                     # (a dropped connection), and the retry must not count its work twice
                     return Reported(TrialStatus.RUNNING, target)
@@ -579,8 +589,8 @@ class SQLStorage:
                 }
                 if checkpoint_fidelity is not None:
                     values["checkpoint_fidelity"] = checkpoint_fidelity
+                values["version"] = self._bump(conn, study_id)  # after the trial's lock
                 conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(**values))
-                self._changed(conn, study_id, trial_id)
                 return Reported(TrialStatus.RUNNING, target)
 
         return self._retry(tx)
