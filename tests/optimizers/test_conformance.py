@@ -11,7 +11,7 @@ import pytest
 from hyperrace.testing.conformance import CHECKS, all_checks
 
 #: optimizers that need an optional extra, and the module that extra provides
-NEEDS = {"gp_ei": "botorch", "dyhpo": "torch"}
+NEEDS = {"gp_ei": "botorch", "dyhpo": "torch", "dpl": "torch", "race": "torch"}
 
 
 @pytest.mark.parametrize(("name", "check"), list(all_checks()))

@@ -110,12 +110,13 @@ class Benchmark:
         kind: a key of :data:`TASK_KINDS`.
         instances: instance names of that family.
         optimizers: registered optimizer names.
-        seeds: how many seeds (0 .. seeds-1).
+        seeds: how many seeds (``first_seed`` .. ``first_seed + seeds - 1``).
         budget: per run, in ``unit``.
         unit: "epochs" or "seconds" (simulated).
         workers: simulated workers per run.
         jobs: runs side by side in separate processes.
         out: the results folder.
+        first_seed: the first seed (>= 0): seeds kept apart for tuning and for confirming.
     """
 
     kind: str
@@ -128,6 +129,7 @@ class Benchmark:
     workers: int = 1
     jobs: int = 1
     params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    first_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in TASK_KINDS:
@@ -144,9 +146,16 @@ class Benchmark:
             )
         if self.seeds < 1:
             raise ConfigurationError(f"seeds={self.seeds!r} must be >= 1")
+        if self.first_seed < 0:
+            raise ConfigurationError(f"first_seed={self.first_seed!r} must be >= 0")
         if self.jobs < 1:
             raise ConfigurationError(f"jobs={self.jobs!r} must be >= 1")
         self.out = Path(self.out)
+
+    @property
+    def seed_range(self) -> range:
+        """The seeds of this benchmark."""
+        return range(self.first_seed, self.first_seed + self.seeds)
 
     @property
     def results_path(self) -> Path:
@@ -167,7 +176,7 @@ class Benchmark:
                 ),
             )
             for instance in self.instances
-            for seed in range(self.seeds)
+            for seed in self.seed_range
             for optimizer in self.optimizers
         ]
 
@@ -217,7 +226,7 @@ class Benchmark:
             for r in self.load()
             if r["task"] in names
             and r["optimizer"] in self.optimizers
-            and r["seed"] < self.seeds
+            and r["seed"] in self.seed_range
             and r["unit"] == self.unit
             and r["budget"] == self.budget
             and r["workers"] == self.workers

@@ -34,6 +34,12 @@ def add_parser(sub: Any, positive_int: Any) -> None:
     )
     p.add_argument("--seeds", type=positive_int, default=5, help="seeds per task (default: 5)")
     p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="the first seed (default: 0); e.g. tune on --first-seed 100, confirm on 0..4",
+    )
+    p.add_argument(
         "--budget",
         type=float,
         default=1000.0,
@@ -69,6 +75,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         instances=instances_of(args.task, args.instances),
         optimizers=[o.strip() for o in args.optimizers.split(",") if o.strip()],
         seeds=args.seeds,
+        first_seed=args.first_seed,
         budget=args.budget,
         unit=args.unit,
         workers=args.workers,

@@ -4,10 +4,10 @@ from hyperrace.optimizers._asha import ASHA
 from hyperrace.optimizers._base import Decision, Done, Optimizer, Resume, Start, Wait
 from hyperrace.optimizers._bohb import BOHB
 from hyperrace.optimizers._dehb import DEHB
-from hyperrace.optimizers._dyhpo import DyHPO
 from hyperrace.optimizers._gp import GPEI
 from hyperrace.optimizers._grid import GridSearch
 from hyperrace.optimizers._hyperband import Hyperband, SuccessiveHalving
+from hyperrace.optimizers._race import DPL, DyHPO, Race
 from hyperrace.optimizers._random import RandomSearch
 from hyperrace.optimizers._rbf import RBFDycors
 from hyperrace.optimizers._registry import (
@@ -25,6 +25,7 @@ __all__ = [
     "ASHA",
     "BOHB",
     "DEHB",
+    "DPL",
     "GPEI",
     "TPE",
     "Decision",
@@ -35,6 +36,7 @@ __all__ = [
     "OneEpochTopK",
     "Optimizer",
     "RBFDycors",
+    "Race",
     "RandomSearch",
     "Resume",
     "Staged",

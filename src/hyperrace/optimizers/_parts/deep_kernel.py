@@ -1,8 +1,8 @@
 """DyHPO's surrogate: a neural feature extractor under an exact Gaussian process, in PyTorch.
 
 This module imports torch at import time: import it lazily, never from a module that
-``import hyperrace`` loads (:class:`~hyperrace.optimizers._dyhpo.DyHPO` imports it in its first
-model-based decision).
+``import hyperrace`` loads (:class:`~hyperrace.optimizers._parts.deep_kernel_surrogate.DeepKernel`
+imports it on its first fit).
 
 The model (Wistuba, Kadra and Grabocka, NeurIPS 2022, section 4) maps one point, a configuration
 ``x`` in the unit cube (shape (d,)), a budget ``b`` in [0, 1] and the learning curve observed

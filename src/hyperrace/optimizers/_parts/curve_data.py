@@ -1,0 +1,153 @@
+"""Every observation of a history as a learning-curve surrogate's training data.
+
+A point is one report ``(configuration, fidelity, loss, the curve reported before it)``. Losses
+are "lower is better" whatever the study's direction. A failed trial (it raised, or reported NaN
+or inf) adds one *failure point* just after its last report, with loss NaN: a surrogate gives it
+the worst loss of the data it trains on, so the region looks bad without an arbitrary constant.
+
+Points are in a canonical order: by report time, then trial number, then fidelity (failures
+last), so that "the first ``p`` points" means the same in every process; a surrogate's fit at
+``p`` points is a function of those points only (:meth:`CurveData.key` hashes them).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hyperrace.history import History
+from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.space import Categorical
+from hyperrace.trial import TrialRecord, TrialStatus
+
+__all__ = ["CurveData", "Ident", "encode", "ident"]
+
+Array = npt.NDArray[np.float64]
+Ident = tuple[tuple[str, type, Any], ...]
+
+
+def ident(config: Mapping[str, Any]) -> Ident:
+    """An exact, hashable identity for configs of one space (types kept apart: ``True`` is not
+    ``1``); configs of a space list their names in the space's order."""
+    return tuple((k, v.__class__, v) for k, v in config.items())
+
+
+def encode(
+    enc: OneHot,
+    configs: Sequence[Mapping[str, Any]],
+    memo: dict[Ident, Array] | None = None,
+) -> Array:
+    """``enc.encode_many(configs)`` for valid configs, faster: no validation of the whole config,
+    and rows memoized in ``memo`` by config identity."""
+    out = np.zeros((len(configs), enc.width), dtype=np.float64)
+    dims = list(zip(enc.space.dimensions.items(), enc.slices, strict=True))
+    for i, config in enumerate(configs):
+        key = ident(config) if memo is not None else ()
+        row = memo.get(key) if memo is not None else None
+        if row is None:
+            row = out[i]
+            for (name, dim), cols in dims:
+                if isinstance(dim, Categorical):
+                    row[cols.start + dim.index(config[name])] = 1.0
+                else:
+                    row[cols.start] = dim.to_unit(config[name])
+            if memo is not None:
+                memo[key] = row.copy()
+        else:
+            out[i] = row
+    return out
+
+
+@dataclass(frozen=True)
+class CurveData:
+    """The training points of a history in canonical order (see the module docstring).
+
+    Attributes:
+        trials: every trial of the history, in creation order.
+        x: their encoded configurations, shape (n_trials, width).
+        curves: per trial, its losses in report order.
+        trial: per point, its trial's index in ``trials``, shape (n,).
+        j: per point, how many reports of its trial precede it (its curve input), shape (n,).
+        fidelity: per point, its fidelity, shape (n,).
+        loss: per point, its loss; NaN for a failure point, shape (n,).
+        table: per point: trial number, fidelity, loss (inf for failures), configuration; what a
+            fit's memo key hashes.
+        header: what else a fit depends on (encoding width, fidelity range), hashed with it.
+    """
+
+    trials: tuple[TrialRecord, ...]
+    x: Array
+    curves: tuple[Array, ...]
+    trial: npt.NDArray[np.int64]
+    j: npt.NDArray[np.int64]
+    fidelity: Array
+    loss: Array
+    table: Array
+    header: bytes
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    def key(self, p: int, salt: bytes) -> bytes:
+        """A hash of ``salt`` (the surrogate's parameters) and the first ``p`` points: what a
+        fit at ``p`` is a function of."""
+        return hashlib.sha256(salt + self.header + self.table[:p].tobytes()).digest()
+
+    def losses(self, p: int) -> Array:
+        """The losses of the first ``p`` points with failure points at the worst finite loss
+        among them (0.0 when none is finite)."""
+        loss = self.loss[:p]
+        finite = loss[np.isfinite(loss)]
+        worst = float(finite.max()) if len(finite) else 0.0
+        return np.where(np.isfinite(loss), loss, worst)
+
+    @classmethod
+    def collect(
+        cls,
+        enc: OneHot,
+        history: History,
+        low: float,
+        high: float,
+        step: float,
+        memo: dict[Ident, Array] | None = None,
+    ) -> CurveData:
+        """The training points of ``history``; a failure point sits one ``step`` after its
+        trial's last report (at ``max(low, step)`` for a trial that failed before reporting)."""
+        rows: list[tuple[float, int, float, int, int, int, float]] = []
+        trials = history.trials
+        curves = []
+        for i, t in enumerate(trials):
+            losses = np.array([history.loss(o.value) for o in t.curve], dtype=np.float64)
+            curves.append(losses)
+            for j, obs in enumerate(t.curve):
+                rows.append((obs.time, t.number, obs.fidelity, 0, i, j, float(losses[j])))
+            if t.status is TrialStatus.FAILED and t.fidelity < high:
+                at = min(high, t.fidelity + step) if t.curve else max(low, min(high, step))
+                when = max([t.updated] + [o.time for o in t.curve])  # after its own reports
+                rows.append((when, t.number, at, 1, i, len(t.curve), math.nan))
+        rows.sort(key=lambda r: r[:4])
+        x = encode(enc, [t.config for t in trials], memo)
+        trial = np.array([r[4] for r in rows], dtype=np.int64)
+        fidelity = np.array([r[2] for r in rows], dtype=np.float64)
+        loss = np.array([r[6] for r in rows], dtype=np.float64)
+        numbers = np.array([trials[k].number for k in trial], dtype=np.float64)
+        table = np.column_stack([numbers, fidelity, np.nan_to_num(loss, nan=np.inf)])
+        if len(trial):
+            table = np.hstack([table, x[trial]])
+        return cls(
+            trials,
+            x,
+            tuple(curves),
+            trial,
+            np.array([r[5] for r in rows], dtype=np.int64),
+            fidelity,
+            loss,
+            np.ascontiguousarray(table),
+            repr((enc.width, low, high)).encode(),
+        )

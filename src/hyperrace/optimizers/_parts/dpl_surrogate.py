@@ -1,0 +1,129 @@
+"""The DPL surrogate for the race: deep power-law ensembles fitted on every observation.
+
+:class:`PowerLaws` is the :class:`~hyperrace.optimizers._parts.surrogate.Surrogate` around
+:mod:`~hyperrace.optimizers._parts.dpl` (imported on the first fit, with torch). Budgets enter
+the power law as ``t = fidelity / high`` (DPL's convention: ``t`` in (0, 1], 1 at the maximum
+fidelity); without a fidelity every point has ``t = 1``. Failure points take the worst loss of
+the data. Fits follow :mod:`~hyperrace.optimizers._parts.fit_chain`: a fit every
+``refit_every`` new points, from scratch (``scratch_steps`` Adam steps) or continued from the
+previous fit (``refine_steps``).
+
+Reference: A. Kadra, M. Janowski, M. Wistuba and J. Grabocka, "Scaling Laws for Hyperparameter
+Optimization", NeurIPS 2023.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.optimizers._parts.curve_data import CurveData
+from hyperrace.optimizers._parts.fit_chain import Schedule, replay
+from hyperrace.optimizers._parts.params import check_int, check_number
+from hyperrace.optimizers._parts.surrogate import Gaussian, Queries
+
+if TYPE_CHECKING:
+    from hyperrace.optimizers._parts.dpl import PowerLawState
+
+__all__ = ["PowerLaws"]
+
+
+@dataclass(frozen=True)
+class _Model:
+    state: PowerLawState
+    high: float
+
+    def predict(self, queries: Queries) -> Gaussian:
+        from hyperrace.optimizers._parts import dpl
+
+        mean, std = dpl.predict(self.state, queries.x, _budget(queries.fidelity, self.high))
+        return Gaussian(mean, std)
+
+
+def _budget(fidelity: np.ndarray, high: float) -> np.ndarray:
+    out: np.ndarray = np.asarray(fidelity, dtype=np.float64) / high if high > 0 else fidelity
+    return out
+
+
+class PowerLaws:
+    """Deep power-law ensemble (DPL) surrogate.
+
+    Args:
+        members: networks in the ensemble (>= 1; 5 in the reference).
+        width: units per hidden layer (>= 1; 128 in the reference).
+        refit_every: refit every this many new observations (>= 1).
+        scratch_steps: full-batch Adam steps of a fit from scratch (>= 1).
+        refine_steps: Adam steps of a fit continued from the previous one (>= 1).
+        max_chain: continued fits in a row before one from scratch (>= 1).
+        lr: Adam's learning rate, on losses scaled to [0, 1] (> 0).
+        bootstrap: each member trains on a bootstrap resample of the configurations (Poisson(1)
+            weights from a hash of the member and the trial number), for a spread that grows
+            where data are few; False: every member sees every point (the reference).
+    """
+
+    name: ClassVar[str] = "dpl"
+
+    def __init__(
+        self,
+        *,
+        members: int = 5,
+        width: int = 64,
+        refit_every: int = 5,
+        scratch_steps: int = 300,
+        refine_steps: int = 30,
+        max_chain: int = 20,
+        lr: float = 0.01,
+        bootstrap: bool = False,
+    ) -> None:
+        self.members = check_int("members", members, 1)
+        self.width = check_int("width", width, 1)
+        self.refit_every = check_int("refit_every", refit_every, 1)
+        self.scratch_steps = check_int("scratch_steps", scratch_steps, 1)
+        self.refine_steps = check_int("refine_steps", refine_steps, 1)
+        self.max_chain = check_int("max_chain", max_chain, 1)
+        self.lr = check_number("lr", lr, low=0.0, low_open=True)
+        if not isinstance(bootstrap, bool):
+            raise ConfigurationError(f"bootstrap={bootstrap!r} must be True or False")
+        self.bootstrap = bootstrap
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "members": self.members,
+            "width": self.width,
+            "refit_every": self.refit_every,
+            "scratch_steps": self.scratch_steps,
+            "refine_steps": self.refine_steps,
+            "max_chain": self.max_chain,
+            "lr": self.lr,
+            "bootstrap": self.bootstrap,
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"PowerLaws({args})"
+
+    def model(self, data: CurveData, low: float, high: float, patience: int) -> _Model | None:
+        from hyperrace.optimizers._parts import dpl
+
+        shape = dpl.PowerLawEnsemble(self.members, self.width)
+        schedule = Schedule(self.refit_every, self.max_chain, patience, first=1)
+        salt = repr((self.name, sorted(self.get_params().items()))).encode()
+
+        def fit(p: int, start: PowerLawState | None) -> PowerLawState:
+            used = np.unique(data.trial[:p])
+            row = np.searchsorted(used, data.trial[:p])
+            t = _budget(data.fidelity[:p], high)
+            steps = self.scratch_steps if start is None else self.refine_steps
+            weights = None
+            if self.bootstrap:
+                numbers = np.array([data.trials[i].number for i in used], dtype=np.int64)
+                weights = dpl.bootstrap_weights(numbers, self.members)
+            return dpl.fit(
+                shape, data.x[used], row, t, data.losses(p), start, steps, self.lr, weights
+            )
+
+        state, _, _ = replay(schedule.plan(data.loss), lambda p: data.key(p, salt), fit)
+        return None if state is None else _Model(state, high)

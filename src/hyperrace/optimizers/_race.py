@@ -1,0 +1,460 @@
+"""The learning-curve race, composed of parts by role: surrogate, acquisition, pool, allocation.
+
+Each decision, from the history alone:
+
+1. **Initial design.** Until ``n_initial`` trials have a successful report, start a configuration
+   from the prior at the first step.
+2. **Promotion mix** (optional). With probability ``promotion`` first try an ASHA promotion
+   (rungs of reduction factor 3; a paused trial among the best third at the highest rung it
+   reached resumes up to the next rung).
+3. **Model.** The surrogate (:mod:`~hyperrace.optimizers._parts.surrogate`) learns from every
+   observation of every trial (:mod:`~hyperrace.optimizers._parts.curve_data`).
+4. **Pool** (:mod:`~hyperrace.optimizers._parts.pool`). Every paused trial that can continue,
+   plus fresh configurations: ``n_prior`` from the prior and ``n_local`` perturbations of the
+   ``n_centers`` configurations the model predicts best at the maximum fidelity.
+5. **Acquisition** (:mod:`~hyperrace.optimizers._parts.acquisition`). Each candidate is scored;
+   running trials are fantasised at their predicted loss. Ties go to the first in pool order
+   (paused trials by number, then fresh ones). With ``cost_exponent > 0`` the scores are divided
+   by the relative predicted cost of each candidate's step (a cost-aware race).
+6. **Allocation.** The winner gets one ``step`` (``allocation="step"``), or runs up to the next
+   rung of a geometric ladder (``allocation="rung"``, reduction factor 3).
+
+The recipes registered beside it differ only in their defaults: ``race`` (DPL surrogate,
+MFPI-random), ``dpl`` (DPL surrogate, EI at the maximum fidelity, the reference's recipe) and
+``dyhpo`` (deep-kernel GP, one-step EI, the promotion mix). Everything is a function of the
+history and the decision's generator: a fresh instance decides exactly as a long-lived one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from hyperrace._imports import require
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.history import History
+from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
+from hyperrace.optimizers._parts import acquisition as acq
+from hyperrace.optimizers._parts import pool
+from hyperrace.optimizers._parts.cost import CostModel, spent_seconds
+from hyperrace.optimizers._parts.curve_data import CurveData, Ident, encode
+from hyperrace.optimizers._parts.deep_kernel_surrogate import DeepKernel
+from hyperrace.optimizers._parts.dpl_surrogate import PowerLaws
+from hyperrace.optimizers._parts.fit_chain import FitFailed
+from hyperrace.optimizers._parts.ladder import rungs
+from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.params import check_choice, check_int, check_number
+from hyperrace.optimizers._parts.rungs import at_rung, top
+from hyperrace.optimizers._parts.surrogate import Queries, Surrogate
+from hyperrace.optimizers._registry import register
+from hyperrace.space import Space
+from hyperrace.trial import TrialRecord, TrialStatus
+
+__all__ = ["DPL", "DyHPO", "Race"]
+
+#: Surrogates by name.
+SURROGATES: dict[str, type[Any]] = {PowerLaws.name: PowerLaws, DeepKernel.name: DeepKernel}
+ALLOCATIONS = ("step", "rung")
+_ETA = 3
+#: Encoded configurations memoized per instance.
+_CODES = 100_000
+
+
+def _surrogate(spec: str | Mapping[str, Any]) -> Surrogate:
+    if isinstance(spec, str):
+        name, params = spec, {}
+    elif isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
+        params = {k: v for k, v in spec.items() if k != "name"}
+        name = spec["name"]
+    else:
+        raise ConfigurationError(
+            f"surrogate={spec!r} must be a surrogate name ({', '.join(sorted(SURROGATES))}) "
+            'or a mapping with its "name" and parameters, e.g. {"name": "dpl", "width": 128}'
+        )
+    if name not in SURROGATES:
+        raise ConfigurationError(
+            f"surrogate={name!r} is not a surrogate; choose one of {', '.join(sorted(SURROGATES))}"
+        )
+    try:
+        out: Surrogate = SURROGATES[name](**params)
+    except TypeError as exc:
+        raise ConfigurationError(f"surrogate {name!r}: {exc}") from None
+    return out
+
+
+@register
+class Race:
+    """A learning-curve race built from a surrogate, an acquisition, a pool and an allocation.
+
+    See the module docstring for the decision. Needs the ``bo`` extra (PyTorch) from its first
+    model-based decision: ``pip install 'hyperrace[bo]'``.
+
+    Args:
+        surrogate: ``"dpl"`` (deep power-law ensemble), or a mapping ``{"name": ..., **params}``
+            with the surrogate's parameters.
+        acquisition: ``"pi_random"`` (MFPI-random), ``"ei_max"`` or ``"ei_step"``.
+        allocation: ``"step"`` (one step per decision) or ``"rung"`` (up to the next rung).
+        step: fidelity units of a step (> 0; whole for an integer fidelity). A new trial's first
+            step ends at ``max(low, step)``.
+        n_initial: trials with a successful report before the model is used (>= 1).
+        n_prior: fresh configurations from the prior per decision (>= 0).
+        n_local: fresh local perturbations of the best configurations per decision (>= 0).
+        n_centers: how many of the best configurations are perturbed (>= 1).
+        local_scale: standard deviation of a local step in the unit cube (in (0, 1]).
+        promotion: probability in [0, 1] of trying an ASHA promotion before the model.
+        patience: refit the surrogate from scratch when the best loss did not improve over this
+            many observations; None: ``max(20, 1.2 * steps from the lowest to the highest
+            fidelity)``.
+        max_trials: start no new trial after this many (None: no limit).
+        cost_exponent: ``kappa >= 0``; above 0 scores are divided by the relative predicted
+            cost of each candidate's step to the power ``kappa * gamma``.
+        cost_budget: processor seconds the study will spend in all; with it ``gamma`` cools from
+            1 to 0 as they are spent. None: ``gamma = 1``.
+    """
+
+    name: ClassVar[str] = "race"
+    #: The recipe: what a parameter left at None means.
+    _defaults: ClassVar[dict[str, Any]] = {
+        "surrogate": "dpl",
+        "acquisition": "pi_random",
+        "allocation": "step",
+        "n_initial": 5,
+        "n_prior": 128,
+        "n_local": 128,
+        "promotion": 0.0,
+    }
+
+    def __init__(
+        self,
+        *,
+        surrogate: str | Mapping[str, Any] | None = None,
+        acquisition: str | None = None,
+        allocation: str | None = None,
+        step: float = 1,
+        n_initial: int | None = None,
+        n_prior: int | None = None,
+        n_local: int | None = None,
+        n_centers: int = 5,
+        local_scale: float = 0.1,
+        promotion: float | None = None,
+        patience: int | None = None,
+        max_trials: int | None = None,
+        cost_exponent: float = 0.0,
+        cost_budget: float | None = None,
+    ) -> None:
+        d = self._defaults
+
+        def pick(value: Any, key: str) -> Any:
+            return d[key] if value is None else value
+
+        spec = pick(surrogate, "surrogate")
+        self._surrogate = _surrogate(spec)
+        self.surrogate: str | dict[str, Any] = (
+            spec if isinstance(spec, str) else {"name": self._surrogate.name, **dict(spec)}
+        )
+        self.acquisition = check_choice(
+            "acquisition", pick(acquisition, "acquisition"), acq.ACQUISITIONS
+        )
+        self.allocation = check_choice("allocation", pick(allocation, "allocation"), ALLOCATIONS)
+        self.step = check_number("step", step, low=0.0, low_open=True)
+        self.n_initial: int = check_int("n_initial", pick(n_initial, "n_initial"), 1)
+        self.n_prior = check_int("n_prior", pick(n_prior, "n_prior"), 0)
+        self.n_local = check_int("n_local", pick(n_local, "n_local"), 0)
+        if self.n_prior + self.n_local == 0:
+            raise ConfigurationError(
+                "n_prior=0 and n_local=0 leave no fresh configuration to start; set one >= 1"
+            )
+        self.n_centers = check_int("n_centers", n_centers, 1)
+        self.local_scale = check_number(
+            "local_scale", local_scale, low=0.0, high=1.0, low_open=True
+        )
+        self.promotion = check_number("promotion", pick(promotion, "promotion"), low=0.0, high=1.0)
+        self.patience: int | None = check_int("patience", patience, 1, optional=True)
+        self.max_trials = check_int("max_trials", max_trials, 1, optional=True)
+        self.cost_exponent = check_number("cost_exponent", cost_exponent, low=0.0)
+        self.cost_budget = check_number(
+            "cost_budget", cost_budget, low=0.0, low_open=True, optional=True
+        )
+        self._codes: dict[Ident, np.ndarray] = {}
+        self._codes_space: Space | None = None
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "surrogate": self.surrogate,
+            "acquisition": self.acquisition,
+            "allocation": self.allocation,
+            "step": self.step,
+            "n_initial": self.n_initial,
+            "n_prior": self.n_prior,
+            "n_local": self.n_local,
+            "n_centers": self.n_centers,
+            "local_scale": self.local_scale,
+            "promotion": self.promotion,
+            "patience": self.patience,
+            "max_trials": self.max_trials,
+            "cost_exponent": self.cost_exponent,
+            "cost_budget": self.cost_budget,
+        }
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- the decision ---------------------------------------------------------------------------
+
+    def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
+        low, high = self._range(space)
+        first = min(high, max(low, self.step))
+        draw = float(rng.random())  # always drawn: the stream does not depend on the branch
+        may_start = self.max_trials is None or len(history.trials) < self.max_trials
+        waiting = pool.paused(history, high)
+        if not waiting and not may_start:
+            if history.running:
+                return Wait(f"the {self.max_trials} trials allowed are started; waiting on running")
+            return Done(f"{self.max_trials} trials were started and none can go on")
+        successes = sum(1 for t in history.trials if t.curve and t.status is not TrialStatus.FAILED)
+        if successes < self.n_initial and may_start:
+            enc = OneHot(space)
+            initial = pool.fresh(enc, self._encoded(space, enc, history), rng, 1)
+            if len(initial):
+                return Start(enc.decode(initial[0]), first, {"source": "initial"})
+        if space.fidelity is not None and draw < self.promotion:
+            promoted = _promote(history, waiting, rungs(space.fidelity, _ETA))
+            if promoted is not None:
+                return promoted
+        return self._model_decision(space, history, waiting, may_start, rng, (low, high, first))
+
+    def _encoded(self, space: Space, enc: OneHot, history: History) -> np.ndarray:
+        """The history's configurations encoded (memoized per configuration)."""
+        if self._codes_space != space or len(self._codes) > _CODES:
+            self._codes, self._codes_space = {}, space
+        return encode(enc, [t.config for t in history.trials], self._codes)
+
+    def _range(self, space: Space) -> tuple[float, float]:
+        fid = space.fidelity
+        if fid is None:
+            return 1.0, 1.0
+        if fid.is_integer and self.step != int(self.step):
+            raise ConfigurationError(
+                f"step={self.step!r} must be a whole number for the integer fidelity "
+                f"{space.fidelity_name!r}; pass step={max(1, round(self.step))}"
+            )
+        return float(fid.low), float(fid.high)
+
+    def _patience(self, low: float, high: float) -> int:
+        if self.patience is not None:
+            return self.patience
+        steps = math.ceil((high - low) / self.step) + 1
+        return int(max(20, math.ceil(1.2 * steps)))
+
+    def _model_decision(
+        self,
+        space: Space,
+        history: History,
+        waiting: list[TrialRecord],
+        may_start: bool,
+        rng: np.random.Generator,
+        bounds: tuple[float, float, float],
+    ) -> Decision:
+        low, high, first = bounds
+        enc = OneHot(space)
+        self._encoded(space, enc, history)  # resets the memo if the space changed
+        data = CurveData.collect(enc, history, low, high, self.step, self._codes)
+        index = {t.trial_id: i for i, t in enumerate(data.trials)}
+        model = None
+        if len(data) >= 1 and np.isfinite(data.loss).any():
+            try:
+                model = self._surrogate.model(data, low, high, self._patience(low, high))
+            except ImportError:
+                require("torch", "bo", f"the {self.name} optimizer")
+                raise
+        centers = None
+        if model is not None and self.n_local > 0:
+            try:
+                centers = self._centers(data, model, high)
+            except FitFailed:
+                model = None
+        fresh = (
+            pool.fresh(enc, data.x, rng, self.n_prior, self.n_local, centers, self.local_scale)
+            if may_start
+            else np.zeros((0, enc.width))
+        )
+        if not waiting and not len(fresh):
+            if history.running:
+                return Wait("every candidate is running")
+            return Done("no configuration is left to start or resume")
+        current = np.array([t.fidelity for t in waiting] + [0.0] * len(fresh))
+        stop = np.array([min(high, t.fidelity + self.step) for t in waiting] + [first] * len(fresh))
+        if model is None:
+            return _without_model(enc, waiting, fresh, stop, "the surrogate has no fit yet")
+        x = np.vstack([data.x[[index[t.trial_id] for t in waiting]], fresh])
+        trial = np.array([index[t.trial_id] for t in waiting] + [-1] * len(fresh), dtype=np.int64)
+        candidates = acq.Candidates(current, stop)
+        at, drawn = acq.queries(self.acquisition, candidates, low, high, self.step, rng)
+        try:
+            pred = model.predict(Queries(x, at, trial))
+            fantasies = self._fantasies(history, data, model, index)
+        except FitFailed:
+            return _without_model(enc, waiting, fresh, stop, "the surrogate failed to predict")
+        scores, used = acq.score(
+            self.acquisition,
+            history,
+            at,
+            pred.mean,
+            pred.std,
+            pred.log_prob_below,
+            pred.expected_improvement,
+            fantasies,
+            rng,
+        )
+        weighted, cost_info = self._per_cost(space, history, waiting, enc, fresh, stop, scores)
+        i = int(np.argmax(weighted))
+        info: dict[str, Any] = {
+            "source": "model",
+            "acquisition": self.acquisition,
+            "score": float(scores[i]),
+            "mean": float(pred.mean[i]),
+            "std": float(pred.std[i]),
+            "query": float(at[i]),
+            "candidates": len(stop),
+            "paused": len(waiting),
+            "points": len(data),
+            **drawn,
+            **acq.describe(used, i),
+        }
+        if cost_info is not None:
+            info["cost"] = float(cost_info[0][i])
+            info["cost_weight"] = cost_info[1]
+        target = self._allocate(space, float(current[i]), float(stop[i]), high)
+        if i < len(waiting):
+            return Resume(waiting[i].trial_id, target, info)
+        return Start(enc.decode(fresh[i - len(waiting)]), target, info)
+
+    def _allocate(self, space: Space, current: float, stop: float, high: float) -> float:
+        if self.allocation == "step" or space.fidelity is None:
+            return stop
+        for rung in rungs(space.fidelity, _ETA):
+            if rung > current * (1 + 1e-9) and rung >= stop * (1 - 1e-9):
+                return min(high, rung)
+        return stop
+
+    def _centers(self, data: CurveData, model: Any, high: float) -> np.ndarray | None:
+        """The encoded configurations the model predicts best at ``high`` (failed excluded)."""
+        ok = [
+            i for i, t in enumerate(data.trials) if t.curve and t.status is not TrialStatus.FAILED
+        ]
+        if not ok:
+            return None
+        rows = np.array(ok, dtype=np.int64)
+        pred = model.predict(Queries(data.x[rows], np.full(len(rows), high), rows))
+        order = np.argsort(pred.mean, kind="stable")[: self.n_centers]
+        centers: np.ndarray = data.x[rows[order]]
+        return centers
+
+    def _fantasies(
+        self, history: History, data: CurveData, model: Any, index: Mapping[int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The running trials' granted fidelities and their predicted losses there."""
+        running = [t for t in history.running if t.trial_id in index]
+        if not running:
+            return np.zeros(0), np.zeros(0)
+        rows = np.array([index[t.trial_id] for t in running], dtype=np.int64)
+        at = np.array([t.target for t in running], dtype=np.float64)
+        pred = model.predict(Queries(data.x[rows], at, rows))
+        return at, pred.mean
+
+    def _per_cost(
+        self,
+        space: Space,
+        history: History,
+        waiting: Sequence[TrialRecord],
+        enc: OneHot,
+        fresh: np.ndarray,
+        stop: np.ndarray,
+        scores: np.ndarray,
+    ) -> tuple[np.ndarray, tuple[np.ndarray, float] | None]:
+        """Scores divided by the relative predicted cost of each candidate's step to the power
+        ``kappa * gamma``; the scores themselves when the race is not cost-aware, no cost is
+        known yet, or the fidelity is in seconds (every step costs the same)."""
+        if self.cost_exponent == 0 or (
+            space.fidelity is not None and not space.fidelity.is_integer
+        ):
+            return scores, None
+        model = CostModel.fit(space, history)
+        if model is None:
+            return scores, None
+        configs = [t.config for t in waiting] + [enc.decode(row) for row in fresh]
+        starts = np.array([t.fidelity for t in waiting] + [0.0] * len(fresh))
+        steps = np.maximum(stop - starts, 1.0)
+        cost = model.predict(configs) * steps
+        relative = cost / float(np.median(cost))
+        gamma = 1.0
+        if self.cost_budget is not None:
+            spent = sum(spent_seconds(o) for t in history.trials for o in t.curve)
+            gamma = max(0.0, 1.0 - spent / self.cost_budget)
+        weight = self.cost_exponent * gamma
+        if self.acquisition == "pi_random":  # scores are log probabilities
+            return scores - weight * np.log(relative), (cost, weight)
+        return scores / relative**weight, (cost, weight)
+
+
+def _without_model(
+    enc: OneHot, waiting: Sequence[TrialRecord], fresh: np.ndarray, stop: np.ndarray, reason: str
+) -> Decision:
+    """Without a model: start the first fresh configuration, else resume the first paused."""
+    info = {"source": "prior", "reason": reason}
+    if len(fresh):
+        return Start(enc.decode(fresh[0]), float(stop[len(waiting)]), info)
+    return Resume(waiting[0].trial_id, float(stop[0]), info)
+
+
+def _promote(
+    history: History, waiting: Sequence[TrialRecord], ladder: Sequence[float]
+) -> Resume | None:
+    """ASHA's rule on the rungs: a paused trial among the best ``1/eta`` of the trials that
+    reported at the highest rung it reached, short of the next rung, resumes up to it."""
+    ok = {t.trial_id for t in waiting}
+    for k in range(len(ladder) - 2, -1, -1):
+        reported = at_rung(history, ladder[k])
+        for t in top(history, ladder[k], reported, len(reported) // _ETA):
+            if t.trial_id in ok and ladder[k] <= t.fidelity < ladder[k + 1]:
+                return Resume(t.trial_id, ladder[k + 1], {"source": "promotion", "rung": k + 1})
+    return None
+
+
+@register
+class DPL(Race):
+    """DPL's recipe (Kadra et al., NeurIPS 2023): the deep power-law ensemble, expected
+    improvement at the maximum fidelity over the best loss anywhere, one step per decision, a
+    single initial configuration and 128 fresh ones from the prior per decision. Parameters as
+    :class:`Race`."""
+
+    name: ClassVar[str] = "dpl"
+    _defaults: ClassVar[dict[str, Any]] = {
+        **Race._defaults,
+        "acquisition": "ei_max",
+        "n_initial": 1,
+        "n_local": 0,
+    }
+
+
+@register
+class DyHPO(Race):
+    """DyHPO's recipe (Wistuba, Kadra and Grabocka, NeurIPS 2022): the deep-kernel GP, one-step
+    expected improvement over the best loss at each candidate's next budget, one step per
+    decision, three initial configurations, 128 fresh ones from the prior per decision, and the
+    ASHA promotion mix with probability 0.25 (Syne Tune's fix for the paper's rule, which starts
+    new trials for ever). Parameters as :class:`Race`."""
+
+    name: ClassVar[str] = "dyhpo"
+    _defaults: ClassVar[dict[str, Any]] = {
+        **Race._defaults,
+        "surrogate": "deep_kernel",
+        "acquisition": "ei_step",
+        "n_initial": 3,
+        "n_local": 0,
+        "promotion": 0.25,
+    }
