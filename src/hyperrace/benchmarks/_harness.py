@@ -23,6 +23,7 @@ write the same records (:func:`trajectory_record`).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,27 +42,47 @@ from hyperrace.study import Budget, Study
 __all__ = ["Event", "RunConfig", "parse_label", "run_ours", "trajectory_record"]
 
 
+_PART = re.compile(r":(?=[A-Za-z_][A-Za-z0-9_.]*=)")
+
+
 def parse_label(label: str) -> tuple[str, dict[str, Any]]:
     """An optimizer label's name and parameters: ``"dyhpo:cost_exponent=1:promotion=0.5"`` is
     ``dyhpo`` with those parameters (values read as JSON, else kept as strings), so that
-    variants of one optimizer run side by side under their own labels.
+    variants of one optimizer run side by side under their own labels. A dotted key sets a
+    parameter of a part: ``race:surrogate.width=128`` is ``{"surrogate": {"width": 128}}``; a
+    JSON value may hold colons (``race:surrogate={"name": "dpl"}``).
 
     Example:
         >>> parse_label("asha:eta=4:variant=stopping")
         ('asha', {'eta': 4, 'variant': 'stopping'})
+        >>> parse_label("race:surrogate.bootstrap=true:n_local=64")
+        ('race', {'surrogate': {'bootstrap': True}, 'n_local': 64})
     """
-    name, *parts = label.split(":")
+    name, *parts = _PART.split(label)
+    if ":" in name:
+        bad = name.split(":", 1)[1]
+        raise ConfigurationError(
+            f"optimizer label {label!r}: {bad!r} is not key=value; write e.g. {name.split(':')[0]}"
+            ":eta=4"
+        )
     params: dict[str, Any] = {}
     for part in parts:
-        key, sep, text = part.partition("=")
-        if not sep or not key:
-            raise ConfigurationError(
-                f"optimizer label {label!r}: {part!r} is not key=value; write e.g. {name}:eta=4"
-            )
+        key, _, text = part.partition("=")
         try:
-            params[key] = json.loads(text)
+            value: Any = json.loads(text)
         except ValueError:
-            params[key] = text
+            value = text
+        *path, last = key.split(".")
+        into = params
+        for step in path:
+            nested = into.setdefault(step, {})
+            if not isinstance(nested, dict):
+                raise ConfigurationError(
+                    f"optimizer label {label!r}: {key!r} sets a part of {step!r}, which is "
+                    f"already {nested!r}"
+                )
+            into = nested
+        into[last] = value
     return name, params
 
 

@@ -63,16 +63,17 @@ _ETA = 3
 _CODES = 100_000
 
 
-def _surrogate(spec: str | Mapping[str, Any]) -> Surrogate:
+def _surrogate(spec: str | Mapping[str, Any], default: str) -> Surrogate:
     if isinstance(spec, str):
         name, params = spec, {}
-    elif isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
+    elif isinstance(spec, Mapping) and isinstance(spec.get("name", default), str):
         params = {k: v for k, v in spec.items() if k != "name"}
-        name = spec["name"]
+        name = spec.get("name", default)
     else:
         raise ConfigurationError(
             f"surrogate={spec!r} must be a surrogate name ({', '.join(sorted(SURROGATES))}) "
-            'or a mapping with its "name" and parameters, e.g. {"name": "dpl", "width": 128}'
+            'or a mapping of its parameters, with its "name" unless it is the recipe\'s, e.g. '
+            '{"name": "dpl", "width": 128}'
         )
     if name not in SURROGATES:
         raise ConfigurationError(
@@ -151,7 +152,7 @@ class Race:
             return d[key] if value is None else value
 
         spec = pick(surrogate, "surrogate")
-        self._surrogate = _surrogate(spec)
+        self._surrogate = _surrogate(spec, d["surrogate"])
         self.surrogate: str | dict[str, Any] = (
             spec if isinstance(spec, str) else {"name": self._surrogate.name, **dict(spec)}
         )
