@@ -86,7 +86,11 @@ def test_core_import_and_a_study_need_no_extra() -> None:
         space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 3))
         study = hr.Study("s", space, storage="memory://", seed=0)
         study.optimize(lambda t: t.config["x"], budget=hr.Budget(trials=3), progress=False)
-        assert len(study.trials) == 3
+        assert len(study.trials) == 3 and study.optimizer.name == "asha"
+        flat = hr.Study("f", hr.Space(x=hr.Float(0.0, 1.0)), storage="memory://", seed=0)
+        assert flat.optimizer.name == "tpe", flat.optimizer.name  # BoTorch is not there
+        flat.optimize(lambda t: t.config["x"], budget=hr.Budget(trials=12), progress=False)
+        assert len(flat.trials) == 12
         try:
             study.to_dataframe()
         except hr.MissingDependencyError as exc:
@@ -100,7 +104,9 @@ def test_core_import_and_a_study_need_no_extra() -> None:
 
 def test_sqlite_storage_needs_no_alembic_once_created(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/a.db"
-    hr.Study("s", hr.Space(x=hr.Float(0.0, 1.0)), storage=url)  # creates the schema
+    hr.Study(
+        "s", hr.Space(x=hr.Float(0.0, 1.0)), storage=url, optimizer="random"
+    )  # creates the schema
     code = _BLOCKED.format(blocked=["alembic"]) + textwrap.dedent(
         f"""
         import hyperrace as hr
@@ -122,9 +128,9 @@ def test_the_wheel_carries_the_package_data(tmp_path: Path) -> None:
     shutil.copytree(root / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(root / name, source / name)
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index"]
-        + ["-q", "-w", str(tmp_path / "wheel"), str(source)],
+        [*pip, "--no-index", "-q", "-w", str(tmp_path / "wheel"), str(source)],
         capture_output=True,
         text=True,
     )

@@ -205,7 +205,13 @@ def test_the_data_ships_with_the_package(monkeypatch: pytest.MonkeyPatch) -> Non
     package = Path(hr.__file__).resolve().parent
     assert _find_data(None) == package / "benchmarks" / "data" / "yahpo" == DATA
     assert LCBench(3945).data_dir == DATA
-    for name in ("LICENSE", "README.md", "VERSION", "lcbench/LICENSE-2.0.txt", "lcbench/model.onnx"):
+    for name in (
+        "LICENSE",
+        "README.md",
+        "VERSION",
+        "lcbench/LICENSE-2.0.txt",
+        "lcbench/model.onnx",
+    ):
         assert (DATA / name).is_file(), name
     assert "Apache License" in (DATA / "LICENSE").read_text()
     assert "slds-lmu/yahpo_data" in (DATA / "README.md").read_text()

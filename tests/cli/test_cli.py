@@ -41,14 +41,14 @@ def url(tmp_path: Path) -> str:
     """A SQLite study 'alpha' with 4 trials (completed, paused, failed, completed) and an empty
     study 'beta'."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    study = hr.Study("alpha", SPACE, storage=url, seed=3)
+    study = hr.Study("alpha", SPACE, storage=url, seed=3, optimizer="random")
     for i, last in enumerate([4, 2, 1, 4]):
         job = study.ask()
         assert isinstance(job, hr.Job)
         for f in range(1, last + 1):
             study.report(job.trial_id, fidelity=f, value=_value(i, f))
         study.tell(job, error="boom" if i == 2 else None)
-    hr.Study("beta", SPACE, storage=url, direction="maximize", seed=4)
+    hr.Study("beta", SPACE, storage=url, direction="maximize", seed=4, optimizer="random")
     return url
 
 

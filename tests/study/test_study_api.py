@@ -13,7 +13,9 @@ SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 4))
 
 
 def test_ask_report_tell_completes_and_pauses(tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=1)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=1, optimizer="random"
+    )
     job = study.ask()
     assert isinstance(job, hr.Job)
     assert (job.start, job.stop, job.kind, job.decision) == (0.0, 4.0, "start", 0)
@@ -34,7 +36,7 @@ def test_ask_report_tell_completes_and_pauses(tmp_path: Path) -> None:
 
 
 def test_nan_report_fails_the_trial_with_reason() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
     job = study.ask()
     assert isinstance(job, hr.Job)
     study.report(job.trial_id, fidelity=1, value=0.5)
@@ -46,7 +48,7 @@ def test_nan_report_fails_the_trial_with_reason() -> None:
 
 
 def test_tell_with_error_fails_and_keeps_reports() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
     job = study.ask()
     assert isinstance(job, hr.Job)
     study.report(job.trial_id, fidelity=1, value=0.5)
@@ -56,7 +58,7 @@ def test_tell_with_error_fails_and_keeps_reports() -> None:
 
 
 def test_report_to_finished_trial_is_a_clear_error() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
     job = study.ask()
     assert isinstance(job, hr.Job)
     study.report(job.trial_id, fidelity=4, value=0.5)
@@ -67,12 +69,12 @@ def test_report_to_finished_trial_is_a_clear_error() -> None:
 
 def test_loading_checks_space_direction_and_seed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    hr.Study("s", SPACE, storage=url, seed=5, direction="maximize")
+    hr.Study("s", SPACE, storage=url, seed=5, direction="maximize", optimizer="random")
     loaded = hr.Study("s", storage=url)
     assert loaded.space == SPACE and loaded.direction == "maximize" and loaded.seed == 5
     other = hr.Space(x=hr.Float(0.0, 2.0), epochs=hr.Fidelity(1, 4))
     with pytest.raises(hr.StudyMismatchError, match="another space"):
-        hr.Study("s", other, storage=url)
+        hr.Study("s", other, storage=url, optimizer="random")
     with pytest.raises(hr.StudyMismatchError, match="direction='maximize'"):
         hr.Study("s", storage=url, direction="minimize")
     with pytest.raises(hr.StudyMismatchError, match="seed=5"):
@@ -81,22 +83,22 @@ def test_loading_checks_space_direction_and_seed(tmp_path: Path) -> None:
 
 def test_missing_study_lists_the_existing_ones(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    hr.Study("alpha", SPACE, storage=url)
+    hr.Study("alpha", SPACE, storage=url, optimizer="random")
     with pytest.raises(hr.StudyNotFoundError, match="'alpha'"):
         hr.Study("beta", storage=url)
 
 
 def test_bad_arguments_name_the_value() -> None:
     with pytest.raises(hr.ConfigurationError, match="direction='up'"):
-        hr.Study("s", SPACE, storage="memory://", direction="up")  # type: ignore[arg-type]
+        hr.Study("s", SPACE, storage="memory://", direction="up", optimizer="random")  # type: ignore[arg-type]
     with pytest.raises(hr.UnknownOptimizerError, match=r"registered ones are: .*random"):
         hr.Study("s", SPACE, storage="memory://", optimizer="randon")
     with pytest.raises(hr.ConfigurationError, match="seed=-1"):
-        hr.Study("s", SPACE, storage="memory://", seed=-1)
+        hr.Study("s", SPACE, storage="memory://", seed=-1, optimizer="random")
     with pytest.raises(hr.ConfigurationError, match="study name ''"):
-        hr.Study("", SPACE, storage="memory://")
+        hr.Study("", SPACE, storage="memory://", optimizer="random")
     with pytest.raises(hr.ConfigurationError, match=r"artifacts='s3://b/x' is a URL.*mount"):
-        hr.Study("s", SPACE, storage="memory://", artifacts="s3://b/x")
+        hr.Study("s", SPACE, storage="memory://", artifacts="s3://b/x", optimizer="random")
     with pytest.raises(hr.ConfigurationError, match=r"Budget\(epochs=0\)"):
         hr.Budget(epochs=0)
     with pytest.raises(hr.ConfigurationError, match=r"Budget\(trials=1.5\)"):
@@ -114,12 +116,14 @@ def test_optimizer_is_stored_and_rebuilt(tmp_path: Path) -> None:
 
 
 def test_default_artifacts_sit_next_to_the_sqlite_file(tmp_path: Path) -> None:
-    study = hr.Study("my study/1", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}")
+    study = hr.Study(
+        "my study/1", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", optimizer="random"
+    )
     assert study.artifacts == tmp_path / "hyperrace-artifacts" / "my_study_1"
 
 
 def test_to_dataframe_has_one_row_per_observation() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=2)
+    study = hr.Study("s", SPACE, storage="memory://", seed=2, optimizer="random")
     for _ in range(3):
         job = study.ask()
         assert isinstance(job, hr.Job)
@@ -144,7 +148,7 @@ def test_grid_search_is_done_after_every_point() -> None:
 
 
 def test_ask_with_a_budget_clips_jobs_and_ends() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
     budget = hr.Budget(epochs=10)
     stops = []
     while isinstance(job := study.ask(budget), hr.Job):
@@ -157,7 +161,7 @@ def test_ask_with_a_budget_clips_jobs_and_ends() -> None:
 
 
 def test_report_checks_the_fidelity() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=1)
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
     job = study.ask()
     assert isinstance(job, hr.Job)
     for bad in (0, 5, 2.5, float("nan"), -1):
@@ -167,6 +171,7 @@ def test_report_checks_the_fidelity() -> None:
         "t",
         hr.Space(x=hr.Float(0.0, 1.0), t=hr.Fidelity(0.5, 4.5, unit="seconds")),
         storage="memory://",
+        optimizer="random",
     )
     job = seconds.ask()
     assert isinstance(job, hr.Job)

@@ -18,7 +18,7 @@ from hyperrace.cli._tables import format_time, format_value, render_table
 from hyperrace.exceptions import ConfigurationError, StorageError
 from hyperrace.history import History
 from hyperrace.space import Space
-from hyperrace.storage import Storage, StudyInfo, open_storage
+from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, open_storage
 from hyperrace.study import Study
 from hyperrace.study._export import rows, trial_rows
 
@@ -36,7 +36,7 @@ def sqlite_path(url: str) -> Path | None:
 
 def open_existing(url: str) -> Storage:
     """Open the storage at ``url``; a SQLite file must exist already (reading never creates one)."""
-    if url in ("memory://", ":memory:"):
+    if url in MEMORY_NAMES:
         raise ConfigurationError(
             f"--storage {url} is empty in every new process; use a SQLite file or PostgreSQL URL"
         )
@@ -193,7 +193,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     from hyperrace.storage._schema import SCHEMA_VERSION
     from hyperrace.storage._sql import SQLStorage
 
-    if args.storage in ("memory://", ":memory:"):
+    if args.storage in MEMORY_NAMES:
         raise ConfigurationError(
             f"--storage {args.storage} has no schema to upgrade; give a SQLite or PostgreSQL URL"
         )

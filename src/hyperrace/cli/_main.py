@@ -167,12 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HyperraceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "\ninterrupted: running trials were paused at their last report; run the same "
-            "command again to resume the study",
-            file=sys.stderr,
+    except KeyboardInterrupt as exc:
+        said = str(exc) or (
+            "interrupted: running trials were paused at their last report; run the same "
+            "command again to resume the study"
         )
+        print(f"\n{said}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # piped into e.g. head, which exited: stop quietly
         _silence_stdout()

@@ -34,7 +34,7 @@ from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.executors import trial_folder
 from hyperrace.history import History
-from hyperrace.storage import Storage, open_storage
+from hyperrace.storage import MEMORY_NAMES, Storage, open_storage
 from hyperrace.visual import (
     Snapshot,
     figure,
@@ -82,7 +82,7 @@ class _Cache:
 def _check_readable(storage: str | Storage) -> Storage:
     if not isinstance(storage, str):
         return storage
-    if storage in ("memory://", ":memory:"):
+    if storage in MEMORY_NAMES:
         raise ConfigurationError(
             f"storage {storage!r} is empty in every new process: point the dashboard at a "
             "SQLite file or PostgreSQL URL"

@@ -22,7 +22,7 @@ from hyperrace.exceptions import (
     TrialStateError,
 )
 from hyperrace.executors import Objective, RunSpec
-from hyperrace.history import Direction, History
+from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.optimizers import (
     Decision,
     Done,
@@ -36,6 +36,7 @@ from hyperrace.optimizers import (
 from hyperrace.space import Space
 from hyperrace.storage import DecisionConflict, NewDecision, Storage, StudyInfo, open_storage
 from hyperrace.study._budget import Budget
+from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
 from hyperrace.study._keeper import Keeper, check_liveness
 from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
@@ -47,8 +48,6 @@ __all__ = ["Study"]
 
 logger = logging.getLogger("hyperrace")
 
-#: The optimizer of a new study when none is named.
-DEFAULT_OPTIMIZER = "random"
 _MAX_CONFLICTS = 200
 
 
@@ -85,8 +84,14 @@ class Study:
         storage: a URL (``sqlite:///file.db``, ``postgresql+psycopg://...``, ``memory://``) or a
             storage object; default ``sqlite:///hyperrace.db`` in the working directory.
         optimizer: a registered name or an optimizer object; default: the one the study was
-            created with, or ``"random"`` for a new study.
+            created with; for a new study ``"asha"`` when the space has a fidelity, else
+            ``"gp_ei"`` (``"tpe"`` without the ``bo`` extra), as
+            :func:`~hyperrace.study.default_optimizer` decides.
         seed: the seed of every decision; default: the stored one, or a fresh one.
+        best_by: how :attr:`best` ranks trials (see :meth:`~hyperrace.History.best`):
+            ``"last"``, the value at the highest fidelity reached (the default of a new study),
+            or ``"curve"``, the best value anywhere on a trial's curve. Stored with the study,
+            so ``hyperrace best`` ranks the same way; default: the stored rule.
         artifacts: the folder for checkpoints; default: ``hyperrace-artifacts/<name>`` next to a
             SQLite file, in the working directory for PostgreSQL, and a temporary folder removed
             at exit for ``memory://``.
@@ -114,8 +119,13 @@ class Study:
         seed: int | None = None,
         artifacts: str | Path | None = None,
         clock: Clock | None = None,
+        best_by: BestBy | None = None,
     ) -> None:
         self.name = _check_name(name)
+        if best_by is not None and best_by not in BEST_BY:
+            raise ConfigurationError(
+                f"best_by={best_by!r} is not a ranking rule; use one of {list(BEST_BY)}"
+            )
         if direction is not None and direction not in ("minimize", "maximize"):
             raise ConfigurationError(f"direction={direction!r} must be 'minimize' or 'maximize'")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -150,6 +160,9 @@ class Study:
             self.artifacts = _default_artifacts(self.storage, name)
         if stored_artifacts != str(self.artifacts):
             self.storage.set_study_attr(info.study_id, "artifacts", str(self.artifacts))
+        self.best_by: BestBy = best_by or info.attrs.get("best_by", "last")
+        if info.attrs.get("best_by", "last") != self.best_by:
+            self.storage.set_study_attr(info.study_id, "best_by", self.best_by)
 
     # -- creation and loading -----------------------------------------------------------------
 
@@ -173,7 +186,7 @@ class Study:
                 f"space must be a hyperrace.Space, got {type(space).__name__}; "
                 "build one with hr.Space(lr=hr.Float(1e-4, 1e-1, log=True), ...)"
             )
-        opt = self._build_optimizer(optimizer or DEFAULT_OPTIMIZER)
+        opt = self._build_optimizer(optimizer or default_optimizer(space))
         return self.storage.create_study(
             name,
             direction=direction or "minimize",
@@ -251,8 +264,21 @@ class Study:
 
     @property
     def best(self) -> TrialRecord | None:
-        """The best trial among those at the highest fidelity reached (see ``History.best``)."""
-        return self.history().best()
+        """The best trial, never a failed one, ranked by :attr:`best_by` (see
+        :meth:`History.best`); ``None`` before a value is reported."""
+        return self.history().best(self.best_by)
+
+    @property
+    def best_value(self) -> float | None:
+        """The value that makes :attr:`best` the best (its value at the highest fidelity reached,
+        or the best value of its curve with ``best_by="curve"``); ``None`` before any."""
+        return self.history().best_value(self.best_by)
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        """The hyperparameters of :attr:`best` (a copy); ``None`` before a value is reported."""
+        best = self.best
+        return None if best is None else dict(best.config)
 
     @property
     def elapsed_seconds(self) -> float:

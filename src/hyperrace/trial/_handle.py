@@ -85,12 +85,18 @@ class Trial:
         self._last_wall = self._clock.wall()
         self._current: float | None = None
         self._last_reported = start
+        self._reports = 0
         self.stop_reason = StopReason.NONE
 
     @property
     def fidelity(self) -> float:
         """The fidelity reached by the last report of this run (``start`` before any)."""
         return self._last_reported
+
+    @property
+    def reports(self) -> int:
+        """How many values this run has reported so far."""
+        return self._reports
 
     @property
     def cpu_seconds(self) -> float:
@@ -171,6 +177,7 @@ class Trial:
             self.checkpoint.save(state, fidelity)
             ckpt_fidelity = fidelity
         go_on = self._sink(obs, ckpt_fidelity)
+        self._reports += 1
         if problem is not None:
             self.stop_reason = StopReason.INVALID_VALUE
             raise InvalidValue(f"trial {self.trial_id} failed: {problem} at fidelity {fidelity}")

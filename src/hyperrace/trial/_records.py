@@ -146,6 +146,12 @@ class TrialRecord:
         """The value at the highest fidelity reported, or ``None`` before the first report."""
         return self.curve[-1].value if self.curve else None
 
+    @property
+    def value(self) -> float | None:
+        """The trial's value: the one at the highest fidelity reported (as :attr:`last_value`),
+        or ``None`` before the first report."""
+        return self.curve[-1].value if self.curve else None
+
     def value_at(self, fidelity: float) -> float | None:
         """The value reported at exactly ``fidelity``, or ``None``."""
         for obs in self.curve:
