@@ -579,7 +579,9 @@ class Study:
             executor: run jobs with this executor instead: an executor object, or ``"ray"`` for
                 a :class:`~hyperrace.executors.RayExecutor` with ``workers`` jobs at once on the
                 Ray cluster this process is connected to (or a local one it starts).
-            progress: a live display (True), log lines (False... None picks by terminal).
+            progress: ``True``: a live display (needs the ``progress`` extra); ``False``: no
+                output; ``None`` (default): the live display when standard error is a terminal
+                with rich installed, else one line per ended run on standard error.
             heartbeat_interval: seconds between a running trial's heartbeats.
             stale_after: seconds without a heartbeat after which a running trial is taken as lost
                 and paused, to be resumed (default: 3 heartbeat intervals).
@@ -589,8 +591,12 @@ class Study:
             max_retries: runs of one trial that may be lost (its worker died or stopped sending
                 heartbeats) before the trial fails instead of being resumed (``None``: no limit).
 
-        Ctrl-C pauses the running trials at what they reported and re-raises ``KeyboardInterrupt``;
-        calling ``optimize`` again resumes them.
+        Ctrl-C pauses the running trials at what they reported and raises a
+        ``KeyboardInterrupt`` that says how many were paused (uncaught in a script, that line
+        alone is printed and the process exits as Ctrl-C does, status 130); calling
+        ``optimize`` again resumes them. With worker processes, a call from the top level of
+        the main script outside ``if __name__ == "__main__":`` is refused with
+        :class:`~hyperrace.ConfigurationError`.
         """
         from hyperrace.study._loop import RaceLoop
 
