@@ -94,7 +94,7 @@ def test_cli_show_lists_trials_with_config(url: str, capsys: pytest.CaptureFixtu
     lines = out.splitlines()
     header = lines[1].split()
     assert header == [
-        "number",
+        "trial",
         "status",
         "fidelity",
         "value",
@@ -105,11 +105,12 @@ def test_cli_show_lists_trials_with_config(url: str, capsys: pytest.CaptureFixtu
         "act",
     ]
     rows = [line.split() for line in lines[3:7]]
+    ids = [str(t.trial_id) for t in hr.Study("alpha", storage=url).trials]
     assert [r[:3] for r in rows] == [
-        ["0", "completed", "4"],
-        ["1", "paused", "2"],
-        ["2", "failed", "1"],
-        ["3", "completed", "4"],
+        [ids[0], "completed", "4"],
+        [ids[1], "paused", "2"],
+        [ids[2], "failed", "1"],
+        [ids[3], "completed", "4"],
     ]
     assert [r[5] for r in rows] == ["reached", "objective_returned", "error", "reached"]
     for row, trial in zip(rows, hr.Study("alpha", storage=url).trials, strict=True):
@@ -122,7 +123,8 @@ def test_cli_show_lists_trials_with_config(url: str, capsys: pytest.CaptureFixtu
 def test_cli_show_limit(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "alpha", "--storage", url, "--limit", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[3].split()[:2] == ["0", "completed"]
+    first = hr.Study("alpha", storage=url).trials[0]
+    assert lines[3].split()[:2] == [str(first.trial_id), "completed"]
     assert lines[4] == "showing 1 of 4 trials; see more with --limit"
 
 
@@ -131,7 +133,8 @@ def test_cli_best(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert best is not None and best.last_value is not None
     assert main(["best", "alpha", "--storage", url]) == 0
     out = capsys.readouterr().out
-    assert f"number {best.number}" in out
+    assert f"trial {best.trial_id}\n" in out
+    assert "ranked by the value at the highest fidelity reached" in out
     assert repr(best.last_value) in out
     assert repr(best.config["lr"]) in out
 
@@ -141,7 +144,11 @@ def test_cli_best_json(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert best is not None
     assert main(["best", "alpha", "--storage", url, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["number"] == best.number
+    assert (data["trial_id"], data["number"], data["best_by"]) == (
+        best.trial_id,
+        best.number,
+        "last",
+    )
     assert data["value"] == best.last_value  # exact: JSON keeps every digit
     assert data["fidelity"] == best.fidelity == 4
     assert data["config"] == dict(best.config)
@@ -151,7 +158,7 @@ def test_cli_best_without_values(url: str, capsys: pytest.CaptureFixture[str]) -
     assert main(["best", "beta", "--storage", url, "--json"]) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out) is None
-    assert "no reported value" in captured.err
+    assert "has no value yet from a trial that did not fail" in captured.err
 
 
 def _check_rows(records: list[dict[str, Any]], url: str, parse: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -178,3 +179,119 @@ def test_report_checks_the_fidelity() -> None:
     seconds.report(job.trial_id, fidelity=4.6, value=0.1)  # seconds may overshoot
     with pytest.raises(hr.ConfigurationError, match="positive number of seconds"):
         seconds.report(job.trial_id, fidelity=-1.0, value=0.1)
+
+
+# -- names and types that users of other tuners reach for ----------------------------------------
+
+
+def test_best_value_and_config_by_the_names_optuna_users_reach_for() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
+    assert study.best is None and study.best_value is None and study.best_config is None
+    for value in (0.5, 0.2, 0.7):
+        job = study.ask()
+        assert isinstance(job, hr.Job)
+        study.report(job.trial_id, value, fidelity=4)
+        study.tell(job)
+    best = study.best
+    assert best is not None
+    assert best.value == study.best_value == 0.2
+    assert best.config == study.best_config == study.trials[1].config
+    assert "value=0.2" in repr(best)
+    config = study.best_config
+    assert config is not None
+    config["x"] = 99.0  # a copy: the record does not change
+    assert study.best_config != config
+
+
+def test_an_integer_fidelity_gives_int_starts_and_stops() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="asha")
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    assert type(job.start) is int and type(job.stop) is int
+    for epoch in range(job.start + 1, job.stop + 1):
+        study.report(job.trial_id, 1.0 / epoch, fidelity=epoch)
+    study.tell(job)
+    seen: list[tuple[type, type]] = []
+
+    def objective(trial: hr.Trial) -> None:
+        seen.append((type(trial.start), type(trial.stop)))
+        for epoch in range(trial.start + 1, trial.stop + 1):
+            trial.report(0.1, fidelity=epoch)
+
+    study.optimize(objective, budget=hr.Budget(epochs=12), progress=False)
+    assert seen and set(seen) == {(int, int)}
+
+    seconds = hr.Study(
+        "t",
+        hr.Space(x=hr.Float(0.0, 1.0), t=hr.Fidelity(0.5, 4.5, unit="seconds")),
+        storage="memory://",
+        optimizer="random",
+    )
+    job = seconds.ask()
+    assert isinstance(job, hr.Job) and type(job.stop) is float
+
+
+def test_a_space_without_a_fidelity_reports_without_one() -> None:
+    flat = hr.Study("f", hr.Space(x=hr.Float(0.0, 1.0)), storage="memory://", optimizer="random")
+    job = flat.ask()
+    assert isinstance(job, hr.Job) and (job.start, job.stop) == (0, 1)
+    assert flat.report(job.trial_id, 0.25) is False  # its one step is done
+    trial = flat.tell(job)
+    assert trial.status is hr.TrialStatus.COMPLETED and trial.value == 0.25
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    with pytest.raises(hr.ConfigurationError, match=r"needs fidelity=.*'epochs'"):
+        study.report(job.trial_id, 0.25)
+
+
+def test_ask_tell_saves_and_loads_checkpoints_like_a_trial(tmp_path: Path) -> None:
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=1, optimizer="random"
+    )
+    job = study.ask(hr.Budget(epochs=2))
+    assert isinstance(job, hr.Job)
+    assert study.checkpoint(job.trial_id).load() is None
+    for epoch in range(job.start + 1, job.stop + 1):
+        study.report(job.trial_id, 0.5 / epoch, fidelity=epoch, checkpoint={"epoch": epoch})
+    paused = study.tell(job)
+    assert paused.status is hr.TrialStatus.PAUSED and paused.checkpoint_fidelity == 2
+    saved = study.checkpoint(job.trial_id)
+    assert (saved.fidelity, saved.load()) == (2.0, {"epoch": 2})
+    assert saved.folder == study.artifacts / f"trial-{job.trial_id}"
+    assert [p.name for p in saved.folder.iterdir()] == ["checkpoint-2.pkl"]  # older pruned
+
+    resumed: list[Any] = []
+
+    def objective(trial: hr.Trial) -> None:  # optimize resumes it from the ask/tell checkpoint
+        resumed.append((trial.trial_id, trial.start, trial.checkpoint.load()))
+        for epoch in trial.epochs():
+            trial.report(0.1, checkpoint={"epoch": epoch})
+
+    class ResumePaused:
+        name = "resume-paused"
+
+        def decide(self, space: hr.Space, history: hr.History, rng: Any) -> Any:
+            if history.paused:
+                return hr.Resume(history.paused[0].trial_id, 4.0)
+            return hr.Done("nothing is paused")
+
+        def get_params(self) -> dict[str, Any]:
+            return {}
+
+    hr.Study("s", storage=study.storage, optimizer=ResumePaused()).optimize(
+        objective, progress=False
+    )
+    assert resumed == [(job.trial_id, 2, {"epoch": 2})]
+    assert study.checkpoint(job.trial_id).load() == {"epoch": 4}
+    with pytest.raises(KeyError):
+        study.checkpoint(10_000)
+
+
+def test_a_nan_report_saves_no_checkpoint() -> None:
+    study = hr.Study("s", SPACE, storage="memory://", seed=1, optimizer="random")
+    job = study.ask()
+    assert isinstance(job, hr.Job)
+    calls: list[int] = []
+    study.report(job.trial_id, float("nan"), fidelity=1, checkpoint=lambda: calls.append(1))
+    assert calls == [] and study.checkpoint(job.trial_id).load() is None

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from hyperrace.cli._tables import format_time, format_value, render_table
 from hyperrace.exceptions import ConfigurationError, StorageError
-from hyperrace.history import History
+from hyperrace.history import BEST_BY, BestBy, History
 from hyperrace.space import Space
 from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, open_storage
 from hyperrace.study import Study
@@ -100,9 +100,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         shown = all_rows[: args.limit]
     else:
         shown = all_rows
-    headers = ["number", "status", "fidelity", "value", "work", "reason", *space.names]
-    table = [[row[h] for h in headers] for row in shown]
-    best = history.best()
+    headers = ["trial", "status", "fidelity", "value", "work", "reason", *space.names]
+    table = [[row["trial_id"], *(row[h] for h in headers[1:])] for row in shown]
+    by = _best_by(info)
+    best = history.best(by)
     title = (
         f"study {info.name!r} ({info.direction}, optimizer {info.optimizer.get('name', '?')}): "
         f"{len(all_rows)} trials"
@@ -112,23 +113,31 @@ def cmd_show(args: argparse.Namespace) -> int:
         _out().write(f"showing {len(shown)} of {len(all_rows)} trials; see more with --limit\n")
     if best is not None:
         _out().write(
-            f"best: trial {best.number}, value {format_value(best.last_value)} at fidelity "
-            f"{format_value(best.fidelity)}\n"
+            f"best: trial {best.trial_id}, value {format_value(history.best_value(by))} at "
+            f"fidelity {format_value(best.fidelity)}\n"
         )
     return 0
 
 
+def _best_by(info: StudyInfo) -> BestBy:
+    """The study's ranking rule (``Study(best_by=...)``), ``"last"`` when none was stored."""
+    rule = info.attrs.get("best_by", "last")
+    return rule if rule in BEST_BY else "last"
+
+
 def _best_dict(info: StudyInfo, history: History) -> dict[str, Any] | None:
-    best = history.best()
+    by = _best_by(info)
+    best = history.best(by)
     if best is None:
         return None
     return {
         "study": info.name,
         "direction": info.direction,
-        "number": best.number,
+        "best_by": by,
         "trial_id": best.trial_id,
+        "number": best.number,
         "status": best.status.value,
-        "value": best.last_value,
+        "value": history.best_value(by),
         "fidelity": best.fidelity,
         "config": dict(best.config),
     }
@@ -141,14 +150,15 @@ def cmd_best(args: argparse.Namespace) -> int:
     if best is None:
         if args.json:
             _out().write("null\n")
-        sys.stderr.write(f"study {info.name!r} has no reported value yet\n")
+        sys.stderr.write(f"study {info.name!r} has no value yet from a trial that did not fail\n")
         return 1
     if args.json:
         _out().write(json.dumps(best, indent=2) + "\n")
         return 0
     width = max([len("fidelity"), *(len(n) for n in space.names)])
     lines = [
-        f"best trial of study {info.name!r} ({info.direction}): number {best['number']}",
+        f"best trial of study {info.name!r} ({info.direction}): trial {best['trial_id']}",
+        f"  ranked by {BEST_BY[best['best_by']]}; failed trials never rank",
         f"  {'value':<{width}}  {best['value']!r}",
         f"  {'fidelity':<{width}}  {format_value(best['fidelity'])}",
         "  config:",

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hyperrace.history import Direction, History
+from hyperrace.history import BEST_BY, Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
@@ -91,7 +91,8 @@ class InMemoryStorage:
             out = []
             for info in sorted(self._studies.values(), key=lambda s: s.study_id):
                 h = self.history(info.study_id)
-                best = h.best()
+                by = info.attrs.get("best_by", "last")
+                best = h.best_value(by if by in BEST_BY else "last")
                 out.append(
                     StudySummary(
                         info.name,
@@ -101,7 +102,7 @@ class InMemoryStorage:
                         len(h.completed),
                         len(h.failed),
                         info.created,
-                        best.last_value if best else None,
+                        best,
                     )
                 )
             return out

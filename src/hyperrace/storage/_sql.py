@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hyperrace.exceptions import ConfigurationError, StorageError
-from hyperrace.history import Direction, History
+from hyperrace.history import BEST_BY, Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
@@ -313,7 +313,8 @@ class SQLStorage:
             out = []
             for row in rows:
                 c = by_study.get(row.study_id, {})
-                best = self.history(row.study_id).best()
+                by = json.loads(row.attrs or "{}").get("best_by", "last")
+                best = self.history(row.study_id).best_value(by if by in BEST_BY else "last")
                 out.append(
                     StudySummary(
                         row.name,
@@ -323,7 +324,7 @@ class SQLStorage:
                         c.get("completed", 0),
                         c.get("failed", 0),
                         row.created,
-                        best.last_value if best else None,
+                        best,
                     )
                 )
             return out

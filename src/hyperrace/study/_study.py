@@ -10,6 +10,7 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from hyperrace.exceptions import (
     StudyNotFoundError,
     TrialStateError,
 )
-from hyperrace.executors import Objective, RunSpec
+from hyperrace.executors import Objective, RunSpec, trial_folder
 from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.optimizers import (
     Decision,
@@ -39,7 +40,14 @@ from hyperrace.study._budget import Budget
 from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
 from hyperrace.study._keeper import Keeper, check_liveness
-from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
+from hyperrace.trial import (
+    Checkpoint,
+    Observation,
+    StopReason,
+    TrialRecord,
+    TrialStatus,
+    check_value,
+)
 
 if TYPE_CHECKING:
     from hyperrace.executors import Executor
@@ -306,6 +314,13 @@ class Study:
     def _integer_fidelity(self) -> bool:
         return self.space.fidelity is None or self.space.fidelity.is_integer
 
+    def _native(self, fidelity: float) -> float:
+        """An int for epochs and steps (``range(job.start + 1, job.stop + 1)`` works), the float
+        itself for seconds."""
+        if self._integer_fidelity and float(fidelity).is_integer():
+            return int(fidelity)
+        return fidelity
+
     def _clip(self, start: float, stop: float, left: float) -> float:
         stop = min(stop, start + left)
         return float(math.floor(stop)) if self._integer_fidelity else stop
@@ -367,8 +382,8 @@ class Study:
                 trial.trial_id,
                 trial.number,
                 dict(trial.config),
-                record.start,
-                record.stop,
+                self._native(record.start),
+                self._native(record.stop),
                 record.kind,
                 record.index,
                 dict(record.info),
@@ -444,30 +459,76 @@ class Study:
     def report(
         self,
         trial_id: int,
-        *,
-        fidelity: float,
         value: float,
+        *,
+        fidelity: float | None = None,
+        checkpoint: Callable[[], Any] | Any | None = None,
         wall_seconds: float = 0.0,
         cpu_seconds: float = 0.0,
     ) -> bool:
         """Record ``value`` of trial ``trial_id`` at ``fidelity``; committed when it returns.
 
-        A NaN or infinite value fails the trial (the reason is kept) instead of being stored.
-        Returns True while the trial should keep training (running and below its granted stop).
-        A fidelity outside the space's range is an error (seconds may overshoot the maximum).
+        Args:
+            trial_id: the job's ``trial_id``.
+            value: the metric. A NaN or infinite value fails the trial (the reason is kept)
+                instead of being stored.
+            fidelity: the budget trained so far (whole epochs or steps, or seconds). Required
+                when the space has a fidelity; without one it is the single step, 1, and may be
+                left out. A fidelity outside the space's range is an error (seconds may
+                overshoot the maximum).
+            checkpoint: the state to resume from, or a callable returning it (called only after
+                the value was checked): saved atomically in the trial's folder
+                (:meth:`checkpoint`), and its fidelity committed with the report, as
+                :meth:`Trial.report <hyperrace.Trial.report>` does.
+            wall_seconds, cpu_seconds: what the step cost, for budgets in seconds and the views.
+
+        Returns:
+            True while the trial should keep training (running and below its granted stop).
 
         Raises:
             TrialStateError: the trial is not running; or this object handed out its job, the
                 run was taken as lost meanwhile (no heartbeat for ``stale_after``) and the trial
                 is now trained by another run: stop training it.
         """
+        if fidelity is None:
+            if self.space.fidelity is not None:
+                raise ConfigurationError(
+                    f"report(trial {trial_id}, ...) needs fidelity=: the space's fidelity "
+                    f"{self.space.fidelity_name!r} says how far the trial has trained, e.g. "
+                    f"study.report(job.trial_id, value, fidelity=job.start + 1)"
+                )
+            fidelity = 1
         self._check_fidelity(fidelity)
         obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
         # a job this object handed out reports as its run: refused once that run was taken as
         # lost and the trial resumed elsewhere (TrialStateError says so)
         run = self._keeper.run_of(trial_id) if self._keeper is not None else None
-        done = self.storage.report(trial_id, obs, run=run)
+        saved: Checkpoint | None = None
+        if checkpoint is not None and check_value(value) is None:
+            saved = self.checkpoint(trial_id)
+            saved.save(checkpoint() if callable(checkpoint) else checkpoint, float(fidelity))
+        done = self.storage.report(
+            trial_id,
+            obs,
+            run=run,
+            checkpoint_fidelity=float(fidelity) if saved is not None else None,
+        )
+        if saved is not None:
+            saved.prune()
         return done.status is TrialStatus.RUNNING and float(fidelity) < done.target
+
+    def checkpoint(self, trial_id: int) -> Checkpoint:
+        """The checkpoint folder of trial ``trial_id`` (``<artifacts>/trial-<trial_id>``): its
+        ``load()`` gives the state of the newest checkpoint committed with a report (``None``
+        when there is none), its ``fidelity`` says where that state is. The same folder and
+        files as :attr:`Trial.checkpoint <hyperrace.Trial.checkpoint>`, so a trial can move
+        between ask/tell and ``optimize``.
+
+        Raises:
+            KeyError: there is no trial ``trial_id``.
+        """
+        record = self.storage.trial(trial_id)
+        return Checkpoint(trial_folder(self.artifacts, trial_id), record.checkpoint_fidelity)
 
     def _check_fidelity(self, fidelity: float) -> None:
         f = self.space.fidelity

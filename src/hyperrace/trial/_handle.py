@@ -35,6 +35,11 @@ class InvalidValue(Exception):
     """
 
 
+def _native(fidelity: float, integer: bool) -> float:
+    """An int for epochs and steps (so ``range(trial.start + 1, trial.stop + 1)`` works)."""
+    return int(fidelity) if integer and float(fidelity).is_integer() else fidelity
+
+
 class ReportSink(Protocol):
     """Commits one observation of a trial; returns False when the trial must not go on."""
 
@@ -45,11 +50,13 @@ class Trial:
     """One run of one configuration, from ``start`` to ``stop``.
 
     Args:
-        trial_id: the trial's id in the storage.
-        number: its number within the study (0, 1, ...).
+        trial_id: the trial's identity (shown as "trial <trial_id>" everywhere; its checkpoint
+            folder is ``trial-<trial_id>``).
+        number: its position in the study (0, 1, ...).
         config: its hyperparameters.
-        start: the fidelity it resumes from: that of its checkpoint (0 when it has none).
-        stop: the fidelity it is granted: train up to here.
+        start: the fidelity it resumes from: that of its checkpoint (0 when it has none); an
+            int for epochs and steps.
+        stop: the fidelity it is granted: train up to here (an int for epochs and steps).
         integer_fidelity: True when the fidelity counts steps or epochs, False for seconds.
         checkpoint: its checkpoint folder.
         sink: where reports go.
@@ -74,8 +81,8 @@ class Trial:
         self.trial_id = trial_id
         self.number = number
         self.config = dict(config)
-        self.start = start
-        self.stop = stop
+        self.start = _native(start, integer_fidelity)
+        self.stop = _native(stop, integer_fidelity)
         self.checkpoint = checkpoint
         self._integer = integer_fidelity
         self._sink = sink

@@ -14,7 +14,7 @@ Example:
     >>> study.optimize(lambda trial: trial.config["x"], budget=hr.Budget(trials=3), progress=False)
     >>> info = study.storage.get_study("doc-visual")
     >>> history = study.storage.history(info.study_id, decisions=True)
-    >>> [(s.number, s.start, s.reached, s.outcome) for s in race(history, space).segments]
+    >>> [(s.trial_id, s.start, s.reached, s.outcome) for s in race(history, space).segments]
     [(0, 0.0, 4.0, 'completed'), (1, 0.0, 4.0, 'completed'), (2, 0.0, 4.0, 'completed')]
 """
 

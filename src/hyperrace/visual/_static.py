@@ -116,9 +116,9 @@ def _race(ax: Any, data: Any) -> None:
             label = f"began {b * span / bins / per:.3g}–{(b + 1) * span / bins / per:.3g} {unit}"
         ax.plot(s.fidelities, s.values, color=TIME_COLOURS[b], lw=1.1, alpha=0.8, label=label)
     for s in data.segments:
-        if s.number == data.best_trial and s.fidelities:
+        if s.trial_id == data.best_trial and s.fidelities:
             first = s.run == 0
-            label = f"best: trial {s.number}" if first else None
+            label = f"best: trial {s.trial_id}" if first else None
             ax.plot(s.fidelities, s.values, color="black", lw=2.4, label=label, zorder=4)
     for outcome in OUTCOMES:
         ends = [s for s in data.segments if s.outcome == outcome and s.fidelities]
@@ -152,7 +152,7 @@ def _timeline(ax: Any, data: Any) -> None:
             continue
         name, _symbol, colour = OUTCOME_STYLE[outcome]
         ax.hlines(
-            [s.number for s in runs],
+            [s.trial_id for s in runs],
             [s.began / per for s in runs],
             [s.ended / per for s in runs],
             colors=colour,
