@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.trial import DecisionRecord, TrialRecord, TrialStatus
+from hyperrace.trial import DecisionRecord, Enqueued, TrialRecord, TrialStatus
 
 __all__ = ["BEST_BY", "BestBy", "Direction", "History"]
 
@@ -36,6 +36,8 @@ class History:
         decisions: the recorded decisions, oldest first (may be empty when not loaded).
         version: the storage's change counter of the study when this snapshot was read: a later
             snapshot is read incrementally from it (only the trials changed since).
+        enqueued: the configurations waiting in the study's queue, in order (``Study.enqueue``):
+            the study starts them before it asks the optimizer for new ones.
     """
 
     direction: Direction
@@ -43,6 +45,7 @@ class History:
     n_decisions: int = 0
     decisions: tuple[DecisionRecord, ...] = ()
     version: int = 0
+    enqueued: tuple[Enqueued, ...] = ()
     _positions: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:

@@ -367,6 +367,8 @@ def run_job(
         sink=sink,
         clock=clock,
         cpu_slice=spec.cpu_slice,
+        user_attrs=record.user_attrs,
+        attr_sink=lambda key, value: storage.set_trial_user_attr(spec.trial_id, key, value),
     )
     beat = (
         _Heartbeat(storage, spec.trial_id, spec.heartbeat_interval, clock)

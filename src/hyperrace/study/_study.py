@@ -10,7 +10,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from hyperrace._clock import Clock, SystemClock
 from hyperrace._rng import decision_rng, new_seed
 from hyperrace.exceptions import (
     ConfigurationError,
+    SpaceError,
     StudyMismatchError,
     StudyNotFoundError,
     TrialStateError,
@@ -46,6 +47,7 @@ from hyperrace.trial import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    check_user_attr,
     check_value,
 )
 
@@ -325,15 +327,27 @@ class Study:
         stop = min(stop, start + left)
         return float(math.floor(stop)) if self._integer_fidelity else stop
 
-    def _decide(self, history: History) -> Decision:
+    def _decide(self, history: History) -> tuple[Decision, int | None]:
+        """The next decision, and the queue entry a start takes (``None``: none)."""
         interrupted = [
             t for t in history.paused if t.reason.is_interruption and t.fidelity < t.target
         ]
         if interrupted:
             t = interrupted[0]
-            return Resume(t.trial_id, t.target, {"resumed": "interrupted"})
+            return Resume(t.trial_id, t.target, {"resumed": "interrupted"}), None
         rng = decision_rng(self.seed, history.n_decisions)
-        return self.optimizer.decide(self.space, history, rng)
+        decision = self.optimizer.decide(self.space, history, rng)
+        if not history.enqueued or isinstance(decision, Resume | Wait):
+            return decision, None
+        # the queue comes first: the optimizer's start (its budget and bookkeeping) with the
+        # queued values; once the optimizer is done, the queue still trains to the maximum
+        entry = history.enqueued[0]
+        if isinstance(decision, Start):
+            config, stop, info = dict(decision.config), decision.stop, dict(decision.info)
+        else:
+            config, stop, info = self.space.sample(rng), self._max_fidelity, {}
+        config.update(entry.config)
+        return Start(config, stop, {**info, "enqueued": entry.index}), entry.index
 
     def _next(self, budget: Budget | None, elapsed: float) -> Job | Wait | Done:
         """Decide and record the next job (retrying when another process decided first)."""
@@ -344,7 +358,7 @@ class Study:
                 return Done(usage.exhausted)  # before asking: no decision is made to be dropped
             if usage is not None and not usage.can_start and not history.paused:
                 return Done(f"the trial budget ({usage.budget.trials}) is spent")
-            decision = self._decide(history)
+            decision, enqueued = self._decide(history)
             if isinstance(decision, Wait | Done):
                 return decision
             self._validate(decision, history)
@@ -361,7 +375,12 @@ class Study:
             made_by = "study" if "resumed" in decision.info else self.optimizer.name
             new = (
                 NewDecision(
-                    "start", stop, config=decision.config, optimizer=made_by, info=decision.info
+                    "start",
+                    stop,
+                    config=decision.config,
+                    optimizer=made_by,
+                    info=decision.info,
+                    enqueued=enqueued,
                 )
                 if isinstance(decision, Start)
                 else NewDecision(
@@ -408,6 +427,72 @@ class Study:
                     f"({trial.status.value} at fidelity {trial.fidelity:g}) up to "
                     f"{decision.stop:g}; only paused trials can be resumed, to a higher fidelity"
                 )
+
+    # -- the queue and user attributes --------------------------------------------------------
+
+    def enqueue(
+        self, config: Mapping[str, Any], *, user_attrs: Mapping[str, Any] | None = None
+    ) -> int:
+        """Put ``config`` in the study's queue: the next trials start the queued configurations,
+        in order, before the optimizer proposes new ones (a warm start from known good ones).
+        Returns its place in the queue (0, 1, ...).
+
+        ``config`` may leave hyperparameters out: the optimizer's proposal fills them. The
+        optimizer still decides the budget of a queued trial (ASHA starts it at its lowest
+        rung, GP-EI at the maximum), and races it like any other; once the optimizer is done,
+        the rest of the queue is trained to the maximum fidelity. Each queued configuration is
+        started once, even with many processes asking at once. ``user_attrs`` are given to the
+        trial it starts.
+
+        Raises:
+            SpaceError: a key is not a hyperparameter of the space, or a value does not fit.
+            ConfigurationError: a user attribute is not a JSON value.
+
+        Example:
+            >>> import hyperrace as hr
+            >>> space = hr.Space(lr=hr.Float(1e-4, 1e-1, log=True), layers=hr.Int(1, 4))
+            >>> study = hr.Study("warm", space, storage="memory://", optimizer="random", seed=0)
+            >>> study.enqueue({"lr": 0.01, "layers": 2}, user_attrs={"source": "last year"})
+            0
+            >>> study.enqueue({"lr": 0.003})  # layers: the optimizer's choice
+            1
+            >>> study.optimize(lambda t: t.config["lr"], budget=hr.Budget(trials=3), progress=False)
+            >>> [t.config["lr"] for t in study.trials[:2]], study.trials[0].user_attrs
+            ([0.01, 0.003], {'source': 'last year'})
+        """
+        values = self._check_partial(config)
+        attrs = dict(user_attrs or {})
+        for key, value in attrs.items():
+            check_user_attr(key, value)
+        return self.storage.enqueue(self.study_id, values, attrs, now=self.clock.timestamp())
+
+    def _check_partial(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(config, Mapping):
+            raise SpaceError(f"enqueue() takes a mapping of name to value, not {config!r}")
+        unknown = [k for k in config if k not in self.space]
+        if unknown:
+            hint = (
+                f"; {self.space.fidelity_name!r} is the fidelity, which the optimizer grants"
+                if self.space.fidelity_name in unknown
+                else ""
+            )
+            raise SpaceError(
+                f"enqueue(): {unknown} are not hyperparameters of this space (names: "
+                f"{list(self.space.names)}){hint}"
+            )
+        return {k: self.space[k].validate(k, v) for k, v in config.items()}
+
+    def set_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Attach ``value`` (a JSON value) to trial ``trial_id`` under ``key``, whatever its
+        status (e.g. a test score computed after the study); as ``Trial.set_user_attr`` does
+        from the objective. It is in ``TrialRecord.user_attrs``; optimizers ignore it.
+
+        Raises:
+            ConfigurationError: ``key`` is not a non-empty string, or ``value`` not JSON.
+            KeyError: there is no trial ``trial_id``.
+        """
+        check_user_attr(key, value)
+        self.storage.set_trial_user_attr(trial_id, key, value)
 
     # -- ask / report / tell ------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from hyperrace._clock import Clock, SystemClock
 from hyperrace.exceptions import TrialStateError
 from hyperrace.trial._checkpoint import Checkpoint
-from hyperrace.trial._records import Observation, StopReason, check_value
+from hyperrace.trial._records import Observation, StopReason, check_user_attr, check_value
 
 __all__ = ["InvalidValue", "ReportSink", "Trial"]
 
@@ -62,6 +62,8 @@ class Trial:
         sink: where reports go.
         clock: the clock that measures wall and processor seconds.
         cpu_slice: processor seconds this run may spend; it stops at the first report after that.
+        user_attrs: the trial's user attributes so far.
+        attr_sink: where :meth:`set_user_attr` commits one (``None``: kept in this handle only).
     """
 
     def __init__(
@@ -77,6 +79,8 @@ class Trial:
         sink: ReportSink,
         clock: Clock | None = None,
         cpu_slice: float | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        attr_sink: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.trial_id = trial_id
         self.number = number
@@ -93,12 +97,30 @@ class Trial:
         self._current: float | None = None
         self._last_reported = start
         self._reports = 0
+        self._user_attrs = dict(user_attrs or {})
+        self._attr_sink = attr_sink
         self.stop_reason = StopReason.NONE
 
     @property
     def fidelity(self) -> float:
         """The fidelity reached by the last report of this run (``start`` before any)."""
         return self._last_reported
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The trial's user attributes (a copy): those it had, and those this run set."""
+        return dict(self._user_attrs)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach ``value`` (a JSON value: number, string, bool, None, or lists and dicts of
+        them) to the trial under ``key``, committed at once; ``TrialRecord.user_attrs``,
+        ``Study.to_dataframe()`` (``user_attrs_<key>`` columns) and ``hyperrace show --trial``
+        show it. Optimizers ignore user attributes.
+        """
+        check_user_attr(key, value)
+        if self._attr_sink is not None:
+            self._attr_sink(key, value)
+        self._user_attrs[key] = value
 
     @property
     def reports(self) -> int:
