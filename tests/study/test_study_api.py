@@ -123,17 +123,50 @@ def test_default_artifacts_sit_next_to_the_sqlite_file(tmp_path: Path) -> None:
     assert study.artifacts == tmp_path / "hyperrace-artifacts" / "my_study_1"
 
 
-def test_to_dataframe_has_one_row_per_observation() -> None:
+def test_to_dataframe_has_one_row_per_trial_by_default_and_per_observation_on_request() -> None:
+    pd = pytest.importorskip("pandas")
     study = hr.Study("s", SPACE, storage="memory://", seed=2, optimizer="random")
-    for _ in range(3):
+    empty = study.to_dataframe()
+    assert len(empty) == 0 and {"number", "value", "params_x", "datetime_start"} <= set(empty)
+    for i in range(3):
         job = study.ask()
         assert isinstance(job, hr.Job)
         for f in (1, 2):
-            study.report(job.trial_id, fidelity=f, value=f * 0.1)
-        study.tell(job)
+            study.report(job.trial_id, f * 0.1 + i, fidelity=f)
+        if i == 2:
+            study.tell(job, error="boom")
+        else:
+            study.report(job.trial_id, 0.05, fidelity=4)
+            study.tell(job)
+    study.set_user_attr(study.trials[0].trial_id, "note", "first")
     df = study.to_dataframe()
-    assert len(df) == 6
-    assert {"trial_id", "param_x", "fidelity", "value", "status"} <= set(df.columns)
+    assert len(df) == 3
+    assert list(df.columns[:8]) == [
+        "number",
+        "trial_id",
+        "state",
+        "value",
+        "fidelity",
+        "datetime_start",
+        "datetime_complete",
+        "duration",
+    ]
+    assert {"params_x", "user_attrs_note", "work", "reason", "message"} <= set(df.columns)
+    assert list(df["state"]) == ["completed", "completed", "failed"]
+    assert list(df["value"]) == [0.05, 0.05, 2.2]
+    assert list(df["params_x"]) == [t.config["x"] for t in study.trials]
+    assert df["user_attrs_note"][0] == "first" and pd.isna(df["user_attrs_note"][1])
+    assert isinstance(df["datetime_start"][0], pd.Timestamp)
+    assert str(df["datetime_start"].dt.tz) == "UTC"
+    assert df["duration"][0] == df["datetime_complete"][0] - df["datetime_start"][0]
+    assert isinstance(df["duration"][0], pd.Timedelta)
+
+    obs = study.to_dataframe(per="observation")
+    assert len(obs) == 8
+    assert {"trial_id", "params_x", "fidelity", "value", "state", "datetime"} <= set(obs.columns)
+    assert isinstance(obs["datetime"][0], pd.Timestamp)
+    with pytest.raises(hr.ConfigurationError, match="per='rows'"):
+        study.to_dataframe(per="rows")  # type: ignore[arg-type]
 
 
 def test_grid_search_is_done_after_every_point() -> None:

@@ -9,20 +9,37 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from hyperrace.cli._tables import format_time, format_value, render_table
-from hyperrace.exceptions import ConfigurationError, StorageError
+from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.history import BEST_BY, BestBy, History
 from hyperrace.space import Space
 from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, open_storage
-from hyperrace.study import Study
-from hyperrace.study._export import rows, trial_rows
+from hyperrace.study._export import (
+    DURATION_COLUMNS,
+    TIME_COLUMNS,
+    observation_records,
+    trial_records,
+    trial_rows,
+)
 
-__all__ = ["cmd_best", "cmd_export", "cmd_show", "cmd_studies", "cmd_upgrade", "sqlite_path"]
+__all__ = [
+    "cmd_best",
+    "cmd_export",
+    "cmd_show",
+    "cmd_studies",
+    "cmd_upgrade",
+    "export_records",
+    "load_study",
+    "missing_study",
+    "open_existing",
+    "sqlite_path",
+]
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -49,17 +66,31 @@ def open_existing(url: str) -> Storage:
     return open_storage(url)
 
 
-def load_study(storage: Storage, name: str) -> tuple[StudyInfo, Space, History]:
+def missing_study(storage: Storage, name: str) -> StudyNotFoundError:
+    """The error for a study ``name`` that is not in ``storage``, with the CLI's advice."""
+    names = [s.name for s in storage.list_studies()]
+    listing = ", ".join(repr(n) for n in names) if names else "none"
+    url = storage.url
+    return StudyNotFoundError(
+        f"study {name!r} does not exist in {url} (studies there: {listing}); list them with "
+        f"`hyperrace studies --storage {url}`, or create it with `hyperrace create {name} "
+        f"--space SPACE --storage {url}`"
+    )
+
+
+def load_study(
+    storage: Storage, name: str, *, decisions: bool = False
+) -> tuple[StudyInfo, Space, History]:
     """The stored study ``name`` with its space and history.
 
     Raises:
         StudyNotFoundError: there is no such study; the message lists the existing ones.
     """
     info = storage.get_study(name)
-    while info is None:
-        Study(name, storage=storage)  # raises StudyNotFoundError, listing the studies there
-        info = storage.get_study(name)
-    return info, Space.from_dict(info.space), storage.history(info.study_id)
+    if info is None:
+        raise missing_study(storage, name)
+    history = storage.history(info.study_id, decisions=decisions)
+    return info, Space.from_dict(info.space), history
 
 
 def _out() -> TextIO:
@@ -92,7 +123,11 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
-    info, space, history = load_study(storage, args.name)
+    info, space, history = load_study(storage, args.name, decisions=args.trial is not None)
+    if args.trial is not None:
+        from hyperrace.cli._trial import show_trial
+
+        return show_trial(info, space, history, args.trial, _out())
     all_rows = trial_rows(history, space)
     if args.limit is not None:
         if args.limit < 0:
@@ -185,10 +220,30 @@ def _write_export(records: list[dict[str, Any]], fmt: str, fh: TextIO) -> None:
     writer.writerows(records)
 
 
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat()
+
+
+def export_records(history: History, space: Space, per: str) -> list[dict[str, Any]]:
+    """The rows of ``hyperrace export``: those of ``Study.to_dataframe(per=...)``, with moments
+    as ISO 8601 text (UTC) and durations in seconds."""
+    records = (trial_records if per == "trial" else observation_records)(history, space)
+    for record in records:
+        for column in TIME_COLUMNS:
+            if column in record:
+                record[column] = _iso(record[column])
+        for column in DURATION_COLUMNS:
+            if column in record:
+                record[f"{column}_seconds"] = record.pop(column)
+    return records
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
     _, space, history = load_study(storage, args.name)
-    records = rows(history, space)
+    records = export_records(history, space, args.per)
     if args.out is None:
         _write_export(records, args.format, _out())
         return 0

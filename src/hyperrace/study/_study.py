@@ -12,7 +12,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from hyperrace._clock import Clock, SystemClock
 from hyperrace._rng import decision_rng, new_seed
@@ -59,6 +59,8 @@ __all__ = ["Study"]
 logger = logging.getLogger("hyperrace")
 
 _MAX_CONFLICTS = 200
+#: A trial to read the columns of an empty study's data frame from.
+_EMPTY_TRIAL = TrialRecord(0, 0, {}, TrialStatus.RUNNING)
 
 
 def _check_name(name: object) -> str:
@@ -107,7 +109,7 @@ class Study:
             at exit for ``memory://``.
         clock: where time comes from (tests and simulations pass their own).
 
-    Example:
+    Examples:
         >>> import hyperrace as hr
         >>> space = hr.Space(x=hr.Float(-5.0, 5.0))
         >>> study = hr.Study("doc-example", space, storage="memory://", seed=0)
@@ -296,15 +298,49 @@ class Study:
         info = self.storage.get_study(self.name)
         return info.elapsed_seconds if info else 0.0
 
-    def to_dataframe(self) -> Any:
-        """One row per observation (pandas): trial, number, status, config columns, fidelity,
-        value, seconds. Needs the ``dataframe`` extra."""
+    def to_dataframe(self, *, per: Literal["trial", "observation"] = "trial") -> Any:
+        """The study as a pandas DataFrame (needs the ``dataframe`` extra).
+
+        ``per="trial"`` (default): one row per trial, as Optuna's ``Study.trials_dataframe``:
+        ``number``, ``trial_id``, ``state``, ``value`` (at the highest fidelity it reported),
+        ``fidelity``, ``datetime_start``, ``datetime_complete`` (when it completed or failed;
+        NaT while it may run again), ``duration``, a ``params_<name>`` column per
+        hyperparameter, a ``user_attrs_<key>`` column per user attribute, then ``work``,
+        ``reason``, ``message``, ``wall_seconds``, ``cpu_seconds`` and ``lost_count``.
+
+        ``per="observation"``: one row per reported value: ``number``, ``trial_id``, ``state``,
+        ``fidelity``, ``value``, ``datetime`` (when it was reported), ``wall_seconds``,
+        ``cpu_seconds`` and the ``params_<name>`` columns.
+
+        Moments are pandas datetimes in UTC, durations timedeltas.
+        """
         from hyperrace._imports import require
 
         pd = require("pandas", "dataframe", "Study.to_dataframe()")
-        from hyperrace.study._export import rows
+        from hyperrace.study._export import (
+            DURATION_COLUMNS,
+            TIME_COLUMNS,
+            observation_records,
+            trial_records,
+        )
 
-        return pd.DataFrame(rows(self.history(), self.space))
+        if per not in ("trial", "observation"):
+            raise ConfigurationError(f"per={per!r} must be 'trial' or 'observation'")
+        history = self.history()
+        build = trial_records if per == "trial" else observation_records
+        records = build(history, self.space)
+        if not records:  # the columns of an empty study still show what there will be
+            empty = History(history.direction, (_EMPTY_TRIAL,))
+            columns = list(build(empty, self.space)[0])
+            return pd.DataFrame(columns=columns)
+        frame = pd.DataFrame(records)
+        for column in TIME_COLUMNS:
+            if column in frame:
+                frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+        for column in DURATION_COLUMNS:
+            if column in frame:
+                frame[column] = pd.to_timedelta(frame[column], unit="s")
+        return frame
 
     # -- deciding -----------------------------------------------------------------------------
 
@@ -448,7 +484,7 @@ class Study:
             SpaceError: a key is not a hyperparameter of the space, or a value does not fit.
             ConfigurationError: a user attribute is not a JSON value.
 
-        Example:
+        Examples:
             >>> import hyperrace as hr
             >>> space = hr.Space(lr=hr.Float(1e-4, 1e-1, log=True), layers=hr.Int(1, 4))
             >>> study = hr.Study("warm", space, storage="memory://", optimizer="random", seed=0)
@@ -565,7 +601,9 @@ class Study:
                 the value was checked): saved atomically in the trial's folder
                 (:meth:`checkpoint`), and its fidelity committed with the report, as
                 :meth:`Trial.report <hyperrace.Trial.report>` does.
-            wall_seconds, cpu_seconds: what the step cost, for budgets in seconds and the views.
+            wall_seconds: wall-clock seconds the step took (for budgets in seconds and the
+                views).
+            cpu_seconds: processor seconds the step took.
 
         Returns:
             True while the trial should keep training (running and below its granted stop).

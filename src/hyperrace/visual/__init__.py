@@ -4,9 +4,10 @@ Extraction (:func:`race`, :func:`best_so_far`, :func:`parallel_table`, :func:`im
 :func:`trial_detail`) is pure and needs numpy only; the records feed the dashboard, the
 ``hyperrace plot`` command and the static exports alike. The ``*_figure`` functions turn them
 into Plotly figure dicts (JSON for Plotly.js; no plotly Python package needed);
-:func:`write_html` and :func:`write_png` export a view to a file (the ``dashboard`` extra).
+:func:`write_html` and :func:`write_image` (PNG, SVG, PDF) export a view to a file (the
+``dashboard`` extra).
 
-Example:
+Examples:
     >>> import hyperrace as hr
     >>> from hyperrace.visual import race
     >>> space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 4))
@@ -42,10 +43,17 @@ from hyperrace.visual._plotly import (
     timeline_figure,
     trial_figure,
 )
-from hyperrace.visual._static import plotly_js_path, write_html, write_png
+from hyperrace.visual._static import (
+    IMAGE_SUFFIXES,
+    plotly_js_path,
+    write_html,
+    write_image,
+    write_png,
+)
 from hyperrace.visual._views import VIEWS, Snapshot, figure, marker, read, summary
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "OUTCOMES",
     "VIEWS",
     "BestPoint",
@@ -75,5 +83,6 @@ __all__ = [
     "trial_detail",
     "trial_figure",
     "write_html",
+    "write_image",
     "write_png",
 ]

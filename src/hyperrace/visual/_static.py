@@ -21,7 +21,7 @@ from hyperrace.visual._importance import importance
 from hyperrace.visual._plotly import OUTCOME_STYLE, TIME_COLOURS, time_unit
 from hyperrace.visual._views import VIEWS, Snapshot, figure
 
-__all__ = ["plotly_js_path", "write_html", "write_png"]
+__all__ = ["IMAGE_SUFFIXES", "plotly_js_path", "write_html", "write_image", "write_png"]
 
 _MARKERS = {
     "triangle-up": "^",
@@ -73,7 +73,8 @@ def write_html(snap: Snapshot, view: str, path: str | Path) -> Path:
 
 
 def write_png(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) -> Path:
-    """Draw ``view`` of the study with matplotlib into a PNG file; return its path.
+    """Draw ``view`` of the study with matplotlib into a PNG file (or the format the suffix of
+    ``path`` names, as :func:`write_image` checks); return its path.
 
     Raises:
         ConfigurationError: ``view`` is not one of :data:`~hyperrace.visual.VIEWS`.
@@ -99,6 +100,26 @@ def write_png(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) ->
     out = Path(path)
     canvas.savefig(out, dpi=dpi, facecolor="white")
     return out
+
+
+#: The picture formats :func:`write_image` draws, by the suffix of the file.
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def write_image(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) -> Path:
+    """Draw ``view`` of the study with matplotlib into a PNG, SVG or PDF file, as the suffix of
+    ``path`` says (:data:`IMAGE_SUFFIXES`); return its path.
+
+    Raises:
+        ConfigurationError: another suffix, or ``view`` is not one of
+            :data:`~hyperrace.visual.VIEWS`.
+        MissingDependencyError: matplotlib is not installed.
+    """
+    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigurationError(
+            f"{str(path)!r} must end in one of {', '.join(IMAGE_SUFFIXES)}; write_html writes .html"
+        )
+    return write_png(snap, view, path, dpi=dpi)
 
 
 def _race(ax: Any, data: Any) -> None:
