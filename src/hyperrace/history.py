@@ -122,7 +122,7 @@ class History:
 
         Ties go to the older trial.
 
-        Example:
+        Examples:
             >>> from hyperrace.trial import Observation, TrialRecord, TrialStatus
             >>> def trial(number, status, *values):
             ...     curve = tuple(Observation(i + 1, v) for i, v in enumerate(values))

@@ -46,7 +46,7 @@ def parse_label(label: str) -> tuple[str, dict[str, Any]]:
     ``dyhpo`` with those parameters (values read as JSON, else kept as strings), so that
     variants of one optimizer run side by side under their own labels.
 
-    Example:
+    Examples:
         >>> parse_label("asha:eta=4:variant=stopping")
         ('asha', {'eta': 4, 'variant': 'stopping'})
     """

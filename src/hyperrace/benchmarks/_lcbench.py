@@ -182,7 +182,7 @@ class LCBench:
         space: batch_size, learning_rate, momentum, weight_decay, num_layers, max_units,
             max_dropout and the fidelity ``epoch = Fidelity(1, 52)``.
 
-    Example:
+    Examples:
         >>> task = LCBench(3945)
         >>> task.name, task.max_epochs
         ('lcbench-3945', 52)

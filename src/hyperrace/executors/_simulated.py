@@ -161,7 +161,7 @@ class SimulatedExecutor:
         workers: how many jobs run at once.
         clock: the simulated clock (a new one by default); give the study the same one.
 
-    Example:
+    Examples:
         >>> import hyperrace as hr
         >>> from hyperrace.executors import SimulatedExecutor, elapse
         >>> executor = SimulatedExecutor(workers=4)

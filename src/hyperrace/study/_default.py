@@ -41,7 +41,7 @@ def _has_botorch() -> bool:
 def default_optimizer(space: Space) -> str:
     """The registered name of the optimizer a new study over ``space`` gets when none is named.
 
-    Example:
+    Examples:
         >>> import hyperrace as hr
         >>> default_optimizer(hr.Space(lr=hr.Float(1e-4, 1e-1, log=True), epochs=hr.Fidelity(1, 9)))
         'asha'
