@@ -16,7 +16,7 @@ Examples:
     >>> info = study.storage.get_study("doc-visual")
     >>> history = study.storage.history(info.study_id, decisions=True)
     >>> [(s.trial_id, s.start, s.reached, s.outcome) for s in race(history, space).segments]
-    [(0, 0.0, 4.0, 'completed'), (1, 0.0, 4.0, 'completed'), (2, 0.0, 4.0, 'completed')]
+    [(1, 0.0, 4.0, 'completed'), (2, 0.0, 4.0, 'completed'), (3, 0.0, 4.0, 'completed')]
 """
 
 from hyperrace.visual._data import (
