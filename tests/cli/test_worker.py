@@ -256,7 +256,7 @@ def test_a_worker_killed_mid_step_is_recovered_by_the_others(
     assert resumed[0].info == {"resumed": "interrupted"} and resumed[0].start == 1
     assert h.work == 6 * 2 + 2 * 6  # stage 1, then 2 trials to 8: the killed step is not work
     _check_runs(w.rows(), {held[2]: killed_at})
-    assert any(f"claimed trial {trial.trial_id} " in w.log(i) for i in (1, 2))
+    assert any(f"claimed trial {trial.trial_id}: " in w.log(i) for i in (1, 2))
 
 
 def _pid_gone(pid: int) -> bool:

@@ -340,6 +340,8 @@ class Study:
         for column in DURATION_COLUMNS:
             if column in frame:
                 frame[column] = pd.to_timedelta(frame[column], unit="s")
+        if {"duration", "datetime_start", "datetime_complete"} <= set(frame.columns):
+            frame["duration"] = frame["datetime_complete"] - frame["datetime_start"]  # exact
         return frame
 
     # -- deciding -----------------------------------------------------------------------------
