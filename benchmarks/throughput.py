@@ -93,7 +93,9 @@ def _measure(
     from hyperrace.testing.objectives import slow_learning_curve
 
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, STEPS))
-    study = hr.Study("throughput", space, storage=url, seed=0, artifacts=folder / "artifacts")
+    study = hr.Study(
+        "throughput", space, storage=url, seed=0, artifacts=folder / "artifacts", optimizer="random"
+    )
     chosen: Any = ProcessExecutor(workers) if executor == "processes" else "ray"
     t0, stamp0 = time.perf_counter(), time.time()
     study.optimize(

@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.config.items()
         )
         print(
-            f"best trial: #{best.number} validation error {best.last_value:.4f} "
+            f"best trial: {best.trial_id}, validation error {best.last_value:.4f} "
             f"after {best.fidelity:g} epochs ({config})"
         )
 

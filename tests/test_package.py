@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
+import zipfile
+from pathlib import Path
 
 import hyperrace as hr
 
@@ -83,7 +86,11 @@ def test_core_import_and_a_study_need_no_extra() -> None:
         space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 3))
         study = hr.Study("s", space, storage="memory://", seed=0)
         study.optimize(lambda t: t.config["x"], budget=hr.Budget(trials=3), progress=False)
-        assert len(study.trials) == 3
+        assert len(study.trials) == 3 and study.optimizer.name == "asha"
+        flat = hr.Study("f", hr.Space(x=hr.Float(0.0, 1.0)), storage="memory://", seed=0)
+        assert flat.optimizer.name == "tpe", flat.optimizer.name  # BoTorch is not there
+        flat.optimize(lambda t: t.config["x"], budget=hr.Budget(trials=12), progress=False)
+        assert len(flat.trials) == 12
         try:
             study.to_dataframe()
         except hr.MissingDependencyError as exc:
@@ -97,7 +104,9 @@ def test_core_import_and_a_study_need_no_extra() -> None:
 
 def test_sqlite_storage_needs_no_alembic_once_created(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/a.db"
-    hr.Study("s", hr.Space(x=hr.Float(0.0, 1.0)), storage=url)  # creates the schema
+    hr.Study(
+        "s", hr.Space(x=hr.Float(0.0, 1.0)), storage=url, optimizer="random"
+    )  # creates the schema
     code = _BLOCKED.format(blocked=["alembic"]) + textwrap.dedent(
         f"""
         import hyperrace as hr
@@ -109,3 +118,35 @@ def test_sqlite_storage_needs_no_alembic_once_created(tmp_path: object) -> None:
     result = _run(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "2"
+
+
+def test_the_wheel_carries_the_package_data(tmp_path: Path) -> None:
+    """``pip install`` gets the LCBench surrogate data (with its licence), the migrations and
+    the dashboard's files: a wheel built from a copy of the source holds them."""
+    root = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"
+    shutil.copytree(root / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    result = subprocess.run(
+        [*pip, "--no-index", "-q", "-w", str(tmp_path / "wheel"), str(source)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    (wheel,) = (tmp_path / "wheel").glob("hyperrace-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    data = "hyperrace/benchmarks/data/yahpo/"
+    for name in (
+        "LICENSE",
+        "README.md",
+        "VERSION",
+        "lcbench_reference_curves.json",
+        "lcbench/model.onnx",
+        "lcbench/encoding.json",
+        "lcbench/LICENSE-2.0.txt",
+    ):
+        assert data + name in names, name
+    assert "hyperrace/storage/migrations/versions/0001_initial.py" in names
+    assert "hyperrace/dashboard/static/app.js" in names

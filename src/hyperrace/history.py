@@ -10,11 +10,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from hyperrace.trial import DecisionRecord, TrialRecord, TrialStatus
+from hyperrace.exceptions import ConfigurationError
+from hyperrace.trial import DecisionRecord, Enqueued, TrialRecord, TrialStatus
 
-__all__ = ["Direction", "History"]
+__all__ = ["BEST_BY", "BestBy", "Direction", "History"]
 
 Direction = Literal["minimize", "maximize"]
+#: How trials are ranked (see :meth:`History.best`).
+BestBy = Literal["last", "curve"]
+#: What each rule of :data:`BestBy` means, in words (for the CLI and the docs).
+BEST_BY: dict[str, str] = {
+    "last": "the value at the highest fidelity reached; trials below it do not compete",
+    "curve": "the best value anywhere on a trial's curve",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,8 @@ class History:
         decisions: the recorded decisions, oldest first (may be empty when not loaded).
         version: the storage's change counter of the study when this snapshot was read: a later
             snapshot is read incrementally from it (only the trials changed since).
+        enqueued: the configurations waiting in the study's queue, in order (``Study.enqueue``):
+            the study starts them before it asks the optimizer for new ones.
     """
 
     direction: Direction
@@ -35,6 +45,7 @@ class History:
     n_decisions: int = 0
     decisions: tuple[DecisionRecord, ...] = ()
     version: int = 0
+    enqueued: tuple[Enqueued, ...] = ()
     _positions: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
@@ -97,24 +108,53 @@ class History:
         """The highest fidelity any trial reported (0 before the first report)."""
         return max((t.fidelity for t in self.trials), default=0.0)
 
-    def best(self) -> TrialRecord | None:
-        """The best trial among those that reached the highest fidelity any trial reached.
+    def best(self, by: BestBy = "last") -> TrialRecord | None:
+        """The best trial; ``None`` while no trial that has not failed has reported a value.
 
-        Comparing a value after 1 epoch with one after 50 would favour the short runs, so only
-        trials at the highest fidelity reached compete; their value there decides. ``None``
-        while no trial has reported.
+        A failed trial is never the best: its last value is the one of a run that crashed or
+        diverged. Among the others the rule ``by`` ranks:
+
+        - ``"last"`` (default): only the trials at the highest fidelity any of them reached
+          compete (comparing a value after 1 epoch with one after 50 would favour the short
+          runs), by their value there;
+        - ``"curve"``: every trial competes with the best value anywhere on its curve (as when
+          the checkpoint of the best epoch is kept: early stopping).
+
+        Ties go to the older trial.
+
+        Examples:
+            >>> from hyperrace.trial import Observation, TrialRecord, TrialStatus
+            >>> def trial(number, status, *values):
+            ...     curve = tuple(Observation(i + 1, v) for i, v in enumerate(values))
+            ...     return TrialRecord(number, number, {}, status, curve)
+            >>> h = History("minimize", (
+            ...     trial(0, TrialStatus.COMPLETED, 0.9, 0.5, 0.4),
+            ...     trial(1, TrialStatus.PAUSED, 0.3),
+            ...     trial(2, TrialStatus.FAILED, 0.8, 0.2, 0.1, 0.05),
+            ... ))
+            >>> h.best().number, h.best(by="curve").number, h.best_value(by="curve")
+            (0, 1, 0.3)
         """
-        top = self.max_fidelity_reached
-        contenders: Sequence[TrialRecord] = [
-            t
-            for t in self.trials
-            if t.curve and t.fidelity == top and t.status != TrialStatus.FAILED
-        ]
-        if not contenders:
-            contenders = [t for t in self.trials if t.curve and t.fidelity == top]
-        if not contenders:
+        if by not in ("last", "curve"):
+            raise ConfigurationError(f"by={by!r} is not a ranking rule; use one of {list(BEST_BY)}")
+        healthy = [t for t in self.trials if t.curve and t.status != TrialStatus.FAILED]
+        if not healthy:
             return None
+        if by == "curve":
+            return min(healthy, key=lambda t: (min(self.loss(o.value) for o in t.curve), t.number))
+        top = max(t.fidelity for t in healthy)
+        contenders: Sequence[TrialRecord] = [t for t in healthy if t.fidelity == top]
         return min(contenders, key=lambda t: (self.loss(t.curve[-1].value), t.number))
+
+    def best_value(self, by: BestBy = "last") -> float | None:
+        """The value that makes :meth:`best` the best (its last value for ``"last"``, the best
+        value of its curve for ``"curve"``), or ``None``."""
+        trial = self.best(by)
+        if trial is None:
+            return None
+        if by == "curve":
+            return min((o.value for o in trial.curve), key=self.loss)
+        return trial.curve[-1].value
 
     def values_at(self, fidelity: float) -> list[tuple[TrialRecord, float]]:
         """Every (trial, value) reported at exactly ``fidelity``."""

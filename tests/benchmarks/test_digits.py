@@ -76,6 +76,7 @@ def test_digits_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "creating study 'digits-demo'" in out
+    assert "with asha (the default for a space with an epochs fidelity)" in out
     assert "validation accuracy" in out
     assert "hyperrace show digits-demo" in out
     assert main(argv) == 0
@@ -84,3 +85,4 @@ def test_digits_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     assert "budget is spent" in again
     study = hr.Study("digits-demo", storage=url)
     assert sum(t.work for t in study.trials) == 30
+    assert study.optimizer.name == "asha"

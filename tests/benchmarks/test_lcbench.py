@@ -1,6 +1,7 @@
 """LCBench on the YAHPO Gym surrogate: the same answers as yahpo-gym, the space, errors.
 
-The tests need the surrogate data (``lcbench/model.onnx``); they skip only when it is absent.
+The surrogate data ships with the package (``hyperrace/benchmarks/data/yahpo``), so these tests
+run in any checkout or installation; ``HYPERRACE_YAHPO_DATA`` names another copy.
 """
 
 from __future__ import annotations
@@ -18,14 +19,11 @@ import pytest
 
 import hyperrace as hr
 from hyperrace.benchmarks import LCBench, Task, task_objective
-from hyperrace.benchmarks._lcbench import DATA_ENV, MIN_EPOCH_SECONDS, _find_data
+from hyperrace.benchmarks._lcbench import DATA_ENV, MIN_EPOCH_SECONDS, PACKAGED_DATA, _find_data
 from hyperrace.exceptions import ConfigurationError, SpaceError
 from hyperrace.space import Float, Int
 
-try:
-    DATA = _find_data(None)
-except ConfigurationError as exc:
-    pytest.skip(f"the LCBench surrogate data is absent: {exc}", allow_module_level=True)
+DATA = PACKAGED_DATA
 
 REFERENCE = json.loads((DATA / "lcbench_reference_curves.json").read_text())
 OUTPUTS = [
@@ -199,6 +197,24 @@ def test_unknown_instance_and_target_list_the_valid_ones() -> None:
         LCBench(3945, target="accuracy")
     with pytest.raises(ConfigurationError, match="not a target"):
         LCBench(3945, target="time")
+
+
+def test_the_data_ships_with_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by default in the package itself, with its licence and provenance beside it."""
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    package = Path(hr.__file__).resolve().parent
+    assert _find_data(None) == package / "benchmarks" / "data" / "yahpo" == DATA
+    assert LCBench(3945).data_dir == DATA
+    for name in (
+        "LICENSE",
+        "README.md",
+        "VERSION",
+        "lcbench/LICENSE-2.0.txt",
+        "lcbench/model.onnx",
+    ):
+        assert (DATA / name).is_file(), name
+    assert "Apache License" in (DATA / "LICENSE").read_text()
+    assert "slds-lmu/yahpo_data" in (DATA / "README.md").read_text()
 
 
 def test_missing_data_says_where_it_looked_and_how_to_fix(

@@ -14,7 +14,6 @@ import numpy.typing as npt
 import pytest
 
 from hyperrace.benchmarks import LCBench, Step, SyntheticCurves, Task, best_known
-from hyperrace.benchmarks._lcbench import _find_data
 from hyperrace.benchmarks._reference import CACHE_ENV, CHUNK, reference_range
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.space import Space
@@ -71,10 +70,6 @@ def _sampled(task: Task, samples: int, seed: int) -> npt.NDArray[np.float64]:
 
 
 def test_the_sampled_minimum_of_a_real_task_is_cached(tmp_path: Path) -> None:
-    try:
-        _find_data(None)
-    except ConfigurationError as exc:
-        pytest.skip(f"the LCBench surrogate data is absent: {exc}")
     task = LCBench("3945")
     cache = tmp_path / "best.json"
     samples = CHUNK + 500  # two chunks: the sample does not depend on the chunking

@@ -36,7 +36,7 @@ def test_curves_are_deterministic_fall_and_cross() -> None:
 
 def test_objective_trains_a_study() -> None:
     task = SyntheticCurves(seed=0, max_epochs=9)
-    study = hr.Study("synthetic", task.space, storage="memory://", seed=0)
+    study = hr.Study("synthetic", task.space, storage="memory://", seed=0, optimizer="random")
     study.optimize(task.objective, budget=hr.Budget(epochs=45), progress=False)
     h = study.history()
     assert h.work == 45 and len(h.trials) == 5

@@ -41,14 +41,14 @@ def url(tmp_path: Path) -> str:
     """A SQLite study 'alpha' with 4 trials (completed, paused, failed, completed) and an empty
     study 'beta'."""
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    study = hr.Study("alpha", SPACE, storage=url, seed=3)
+    study = hr.Study("alpha", SPACE, storage=url, seed=3, optimizer="random")
     for i, last in enumerate([4, 2, 1, 4]):
         job = study.ask()
         assert isinstance(job, hr.Job)
         for f in range(1, last + 1):
             study.report(job.trial_id, fidelity=f, value=_value(i, f))
         study.tell(job, error="boom" if i == 2 else None)
-    hr.Study("beta", SPACE, storage=url, direction="maximize", seed=4)
+    hr.Study("beta", SPACE, storage=url, direction="maximize", seed=4, optimizer="random")
     return url
 
 
@@ -94,7 +94,7 @@ def test_cli_show_lists_trials_with_config(url: str, capsys: pytest.CaptureFixtu
     lines = out.splitlines()
     header = lines[1].split()
     assert header == [
-        "number",
+        "trial",
         "status",
         "fidelity",
         "value",
@@ -105,11 +105,12 @@ def test_cli_show_lists_trials_with_config(url: str, capsys: pytest.CaptureFixtu
         "act",
     ]
     rows = [line.split() for line in lines[3:7]]
+    ids = [str(t.trial_id) for t in hr.Study("alpha", storage=url).trials]
     assert [r[:3] for r in rows] == [
-        ["0", "completed", "4"],
-        ["1", "paused", "2"],
-        ["2", "failed", "1"],
-        ["3", "completed", "4"],
+        [ids[0], "completed", "4"],
+        [ids[1], "paused", "2"],
+        [ids[2], "failed", "1"],
+        [ids[3], "completed", "4"],
     ]
     assert [r[5] for r in rows] == ["reached", "objective_returned", "error", "reached"]
     for row, trial in zip(rows, hr.Study("alpha", storage=url).trials, strict=True):
@@ -122,7 +123,8 @@ def test_cli_show_lists_trials_with_config(url: str, capsys: pytest.CaptureFixtu
 def test_cli_show_limit(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "alpha", "--storage", url, "--limit", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[3].split()[:2] == ["0", "completed"]
+    first = hr.Study("alpha", storage=url).trials[0]
+    assert lines[3].split()[:2] == [str(first.trial_id), "completed"]
     assert lines[4] == "showing 1 of 4 trials; see more with --limit"
 
 
@@ -131,7 +133,8 @@ def test_cli_best(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert best is not None and best.last_value is not None
     assert main(["best", "alpha", "--storage", url]) == 0
     out = capsys.readouterr().out
-    assert f"number {best.number}" in out
+    assert f"trial {best.trial_id}\n" in out
+    assert "ranked by the value at the highest fidelity reached" in out
     assert repr(best.last_value) in out
     assert repr(best.config["lr"]) in out
 
@@ -141,7 +144,11 @@ def test_cli_best_json(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert best is not None
     assert main(["best", "alpha", "--storage", url, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["number"] == best.number
+    assert (data["trial_id"], data["number"], data["best_by"]) == (
+        best.trial_id,
+        best.number,
+        "last",
+    )
     assert data["value"] == best.last_value  # exact: JSON keeps every digit
     assert data["fidelity"] == best.fidelity == 4
     assert data["config"] == dict(best.config)
@@ -151,7 +158,7 @@ def test_cli_best_without_values(url: str, capsys: pytest.CaptureFixture[str]) -
     assert main(["best", "beta", "--storage", url, "--json"]) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out) is None
-    assert "no reported value" in captured.err
+    assert "has no value yet from a trial that did not fail" in captured.err
 
 
 def _check_rows(records: list[dict[str, Any]], url: str, parse: Any) -> None:
@@ -164,7 +171,9 @@ def _check_rows(records: list[dict[str, Any]], url: str, parse: Any) -> None:
     assert seen == expected
     assert all(n == 1 for n in seen.values())
     assert len(records) == sum(expected.values())
-    assert {r["param_act"] for r in records} <= {"relu", "tanh"}
+    assert {r["params_act"] for r in records} <= {"relu", "tanh"}
+    for r in records:  # moments as ISO 8601 text, in UTC
+        assert r["datetime"].endswith("+00:00") and r["datetime"][:2] == "20"
 
 
 def test_cli_export_csv(url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -187,11 +196,21 @@ def test_cli_export_json_to_file(
 def test_cli_missing_study_lists_existing_ones(
     url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for command in (["show", "nope"], ["best", "nope"], ["export", "nope"]):
+    for command in (
+        ["show", "nope"],
+        ["show", "nope", "--trial", "1"],
+        ["best", "nope"],
+        ["export", "nope"],
+        ["plot", "nope", "--out", str(Path(url[10:]).parent / "x.png")],
+        ["delete", "nope", "--yes"],
+    ):
         assert main([*command, "--storage", url]) == 2
         err = capsys.readouterr().err
-        assert "'nope' does not exist" in err
+        assert err.startswith("error: study 'nope' does not exist"), err
         assert "'alpha'" in err and "'beta'" in err
+        assert f"`hyperrace studies --storage {url}`" in err  # advice for the command line,
+        assert "hyperrace create nope" in err
+        assert "pass a space" not in err and "hr.Study" not in err  # not for Python
 
 
 def test_cli_missing_database_is_not_created(
@@ -331,3 +350,161 @@ def test_cli_demo_without_torch_fails_before_training(
     assert main(["demo", "--storage", f"sqlite:///{path}"]) == 2
     assert "pip install 'hyperrace[torch]'" in capsys.readouterr().err
     assert not path.exists()
+
+
+def test_cli_show_trial_gives_a_failed_trials_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'f.db'}"
+    study = hr.Study("fails", SPACE, storage=url, seed=1, optimizer="random")
+
+    def objective(trial: hr.Trial) -> None:
+        trial.set_user_attr("note", "first try")
+        for epoch in trial.epochs():
+            if epoch == 3:
+                raise ZeroDivisionError("the loss divided by zero")
+            trial.report(1.0 / epoch, checkpoint={"epoch": epoch})
+
+    study.optimize(objective, budget=hr.Budget(trials=1), progress=False)
+    (trial,) = study.trials
+    assert main(["show", "fails", "--storage", url, "--trial", str(trial.trial_id)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"trial {trial.trial_id} of study 'fails': failed (error)")
+    assert f"at epochs 2 in {study.artifacts / f'trial-{trial.trial_id}'}" in out
+    assert "note  'first try'" in out and "config:" in out and repr(trial.config["lr"]) in out
+    assert "curve:" in out and "runs (the decisions that trained it):" in out
+    traceback = out.split("traceback:\n", 1)[1]
+    assert "Traceback (most recent call last)" in traceback
+    assert "ZeroDivisionError: the loss divided by zero" in traceback
+    assert main(["show", "fails", "--storage", url, "--trial", "9999"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: study 'fails' has no trial 9999 (its trials are {trial.trial_id}"
+    )
+
+
+def test_cli_create_then_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'made.db'}"
+    spec = tmp_path / "space.json"
+    spec.write_text(json.dumps(SPACE.to_dict()))
+    argv = ["create", "made", "--space", str(spec), "--storage", url, "--direction", "maximize"]
+    assert main([*argv, "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "created study 'made'" in out and "optimizer asha" in out
+    assert "hyperrace worker --study made --objective MODULE:FUNCTION" in out
+    made = hr.Study("made", storage=url)
+    assert (made.space, made.direction, made.seed, made.optimizer.name) == (
+        SPACE,
+        "maximize",
+        5,
+        "asha",
+    )
+    assert main(argv) == 2
+    assert "study 'made' exists already" in capsys.readouterr().err
+
+    (tmp_path / "spaces.py").write_text(
+        "import hyperrace as hr\nflat = hr.Space(x=hr.Float(0.0, 1.0))\nnot_a_space = 3\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert (
+        main(["create", "flat", "--space", "spaces:flat", "--storage", url, "--optimizer", "tpe"])
+        == 0
+    )
+    assert hr.Study("flat", storage=url).optimizer.name == "tpe"
+    for bad, said in (
+        ("spaces:not_a_space", "is a int, not a hyperrace.Space"),
+        ("spaces:nothing", "has no 'nothing'"),
+        ("absent.json", "cannot read it"),
+        ("just words", "neither a JSON file nor MODULE:NAME"),
+    ):
+        assert main(["create", "x", "--space", bad, "--storage", url]) == 2
+        assert said in capsys.readouterr().err
+    (tmp_path / "bad.json").write_text('{"dimensions": 3}')
+    assert main(["create", "x", "--space", "bad.json", "--storage", url]) == 2
+    assert "is not a space" in capsys.readouterr().err
+
+    made.optimize(lambda t: 0.5, budget=hr.Budget(trials=2), progress=False)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # not a terminal: --yes is needed
+    assert main(["delete", "made", "--storage", url]) == 2
+    assert "pass --yes" in capsys.readouterr().err
+    assert main(["delete", "made", "--storage", url, "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted study 'made' (2 trials)" in out
+    assert hr.Study("flat", storage=url).name == "flat"
+    with pytest.raises(hr.StudyNotFoundError):
+        hr.Study("made", storage=url)
+
+
+def test_cli_plot_writes_svg_and_pdf(url: str, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    svg, pdf = tmp_path / "race.svg", tmp_path / "best.pdf"
+    assert main(["plot", "alpha", "--storage", url, "--out", str(svg)]) == 0
+    assert "<svg" in svg.read_text()[:2000]
+    assert main(["plot", "alpha", "--storage", url, "--out", str(pdf), "--view", "best"]) == 0
+    assert pdf.read_bytes().startswith(b"%PDF")
+    assert main(["plot", "alpha", "--storage", url, "--out", str(tmp_path / "x.gif")]) == 2
+
+
+def test_cli_export_per_trial(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "alpha", "--storage", url, "--per", "trial", "--format", "json"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    trials = hr.Study("alpha", storage=url).trials
+    assert [r["trial_id"] for r in records] == [t.trial_id for t in trials]
+    assert [r["state"] for r in records] == ["completed", "paused", "failed", "completed"]
+    assert records[0]["datetime_complete"] is not None and records[1]["datetime_complete"] is None
+    assert records[0]["duration_seconds"] >= 0.0
+    assert records[2]["message"] == "boom"
+
+
+def test_cli_dashboard_says_a_taken_port_before_anything_else(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("uvicorn")
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        assert main(["dashboard", "--storage", url, "--port", str(port)]) == 2
+    finally:
+        taken.close()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"error: port {port} on 127.0.0.1 is taken (another dashboard, or another server, "
+        f"listens there); pick another, e.g. --port {port + 1} (serve(port=...) from Python), "
+        "or stop what listens there\n"
+    )
+
+
+def test_cli_dashboard_serves_on_the_socket_it_bound(url: str, tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn")
+    import socket
+    import urllib.request
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hyperrace", "dashboard", "--storage", url, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(f"hyperrace dashboard of {url} on http://127.0.0.1:{port} "), (
+            line + proc.stderr.read() if proc.poll() is not None and proc.stderr else line
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=60) as r:
+            names = [s["name"] for s in json.loads(r.read())]
+        assert names == ["alpha", "beta"]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)

@@ -256,7 +256,7 @@ def test_a_worker_killed_mid_step_is_recovered_by_the_others(
     assert resumed[0].info == {"resumed": "interrupted"} and resumed[0].start == 1
     assert h.work == 6 * 2 + 2 * 6  # stage 1, then 2 trials to 8: the killed step is not work
     _check_runs(w.rows(), {held[2]: killed_at})
-    assert any(f"claimed trial {trial.trial_id} " in w.log(i) for i in (1, 2))
+    assert any(f"claimed trial {trial.trial_id}: " in w.log(i) for i in (1, 2))
 
 
 def _pid_gone(pid: int) -> bool:
@@ -272,7 +272,9 @@ def test_worker_processes_of_a_killed_driver_pause_their_trial_and_exit(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'orphan.db'}"
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
-    study = hr.Study("orphan", space, storage=url, seed=0)  # random: each trial to 6
+    study = hr.Study(
+        "orphan", space, storage=url, seed=0, optimizer="random"
+    )  # random: each trial to 6
     w = workers_at(url, "orphan")
     release = tmp_path / "release"
     driver = w.start("--budget-trials", "2", env={"HR_TEST_HOLD": str(release)})
@@ -306,7 +308,7 @@ def test_sigterm_and_ctrl_c_pause_running_trials_at_their_next_report(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'stop.db'}"
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
-    study = hr.Study("stop", space, storage=url, seed=0)
+    study = hr.Study("stop", space, storage=url, seed=0, optimizer="random")
     w = workers_at(url, "stop")
     release = tmp_path / "release"
     proc = w.start("--processes", "2", env={"HR_TEST_HOLD": str(release)})
@@ -331,7 +333,7 @@ def test_bad_objective_specs_say_what_is_wrong(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'bad.db'}"
-    hr.Study("bad", hr.Space(x=hr.Float(0.0, 1.0)), storage=url)
+    hr.Study("bad", hr.Space(x=hr.Float(0.0, 1.0)), storage=url, optimizer="random")
     (tmp_path / "hr_test_wobj.py").write_text(OBJECTIVE)
     (tmp_path / "hr_test_broken.py").write_text("import hr_test_not_installed_anywhere\n")
     (tmp_path / "hr_test_syntax.py").write_text("def objective(trial) return 1\n")
@@ -368,7 +370,7 @@ def test_a_missing_study_or_database_is_named(
     monkeypatch.setattr(sys, "path", list(sys.path))
     url = f"sqlite:///{tmp_path / 'there.db'}"
     for name in ("alpha", "beta"):
-        hr.Study(name, hr.Space(x=hr.Float(0.0, 1.0)), storage=url)
+        hr.Study(name, hr.Space(x=hr.Float(0.0, 1.0)), storage=url, optimizer="random")
     spec = ["--objective", "hyperrace.testing.objectives:learning_curve"]
     assert main(["worker", "--storage", url, "--study", "nope", *spec]) == 2
     err = capsys.readouterr().err
@@ -392,7 +394,7 @@ def test_a_missing_study_or_database_is_named(
 def test_idle_exit_leaves_while_others_run(tmp_path: Path, workers_at: Any) -> None:
     url = f"sqlite:///{tmp_path / 'idle.db'}"
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
-    study = hr.Study("idle", space, storage=url, seed=0)
+    study = hr.Study("idle", space, storage=url, seed=0, optimizer="random")
     w = workers_at(url, "idle")
     release = tmp_path / "release"
     busy = w.start("--budget-trials", "1", env={"HR_TEST_HOLD": str(release)})

@@ -53,9 +53,13 @@ def test_trials_table_pages_and_trial_detail(server: Server) -> None:
     assert first["total"] > 20 and len(first["trials"]) == 5
     assert first["trials"][0]["fidelity"] == 27  # best first: highest fidelity, then value
     second = get(server, "/api/studies/race/trials?limit=5&offset=5")
-    assert {t["number"] for t in first["trials"]}.isdisjoint(t["number"] for t in second["trials"])
-    number = first["trials"][0]["number"]
-    trial = get(server, f"/api/studies/race/trials/{number}")
+    ids = {t["trial_id"] for t in first["trials"]}
+    assert ids.isdisjoint(t["trial_id"] for t in second["trials"])
+    trial_id = first["trials"][0]["trial_id"]  # one identity: the API, the page, the folder
+    trial = get(server, f"/api/studies/race/trials/{trial_id}")
+    assert trial["detail"]["trial_id"] == trial_id
+    assert Path(trial["checkpoints"]["folder"]).name == f"trial-{trial_id}"
+    assert f"Trial {trial_id}:" in trial["figure"]["layout"]["title"]["text"]
     decisions = trial["detail"]["decisions"]
     assert decisions[0]["kind"] == "start" and len(decisions) >= 2
     assert [d["info"]["rung"] for d in decisions] == list(range(len(decisions)))
@@ -67,7 +71,7 @@ def test_bad_requests_get_clear_answers(server: Server) -> None:
     code, text = status_of(server, "/api/studies/nope")
     assert code == 404 and "study 'nope' does not exist" in text and "'race'" in text
     code, text = status_of(server, "/api/studies/race/trials/9999")
-    assert code == 404 and "no trial number 9999" in text
+    assert code == 404 and "no trial 9999" in text
     code, text = status_of(server, "/api/studies/race/trials?order=worst")
     assert code == 422 and "order='worst' must be 'best' or 'number'" in text
     assert status_of(server, "/studies/nope")[0] == 404

@@ -56,8 +56,13 @@ def test_trial_page_shows_curve_config_checkpoints_and_decisions(
     page: Any, server: Any, artifacts: Path
 ) -> None:
     rendered(page, "/studies/race", server)
-    page.locator("#trials tbody tr a").first.click()
+    link = page.locator("#trials tbody tr a").first
+    trial_id = link.inner_text()  # the table, the page, its title and its folder: one identity
+    link.click()
     page.wait_for_selector("body[data-page=trial][data-rendered=yes]", timeout=60_000)
+    assert page.url.endswith(f"/studies/race/trials/{trial_id}")
+    assert page.locator("h1").inner_text() == f"Trial {trial_id}"
+    assert f"trial-{trial_id}" in page.locator("#checkpoints").inner_text()
     assert page.locator("#plot-trial .main-svg").count() >= 1
     assert "run 1" in (page.locator("#plot-trial .legend").text_content() or "")
     config = page.locator("#config").inner_text()

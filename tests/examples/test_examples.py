@@ -37,7 +37,7 @@ def test_example_runs_to_a_best_trial(script: str, needs: str, tmp_path: Path) -
     assert result.returncode == 0, result.stderr[-4000:]
     lines = result.stdout.strip().splitlines()
     summary, best = lines[-2], lines[-1]
-    match = re.fullmatch(r"best trial: #\d+ validation error (\S+) after (\d+) epochs \(.+\)", best)
+    match = re.fullmatch(r"best trial: \d+, validation error (\S+) after (\d+) epochs \(.+\)", best)
     assert match, result.stdout
     assert float(match[1]) < 0.2  # chance is 0.9
     assert int(match[2]) == 9  # the maximum fidelity

@@ -154,7 +154,9 @@ def test_a_run_that_reports_is_stopped_at_a_report_and_its_worker_lives_on(
     tmp_path: Path, event_log: Path
 ) -> None:
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 1000))
-    study = hr.Study("soft", space, storage=f"sqlite:///{tmp_path / 's.db'}", seed=0)
+    study = hr.Study(
+        "soft", space, storage=f"sqlite:///{tmp_path / 's.db'}", seed=0, optimizer="random"
+    )
     executor = ProcessExecutor(1)
     executor.start(study.storage, reports_often)
     workers = []
@@ -189,7 +191,9 @@ def test_in_process_runs_are_only_stopped_at_reports(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("HYPERRACE_TEST_SPIN", "0.6")
-    study = hr.Study("inproc", SPACE, storage=f"sqlite:///{tmp_path / 'i.db'}", seed=0)
+    study = hr.Study(
+        "inproc", SPACE, storage=f"sqlite:///{tmp_path / 'i.db'}", seed=0, optimizer="random"
+    )
     caplog.set_level(logging.WARNING, logger="hyperrace")
     budget = hr.Budget(trials=1, trial_cpu_seconds=0.2, hard_stop_grace=0.2)
     study.optimize(spins_after_its_first_report, budget=budget, progress=False)
@@ -209,7 +213,7 @@ def test_in_process_runs_are_only_stopped_at_reports(
     # a run that reports often stops at a report, without a warning
     caplog.clear()
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 1000))
-    other = hr.Study("often", space, storage=study.storage, seed=0)
+    other = hr.Study("often", space, storage=study.storage, seed=0, optimizer="random")
     executor = InProcessExecutor()
     executor.start(other.storage, reports_often)
     job = other.ask()
@@ -232,7 +236,7 @@ def test_budget_hard_stop_grace() -> None:
     for bad in (0, -1.0, math.nan, True):
         with pytest.raises(hr.ConfigurationError, match="hard_stop_grace"):
             hr.Budget(trial_cpu_seconds=1.0, hard_stop_grace=bad)
-    study = hr.Study("spec", SPACE, storage="memory://", seed=0)
+    study = hr.Study("spec", SPACE, storage="memory://", seed=0, optimizer="random")
     job = study.ask()
     assert isinstance(job, hr.Job)
     study.close()

@@ -90,7 +90,7 @@ def test_refused_settings_name_the_fix(tmp_path: Path) -> None:
         RayExecutor(2, num_gpus=-1)
     with pytest.raises(hr.ConfigurationError, match=r"RayExecutor\(address=...\)"):
         RayExecutor(2, init_kwargs={"address": "auto"})
-    study = hr.Study("s", SPACE, storage="memory://", seed=0)
+    study = hr.Study("s", SPACE, storage="memory://", seed=0, optimizer="random")
     with pytest.raises(hr.ConfigurationError, match="in-memory storage"):
         study.optimize(learning_curve, budget=hr.Budget(epochs=5), executor="ray", workers=2)
     assert study.trials == []
@@ -126,8 +126,8 @@ def test_hyperrace_imports_without_ray_and_names_the_extra(tmp_path: Path) -> No
 def test_artifacts_given_as_a_url_are_refused(cluster: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     with pytest.raises(hr.ConfigurationError, match=r"is a URL.*mount"):  # by the study first
-        hr.Study("s", SPACE, storage=url, seed=0, artifacts="s3://bucket/runs")
-    study = hr.Study("s", SPACE, storage=url, seed=0)
+        hr.Study("s", SPACE, storage=url, seed=0, artifacts="s3://bucket/runs", optimizer="random")
+    study = hr.Study("s", SPACE, storage=url, seed=0, optimizer="random")
     executor = RayExecutor(2)
     executor.start(study.storage, learning_curve)
     try:  # and by the executor, for a job given to it directly
@@ -147,7 +147,9 @@ def test_an_objective_the_workers_cannot_import_is_refused(
     monkeypatch.syspath_prepend(str(tmp_path))  # importable here, not on the workers
     from hr_objective_only_here import objective  # type: ignore[import-not-found]
 
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     with pytest.raises(hr.ConfigurationError, match=r"hr_objective_only_here(.|\n)*working_dir"):
         study.optimize(objective, budget=hr.Budget(epochs=5), executor="ray", workers=2)
     assert not study.history().running
@@ -171,7 +173,9 @@ def test_optimize_on_ray_workers(cluster: str, shared_url: str) -> None:
 
 
 def test_a_killed_ray_worker_loses_its_run_which_is_resumed(cluster: str, tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     study.optimize(killed_once, budget=hr.Budget(epochs=20), executor="ray", workers=2)
     h = study.history(decisions=True)
     assert h.work == 20 and not h.running
@@ -184,7 +188,9 @@ def test_a_killed_ray_worker_loses_its_run_which_is_resumed(cluster: str, tmp_pa
 
 
 def test_a_killed_ray_worker_fails_its_trial_without_retries(cluster: str, tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     study.optimize(
         killed_once, budget=hr.Budget(epochs=20), executor="ray", workers=2, max_retries=0
     )
@@ -198,7 +204,9 @@ def test_a_killed_ray_worker_fails_its_trial_without_retries(cluster: str, tmp_p
 
 
 def test_a_run_overdue_on_its_time_slice_is_stopped_hard(cluster: str, tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     budget = hr.Budget(trials=1, trial_cpu_seconds=0.3, hard_stop_grace=0.3)
     t0 = time.monotonic()
     study.optimize(spins_after_its_first_report, budget=budget, executor="ray", workers=2)
@@ -213,7 +221,9 @@ def test_a_stop_request_pauses_running_trials_at_their_next_report(
     cluster: str, tmp_path: Path
 ) -> None:
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 10))
-    study = hr.Study("s", space, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", space, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     executor = RayExecutor(2)
     # the time budget runs out while two trials of 10 x 0.3 s run: optimize asks them to stop
     study.optimize(slow_learning_curve, budget=hr.Budget(seconds=1.0), executor=executor)
@@ -232,7 +242,9 @@ def test_a_stop_request_pauses_running_trials_at_their_next_report(
 def test_jobs_waiting_for_resources_are_not_taken_as_lost(
     cluster: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     executor = RayExecutor(3)  # 3 jobs of 1 CPU on 2 CPUs: one waits 1.5 s
     with caplog.at_level(logging.WARNING, logger="hyperrace"):
         study.optimize(
@@ -249,7 +261,9 @@ def test_jobs_waiting_for_resources_are_not_taken_as_lost(
 
 
 def test_runner_errors_are_raised_and_ended_trials_left_alone(cluster: str, tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     study.optimize(learning_curve, budget=hr.Budget(trials=1), progress=False)
     (done,) = study.trials
 
@@ -294,7 +308,7 @@ if __name__ == "__main__":
 def test_a_driver_connecting_by_address_and_its_ctrl_c(cluster: str, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
-    study = hr.Study("ctrl-c", space, storage=url, seed=1)
+    study = hr.Study("ctrl-c", space, storage=url, seed=1, optimizer="random")
     script = tmp_path / "drive.py"
     script.write_text(_DRIVER)
     proc = subprocess.Popen(

@@ -49,8 +49,11 @@ def test_a_saved_version_1_database_is_refused_then_upgraded_read_and_continued(
     assert [o.fidelity for o in trials[0].curve] == [1.0, 2.0, 3.0]
     assert trials[0].config == {"lr": 0.01, "opt": "adam"}
     assert trials[0].curve[2].value == 0.25
+    assert trials[0].user_attrs == {}  # migration 0003: trials of older databases have none
+    assert study.enqueue({"lr": 0.02}) == 0
     job = study.ask()
     assert isinstance(job, hr.Job)
+    assert job.config["lr"] == 0.02  # the queue comes first
     study.report(job.trial_id, fidelity=1, value=0.5)
     study.tell(job)
     assert len(study.trials) == 4

@@ -379,3 +379,53 @@ def test_a_run_lost_after_its_last_report_ends_as_it_would_have(storage: Storage
         t = storage.trial(tid)
         assert t.status is status and t.reason is StopReason.REACHED and t.lost_count == 0
         assert "after it had reported its granted fidelity" in t.message
+
+
+def test_the_queue_is_taken_in_order_once_with_its_user_attrs(storage: Storage) -> None:
+    sid = _study(storage)
+    assert storage.history(sid).enqueued == ()
+    before = storage.history(sid)
+    assert storage.enqueue(sid, {"x": 0.125}, {"source": "paper"}, now=1.0) == 0
+    assert storage.enqueue(sid, {"x": 0.75}, {}, now=2.0) == 1
+    h = storage.history(sid, since=before)  # an enqueue is a change: read incrementally
+    assert [(e.index, dict(e.config), dict(e.user_attrs)) for e in h.enqueued] == [
+        (0, {"x": 0.125}, {"source": "paper"}),
+        (1, {"x": 0.75}, {}),
+    ]
+    _, trial = storage.apply_decision(
+        sid, 0, NewDecision("start", 3.0, config={"x": 0.125}, enqueued=0), now=3.0
+    )
+    assert dict(trial.user_attrs) == {"source": "paper"}
+    with pytest.raises(DecisionConflict, match="queued configuration 0"):
+        storage.apply_decision(
+            sid, 1, NewDecision("start", 3.0, config={"x": 0.125}, enqueued=0), now=4.0
+        )
+    h = storage.history(sid, since=h)
+    assert [e.index for e in h.enqueued] == [1]
+    assert dict(h.trial(trial.trial_id).user_attrs) == {"source": "paper"}
+    _start(storage, sid, 1)  # a start that takes nothing leaves the queue as it is
+    assert [e.index for e in storage.history(sid).enqueued] == [1]
+    assert storage.delete_study("s")
+    sid = _study(storage)
+    assert storage.history(sid).enqueued == ()
+
+
+def test_user_attributes_are_kept_in_any_status_and_read_incrementally(storage: Storage) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)
+    assert storage.trial(tid).user_attrs == {}
+    storage.set_trial_user_attr(tid, "n_params", 1024)
+    h = storage.history(sid)
+    storage.report(tid, Observation(1.0, 0.5, time=1.0))
+    storage.end_run(tid, TrialStatus.COMPLETED, StopReason.REACHED, "", now=2.0)
+    storage.set_trial_user_attr(tid, "test", {"accuracy": 0.91, "seeds": [1, 2]})
+    storage.set_trial_user_attr(tid, "n_params", 2048)
+    later = storage.history(sid, since=h)
+    full = storage.history(sid)
+    assert later.trials == full.trials
+    assert dict(full.trial(tid).user_attrs) == {
+        "n_params": 2048,
+        "test": {"accuracy": 0.91, "seeds": [1, 2]},
+    }
+    with pytest.raises(KeyError):
+        storage.set_trial_user_attr(10_000, "k", 1)

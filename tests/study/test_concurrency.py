@@ -13,7 +13,7 @@ SPACE = hr.Space(x=hr.Float(0.0, 1.0), y=hr.Float(-1.0, 1.0), epochs=hr.Fidelity
 def test_four_processes_report_concurrently_and_every_report_is_stored_once(
     shared_url: str,
 ) -> None:
-    study = hr.Study("busy", SPACE, storage=shared_url, seed=9)
+    study = hr.Study("busy", SPACE, storage=shared_url, seed=9, optimizer="random")
     procs = [stress.spawn(shared_url, "busy", 500) for _ in range(4)]
     reported: list[tuple[int, float, float]] = []
     for p in procs:

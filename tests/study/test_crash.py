@@ -41,7 +41,7 @@ def _wait_for_reports(study: hr.Study, n: int, proc: subprocess.Popen[str]) -> N
 
 
 def test_sigkill_of_the_driver_mid_optimize_then_resume(shared_url: str) -> None:
-    study = hr.Study("crash", SPACE, storage=shared_url, seed=3)
+    study = hr.Study("crash", SPACE, storage=shared_url, seed=3, optimizer="random")
     env = {**os.environ, "HYPERRACE_TEST_STEP_SECONDS": "0.03"}
     proc = subprocess.Popen(
         [sys.executable, "-c", _DRIVER, shared_url],
@@ -86,7 +86,10 @@ def test_sigkill_of_ask_tell_workers_loses_no_committed_report(
     shared_url: str, tmp_path: Path
 ) -> None:
     study = hr.Study(
-        "killed", hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 20)), storage=shared_url
+        "killed",
+        hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 20)),
+        storage=shared_url,
+        optimizer="random",
     )
     logs = [tmp_path / f"w{i}.log" for i in range(2)]
     procs = [
@@ -142,7 +145,7 @@ if __name__ == "__main__":
 
 def test_ctrl_c_with_worker_processes_pauses_running_trials(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    study = hr.Study("ctrl-c", SPACE, storage=url, seed=1)
+    study = hr.Study("ctrl-c", SPACE, storage=url, seed=1, optimizer="random")
     script = tmp_path / "drive.py"
     script.write_text(_WORKERS)
     env = {**os.environ, "HYPERRACE_TEST_STEP_SECONDS": "0.1"}

@@ -16,7 +16,9 @@ SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 5))
 
 
 def test_epoch_budget_is_spent_exactly_and_counted_over_calls(tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     study.optimize(learning_curve, budget=hr.Budget(epochs=23), progress=False)
     h = study.history()
     assert h.work == 23
@@ -30,7 +32,7 @@ def test_epoch_budget_is_spent_exactly_and_counted_over_calls(tmp_path: Path) ->
 
 def test_trial_budget_and_returned_values() -> None:
     space = hr.Space(x=hr.Float(-2.0, 2.0))
-    study = hr.Study("s", space, storage="memory://", seed=0)
+    study = hr.Study("s", space, storage="memory://", seed=0, optimizer="random")
     study.optimize(lambda t: (t.config["x"] - 1.0) ** 2, budget=hr.Budget(trials=7), progress=False)
     trials = study.trials
     assert len(trials) == 7
@@ -40,7 +42,7 @@ def test_trial_budget_and_returned_values() -> None:
 
 
 def test_failing_objective_fails_its_trial_not_the_study() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=4)
+    study = hr.Study("s", SPACE, storage="memory://", seed=4, optimizer="random")
     study.optimize(failing_objective, budget=hr.Budget(trials=8), progress=False)
     trials = study.trials
     assert len(trials) == 8
@@ -53,7 +55,7 @@ def test_failing_objective_fails_its_trial_not_the_study() -> None:
 
 def test_time_slice_stops_at_a_report_and_keeps_the_partial_curve() -> None:
     clock = ManualClock()
-    study = hr.Study("s", SPACE, storage="memory://", seed=0, clock=clock)
+    study = hr.Study("s", SPACE, storage="memory://", seed=0, clock=clock, optimizer="random")
 
     def objective(trial: hr.Trial) -> None:
         for epoch in trial.epochs():
@@ -70,7 +72,7 @@ def test_time_slice_stops_at_a_report_and_keeps_the_partial_curve() -> None:
 
 def test_time_budget_in_wall_seconds() -> None:
     clock = ManualClock()
-    study = hr.Study("s", SPACE, storage="memory://", seed=0, clock=clock)
+    study = hr.Study("s", SPACE, storage="memory://", seed=0, clock=clock, optimizer="random")
 
     def objective(trial: hr.Trial) -> None:
         for epoch in trial.epochs():
@@ -83,7 +85,7 @@ def test_time_budget_in_wall_seconds() -> None:
 
 
 def test_resume_pays_only_new_steps_and_sees_its_checkpoint() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=0)
+    study = hr.Study("s", SPACE, storage="memory://", seed=0, optimizer="random")
     job = study.ask()
     assert isinstance(job, hr.Job)
     seen: list[Any] = []
@@ -116,7 +118,7 @@ def test_resume_pays_only_new_steps_and_sees_its_checkpoint() -> None:
 
 
 def test_objective_without_checkpoint_retrains_and_pays_again() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=0)
+    study = hr.Study("s", SPACE, storage="memory://", seed=0, optimizer="random")
     calls = []
 
     def objective(trial: hr.Trial) -> None:
@@ -136,7 +138,9 @@ def test_objective_without_checkpoint_retrains_and_pays_again() -> None:
 
 
 def test_worker_processes_share_a_sqlite_study(tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     study.optimize(learning_curve, budget=hr.Budget(epochs=40), workers=2, progress=False)
     h = study.history()
     assert h.work == 40
@@ -146,10 +150,12 @@ def test_worker_processes_share_a_sqlite_study(tmp_path: Path) -> None:
 
 
 def test_worker_processes_refuse_memory_storage_and_lambdas(tmp_path: Path) -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=0)
+    study = hr.Study("s", SPACE, storage="memory://", seed=0, optimizer="random")
     with pytest.raises(hr.ConfigurationError, match="in-memory storage"):
         study.optimize(learning_curve, budget=hr.Budget(epochs=5), workers=2, progress=False)
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     with pytest.raises(hr.ConfigurationError, match="module level"):
         study.optimize(lambda t: 0.0, budget=hr.Budget(epochs=5), workers=2, progress=False)
     assert study.trials == []
@@ -158,7 +164,9 @@ def test_worker_processes_refuse_memory_storage_and_lambdas(tmp_path: Path) -> N
 def test_a_worker_process_that_dies_pauses_its_trial_which_is_resumed(tmp_path: Path) -> None:
     from hyperrace.testing.objectives import dying_objective
 
-    study = hr.Study("s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "s", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     study.optimize(dying_objective, budget=hr.Budget(epochs=20), workers=2, progress=False)
     h = study.history(decisions=True)
     assert h.work == 20
@@ -170,7 +178,7 @@ def test_a_worker_process_that_dies_pauses_its_trial_which_is_resumed(tmp_path: 
 
 
 def test_an_objective_that_always_fails_stops_optimize_with_its_error() -> None:
-    study = hr.Study("s", SPACE, storage="memory://", seed=0)
+    study = hr.Study("s", SPACE, storage="memory://", seed=0, optimizer="random")
 
     def broken(trial: hr.Trial) -> None:
         raise ImportError("No module named 'mymodel'")

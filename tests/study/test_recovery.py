@@ -38,7 +38,7 @@ def _wait_for(predicate: object, seconds: float) -> bool:
 def test_a_dead_ask_tell_process_loses_its_job_to_a_live_one_that_does_not_ask(
     shared_url: str,
 ) -> None:
-    watcher = hr.Study("keeper", SPACE, storage=shared_url, seed=0)
+    watcher = hr.Study("keeper", SPACE, storage=shared_url, seed=0, optimizer="random")
     try:
         first = watcher.ask(heartbeat_interval=0.2, stale_after=0.8)  # starts its keeper
         assert isinstance(first, hr.Job)
@@ -72,7 +72,7 @@ def test_a_dead_ask_tell_process_loses_its_job_to_a_live_one_that_does_not_ask(
 
 def test_a_closed_study_stops_heartbeating_and_its_job_is_lost(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    a = hr.Study("closed", SPACE, storage=url, seed=0)
+    a = hr.Study("closed", SPACE, storage=url, seed=0, optimizer="random")
     b = hr.Study("closed", storage=url)
     job = a.ask(heartbeat_interval=0.1, stale_after=0.5)
     assert isinstance(job, hr.Job)
@@ -84,7 +84,7 @@ def test_a_closed_study_stops_heartbeating_and_its_job_is_lost(tmp_path: Path) -
 
 
 def test_bad_liveness_settings_name_the_fix() -> None:
-    study = hr.Study("bad", SPACE, storage="memory://", seed=0)
+    study = hr.Study("bad", SPACE, storage="memory://", seed=0, optimizer="random")
     with pytest.raises(hr.ConfigurationError, match=r"stale_after=1.*more than heartbeat"):
         study.ask(heartbeat_interval=2.0, stale_after=1.0)
     with pytest.raises(hr.ConfigurationError, match="heartbeat_interval=0"):
@@ -96,7 +96,7 @@ def test_bad_liveness_settings_name_the_fix() -> None:
 
 def test_a_trial_whose_worker_always_dies_fails_after_max_retries(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'doomed.db'}"
-    study = hr.Study("doomed", SPACE, storage=url, seed=1)
+    study = hr.Study("doomed", SPACE, storage=url, seed=1, optimizer="random")
     study.optimize(
         doomed_objective,
         budget=hr.Budget(trials=4),
@@ -115,7 +115,7 @@ def test_a_trial_whose_worker_always_dies_fails_after_max_retries(tmp_path: Path
 
 def test_a_stalled_ask_tell_job_taken_as_lost_can_no_longer_report(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
-    slow = hr.Study("stalled", SPACE, storage=url, seed=0)
+    slow = hr.Study("stalled", SPACE, storage=url, seed=0, optimizer="random")
     other = hr.Study("stalled", storage=url)
     try:
         job = slow.ask(heartbeat_interval=5.0)

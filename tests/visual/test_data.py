@@ -55,7 +55,7 @@ def test_race_cuts_every_curve_into_its_runs(snap: Snapshot) -> None:
         }[trial.status]
         assert last.outcome == expected
     assert sum(s.outcome == "completed" for s in r.segments) == len(h.completed) > 0
-    assert r.best_trial == h.best().number  # type: ignore[union-attr]
+    assert r.best_trial == h.best().trial_id  # type: ignore[union-attr]
     assert 0 < r.duration == max(s.ended for s in r.segments)
 
 
@@ -100,12 +100,12 @@ def test_trial_detail_carries_the_decisions_and_what_the_optimizer_recorded(
 ) -> None:
     h = snap.history
     promoted = next(t for t in h.trials if t.fidelity >= 3)
-    d = trial_detail(h, promoted.number, snap.space)
+    d = trial_detail(h, promoted.trial_id, snap.space)
     assert d.config == promoted.config and d.fidelity == promoted.fidelity
     assert [x[1] for x in d.decisions] == ["start"] + ["resume"] * (len(d.decisions) - 1)
     assert [x[6]["rung"] for x in d.decisions] == list(range(len(d.decisions)))
     assert len(d.segments) == len(d.decisions)
-    with pytest.raises(KeyError, match="no trial number 9999"):
+    with pytest.raises(KeyError, match=r"no trial 9999 in this study \(its trials are 1 to "):
         trial_detail(h, 9999)
 
 

@@ -104,8 +104,8 @@ def test_plot_command_writes_png_and_html(
 def test_plot_command_explains_bad_input(
     race_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["plot", "race", "--storage", race_url, "--out", str(tmp_path / "r.svg")]) == 2
-    assert "must end in .png (a picture) or .html" in capsys.readouterr().err
+    assert main(["plot", "race", "--storage", race_url, "--out", str(tmp_path / "r.gif")]) == 2
+    assert "must end in .png, .svg or .pdf (a picture) or .html" in capsys.readouterr().err
     assert main(["plot", "nope", "--storage", race_url, "--out", str(tmp_path / "r.png")]) == 2
     assert "study 'nope' does not exist" in capsys.readouterr().err
     missing = f"sqlite:///{tmp_path / 'none.db'}"

@@ -52,7 +52,7 @@ def parse_label(label: str) -> tuple[str, dict[str, Any]]:
     parameter of a part: ``race:surrogate.width=128`` is ``{"surrogate": {"width": 128}}``; a
     JSON value may hold colons (``race:surrogate={"name": "dpl"}``).
 
-    Example:
+    Examples:
         >>> parse_label("asha:eta=4:variant=stopping")
         ('asha', {'eta': 4, 'variant': 'stopping'})
         >>> parse_label("race:surrogate.bootstrap=true:n_local=64")

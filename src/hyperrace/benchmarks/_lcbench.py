@@ -23,9 +23,10 @@ the running maximum of the cumulative ``time`` from epoch ``e - 1`` to ``e`` (th
 dips slightly in a few curves), at least :data:`MIN_EPOCH_SECONDS`.
 
 Data: the ``lcbench`` folder of the public ``slds-lmu/yahpo_data`` repository (data version
-1.0.2), found in ``data_dir``, else in the folder named by the environment variable
-``HYPERRACE_YAHPO_DATA``, else in ``shared/data/yahpo`` next to the source checkout, else in
-``../shared/data/yahpo`` from the current directory. The model runs in one onnxruntime session
+1.0.2, Apache License 2.0), shipped with hyperrace in ``hyperrace/benchmarks/data/yahpo`` (its
+``LICENSE`` and ``README.md`` say where it comes from). Another copy can be named by ``data_dir``
+or by the environment variable ``HYPERRACE_YAHPO_DATA`` (the folder holding ``lcbench/``).
+The model runs in one onnxruntime session
 per process and model file, single-threaded so that results are deterministic; recent curves are
 cached per process, so stepping one configuration through its 52 epochs costs one model call.
 """
@@ -55,6 +56,8 @@ DATA_ENV = "HYPERRACE_YAHPO_DATA"
 MIN_EPOCH_SECONDS = 1e-3
 #: Where the data can be downloaded.
 DATA_SOURCE = "https://github.com/slds-lmu/yahpo_data (the 'lcbench' folder, data version 1.0.2)"
+#: The copy of the data shipped inside the package (Apache License 2.0, see its LICENSE).
+PACKAGED_DATA = Path(__file__).resolve().parent / "data" / "yahpo"
 
 _INSTANCES = (
     "3945", "7593", "34539", "126025", "126026", "126029", "146212", "167104", "167149",
@@ -102,12 +105,7 @@ def _candidates() -> list[tuple[Path, str]]:
     env = os.environ.get(DATA_ENV)
     if env:
         return [(Path(env).expanduser(), f"from ${DATA_ENV}")]
-    found = []
-    here = Path(__file__).resolve()
-    if here.parents[2].name == "src":  # a source checkout: <root>/src/hyperrace/benchmarks
-        found.append((here.parents[3].parent / "shared" / "data" / "yahpo", "next to the checkout"))
-    found.append((Path.cwd().parent / "shared" / "data" / "yahpo", "from the current directory"))
-    return found
+    return [(PACKAGED_DATA, "shipped with hyperrace")]
 
 
 def _find_data(data_dir: str | Path | None) -> Path:
@@ -119,9 +117,10 @@ def _find_data(data_dir: str | Path | None) -> Path:
             return folder.resolve()
     looked = "; ".join(f"{folder / 'lcbench' / 'model.onnx'} ({why})" for folder, why in candidates)
     raise ConfigurationError(
-        f"the LCBench surrogate data was not found; looked for: {looked}. Download {DATA_SOURCE} "
-        f"and pass its folder (the one holding 'lcbench/') as LCBench(..., data_dir=...) or set "
-        f"the environment variable {DATA_ENV}"
+        f"the LCBench surrogate data was not found; looked for: {looked}. hyperrace ships it "
+        f"in {PACKAGED_DATA} (reinstall hyperrace if that folder is missing), or download "
+        f"{DATA_SOURCE} and pass its folder (the one holding 'lcbench/') as "
+        f"LCBench(..., data_dir=...) or set the environment variable {DATA_ENV}"
     )
 
 
@@ -183,7 +182,7 @@ class LCBench:
         space: batch_size, learning_rate, momentum, weight_decay, num_layers, max_units,
             max_dropout and the fidelity ``epoch = Fidelity(1, 52)``.
 
-    Example:
+    Examples:
         >>> task = LCBench(3945)
         >>> task.name, task.max_epochs
         ('lcbench-3945', 52)

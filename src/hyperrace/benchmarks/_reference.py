@@ -154,7 +154,7 @@ def best_known(
     Returns:
         ``min(lowest sampled final loss, task.optimum if the task has one)``.
 
-    Example:
+    Examples:
         >>> import pathlib, tempfile
         >>> from hyperrace.benchmarks import LCBench
         >>> cache = pathlib.Path(tempfile.mkdtemp()) / "best_known.json"
@@ -173,7 +173,7 @@ def reference_range(
 
     The arguments are those of :func:`best_known`; both values are cached together.
 
-    Example:
+    Examples:
         >>> import pathlib, tempfile
         >>> from hyperrace.benchmarks import SyntheticCurves
         >>> cache = pathlib.Path(tempfile.mkdtemp()) / "best_known.json"

@@ -49,7 +49,7 @@ class SyntheticCurves:
     Attributes:
         space: five hyperparameters (two floats, one on a log scale, an int, a categorical) and
             ``epochs = Fidelity(1, max_epochs)``.
-    Example:
+    Examples:
         >>> task = SyntheticCurves(seed=0)
         >>> task.value(task.best_config, task.max_epochs) == task.optimum < 0.01
         True

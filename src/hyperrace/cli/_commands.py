@@ -9,20 +9,37 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime as dt
 import json
 import sys
 from pathlib import Path
 from typing import Any, TextIO
 
 from hyperrace.cli._tables import format_time, format_value, render_table
-from hyperrace.exceptions import ConfigurationError, StorageError
-from hyperrace.history import History
+from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
+from hyperrace.history import BEST_BY, BestBy, History
 from hyperrace.space import Space
-from hyperrace.storage import Storage, StudyInfo, open_storage
-from hyperrace.study import Study
-from hyperrace.study._export import rows, trial_rows
+from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, open_storage
+from hyperrace.study._export import (
+    DURATION_COLUMNS,
+    TIME_COLUMNS,
+    observation_records,
+    trial_records,
+    trial_rows,
+)
 
-__all__ = ["cmd_best", "cmd_export", "cmd_show", "cmd_studies", "cmd_upgrade", "sqlite_path"]
+__all__ = [
+    "cmd_best",
+    "cmd_export",
+    "cmd_show",
+    "cmd_studies",
+    "cmd_upgrade",
+    "export_records",
+    "load_study",
+    "missing_study",
+    "open_existing",
+    "sqlite_path",
+]
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -36,7 +53,7 @@ def sqlite_path(url: str) -> Path | None:
 
 def open_existing(url: str) -> Storage:
     """Open the storage at ``url``; a SQLite file must exist already (reading never creates one)."""
-    if url in ("memory://", ":memory:"):
+    if url in MEMORY_NAMES:
         raise ConfigurationError(
             f"--storage {url} is empty in every new process; use a SQLite file or PostgreSQL URL"
         )
@@ -49,17 +66,31 @@ def open_existing(url: str) -> Storage:
     return open_storage(url)
 
 
-def load_study(storage: Storage, name: str) -> tuple[StudyInfo, Space, History]:
+def missing_study(storage: Storage, name: str) -> StudyNotFoundError:
+    """The error for a study ``name`` that is not in ``storage``, with the CLI's advice."""
+    names = [s.name for s in storage.list_studies()]
+    listing = ", ".join(repr(n) for n in names) if names else "none"
+    url = storage.url
+    return StudyNotFoundError(
+        f"study {name!r} does not exist in {url} (studies there: {listing}); list them with "
+        f"`hyperrace studies --storage {url}`, or create it with `hyperrace create {name} "
+        f"--space SPACE --storage {url}`"
+    )
+
+
+def load_study(
+    storage: Storage, name: str, *, decisions: bool = False
+) -> tuple[StudyInfo, Space, History]:
     """The stored study ``name`` with its space and history.
 
     Raises:
         StudyNotFoundError: there is no such study; the message lists the existing ones.
     """
     info = storage.get_study(name)
-    while info is None:
-        Study(name, storage=storage)  # raises StudyNotFoundError, listing the studies there
-        info = storage.get_study(name)
-    return info, Space.from_dict(info.space), storage.history(info.study_id)
+    if info is None:
+        raise missing_study(storage, name)
+    history = storage.history(info.study_id, decisions=decisions)
+    return info, Space.from_dict(info.space), history
 
 
 def _out() -> TextIO:
@@ -92,7 +123,11 @@ def cmd_studies(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
-    info, space, history = load_study(storage, args.name)
+    info, space, history = load_study(storage, args.name, decisions=args.trial is not None)
+    if args.trial is not None:
+        from hyperrace.cli._trial import show_trial
+
+        return show_trial(info, space, history, args.trial, _out())
     all_rows = trial_rows(history, space)
     if args.limit is not None:
         if args.limit < 0:
@@ -100,9 +135,10 @@ def cmd_show(args: argparse.Namespace) -> int:
         shown = all_rows[: args.limit]
     else:
         shown = all_rows
-    headers = ["number", "status", "fidelity", "value", "work", "reason", *space.names]
-    table = [[row[h] for h in headers] for row in shown]
-    best = history.best()
+    headers = ["trial", "status", "fidelity", "value", "work", "reason", *space.names]
+    table = [[row["trial_id"], *(row[h] for h in headers[1:])] for row in shown]
+    by = _best_by(info)
+    best = history.best(by)
     title = (
         f"study {info.name!r} ({info.direction}, optimizer {info.optimizer.get('name', '?')}): "
         f"{len(all_rows)} trials"
@@ -112,23 +148,31 @@ def cmd_show(args: argparse.Namespace) -> int:
         _out().write(f"showing {len(shown)} of {len(all_rows)} trials; see more with --limit\n")
     if best is not None:
         _out().write(
-            f"best: trial {best.number}, value {format_value(best.last_value)} at fidelity "
-            f"{format_value(best.fidelity)}\n"
+            f"best: trial {best.trial_id}, value {format_value(history.best_value(by))} at "
+            f"fidelity {format_value(best.fidelity)}\n"
         )
     return 0
 
 
+def _best_by(info: StudyInfo) -> BestBy:
+    """The study's ranking rule (``Study(best_by=...)``), ``"last"`` when none was stored."""
+    rule = info.attrs.get("best_by", "last")
+    return rule if rule in BEST_BY else "last"
+
+
 def _best_dict(info: StudyInfo, history: History) -> dict[str, Any] | None:
-    best = history.best()
+    by = _best_by(info)
+    best = history.best(by)
     if best is None:
         return None
     return {
         "study": info.name,
         "direction": info.direction,
-        "number": best.number,
+        "best_by": by,
         "trial_id": best.trial_id,
+        "number": best.number,
         "status": best.status.value,
-        "value": best.last_value,
+        "value": history.best_value(by),
         "fidelity": best.fidelity,
         "config": dict(best.config),
     }
@@ -141,14 +185,15 @@ def cmd_best(args: argparse.Namespace) -> int:
     if best is None:
         if args.json:
             _out().write("null\n")
-        sys.stderr.write(f"study {info.name!r} has no reported value yet\n")
+        sys.stderr.write(f"study {info.name!r} has no value yet from a trial that did not fail\n")
         return 1
     if args.json:
         _out().write(json.dumps(best, indent=2) + "\n")
         return 0
     width = max([len("fidelity"), *(len(n) for n in space.names)])
     lines = [
-        f"best trial of study {info.name!r} ({info.direction}): number {best['number']}",
+        f"best trial of study {info.name!r} ({info.direction}): trial {best['trial_id']}",
+        f"  ranked by {BEST_BY[best['best_by']]}; failed trials never rank",
         f"  {'value':<{width}}  {best['value']!r}",
         f"  {'fidelity':<{width}}  {format_value(best['fidelity'])}",
         "  config:",
@@ -175,10 +220,30 @@ def _write_export(records: list[dict[str, Any]], fmt: str, fh: TextIO) -> None:
     writer.writerows(records)
 
 
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC).isoformat()
+
+
+def export_records(history: History, space: Space, per: str) -> list[dict[str, Any]]:
+    """The rows of ``hyperrace export``: those of ``Study.to_dataframe(per=...)``, with moments
+    as ISO 8601 text (UTC) and durations in seconds."""
+    records = (trial_records if per == "trial" else observation_records)(history, space)
+    for record in records:
+        for column in TIME_COLUMNS:
+            if column in record:
+                record[column] = _iso(record[column])
+        for column in DURATION_COLUMNS:
+            if column in record:
+                record[f"{column}_seconds"] = record.pop(column)
+    return records
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
     _, space, history = load_study(storage, args.name)
-    records = rows(history, space)
+    records = export_records(history, space, args.per)
     if args.out is None:
         _write_export(records, args.format, _out())
         return 0
@@ -193,7 +258,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     from hyperrace.storage._schema import SCHEMA_VERSION
     from hyperrace.storage._sql import SQLStorage
 
-    if args.storage in ("memory://", ":memory:"):
+    if args.storage in MEMORY_NAMES:
         raise ConfigurationError(
             f"--storage {args.storage} has no schema to upgrade; give a SQLite or PostgreSQL URL"
         )

@@ -46,10 +46,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
     else:
         _say(f"creating study {args.name!r} in {storage.url}")
-    study = Study(args.name, digits_space(), storage=storage, optimizer="asha", seed=args.seed)
+    study = Study(args.name, digits_space(), storage=storage, seed=args.seed)
     _say(
-        f"tuning an MLP on the scikit-learn digits with ASHA: {args.budget:g} epochs "
-        f"on {args.workers} worker{'s' if args.workers != 1 else ''}..."
+        f"tuning an MLP on the scikit-learn digits with {study.optimizer.name} (the default for "
+        f"a space with an epochs fidelity): {args.budget:g} epochs on {args.workers} "
+        f"worker{'s' if args.workers != 1 else ''}..."
     )
     study.optimize(
         train_digits, budget=Budget(epochs=args.budget), workers=args.workers, progress=None
@@ -61,7 +62,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _say("no trial reported a value")
         return 1
     _say(
-        f"best: trial {best.number}, validation accuracy {1.0 - best.last_value:.2%} after "
+        f"best: trial {best.trial_id}, validation accuracy {1.0 - best.last_value:.2%} after "
         f"{format_value(best.fidelity)} epochs"
     )
     width = max(len(k) for k in best.config)

@@ -1,8 +1,10 @@
 """The argument parser of ``hyperrace`` and the handling of errors and exit codes.
 
-Exit codes: 0 success, 1 nothing to report (``best`` of a study without values), 2 a usage
-error or any :class:`~hyperrace.HyperraceError` (a missing study lists the existing ones), 130
-interrupted with Ctrl-C (the study is paused and resumes when the command runs again).
+Exit codes: 0 success, 1 nothing to report (``best`` of a study without values, a ``delete``
+not confirmed), 2 a usage error or any :class:`~hyperrace.HyperraceError`, printed as one line
+``error: ...`` (a missing study lists the existing ones and the commands that list or create
+them), 130 interrupted with Ctrl-C (the study is paused and resumes when the command runs
+again).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from hyperrace.exceptions import HyperraceError, StudyNotFoundError
+from hyperrace.exceptions import HyperraceError
 from hyperrace.storage import DEFAULT_URL
 
 __all__ = ["build_parser", "main"]
@@ -78,11 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="show the first N trials only (default: all)",
     )
+    p.add_argument(
+        "--trial",
+        type=_non_negative_int,
+        default=None,
+        metavar="ID",
+        help="show trial ID in full: config, user attributes, curve, runs, and the traceback "
+        "of a failed one",
+    )
     p = add("best", c.cmd_best, "show the best trial of a study")
     p.add_argument("name", help="the study's name")
     p.add_argument("--json", action="store_true", help="print it as a JSON object")
-    p = add("export", c.cmd_export, "export every observation of a study (one row each)")
+    p = add("export", c.cmd_export, "export a study's observations or trials as CSV or JSON")
     p.add_argument("name", help="the study's name")
+    p.add_argument(
+        "--per",
+        choices=["observation", "trial"],
+        default="observation",
+        help="one row per reported value (default) or per trial, with the columns of "
+        "Study.to_dataframe(per=...)",
+    )
     p.add_argument(
         "--format",
         choices=["csv", "json"],
@@ -104,9 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often open pages poll for changes (default: 3)",
     )
-    p = add("plot", v.cmd_plot, "draw one view of a study into a PNG or HTML file")
+    p = add("plot", v.cmd_plot, "draw one view of a study into a PNG, SVG, PDF or HTML file")
     p.add_argument("name", help="the study's name")
-    p.add_argument("--out", required=True, metavar="FILE", help="FILE.png or FILE.html")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="FILE.png, FILE.svg or FILE.pdf (a picture), or FILE.html (an interactive page)",
+    )
     p.add_argument(
         "--view",
         choices=["race", "best", "timeline", "parallel", "importance"],
@@ -114,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="what to draw (default: race)",
     )
     add("upgrade", c.cmd_upgrade, "migrate the storage's schema to this version of hyperrace")
+    from hyperrace.cli import _manage
+
+    _manage.add_parsers(add)
     p = add(
         "demo",
         d.cmd_demo,
@@ -161,18 +186,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except StudyNotFoundError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     except HyperraceError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "\ninterrupted: running trials were paused at their last report; run the same "
-            "command again to resume the study",
-            file=sys.stderr,
+    except KeyboardInterrupt as exc:
+        said = str(exc) or (
+            "interrupted: running trials were paused at their last report; run the same "
+            "command again to resume the study"
         )
+        print(f"\n{said}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # piped into e.g. head, which exited: stop quietly
         _silence_stdout()

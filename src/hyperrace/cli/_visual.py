@@ -1,7 +1,8 @@
 """``hyperrace dashboard`` and ``hyperrace plot``: see a study (the ``dashboard`` extra).
 
-Both only read the storage. ``plot`` writes one view of a study to a PNG (drawn with matplotlib)
-or a self-contained HTML file (Plotly.js inlined), chosen by the suffix of ``--out``.
+Both only read the storage. ``plot`` writes one view of a study to a PNG, SVG or PDF picture
+(drawn with matplotlib) or a self-contained HTML file (Plotly.js inlined), chosen by the suffix
+of ``--out``. ``dashboard`` says that its port is taken before anything else.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hyperrace.cli._commands import open_existing
+from hyperrace.cli._commands import missing_study, open_existing
 from hyperrace.exceptions import ConfigurationError
 
 __all__ = ["cmd_dashboard", "cmd_plot"]
@@ -20,30 +21,42 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from hyperrace.dashboard import serve
 
     storage = open_existing(args.storage)
-    sys.stdout.write(
-        f"hyperrace dashboard of {storage.url} on http://{args.host}:{args.port} "
-        "(read-only; Ctrl-C stops it)\n"
+
+    def listening(url: str) -> None:
+        sys.stdout.write(
+            f"hyperrace dashboard of {storage.url} on {url} (read-only; Ctrl-C stops it)\n"
+        )
+        sys.stdout.flush()
+
+    serve(
+        storage,
+        host=args.host,
+        port=args.port,
+        refresh_seconds=args.refresh,
+        on_listen=listening,
     )
-    sys.stdout.flush()
-    serve(storage, host=args.host, port=args.port, refresh_seconds=args.refresh)
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from hyperrace.visual import read, write_html, write_png
+    from hyperrace.visual import IMAGE_SUFFIXES, read, write_html, write_image
 
     out = Path(args.out)
     suffix = out.suffix.lower()
-    if suffix not in (".png", ".html"):
+    if suffix not in (*IMAGE_SUFFIXES, ".html"):
         raise ConfigurationError(
-            f"--out {args.out} must end in .png (a picture) or .html (an interactive page)"
+            f"--out {args.out} must end in .png, .svg or .pdf (a picture) or .html (an "
+            "interactive page)"
         )
     if not out.parent.is_dir():
         raise ConfigurationError(f"--out {args.out}: the folder {out.parent} does not exist")
-    snap = read(open_existing(args.storage), args.name)
-    if suffix == ".png":
-        write_png(snap, args.view, out)
-    else:
+    storage = open_existing(args.storage)
+    if storage.get_study(args.name) is None:
+        raise missing_study(storage, args.name)
+    snap = read(storage, args.name)
+    if suffix == ".html":
         write_html(snap, args.view, out)
+    else:
+        write_image(snap, args.view, out)
     sys.stdout.write(f"wrote the {args.view} view of {args.name!r} to {out}\n")
     return 0

@@ -280,7 +280,7 @@ class _WorkerExecutor:
         self._idle_exit = idle_exit
         self._signals = signals
         self._storage: Storage | None = None
-        self._jobs: dict[int, int] = {}  # trial id -> trial number, for jobs in flight
+        self._jobs: set[int] = set()  # the trials of the jobs in flight
         self._idle_since = self._clock.wall()
         self._waiting = False
         self._stop_asked = False
@@ -301,25 +301,23 @@ class _WorkerExecutor:
         assert self._storage is not None
         trial = self._storage.trial(spec.trial_id)
         self._inner.submit(spec)
-        self._jobs[spec.trial_id] = trial.number
+        self._jobs.add(spec.trial_id)
         self._waiting = False
         logger.info(
-            "claimed trial %d (number %d): %s fidelity %g -> %g",
+            "claimed trial %d: %s fidelity %g -> %g",
             spec.trial_id,
-            trial.number,
             "resume it from" if trial.curve else "start it,",
             trial.checkpoint_fidelity or 0.0,
             spec.stop,
         )
 
     def _log_end(self, outcome: Outcome) -> None:
-        number = self._jobs.pop(outcome.trial_id, -1)
+        self._jobs.discard(outcome.trial_id)
         self.ran += 1
         detail = outcome.message.strip().splitlines()[-1] if outcome.message.strip() else ""
         logger.info(
-            "trial %d (number %d) %s at fidelity %g: %s%s",
+            "trial %d %s at fidelity %g: %s%s",
             outcome.trial_id,
-            number,
             outcome.status.value,
             outcome.fidelity,
             outcome.reason.value,
@@ -396,13 +394,13 @@ def _join(url: str, name: str) -> Study:
 
 def _summary(study: Study) -> str:
     h = study.history()
-    best = h.best()
+    best = h.best(study.best_by)
     text = (
         f"{len(h.trials)} trials ({len(h.completed)} completed, {len(h.paused)} paused, "
         f"{len(h.failed)} failed, {len(h.running)} running), {h.work:g} fidelity units trained"
     )
     if best is not None and best.last_value is not None:
-        text += f"; best {best.last_value:.6g} (trial number {best.number})"
+        text += f"; best {best.last_value:.6g} (trial {best.trial_id})"
     return text
 
 

@@ -11,13 +11,13 @@ Endpoints (all ``GET``)::
 
     /                                     the studies
     /studies/{name}                       a study's overview
-    /studies/{name}/trials/{number}       one trial
+    /studies/{name}/trials/{trial_id}     one trial
     /api/studies                          [{name, direction, n_trials, ...}]
     /api/studies/{name}?since=MARKER      {marker, changed, summary, figures{race,best,timeline,
                                           parallel}} (summary and figures only when changed)
     /api/studies/{name}/importance        {marker, figure}
     /api/studies/{name}/trials?offset=&limit=&order=best|number   a page of the trial table
-    /api/studies/{name}/trials/{number}   {detail, figure, checkpoints}
+    /api/studies/{name}/trials/{trial_id} {detail, figure, checkpoints}
     /static/...                           plotly.min.js (from the plotly package), app.js, app.css
 """
 
@@ -34,7 +34,7 @@ from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.executors import trial_folder
 from hyperrace.history import History
-from hyperrace.storage import Storage, open_storage
+from hyperrace.storage import MEMORY_NAMES, Storage, open_storage
 from hyperrace.visual import (
     Snapshot,
     figure,
@@ -82,7 +82,7 @@ class _Cache:
 def _check_readable(storage: str | Storage) -> Storage:
     if not isinstance(storage, str):
         return storage
-    if storage in ("memory://", ":memory:"):
+    if storage in MEMORY_NAMES:
         raise ConfigurationError(
             f"storage {storage!r} is empty in every new process: point the dashboard at a "
             "SQLite file or PostgreSQL URL"
@@ -167,11 +167,15 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
         snapshot(name)
         return _page(name, "study", study=name, refresh=refresh_ms)
 
-    @app.get("/studies/{name}/trials/{number}", response_class=HTMLResponse)
-    def trial_page(name: str, number: int) -> str:
+    @app.get("/studies/{name}/trials/{trial_id}", response_class=HTMLResponse)
+    def trial_page(name: str, trial_id: int) -> str:
         snapshot(name)
         return _page(
-            f"{name} #{number}", "trial", study=name, trial=str(number), refresh=refresh_ms
+            f"{name}, trial {trial_id}",
+            "trial",
+            study=name,
+            trial=str(trial_id),
+            refresh=refresh_ms,
         )
 
     @app.get("/static/plotly.min.js")
@@ -260,6 +264,7 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
                 "offset": offset,
                 "trials": [
                     {
+                        "trial_id": t.trial_id,
                         "number": t.number,
                         "status": t.status.value,
                         "fidelity": t.fidelity,
@@ -272,11 +277,11 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
             }
         )
 
-    @app.get("/api/studies/{name}/trials/{number}")
-    def api_trial(name: str, number: int) -> Any:
+    @app.get("/api/studies/{name}/trials/{trial_id}")
+    def api_trial(name: str, trial_id: int) -> Any:
         snap = snapshot(name)
         try:
-            detail = trial_detail(snap.history, number, snap.space)
+            detail = trial_detail(snap.history, trial_id, snap.space)
         except KeyError as exc:
             raise HTTPException(status_code=404, detail=str(exc.args[0])) from None
         folder_name = snap.info.attrs.get("artifacts")

@@ -27,11 +27,13 @@ import pickle
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 from hyperrace.exceptions import ConfigurationError
+from hyperrace.executors._guard import check_main_guard
 from hyperrace.executors._run import (
     HARD_STOP_EXIT_CODE,
     InFlightHeartbeats,
@@ -101,6 +103,21 @@ def _worker_main(conn: Any, url: str, objective: bytes, stop: Any, driver_pid: i
         storage.close()
 
 
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while a worker process is started: it inherits the disposition, so it
+    ignores Ctrl-C from its first instruction (the driver stops it), not only once its code
+    runs. Only the main thread can change signal dispositions: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @dataclass
 class _Worker:
     process: Any
@@ -140,6 +157,7 @@ class ProcessExecutor:
         return self._n
 
     def start(self, storage: Storage, objective: Objective) -> None:
+        check_main_guard(f"optimize with {self._n} worker process{'es' if self._n != 1 else ''}")
         if storage.url.startswith("memory://"):
             raise ConfigurationError(
                 "worker processes cannot share an in-memory storage; use a SQLite file "
@@ -165,7 +183,8 @@ class ProcessExecutor:
             daemon=True,
             name="hyperrace-worker",
         )
-        proc.start()
+        with _sigint_ignored():  # a Ctrl-C while it imports must not print its traceback
+            proc.start()
         child.close()
         worker = _Worker(proc, parent)
         self._workers.append(worker)

@@ -40,6 +40,7 @@ from hyperrace.trial import (
 
 __all__ = [
     "HARD_STOP_EXIT_CODE",
+    "NO_REPORT_MESSAGE",
     "InFlightHeartbeats",
     "Objective",
     "Outcome",
@@ -57,6 +58,13 @@ Objective = Callable[[Trial], Any]
 #: storage (the trial paused with what it reported), so the driver takes the recorded state as
 #: the job's outcome rather than a lost run.
 HARD_STOP_EXIT_CODE = 86
+
+#: Why a run whose objective returned ``None`` without a report failed: nothing was learnt, and
+#: resuming it would only repeat that (a study would start such trials for ever).
+NO_REPORT_MESSAGE = (
+    "the objective returned None without reporting a value: call trial.report(value) after each "
+    "epoch (for epoch in trial.epochs(): ...; trial.report(val_loss)), or return the final value"
+)
 
 #: Seconds between two looks of the hard-stop watchdog at a run's processor time.
 _WATCH_INTERVAL = 0.2
@@ -306,7 +314,9 @@ def run_job(
     The trial resumes from its checkpoint (``trial.start`` is the checkpoint's fidelity, 0 when it
     has none, so an objective that does not checkpoint retrains from scratch). An objective may
     also just return its final value: it is reported at ``stop`` if the run reported nothing
-    there. An exception fails the trial with its traceback; ``KeyboardInterrupt`` pauses it and
+    there. An objective that returns ``None`` without reporting anything fails the trial
+    (:data:`NO_REPORT_MESSAGE`), as a bug to fix rather than a run to resume. An exception fails
+    the trial with its traceback; ``KeyboardInterrupt`` pauses it and
     propagates. ``stop_requested`` is polled at each report; when it answers True (or a
     non-empty string: the reason to record) the run stops there and the trial is paused, with
     reason ``interrupted``, to be resumed first.
@@ -357,6 +367,8 @@ def run_job(
         sink=sink,
         clock=clock,
         cpu_slice=spec.cpu_slice,
+        user_attrs=record.user_attrs,
+        attr_sink=lambda key, value: storage.set_trial_user_attr(spec.trial_id, key, value),
     )
     beat = (
         _Heartbeat(storage, spec.trial_id, spec.heartbeat_interval, clock)
@@ -410,6 +422,8 @@ def run_job(
                     trial.fidelity,
                     str(exc),
                 )
+    if result is None and trial.reports == 0 and not closed:
+        return end(TrialStatus.FAILED, StopReason.ERROR, NO_REPORT_MESSAGE)
     if closed or trial.stop_reason is StopReason.INTERRUPTED:
         if not closed:
             return end(TrialStatus.PAUSED, StopReason.INTERRUPTED, why_stopped)

@@ -161,7 +161,7 @@ class SimulatedExecutor:
         workers: how many jobs run at once.
         clock: the simulated clock (a new one by default); give the study the same one.
 
-    Example:
+    Examples:
         >>> import hyperrace as hr
         >>> from hyperrace.executors import SimulatedExecutor, elapse
         >>> executor = SimulatedExecutor(workers=4)
@@ -170,7 +170,8 @@ class SimulatedExecutor:
         ...         elapse(60.0)  # each epoch "takes" a minute
         ...         trial.report(1.0 / epoch)
         >>> space = hr.Space(x=hr.Float(0, 1), epochs=hr.Fidelity(1, 10))
-        >>> study = hr.Study("sim", space, storage="memory://", clock=executor.clock)
+        >>> study = hr.Study("sim", space, storage="memory://", optimizer="random",
+        ...                  clock=executor.clock)
         >>> study.optimize(objective, hr.Budget(epochs=40), executor=executor, progress=False)
         >>> executor.clock.now  # four trials of ten epochs, side by side
         600.0

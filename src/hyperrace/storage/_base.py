@@ -86,7 +86,11 @@ class StudySummary:
 
 @dataclass(frozen=True, slots=True)
 class NewDecision:
-    """A decision to write: start ``config`` or resume ``trial_id``, up to fidelity ``stop``."""
+    """A decision to write: start ``config`` or resume ``trial_id``, up to fidelity ``stop``.
+
+    ``enqueued``: the index of the queued configuration (:meth:`Storage.enqueue`) a start takes
+    out of the study's queue; the new trial gets that entry's user attributes.
+    """
 
     kind: Literal["start", "resume"]
     stop: float
@@ -94,6 +98,7 @@ class NewDecision:
     trial_id: int | None = None
     optimizer: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
+    enqueued: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,13 +155,33 @@ class Storage(Protocol):
         """Set one JSON-serialisable attribute of a study."""
         ...
 
+    def enqueue(
+        self,
+        study_id: int,
+        config: Mapping[str, Any],
+        user_attrs: Mapping[str, Any],
+        *,
+        now: float,
+    ) -> int:
+        """Put ``config`` (JSON values) at the end of the study's queue of configurations to start
+        first; return its index. It stays in :attr:`History.enqueued` until a start decision takes
+        it (``NewDecision.enqueued``). Counts as a change of the study."""
+        ...
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Set one JSON-serialisable user attribute of a trial, whatever its status (a change
+        of the trial: the next snapshot shows it)."""
+        ...
+
     def apply_decision(
         self, study_id: int, index: int, decision: NewDecision, *, now: float
     ) -> tuple[DecisionRecord, TrialRecord]:
-        """Write decision ``index`` and start or resume its trial, as one transaction.
+        """Write decision ``index`` and start or resume its trial, as one transaction; a start
+        that takes an entry of the queue (``decision.enqueued``) takes it in the same one.
 
         Raises:
-            DecisionConflict: the index is taken or the trial to resume is not paused.
+            DecisionConflict: the index is taken, the trial to resume is not paused, or the
+                queue entry was taken already.
         """
         ...
 

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from hyperrace.history import Direction, History
+from hyperrace.history import BEST_BY, Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
@@ -19,6 +19,7 @@ from hyperrace.storage._base import (
 from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
 from hyperrace.trial import (
     DecisionRecord,
+    Enqueued,
     Observation,
     StopReason,
     TrialRecord,
@@ -42,6 +43,7 @@ class InMemoryStorage:
         self._version: dict[int, int] = {}  # a study's change counter
         self._changed_at: dict[int, int] = {}  # a trial's study version at its last change
         self._run: dict[int, int] = {}  # a trial's current run: the index of its decision
+        self._queue: dict[int, list[tuple[Enqueued, int | None]]] = {}  # entry, trial taking it
 
     def _put(self, trial: TrialRecord) -> None:
         """Store a changed trial and count the change."""
@@ -91,7 +93,8 @@ class InMemoryStorage:
             out = []
             for info in sorted(self._studies.values(), key=lambda s: s.study_id):
                 h = self.history(info.study_id)
-                best = h.best()
+                by = info.attrs.get("best_by", "last")
+                best = h.best_value(by if by in BEST_BY else "last")
                 out.append(
                     StudySummary(
                         info.name,
@@ -101,7 +104,7 @@ class InMemoryStorage:
                         len(h.completed),
                         len(h.failed),
                         info.created,
-                        best.last_value if best else None,
+                        best,
                     )
                 )
             return out
@@ -117,6 +120,7 @@ class InMemoryStorage:
                 self._run.pop(tid, None)
             del self._decisions[info.study_id]
             self._version.pop(info.study_id, None)
+            self._queue.pop(info.study_id, None)
             return True
 
     def _replace_study(self, study_id: int, **changes: Any) -> None:
@@ -137,6 +141,30 @@ class InMemoryStorage:
             info = self._study_by_id(study_id)
             self._replace_study(study_id, attrs={**info.attrs, key: copy.deepcopy(value)})
 
+    def enqueue(
+        self,
+        study_id: int,
+        config: Mapping[str, Any],
+        user_attrs: Mapping[str, Any],
+        *,
+        now: float,
+    ) -> int:
+        with self._lock:
+            self._study_by_id(study_id)
+            queue = self._queue.setdefault(study_id, [])
+            entry = Enqueued(
+                len(queue), copy.deepcopy(dict(config)), copy.deepcopy(dict(user_attrs))
+            )
+            queue.append((entry, None))
+            self._version[study_id] = self._version.get(study_id, 0) + 1
+            return entry.index
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        with self._lock:
+            old = self.trial(trial_id)
+            attrs = {**old.user_attrs, key: copy.deepcopy(value)}
+            self._put(dataclasses.replace(old, user_attrs=attrs))
+
     def apply_decision(
         self, study_id: int, index: int, decision: NewDecision, *, now: float
     ) -> tuple[DecisionRecord, TrialRecord]:
@@ -147,6 +175,15 @@ class InMemoryStorage:
             if decision.kind == "start":
                 if decision.config is None:
                     raise ValueError("a start decision needs a config")
+                queue = self._queue.get(study_id, [])
+                user_attrs: Mapping[str, Any] = {}
+                if decision.enqueued is not None:
+                    k = decision.enqueued
+                    if not 0 <= k < len(queue) or queue[k][1] is not None:
+                        raise DecisionConflict(
+                            f"queued configuration {k} of study {study_id} is taken"
+                        )
+                    user_attrs = copy.deepcopy(dict(queue[k][0].user_attrs))
                 trial_id = max(self._trials, default=0) + 1
                 number = len(self._order.get(study_id, []))
                 trial = TrialRecord(
@@ -158,9 +195,12 @@ class InMemoryStorage:
                     created=now,
                     updated=now,
                     heartbeat=now,
+                    user_attrs=user_attrs,
                 )
                 self._study_of[trial_id] = study_id
                 self._order.setdefault(study_id, []).append(trial_id)
+                if decision.enqueued is not None:
+                    queue[decision.enqueued] = (queue[decision.enqueued][0], trial_id)
             else:
                 if decision.trial_id is None:
                     raise ValueError("a resume decision needs a trial_id")
@@ -359,7 +399,8 @@ class InMemoryStorage:
                     decs = since.decisions + tuple(records[since.n_decisions :])
             else:
                 trials = [self._trials[tid] for tid in order]
-            return History(info.direction, tuple(trials), len(records), decs, version)
+            waiting = tuple(e for e, taken in self._queue.get(study_id, []) if taken is None)
+            return History(info.direction, tuple(trials), len(records), decs, version, waiting)
 
     def close(self) -> None:
         """Nothing to release."""

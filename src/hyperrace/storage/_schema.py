@@ -19,10 +19,18 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-__all__ = ["SCHEMA_VERSION", "decisions", "metadata", "observations", "studies", "trials"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "decisions",
+    "enqueued",
+    "metadata",
+    "observations",
+    "studies",
+    "trials",
+]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0002"
+SCHEMA_VERSION = "0003"
 
 metadata = MetaData()
 
@@ -65,6 +73,8 @@ trials = Table(
     Column("version", Integer, nullable=False, default=0, server_default="0"),
     # the index of the decision that started the current run (stale runs are refused)
     Column("run", Integer, nullable=True),
+    # what the user attached to the trial, a JSON object (migration 0003)
+    Column("user_attrs", Text, nullable=False, default="{}", server_default="{}"),
     UniqueConstraint("study_id", "number", name="uq_hr_trials_study_number"),
     Index("ix_hr_trials_study_status", "study_id", "status"),
     Index("ix_hr_trials_study_version", "study_id", "version"),
@@ -103,4 +113,23 @@ decisions = Table(
     Column("info", Text, nullable=False),
     Column("time", Float, nullable=False),
     UniqueConstraint("study_id", "idx", name="uq_hr_decisions_study_idx"),
+)
+
+# configurations to start first, in order (migration 0003): an entry is taken by the start
+# decision that names it, in the decision's transaction (trial_id set)
+enqueued = Table(
+    "hr_enqueued",
+    metadata,
+    Column("enqueued_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "study_id", Integer, ForeignKey("hr_studies.study_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("idx", Integer, nullable=False),
+    Column("config", Text, nullable=False),
+    Column("user_attrs", Text, nullable=False),
+    Column("created", Float, nullable=False),
+    Column(
+        "trial_id", Integer, ForeignKey("hr_trials.trial_id", ondelete="CASCADE"), nullable=True
+    ),
+    UniqueConstraint("study_id", "idx", name="uq_hr_enqueued_study_idx"),
 )

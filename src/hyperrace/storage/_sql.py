@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hyperrace.exceptions import ConfigurationError, StorageError
-from hyperrace.history import Direction, History
+from hyperrace.history import BEST_BY, Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
@@ -34,8 +34,10 @@ from hyperrace.storage._base import (
 from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
+from hyperrace.storage._schema import enqueued as enqueued_t
 from hyperrace.trial import (
     DecisionRecord,
+    Enqueued,
     Observation,
     StopReason,
     TrialRecord,
@@ -313,7 +315,8 @@ class SQLStorage:
             out = []
             for row in rows:
                 c = by_study.get(row.study_id, {})
-                best = self.history(row.study_id).best()
+                by = json.loads(row.attrs or "{}").get("best_by", "last")
+                best = self.history(row.study_id).best_value(by if by in BEST_BY else "last")
                 out.append(
                     StudySummary(
                         row.name,
@@ -323,7 +326,7 @@ class SQLStorage:
                         c.get("completed", 0),
                         c.get("failed", 0),
                         row.created,
-                        best.last_value if best else None,
+                        best,
                     )
                 )
             return out
@@ -339,6 +342,7 @@ class SQLStorage:
                 if sid is None:
                     return False
                 tids = sa.select(trials.c.trial_id).where(trials.c.study_id == sid)
+                conn.execute(enqueued_t.delete().where(enqueued_t.c.study_id == sid))
                 conn.execute(decisions_t.delete().where(decisions_t.c.study_id == sid))
                 conn.execute(observations.delete().where(observations.c.trial_id.in_(tids)))
                 conn.execute(trials.delete().where(trials.c.study_id == sid))
@@ -420,6 +424,9 @@ class SQLStorage:
                     if decision.kind == "start":
                         if decision.config is None:
                             raise ValueError("a start decision needs a config")
+                        user_attrs = "{}"
+                        if decision.enqueued is not None:
+                            user_attrs = self._take_enqueued(conn, study_id, decision.enqueued)
                         number = conn.execute(
                             sa.select(sa.func.count()).where(trials.c.study_id == study_id)
                         ).scalar_one()
@@ -439,9 +446,19 @@ class SQLStorage:
                                 updated=now,
                                 heartbeat=now,
                                 run=index,
+                                user_attrs=user_attrs,
                             )
                             .returning(trials.c.trial_id)
                         ).scalar_one()
+                        if decision.enqueued is not None:
+                            conn.execute(
+                                enqueued_t.update()
+                                .where(
+                                    enqueued_t.c.study_id == study_id,
+                                    enqueued_t.c.idx == decision.enqueued,
+                                )
+                                .values(trial_id=trial_id)
+                            )
                         start = 0.0
                     else:
                         trial_id = decision.trial_id
@@ -499,6 +516,71 @@ class SQLStorage:
 
         record, trial_id = self._retry(run)
         return record, self.trial(trial_id)
+
+    @staticmethod
+    def _take_enqueued(conn: Connection, study_id: int, index: int) -> str:
+        """Lock queue entry ``index`` of the study for the decision that takes it; return its
+        user attributes (JSON text). ``DecisionConflict`` when it was taken already."""
+        row = conn.execute(
+            sa.select(enqueued_t.c.user_attrs, enqueued_t.c.trial_id)
+            .where(enqueued_t.c.study_id == study_id, enqueued_t.c.idx == index)
+            .with_for_update()
+        ).first()
+        if row is None or row.trial_id is not None:
+            raise DecisionConflict(f"queued configuration {index} of study {study_id} is taken")
+        return str(row.user_attrs)
+
+    def enqueue(
+        self,
+        study_id: int,
+        config: Mapping[str, Any],
+        user_attrs: Mapping[str, Any],
+        *,
+        now: float,
+    ) -> int:
+        def run() -> int:
+            with self._tx() as conn:
+                self._bump(conn, study_id)  # the study's row lock: one enqueue at a time
+                index: int = conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(enqueued_t.c.idx), -1) + 1).where(
+                        enqueued_t.c.study_id == study_id
+                    )
+                ).scalar_one()
+                conn.execute(
+                    enqueued_t.insert().values(
+                        study_id=study_id,
+                        idx=index,
+                        config=_dumps(dict(config)),
+                        user_attrs=_dumps(dict(user_attrs)),
+                        created=now,
+                    )
+                )
+                return index
+
+        return self._retry(run)
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        text = _dumps(value)  # not JSON: refused before anything is written
+
+        def run() -> None:
+            with self._tx() as conn:
+                row = conn.execute(
+                    sa.select(trials.c.user_attrs, trials.c.study_id)
+                    .where(trials.c.trial_id == trial_id)
+                    .with_for_update()
+                ).first()
+                if row is None:
+                    raise KeyError(f"no trial with trial_id={trial_id}")
+                attrs = json.loads(row.user_attrs or "{}")
+                attrs[key] = json.loads(text)
+                conn.execute(
+                    trials.update()
+                    .where(trials.c.trial_id == trial_id)
+                    .values(user_attrs=_dumps(attrs))
+                )
+                self._changed(conn, row.study_id, trial_id)
+
+        self._retry(run)
 
     def report(
         self,
@@ -786,6 +868,7 @@ class SQLStorage:
             t.updated,
             t.heartbeat,
             t.lost_count,
+            t.user_attrs,
         ]
 
     @staticmethod
@@ -812,6 +895,7 @@ class SQLStorage:
             updated,
             hb,
             lost,
+            user_attrs,
         ) = row
         return TrialRecord(
             tid,
@@ -828,6 +912,7 @@ class SQLStorage:
             updated,
             hb,
             lost,
+            json.loads(user_attrs) if user_attrs != "{}" else {},
         )
 
     def trial(self, trial_id: int) -> TrialRecord:
@@ -884,7 +969,8 @@ class SQLStorage:
                 merged = _merge(base.trials if base else (), changed)
                 if merged is None:  # numbering not as expected (cannot happen): read it all
                     merged = self._changed_trials(conn, study_id, None)
-            return History(direction, merged, n_dec, decs, version)
+                queue = self._enqueued(conn, study_id)
+            return History(direction, merged, n_dec, decs, version, queue)
 
         return self._retry(run)
 
@@ -910,6 +996,16 @@ class SQLStorage:
         for trial_id, *values in obs_rows:  # unpacked rows: much faster than attributes
             curves.setdefault(trial_id, []).append(Observation(*values))
         return tuple(self._trial_record(r, tuple(curves.get(r[0], ()))) for r in trial_rows)
+
+    @staticmethod
+    def _enqueued(conn: Connection, study_id: int) -> tuple[Enqueued, ...]:
+        """The configurations still waiting in the study's queue, in order."""
+        rows = conn.execute(
+            sa.select(enqueued_t.c.idx, enqueued_t.c.config, enqueued_t.c.user_attrs)
+            .where(enqueued_t.c.study_id == study_id, enqueued_t.c.trial_id.is_(None))
+            .order_by(enqueued_t.c.idx)
+        ).all()
+        return tuple(Enqueued(i, json.loads(c), json.loads(u)) for i, c, u in rows)
 
     @staticmethod
     def _decisions(conn: Connection, study_id: int, start: int) -> tuple[DecisionRecord, ...]:

@@ -13,9 +13,14 @@ __all__ = ["Job"]
 class Job:
     """Train trial ``trial_id`` (configuration ``config``) from ``start`` up to ``stop``.
 
+    ``start`` and ``stop`` are ints for a fidelity in epochs or steps (and for a space without a
+    fidelity, whose one step is 1), so ``range(job.start + 1, job.stop + 1)`` counts the steps
+    to train; floats for seconds.
+
     Attributes:
-        trial_id: the trial, for ``Study.report`` and ``Study.tell``.
-        number: the trial's number within the study.
+        trial_id: the trial: its identity everywhere (``Study.report``, ``Study.tell``,
+            ``Study.checkpoint``, the CLI, the dashboard, the checkpoint folder ``trial-<id>``).
+        number: the trial's position in the study (0, 1, ...).
         config: its hyperparameters.
         start: the fidelity it has already trained (0 for a new trial).
         stop: train up to this fidelity, then ``tell``.

@@ -10,6 +10,7 @@ from hyperrace.exceptions import ConfigurationError, ObjectiveFailingError
 from hyperrace.executors import Executor, InProcessExecutor, Objective, Outcome, ProcessExecutor
 from hyperrace.optimizers import Done, Wait
 from hyperrace.study._budget import Budget
+from hyperrace.study._interrupt import raise_interrupted
 from hyperrace.study._job import Job
 from hyperrace.study._keeper import check_liveness
 from hyperrace.study._progress import make_progress
@@ -79,11 +80,11 @@ class RaceLoop:
     def run(self) -> None:
         study, clock, executor = self.study, self.study.clock, self.executor
         executor.start(study.storage, self.objective)
-        display = make_progress(self.progress, study.name)
+        display = make_progress(self.progress, study.name, study.space.fidelity_name, study.best_by)
         elapsed0 = study.elapsed_seconds
         t0 = flushed = clock.wall()
         stopping = False
-        interrupted = False
+        interrupted: list[int] | None = None  # the trials in flight when Ctrl-C came
         try:
             while True:
                 study.recover(stale_after=self.stale_after, max_retries=self.max_retries)
@@ -100,7 +101,6 @@ class RaceLoop:
                 outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
                 for outcome in outcomes:
                     self.mine.pop(outcome.trial_id, None)
-                    self._count_failure(outcome)
                 now = clock.wall()
                 if now - flushed >= 1.0:
                     study.storage.add_elapsed(study.study_id, now - flushed)
@@ -108,7 +108,11 @@ class RaceLoop:
                 history = study.history()
                 usage = (self.budget or Budget()).usage(history, elapsed0 + now - t0)
                 if display is not None:
+                    for outcome in outcomes:
+                        display.ended(history.trial(outcome.trial_id), history)
                     display.update(history, usage)
+                for outcome in outcomes:
+                    self._count_failure(outcome)
                 if usage.exhausted and self.mine and not stopping:
                     stopping = True  # e.g. the time budget ran out: running trials pause
                     executor.request_stop()
@@ -127,16 +131,23 @@ class RaceLoop:
                     logger.info("study %r: %s", study.name, last.reason)
                 break
         except KeyboardInterrupt:
-            interrupted = True
+            interrupted = list(self.mine)
             raise
         finally:
             try:
-                executor.shutdown(grace=2.0 if interrupted else 30.0)
+                executor.shutdown(grace=2.0 if interrupted is not None else 30.0)
             finally:
                 self._pause_leftovers()
                 study.storage.add_elapsed(study.study_id, clock.wall() - flushed)
                 if display is not None:
                     display.close()
+                if interrupted is not None:
+                    paused = [
+                        t
+                        for t in interrupted
+                        if study.storage.trial(t).status is TrialStatus.PAUSED
+                    ]
+                    raise_interrupted(study.name, len(paused))
 
     def _count_failure(self, outcome: Outcome) -> None:
         """Stop the study when the objective fails every time: that is a bug, not bad luck."""

@@ -10,19 +10,21 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from hyperrace._clock import Clock, SystemClock
 from hyperrace._rng import decision_rng, new_seed
 from hyperrace.exceptions import (
     ConfigurationError,
+    SpaceError,
     StudyMismatchError,
     StudyNotFoundError,
     TrialStateError,
 )
-from hyperrace.executors import Objective, RunSpec
-from hyperrace.history import Direction, History
+from hyperrace.executors import Objective, RunSpec, trial_folder
+from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.optimizers import (
     Decision,
     Done,
@@ -36,9 +38,18 @@ from hyperrace.optimizers import (
 from hyperrace.space import Space
 from hyperrace.storage import DecisionConflict, NewDecision, Storage, StudyInfo, open_storage
 from hyperrace.study._budget import Budget
+from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
 from hyperrace.study._keeper import Keeper, check_liveness
-from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
+from hyperrace.trial import (
+    Checkpoint,
+    Observation,
+    StopReason,
+    TrialRecord,
+    TrialStatus,
+    check_user_attr,
+    check_value,
+)
 
 if TYPE_CHECKING:
     from hyperrace.executors import Executor
@@ -47,9 +58,9 @@ __all__ = ["Study"]
 
 logger = logging.getLogger("hyperrace")
 
-#: The optimizer of a new study when none is named.
-DEFAULT_OPTIMIZER = "random"
 _MAX_CONFLICTS = 200
+#: A trial to read the columns of an empty study's data frame from.
+_EMPTY_TRIAL = TrialRecord(0, 0, {}, TrialStatus.RUNNING)
 
 
 def _check_name(name: object) -> str:
@@ -85,14 +96,20 @@ class Study:
         storage: a URL (``sqlite:///file.db``, ``postgresql+psycopg://...``, ``memory://``) or a
             storage object; default ``sqlite:///hyperrace.db`` in the working directory.
         optimizer: a registered name or an optimizer object; default: the one the study was
-            created with, or ``"random"`` for a new study.
+            created with; for a new study ``"asha"`` when the space has a fidelity, else
+            ``"gp_ei"`` (``"tpe"`` without the ``bo`` extra), as
+            :func:`~hyperrace.study.default_optimizer` decides.
         seed: the seed of every decision; default: the stored one, or a fresh one.
+        best_by: how :attr:`best` ranks trials (see :meth:`~hyperrace.History.best`):
+            ``"last"``, the value at the highest fidelity reached (the default of a new study),
+            or ``"curve"``, the best value anywhere on a trial's curve. Stored with the study,
+            so ``hyperrace best`` ranks the same way; default: the stored rule.
         artifacts: the folder for checkpoints; default: ``hyperrace-artifacts/<name>`` next to a
             SQLite file, in the working directory for PostgreSQL, and a temporary folder removed
             at exit for ``memory://``.
         clock: where time comes from (tests and simulations pass their own).
 
-    Example:
+    Examples:
         >>> import hyperrace as hr
         >>> space = hr.Space(x=hr.Float(-5.0, 5.0))
         >>> study = hr.Study("doc-example", space, storage="memory://", seed=0)
@@ -114,8 +131,13 @@ class Study:
         seed: int | None = None,
         artifacts: str | Path | None = None,
         clock: Clock | None = None,
+        best_by: BestBy | None = None,
     ) -> None:
         self.name = _check_name(name)
+        if best_by is not None and best_by not in BEST_BY:
+            raise ConfigurationError(
+                f"best_by={best_by!r} is not a ranking rule; use one of {list(BEST_BY)}"
+            )
         if direction is not None and direction not in ("minimize", "maximize"):
             raise ConfigurationError(f"direction={direction!r} must be 'minimize' or 'maximize'")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -150,6 +172,9 @@ class Study:
             self.artifacts = _default_artifacts(self.storage, name)
         if stored_artifacts != str(self.artifacts):
             self.storage.set_study_attr(info.study_id, "artifacts", str(self.artifacts))
+        self.best_by: BestBy = best_by or info.attrs.get("best_by", "last")
+        if info.attrs.get("best_by", "last") != self.best_by:
+            self.storage.set_study_attr(info.study_id, "best_by", self.best_by)
 
     # -- creation and loading -----------------------------------------------------------------
 
@@ -173,7 +198,7 @@ class Study:
                 f"space must be a hyperrace.Space, got {type(space).__name__}; "
                 "build one with hr.Space(lr=hr.Float(1e-4, 1e-1, log=True), ...)"
             )
-        opt = self._build_optimizer(optimizer or DEFAULT_OPTIMIZER)
+        opt = self._build_optimizer(optimizer or default_optimizer(space))
         return self.storage.create_study(
             name,
             direction=direction or "minimize",
@@ -251,8 +276,21 @@ class Study:
 
     @property
     def best(self) -> TrialRecord | None:
-        """The best trial among those at the highest fidelity reached (see ``History.best``)."""
-        return self.history().best()
+        """The best trial, never a failed one, ranked by :attr:`best_by` (see
+        :meth:`History.best`); ``None`` before a value is reported."""
+        return self.history().best(self.best_by)
+
+    @property
+    def best_value(self) -> float | None:
+        """The value that makes :attr:`best` the best (its value at the highest fidelity reached,
+        or the best value of its curve with ``best_by="curve"``); ``None`` before any."""
+        return self.history().best_value(self.best_by)
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        """The hyperparameters of :attr:`best` (a copy); ``None`` before a value is reported."""
+        best = self.best
+        return None if best is None else dict(best.config)
 
     @property
     def elapsed_seconds(self) -> float:
@@ -260,15 +298,51 @@ class Study:
         info = self.storage.get_study(self.name)
         return info.elapsed_seconds if info else 0.0
 
-    def to_dataframe(self) -> Any:
-        """One row per observation (pandas): trial, number, status, config columns, fidelity,
-        value, seconds. Needs the ``dataframe`` extra."""
+    def to_dataframe(self, *, per: Literal["trial", "observation"] = "trial") -> Any:
+        """The study as a pandas DataFrame (needs the ``dataframe`` extra).
+
+        ``per="trial"`` (default): one row per trial, as Optuna's ``Study.trials_dataframe``:
+        ``number``, ``trial_id``, ``state``, ``value`` (at the highest fidelity it reported),
+        ``fidelity``, ``datetime_start``, ``datetime_complete`` (when it completed or failed;
+        NaT while it may run again), ``duration``, a ``params_<name>`` column per
+        hyperparameter, a ``user_attrs_<key>`` column per user attribute, then ``work``,
+        ``reason``, ``message``, ``wall_seconds``, ``cpu_seconds`` and ``lost_count``.
+
+        ``per="observation"``: one row per reported value: ``number``, ``trial_id``, ``state``,
+        ``fidelity``, ``value``, ``datetime`` (when it was reported), ``wall_seconds``,
+        ``cpu_seconds`` and the ``params_<name>`` columns.
+
+        Moments are pandas datetimes in UTC, durations timedeltas.
+        """
         from hyperrace._imports import require
 
         pd = require("pandas", "dataframe", "Study.to_dataframe()")
-        from hyperrace.study._export import rows
+        from hyperrace.study._export import (
+            DURATION_COLUMNS,
+            TIME_COLUMNS,
+            observation_records,
+            trial_records,
+        )
 
-        return pd.DataFrame(rows(self.history(), self.space))
+        if per not in ("trial", "observation"):
+            raise ConfigurationError(f"per={per!r} must be 'trial' or 'observation'")
+        history = self.history()
+        build = trial_records if per == "trial" else observation_records
+        records = build(history, self.space)
+        if not records:  # the columns of an empty study still show what there will be
+            empty = History(history.direction, (_EMPTY_TRIAL,))
+            columns = list(build(empty, self.space)[0])
+            return pd.DataFrame(columns=columns)
+        frame = pd.DataFrame(records)
+        for column in TIME_COLUMNS:
+            if column in frame:
+                frame[column] = pd.to_datetime(frame[column], unit="s", utc=True)
+        for column in DURATION_COLUMNS:
+            if column in frame:
+                frame[column] = pd.to_timedelta(frame[column], unit="s")
+        if {"duration", "datetime_start", "datetime_complete"} <= set(frame.columns):
+            frame["duration"] = frame["datetime_complete"] - frame["datetime_start"]  # exact
+        return frame
 
     # -- deciding -----------------------------------------------------------------------------
 
@@ -280,19 +354,38 @@ class Study:
     def _integer_fidelity(self) -> bool:
         return self.space.fidelity is None or self.space.fidelity.is_integer
 
+    def _native(self, fidelity: float) -> float:
+        """An int for epochs and steps (``range(job.start + 1, job.stop + 1)`` works), the float
+        itself for seconds."""
+        if self._integer_fidelity and float(fidelity).is_integer():
+            return int(fidelity)
+        return fidelity
+
     def _clip(self, start: float, stop: float, left: float) -> float:
         stop = min(stop, start + left)
         return float(math.floor(stop)) if self._integer_fidelity else stop
 
-    def _decide(self, history: History) -> Decision:
+    def _decide(self, history: History) -> tuple[Decision, int | None]:
+        """The next decision, and the queue entry a start takes (``None``: none)."""
         interrupted = [
             t for t in history.paused if t.reason.is_interruption and t.fidelity < t.target
         ]
         if interrupted:
             t = interrupted[0]
-            return Resume(t.trial_id, t.target, {"resumed": "interrupted"})
+            return Resume(t.trial_id, t.target, {"resumed": "interrupted"}), None
         rng = decision_rng(self.seed, history.n_decisions)
-        return self.optimizer.decide(self.space, history, rng)
+        decision = self.optimizer.decide(self.space, history, rng)
+        if not history.enqueued or isinstance(decision, Resume | Wait):
+            return decision, None
+        # the queue comes first: the optimizer's start (its budget and bookkeeping) with the
+        # queued values; once the optimizer is done, the queue still trains to the maximum
+        entry = history.enqueued[0]
+        if isinstance(decision, Start):
+            config, stop, info = dict(decision.config), decision.stop, dict(decision.info)
+        else:
+            config, stop, info = self.space.sample(rng), self._max_fidelity, {}
+        config.update(entry.config)
+        return Start(config, stop, {**info, "enqueued": entry.index}), entry.index
 
     def _next(self, budget: Budget | None, elapsed: float) -> Job | Wait | Done:
         """Decide and record the next job (retrying when another process decided first)."""
@@ -303,7 +396,7 @@ class Study:
                 return Done(usage.exhausted)  # before asking: no decision is made to be dropped
             if usage is not None and not usage.can_start and not history.paused:
                 return Done(f"the trial budget ({usage.budget.trials}) is spent")
-            decision = self._decide(history)
+            decision, enqueued = self._decide(history)
             if isinstance(decision, Wait | Done):
                 return decision
             self._validate(decision, history)
@@ -320,7 +413,12 @@ class Study:
             made_by = "study" if "resumed" in decision.info else self.optimizer.name
             new = (
                 NewDecision(
-                    "start", stop, config=decision.config, optimizer=made_by, info=decision.info
+                    "start",
+                    stop,
+                    config=decision.config,
+                    optimizer=made_by,
+                    info=decision.info,
+                    enqueued=enqueued,
                 )
                 if isinstance(decision, Start)
                 else NewDecision(
@@ -341,8 +439,8 @@ class Study:
                 trial.trial_id,
                 trial.number,
                 dict(trial.config),
-                record.start,
-                record.stop,
+                self._native(record.start),
+                self._native(record.stop),
                 record.kind,
                 record.index,
                 dict(record.info),
@@ -367,6 +465,72 @@ class Study:
                     f"({trial.status.value} at fidelity {trial.fidelity:g}) up to "
                     f"{decision.stop:g}; only paused trials can be resumed, to a higher fidelity"
                 )
+
+    # -- the queue and user attributes --------------------------------------------------------
+
+    def enqueue(
+        self, config: Mapping[str, Any], *, user_attrs: Mapping[str, Any] | None = None
+    ) -> int:
+        """Put ``config`` in the study's queue: the next trials start the queued configurations,
+        in order, before the optimizer proposes new ones (a warm start from known good ones).
+        Returns its place in the queue (0, 1, ...).
+
+        ``config`` may leave hyperparameters out: the optimizer's proposal fills them. The
+        optimizer still decides the budget of a queued trial (ASHA starts it at its lowest
+        rung, GP-EI at the maximum), and races it like any other; once the optimizer is done,
+        the rest of the queue is trained to the maximum fidelity. Each queued configuration is
+        started once, even with many processes asking at once. ``user_attrs`` are given to the
+        trial it starts.
+
+        Raises:
+            SpaceError: a key is not a hyperparameter of the space, or a value does not fit.
+            ConfigurationError: a user attribute is not a JSON value.
+
+        Examples:
+            >>> import hyperrace as hr
+            >>> space = hr.Space(lr=hr.Float(1e-4, 1e-1, log=True), layers=hr.Int(1, 4))
+            >>> study = hr.Study("warm", space, storage="memory://", optimizer="random", seed=0)
+            >>> study.enqueue({"lr": 0.01, "layers": 2}, user_attrs={"source": "last year"})
+            0
+            >>> study.enqueue({"lr": 0.003})  # layers: the optimizer's choice
+            1
+            >>> study.optimize(lambda t: t.config["lr"], budget=hr.Budget(trials=3), progress=False)
+            >>> [t.config["lr"] for t in study.trials[:2]], study.trials[0].user_attrs
+            ([0.01, 0.003], {'source': 'last year'})
+        """
+        values = self._check_partial(config)
+        attrs = dict(user_attrs or {})
+        for key, value in attrs.items():
+            check_user_attr(key, value)
+        return self.storage.enqueue(self.study_id, values, attrs, now=self.clock.timestamp())
+
+    def _check_partial(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(config, Mapping):
+            raise SpaceError(f"enqueue() takes a mapping of name to value, not {config!r}")
+        unknown = [k for k in config if k not in self.space]
+        if unknown:
+            hint = (
+                f"; {self.space.fidelity_name!r} is the fidelity, which the optimizer grants"
+                if self.space.fidelity_name in unknown
+                else ""
+            )
+            raise SpaceError(
+                f"enqueue(): {unknown} are not hyperparameters of this space (names: "
+                f"{list(self.space.names)}){hint}"
+            )
+        return {k: self.space[k].validate(k, v) for k, v in config.items()}
+
+    def set_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Attach ``value`` (a JSON value) to trial ``trial_id`` under ``key``, whatever its
+        status (e.g. a test score computed after the study); as ``Trial.set_user_attr`` does
+        from the objective. It is in ``TrialRecord.user_attrs``; optimizers ignore it.
+
+        Raises:
+            ConfigurationError: ``key`` is not a non-empty string, or ``value`` not JSON.
+            KeyError: there is no trial ``trial_id``.
+        """
+        check_user_attr(key, value)
+        self.storage.set_trial_user_attr(trial_id, key, value)
 
     # -- ask / report / tell ------------------------------------------------------------------
 
@@ -418,30 +582,78 @@ class Study:
     def report(
         self,
         trial_id: int,
-        *,
-        fidelity: float,
         value: float,
+        *,
+        fidelity: float | None = None,
+        checkpoint: Callable[[], Any] | Any | None = None,
         wall_seconds: float = 0.0,
         cpu_seconds: float = 0.0,
     ) -> bool:
         """Record ``value`` of trial ``trial_id`` at ``fidelity``; committed when it returns.
 
-        A NaN or infinite value fails the trial (the reason is kept) instead of being stored.
-        Returns True while the trial should keep training (running and below its granted stop).
-        A fidelity outside the space's range is an error (seconds may overshoot the maximum).
+        Args:
+            trial_id: the job's ``trial_id``.
+            value: the metric. A NaN or infinite value fails the trial (the reason is kept)
+                instead of being stored.
+            fidelity: the budget trained so far (whole epochs or steps, or seconds). Required
+                when the space has a fidelity; without one it is the single step, 1, and may be
+                left out. A fidelity outside the space's range is an error (seconds may
+                overshoot the maximum).
+            checkpoint: the state to resume from, or a callable returning it (called only after
+                the value was checked): saved atomically in the trial's folder
+                (:meth:`checkpoint`), and its fidelity committed with the report, as
+                :meth:`Trial.report <hyperrace.Trial.report>` does.
+            wall_seconds: wall-clock seconds the step took (for budgets in seconds and the
+                views).
+            cpu_seconds: processor seconds the step took.
+
+        Returns:
+            True while the trial should keep training (running and below its granted stop).
 
         Raises:
             TrialStateError: the trial is not running; or this object handed out its job, the
                 run was taken as lost meanwhile (no heartbeat for ``stale_after``) and the trial
                 is now trained by another run: stop training it.
         """
+        if fidelity is None:
+            if self.space.fidelity is not None:
+                raise ConfigurationError(
+                    f"report(trial {trial_id}, ...) needs fidelity=: the space's fidelity "
+                    f"{self.space.fidelity_name!r} says how far the trial has trained, e.g. "
+                    f"study.report(job.trial_id, value, fidelity=job.start + 1)"
+                )
+            fidelity = 1
         self._check_fidelity(fidelity)
         obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
         # a job this object handed out reports as its run: refused once that run was taken as
         # lost and the trial resumed elsewhere (TrialStateError says so)
         run = self._keeper.run_of(trial_id) if self._keeper is not None else None
-        done = self.storage.report(trial_id, obs, run=run)
+        saved: Checkpoint | None = None
+        if checkpoint is not None and check_value(value) is None:
+            saved = self.checkpoint(trial_id)
+            saved.save(checkpoint() if callable(checkpoint) else checkpoint, float(fidelity))
+        done = self.storage.report(
+            trial_id,
+            obs,
+            run=run,
+            checkpoint_fidelity=float(fidelity) if saved is not None else None,
+        )
+        if saved is not None:
+            saved.prune()
         return done.status is TrialStatus.RUNNING and float(fidelity) < done.target
+
+    def checkpoint(self, trial_id: int) -> Checkpoint:
+        """The checkpoint folder of trial ``trial_id`` (``<artifacts>/trial-<trial_id>``): its
+        ``load()`` gives the state of the newest checkpoint committed with a report (``None``
+        when there is none), its ``fidelity`` says where that state is. The same folder and
+        files as :attr:`Trial.checkpoint <hyperrace.Trial.checkpoint>`, so a trial can move
+        between ask/tell and ``optimize``.
+
+        Raises:
+            KeyError: there is no trial ``trial_id``.
+        """
+        record = self.storage.trial(trial_id)
+        return Checkpoint(trial_folder(self.artifacts, trial_id), record.checkpoint_fidelity)
 
     def _check_fidelity(self, fidelity: float) -> None:
         f = self.space.fidelity
@@ -553,7 +765,9 @@ class Study:
             executor: run jobs with this executor instead: an executor object, or ``"ray"`` for
                 a :class:`~hyperrace.executors.RayExecutor` with ``workers`` jobs at once on the
                 Ray cluster this process is connected to (or a local one it starts).
-            progress: a live display (True), log lines (False... None picks by terminal).
+            progress: ``True``: a live display (needs the ``progress`` extra); ``False``: no
+                output; ``None`` (default): the live display when standard error is a terminal
+                with rich installed, else one line per ended run on standard error.
             heartbeat_interval: seconds between a running trial's heartbeats.
             stale_after: seconds without a heartbeat after which a running trial is taken as lost
                 and paused, to be resumed (default: 3 heartbeat intervals).
@@ -563,8 +777,12 @@ class Study:
             max_retries: runs of one trial that may be lost (its worker died or stopped sending
                 heartbeats) before the trial fails instead of being resumed (``None``: no limit).
 
-        Ctrl-C pauses the running trials at what they reported and re-raises ``KeyboardInterrupt``;
-        calling ``optimize`` again resumes them.
+        Ctrl-C pauses the running trials at what they reported and raises a
+        ``KeyboardInterrupt`` that says how many were paused (uncaught in a script, that line
+        alone is printed and the process exits as Ctrl-C does, status 130); calling
+        ``optimize`` again resumes them. With worker processes, a call from the top level of
+        the main script outside ``if __name__ == "__main__":`` is refused with
+        :class:`~hyperrace.ConfigurationError`.
         """
         from hyperrace.study._loop import RaceLoop
 

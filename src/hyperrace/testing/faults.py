@@ -374,6 +374,7 @@ class Setup:
             storage=self.url,
             seed=self.seed,
             artifacts=self.folder / "artifacts",
+            optimizer="random",
         )
 
     def command(self) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 from hyperrace.trial import Trial
 
 __all__ = [
+    "annotated_learning_curve",
     "curve_value",
     "dying_objective",
     "failing_objective",
@@ -48,6 +49,14 @@ def learning_curve(trial: Trial) -> None:
     for step in trial.epochs():
         trained += 1
         trial.report(curve_value(trial.config, step), checkpoint={"trained": trained})
+
+
+def annotated_learning_curve(trial: Trial) -> None:
+    """:func:`learning_curve` that also records user attributes: the process it ran in
+    (``pid``), and ``runs``, counting its runs (one more than the attribute it started with)."""
+    trial.set_user_attr("pid", os.getpid())
+    trial.set_user_attr("runs", int(trial.user_attrs.get("runs", 0)) + 1)
+    learning_curve(trial)
 
 
 def slow_learning_curve(trial: Trial) -> None:

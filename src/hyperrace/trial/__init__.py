@@ -4,16 +4,19 @@ from hyperrace.trial._checkpoint import Checkpoint
 from hyperrace.trial._handle import InvalidValue, ReportSink, Trial
 from hyperrace.trial._records import (
     DecisionRecord,
+    Enqueued,
     Observation,
     StopReason,
     TrialRecord,
     TrialStatus,
+    check_user_attr,
     check_value,
 )
 
 __all__ = [
     "Checkpoint",
     "DecisionRecord",
+    "Enqueued",
     "InvalidValue",
     "Observation",
     "ReportSink",
@@ -21,5 +24,6 @@ __all__ = [
     "Trial",
     "TrialRecord",
     "TrialStatus",
+    "check_user_attr",
     "check_value",
 ]

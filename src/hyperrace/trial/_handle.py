@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from hyperrace._clock import Clock, SystemClock
 from hyperrace.exceptions import TrialStateError
 from hyperrace.trial._checkpoint import Checkpoint
-from hyperrace.trial._records import Observation, StopReason, check_value
+from hyperrace.trial._records import Observation, StopReason, check_user_attr, check_value
 
 __all__ = ["InvalidValue", "ReportSink", "Trial"]
 
@@ -33,6 +33,11 @@ class InvalidValue(Exception):
 
     It unwinds the objective; the executor knows the trial is already recorded as failed.
     """
+
+
+def _native(fidelity: float, integer: bool) -> float:
+    """An int for epochs and steps (so ``range(trial.start + 1, trial.stop + 1)`` works)."""
+    return int(fidelity) if integer and float(fidelity).is_integer() else fidelity
 
 
 class ReportSink(Protocol):
@@ -45,16 +50,20 @@ class Trial:
     """One run of one configuration, from ``start`` to ``stop``.
 
     Args:
-        trial_id: the trial's id in the storage.
-        number: its number within the study (0, 1, ...).
+        trial_id: the trial's identity (shown as "trial <trial_id>" everywhere; its checkpoint
+            folder is ``trial-<trial_id>``).
+        number: its position in the study (0, 1, ...).
         config: its hyperparameters.
-        start: the fidelity it resumes from: that of its checkpoint (0 when it has none).
-        stop: the fidelity it is granted: train up to here.
+        start: the fidelity it resumes from: that of its checkpoint (0 when it has none); an
+            int for epochs and steps.
+        stop: the fidelity it is granted: train up to here (an int for epochs and steps).
         integer_fidelity: True when the fidelity counts steps or epochs, False for seconds.
         checkpoint: its checkpoint folder.
         sink: where reports go.
         clock: the clock that measures wall and processor seconds.
         cpu_slice: processor seconds this run may spend; it stops at the first report after that.
+        user_attrs: the trial's user attributes so far.
+        attr_sink: where :meth:`set_user_attr` commits one (``None``: kept in this handle only).
     """
 
     def __init__(
@@ -70,12 +79,14 @@ class Trial:
         sink: ReportSink,
         clock: Clock | None = None,
         cpu_slice: float | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        attr_sink: Callable[[str, Any], None] | None = None,
     ) -> None:
         self.trial_id = trial_id
         self.number = number
         self.config = dict(config)
-        self.start = start
-        self.stop = stop
+        self.start = _native(start, integer_fidelity)
+        self.stop = _native(stop, integer_fidelity)
         self.checkpoint = checkpoint
         self._integer = integer_fidelity
         self._sink = sink
@@ -85,12 +96,36 @@ class Trial:
         self._last_wall = self._clock.wall()
         self._current: float | None = None
         self._last_reported = start
+        self._reports = 0
+        self._user_attrs = dict(user_attrs or {})
+        self._attr_sink = attr_sink
         self.stop_reason = StopReason.NONE
 
     @property
     def fidelity(self) -> float:
         """The fidelity reached by the last report of this run (``start`` before any)."""
         return self._last_reported
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The trial's user attributes (a copy): those it had, and those this run set."""
+        return dict(self._user_attrs)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Attach ``value`` (a JSON value: number, string, bool, None, or lists and dicts of
+        them) to the trial under ``key``, committed at once; ``TrialRecord.user_attrs``,
+        ``Study.to_dataframe()`` (``user_attrs_<key>`` columns) and ``hyperrace show --trial``
+        show it. Optimizers ignore user attributes.
+        """
+        check_user_attr(key, value)
+        if self._attr_sink is not None:
+            self._attr_sink(key, value)
+        self._user_attrs[key] = value
+
+    @property
+    def reports(self) -> int:
+        """How many values this run has reported so far."""
+        return self._reports
 
     @property
     def cpu_seconds(self) -> float:
@@ -171,6 +206,7 @@ class Trial:
             self.checkpoint.save(state, fidelity)
             ckpt_fidelity = fidelity
         go_on = self._sink(obs, ckpt_fidelity)
+        self._reports += 1
         if problem is not None:
             self.stop_reason = StopReason.INVALID_VALUE
             raise InvalidValue(f"trial {self.trial_id} failed: {problem} at fidelity {fidelity}")

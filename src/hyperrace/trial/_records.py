@@ -7,17 +7,22 @@ optimizers, the CLI and the dashboard read them. Nothing changes a record after 
 from __future__ import annotations
 
 import enum
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from hyperrace.exceptions import ConfigurationError
+
 __all__ = [
     "DecisionRecord",
+    "Enqueued",
     "Observation",
     "StopReason",
     "TrialRecord",
     "TrialStatus",
+    "check_user_attr",
     "check_value",
 ]
 
@@ -74,6 +79,20 @@ def check_value(value: float) -> str | None:
     return None
 
 
+def check_user_attr(key: object, value: object) -> None:
+    """Raise :class:`~hyperrace.ConfigurationError` unless ``key`` is a non-empty string and
+    ``value`` a JSON value (what every storage keeps exactly)."""
+    if not isinstance(key, str) or not key:
+        raise ConfigurationError(f"a user attribute's key must be a non-empty string, not {key!r}")
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(
+            f"user attribute {key!r}={value!r} is not a JSON value ({exc}); store numbers, "
+            "strings, booleans, None, and lists or dicts of them"
+        ) from None
+
+
 @dataclass(frozen=True, slots=True)
 class Observation:
     """One point of a learning curve.
@@ -112,6 +131,9 @@ class TrialRecord:
         heartbeat: when its worker last showed signs of life (running trials only; a snapshot
             may hold an older value, since heartbeats do not count as changes of the trial).
         lost_count: how many of its runs were lost (worker died, heartbeat stopped).
+        user_attrs: small JSON values the user attached to it (``Trial.set_user_attr``,
+            ``Study.set_user_attr``, ``Study.enqueue(..., user_attrs=)``); optimizers ignore
+            them.
     """
 
     trial_id: int
@@ -128,6 +150,7 @@ class TrialRecord:
     updated: float = 0.0
     heartbeat: float | None = None
     lost_count: int = 0
+    user_attrs: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         value = "-" if self.last_value is None else f"{self.last_value:.6g}"
@@ -144,6 +167,12 @@ class TrialRecord:
     @property
     def last_value(self) -> float | None:
         """The value at the highest fidelity reported, or ``None`` before the first report."""
+        return self.curve[-1].value if self.curve else None
+
+    @property
+    def value(self) -> float | None:
+        """The trial's value: the one at the highest fidelity reported (as :attr:`last_value`),
+        or ``None`` before the first report."""
         return self.curve[-1].value if self.curve else None
 
     def value_at(self, fidelity: float) -> float | None:
@@ -188,3 +217,19 @@ class DecisionRecord:
     optimizer: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
     time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """A configuration waiting in a study's queue (``Study.enqueue``): the next trials the study
+    starts, in order, before the optimizer proposes new ones.
+
+    Attributes:
+        index: 0, 1, 2, ... in order of enqueueing within the study.
+        config: the hyperparameters to try; those it leaves out are the optimizer's choice.
+        user_attrs: attributes the trial will carry.
+    """
+
+    index: int
+    config: Mapping[str, Any]
+    user_attrs: Mapping[str, Any] = field(default_factory=dict)

@@ -4,9 +4,10 @@ Extraction (:func:`race`, :func:`best_so_far`, :func:`parallel_table`, :func:`im
 :func:`trial_detail`) is pure and needs numpy only; the records feed the dashboard, the
 ``hyperrace plot`` command and the static exports alike. The ``*_figure`` functions turn them
 into Plotly figure dicts (JSON for Plotly.js; no plotly Python package needed);
-:func:`write_html` and :func:`write_png` export a view to a file (the ``dashboard`` extra).
+:func:`write_html` and :func:`write_image` (PNG, SVG, PDF) export a view to a file (the
+``dashboard`` extra).
 
-Example:
+Examples:
     >>> import hyperrace as hr
     >>> from hyperrace.visual import race
     >>> space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 4))
@@ -14,8 +15,8 @@ Example:
     >>> study.optimize(lambda trial: trial.config["x"], budget=hr.Budget(trials=3), progress=False)
     >>> info = study.storage.get_study("doc-visual")
     >>> history = study.storage.history(info.study_id, decisions=True)
-    >>> [(s.number, s.start, s.reached, s.outcome) for s in race(history, space).segments]
-    [(0, 0.0, 4.0, 'completed'), (1, 0.0, 4.0, 'completed'), (2, 0.0, 4.0, 'completed')]
+    >>> [(s.trial_id, s.start, s.reached, s.outcome) for s in race(history, space).segments]
+    [(1, 0.0, 4.0, 'completed'), (2, 0.0, 4.0, 'completed'), (3, 0.0, 4.0, 'completed')]
 """
 
 from hyperrace.visual._data import (
@@ -42,10 +43,17 @@ from hyperrace.visual._plotly import (
     timeline_figure,
     trial_figure,
 )
-from hyperrace.visual._static import plotly_js_path, write_html, write_png
+from hyperrace.visual._static import (
+    IMAGE_SUFFIXES,
+    plotly_js_path,
+    write_html,
+    write_image,
+    write_png,
+)
 from hyperrace.visual._views import VIEWS, Snapshot, figure, marker, read, summary
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "OUTCOMES",
     "VIEWS",
     "BestPoint",
@@ -75,5 +83,6 @@ __all__ = [
     "trial_detail",
     "trial_figure",
     "write_html",
+    "write_image",
     "write_png",
 ]

@@ -63,7 +63,8 @@ class Segment:
     """One run of one trial: the part of its learning curve one decision paid for.
 
     Attributes:
-        trial_id, number: the trial.
+        trial_id: the trial (its identity, shown as "trial <trial_id>"); number: its position in
+            the study (0, 1, ...).
         run: 0 for its first run, 1 for the first resume, ...
         decision: the index of the decision that granted the run (``None`` without records).
         start: the fidelity already trained when the run began (0 for a new trial).
@@ -100,7 +101,7 @@ class Race:
         max_fidelity: the space's maximum fidelity (``None`` for a space without one).
         fidelity_name: the fidelity's name (``"fidelity"`` for a space without one).
         direction: the study's direction.
-        best_trial: the number of :meth:`History.best`'s trial, or ``None``.
+        best_trial: the ``trial_id`` of :meth:`History.best`'s trial, or ``None``.
     """
 
     segments: tuple[Segment, ...]
@@ -212,7 +213,7 @@ def race(history: History, space: Space | None = None) -> Race:
         max_fidelity=max_fidelity,
         fidelity_name=(space.fidelity_name or "fidelity") if space is not None else "fidelity",
         direction=history.direction,
-        best_trial=best.number if best is not None else None,
+        best_trial=best.trial_id if best is not None else None,
     )
 
 
@@ -224,13 +225,13 @@ class BestPoint:
         work: fidelity units trained by then, over all trials.
         seconds: seconds since the study's first record.
         value: the best value reported so far (in the study's direction).
-        number: the trial that reported it, at ``fidelity``.
+        trial_id: the trial that reported it, at ``fidelity``.
     """
 
     work: float
     seconds: float
     value: float
-    number: int
+    trial_id: int
     fidelity: float
 
 
@@ -259,16 +260,16 @@ def best_so_far(history: History, space: Space | None = None) -> BestSoFar:
     max_fidelity = float(fidelity.high) if fidelity is not None else None
     origin = _origin(history)
     events = sorted(
-        (o.time, t.number, o.fidelity, o.value) for t in history.trials for o in t.curve
+        (o.time, t.trial_id, o.fidelity, o.value) for t in history.trials for o in t.curve
     )
     last_fidelity: dict[int, float] = {}
     work = 0.0
     best_any: list[BestPoint] = []
     best_max: list[BestPoint] = []
-    for time, number, f, value in events:
-        work += max(f - last_fidelity.get(number, 0.0), 0.0)
-        last_fidelity[number] = max(f, last_fidelity.get(number, 0.0))
-        point = BestPoint(work, time - origin, value, number, f)
+    for time, trial_id, f, value in events:
+        work += max(f - last_fidelity.get(trial_id, 0.0), 0.0)
+        last_fidelity[trial_id] = max(f, last_fidelity.get(trial_id, 0.0))
+        point = BestPoint(work, time - origin, value, trial_id, f)
         if not best_any or history.better(value, best_any[-1].value):
             best_any.append(point)
         at_max = max_fidelity is not None and f >= max_fidelity
@@ -279,7 +280,7 @@ def best_so_far(history: History, space: Space | None = None) -> BestSoFar:
     def closed(points: list[BestPoint]) -> tuple[BestPoint, ...]:
         if points and points[-1].work < work:
             last = points[-1]
-            points = [*points, BestPoint(work, end, last.value, last.number, last.fidelity)]
+            points = [*points, BestPoint(work, end, last.value, last.trial_id, last.fidelity)]
         return tuple(points)
 
     return BestSoFar(closed(best_any), closed(best_max), work, max_fidelity)
@@ -350,7 +351,7 @@ class TrialDetail:
     """Everything the page of one trial shows.
 
     Attributes:
-        number, trial_id, status, reason, message: the trial.
+        trial_id, status, reason, message: the trial; number: its position in the study.
         config: its hyperparameters (JSON values).
         fidelity, value: the highest fidelity reported and the value there.
         target: the fidelity it was last granted.
@@ -379,13 +380,13 @@ class TrialDetail:
     decisions: tuple[tuple[int, str, float, float, str, float, Mapping[str, Any]], ...]
 
 
-def trial_detail(history: History, number: int, space: Space | None = None) -> TrialDetail:
-    """The page of trial ``number``; ``KeyError`` naming the number if there is none."""
-    trial = next((t for t in history.trials if t.number == number), None)
+def trial_detail(history: History, trial_id: int, space: Space | None = None) -> TrialDetail:
+    """The page of trial ``trial_id``; ``KeyError`` naming the id if there is none."""
+    trial = next((t for t in history.trials if t.trial_id == trial_id), None)
     if trial is None:
-        raise KeyError(
-            f"no trial number {number} in this study (numbers run from 0 to {len(history) - 1})"
-        )
+        ids = [t.trial_id for t in history.trials]
+        known = f"its trials are {min(ids)} to {max(ids)}" if ids else "it has no trials"
+        raise KeyError(f"no trial {trial_id} in this study ({known})")
     origin = _origin(history)
     fidelity = space.fidelity if space is not None else None
     max_fidelity = float(fidelity.high) if fidelity is not None else None

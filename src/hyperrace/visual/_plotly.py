@@ -129,7 +129,7 @@ def race_figure(race: Race, *, max_points: int = 60_000, bins: int = 8) -> Figur
         fx, fy = _thin(s, cap)
         xs.extend([*fx, None])
         ys.extend([*fy, None])
-        label = f"trial {s.number}, run {s.run + 1}"
+        label = f"trial {s.trial_id}, run {s.run + 1}"
         texts.extend([label] * len(fx) + [None])
     palette = [
         TIME_COLOURS[round(i * (len(TIME_COLOURS) - 1) / max(1, bins - 1))] for i in range(bins)
@@ -154,7 +154,7 @@ def race_figure(race: Race, *, max_points: int = 60_000, bins: int = 8) -> Figur
                 **({"legendgrouptitle": {"text": "run began"}} if not traces else {}),
             }
         )
-    best = [s for s in drawn if s.number == race.best_trial]
+    best = [s for s in drawn if s.trial_id == race.best_trial]
     if best:
         xs2: list[float | None] = []
         ys2: list[float | None] = []
@@ -184,7 +184,7 @@ def race_figure(race: Race, *, max_points: int = 60_000, bins: int = 8) -> Figur
                 "mode": "markers",
                 "x": [s.fidelities[-1] for s in ends],
                 "y": [s.values[-1] for s in ends],
-                "text": [f"trial {s.number}: {label} at {s.reached:g}" for s in ends],
+                "text": [f"trial {s.trial_id}: {label} at {s.reached:g}" for s in ends],
                 "hovertemplate": "%{text}<br>value %{y:.4g}<extra></extra>",
                 "marker": {
                     "symbol": symbol,
@@ -233,7 +233,7 @@ def best_figure(best: BestSoFar, *, fidelity_name: str = "fidelity") -> Figure:
                 "marker": {"size": 5},
                 "x": [p.work for p in points],
                 "y": [p.value for p in points],
-                "text": [f"trial {p.number} at {fidelity_name} {p.fidelity:g}" for p in points],
+                "text": [f"trial {p.trial_id} at {fidelity_name} {p.fidelity:g}" for p in points],
                 "hovertemplate": "%{text}<br>after %{x:g}: %{y:.4g}<extra></extra>",
                 "name": name,
             }
@@ -264,8 +264,10 @@ def timeline_figure(race: Race) -> Figure:
         texts: list[str | None] = []
         for s in runs:
             xs.extend([s.began / per, s.ended / per, None])
-            ys.extend([s.number, s.number, None])
-            text = f"trial {s.number}: {s.start:g} → {s.reached:g} (granted {s.granted:g}), {label}"
+            ys.extend([s.trial_id, s.trial_id, None])
+            text = (
+                f"trial {s.trial_id}: {s.start:g} → {s.reached:g} (granted {s.granted:g}), {label}"
+            )
             texts.extend([text, text, None])
         traces.append(
             {
@@ -384,7 +386,7 @@ def trial_figure(detail: TrialDetail, *, fidelity_name: str = "fidelity") -> Fig
     return {
         "data": traces,
         "layout": _layout(
-            f"Trial {detail.number}: its learning curve, run by run",
+            f"Trial {detail.trial_id}: its learning curve, run by run",
             xaxis=_axis(fidelity_name),
             yaxis=_axis("value"),
         ),

@@ -21,7 +21,7 @@ from hyperrace.visual._importance import importance
 from hyperrace.visual._plotly import OUTCOME_STYLE, TIME_COLOURS, time_unit
 from hyperrace.visual._views import VIEWS, Snapshot, figure
 
-__all__ = ["plotly_js_path", "write_html", "write_png"]
+__all__ = ["IMAGE_SUFFIXES", "plotly_js_path", "write_html", "write_image", "write_png"]
 
 _MARKERS = {
     "triangle-up": "^",
@@ -73,7 +73,8 @@ def write_html(snap: Snapshot, view: str, path: str | Path) -> Path:
 
 
 def write_png(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) -> Path:
-    """Draw ``view`` of the study with matplotlib into a PNG file; return its path.
+    """Draw ``view`` of the study with matplotlib into a PNG file (or the format the suffix of
+    ``path`` names, as :func:`write_image` checks); return its path.
 
     Raises:
         ConfigurationError: ``view`` is not one of :data:`~hyperrace.visual.VIEWS`.
@@ -101,6 +102,26 @@ def write_png(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) ->
     return out
 
 
+#: The picture formats :func:`write_image` draws, by the suffix of the file.
+IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def write_image(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) -> Path:
+    """Draw ``view`` of the study with matplotlib into a PNG, SVG or PDF file, as the suffix of
+    ``path`` says (:data:`IMAGE_SUFFIXES`); return its path.
+
+    Raises:
+        ConfigurationError: another suffix, or ``view`` is not one of
+            :data:`~hyperrace.visual.VIEWS`.
+        MissingDependencyError: matplotlib is not installed.
+    """
+    if Path(path).suffix.lower() not in IMAGE_SUFFIXES:
+        raise ConfigurationError(
+            f"{str(path)!r} must end in one of {', '.join(IMAGE_SUFFIXES)}; write_html writes .html"
+        )
+    return write_png(snap, view, path, dpi=dpi)
+
+
 def _race(ax: Any, data: Any) -> None:
     span = data.duration or 1.0
     unit, per = time_unit(data.duration)
@@ -116,9 +137,9 @@ def _race(ax: Any, data: Any) -> None:
             label = f"began {b * span / bins / per:.3g}–{(b + 1) * span / bins / per:.3g} {unit}"
         ax.plot(s.fidelities, s.values, color=TIME_COLOURS[b], lw=1.1, alpha=0.8, label=label)
     for s in data.segments:
-        if s.number == data.best_trial and s.fidelities:
+        if s.trial_id == data.best_trial and s.fidelities:
             first = s.run == 0
-            label = f"best: trial {s.number}" if first else None
+            label = f"best: trial {s.trial_id}" if first else None
             ax.plot(s.fidelities, s.values, color="black", lw=2.4, label=label, zorder=4)
     for outcome in OUTCOMES:
         ends = [s for s in data.segments if s.outcome == outcome and s.fidelities]
@@ -152,7 +173,7 @@ def _timeline(ax: Any, data: Any) -> None:
             continue
         name, _symbol, colour = OUTCOME_STYLE[outcome]
         ax.hlines(
-            [s.number for s in runs],
+            [s.trial_id for s in runs],
             [s.began / per for s in runs],
             [s.ended / per for s in runs],
             colors=colour,

@@ -86,7 +86,7 @@ def summary(snap: Snapshot) -> dict[str, Any]:
         "best": None
         if best is None
         else {
-            "number": best.number,
+            "trial_id": best.trial_id,
             "value": best.last_value,
             "fidelity": best.fidelity,
             "config": dict(best.config),

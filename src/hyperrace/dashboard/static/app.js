@@ -116,7 +116,7 @@ function studyPage() {
   async function showTrials() {
     const data = await getJSON(`${apiStudy(name)}/trials?offset=${offset}&limit=${limit}&order=best`);
     const rows = data.trials.map((t) => [
-      el("a", { href: `${studyUrl(name)}/trials/${t.number}` }, `#${t.number}`),
+      el("a", { href: `${studyUrl(name)}/trials/${t.trial_id}` }, `${t.trial_id}`),
       el("span", { class: `status ${t.status}` }, t.status), t.fidelity, t.value, t.work,
       Object.entries(t.config).map(([k, v]) => `${k}=${fmt(v)}`).join(", "),
     ]);
@@ -135,7 +135,7 @@ function studyPage() {
 
   function showSummary(s) {
     const card = (label, value) => el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value" }, value));
-    const best = s.best ? `${fmt(s.best.value)} (trial ${s.best.number} at ${fmt(s.best.fidelity)})` : "–";
+    const best = s.best ? `${fmt(s.best.value)} (trial ${s.best.trial_id} at ${fmt(s.best.fidelity)})` : "–";
     cards.replaceChildren(
       card("optimizer", s.optimizer.name || "–"), card("trials", s.n_trials),
       card("running", s.status.running), card("paused", s.status.paused),
@@ -165,20 +165,20 @@ function studyPage() {
 
 function trialPage() {
   const name = body.dataset.study;
-  const number = body.dataset.trial;
-  crumbs(el("a", { href: studyUrl(name) }, name), el("span", {}, `trial ${number}`));
+  const trialId = body.dataset.trial;
+  crumbs(el("a", { href: studyUrl(name) }, name), el("span", {}, `trial ${trialId}`));
   const head = el("section", { class: "cards" });
   const plot = el("div", { id: "plot-trial", class: "plot" });
   const config = el("section", { id: "config" });
   const checkpoints = el("section", { id: "checkpoints" });
   const decisions = el("section", { id: "decisions" });
-  main.append(el("h1", {}, `Trial ${number}`), head, plot,
+  main.append(el("h1", {}, `Trial ${trialId}`), head, plot,
     el("div", { class: "grid" }, el("div", {}, el("h2", {}, "Configuration"), config),
       el("div", {}, el("h2", {}, "Checkpoints"), checkpoints)),
     el("h2", {}, "Decisions that touched it"), decisions);
   let marker = null;
   poll(async () => {
-    const data = await getJSON(`${apiStudy(name)}/trials/${number}`);
+    const data = await getJSON(`${apiStudy(name)}/trials/${trialId}`);
     if (data.marker === marker) return;
     marker = data.marker;
     const d = data.detail;

@@ -7,7 +7,7 @@ gives a categorical of ``c`` choices ``c`` columns, 1.0 on its choice and 0.0 el
 continuous relaxation a block may hold any values in [0, 1]; decoding takes its argmax (the first
 choice on ties), and numeric columns decode with the dimension's ``from_unit`` (ints rounded).
 
-Example:
+Examples:
 
 >>> from hyperrace.space import Categorical, Float, Space
 >>> enc = OneHot(Space(lr=Float(1e-4, 1e-1, log=True), opt=Categorical(["adam", "sgd"])))
