@@ -112,19 +112,42 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> 
         help="wall-clock seconds of optimizing recorded on the study (default: no limit)",
     )
     p.add_argument(
+        "--trial-seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="time slice of one run of a trial, in seconds of --trial-clock (default: none)",
+    )
+    p.add_argument(
+        "--trial-clock",
+        choices=("auto", "wall", "process"),
+        default="auto",
+        help="what --trial-seconds counts: wall-clock seconds, processor seconds of the worker "
+        "process and its children, or auto: wall with GPUs, processor seconds otherwise "
+        "(default: auto)",
+    )
+    p.add_argument(
         "--trial-cpu-seconds",
         type=_positive_float,
         default=None,
         metavar="C",
-        help="processor-time slice of one run of a trial (default: none)",
+        help="the same as --trial-seconds C --trial-clock process",
     )
     p.add_argument(
         "--hard-stop-grace",
         type=_positive_float,
         default=None,
         metavar="G",
-        help="processor seconds past the slice before a run that does not report is stopped "
-        "hard (default: max(2, C/4))",
+        help="seconds (of the slice's clock) past the slice before a run that does not report "
+        "is stopped hard (default: max(2, slice/4))",
+    )
+    p.add_argument(
+        "--stall-after",
+        type=_positive_float,
+        default=None,
+        metavar="T",
+        help="wall-clock seconds without a report or trial.alive() after which a run is taken "
+        "as hung: stopped hard and counted as a lost run (default: never)",
     )
     p.add_argument(
         "--heartbeat-interval",
@@ -364,15 +387,25 @@ class _WorkerExecutor:
 
 
 def _budget(args: argparse.Namespace) -> Budget | None:
-    if args.hard_stop_grace is not None and args.trial_cpu_seconds is None:
+    no_slice = args.trial_cpu_seconds is None and args.trial_seconds is None
+    if args.hard_stop_grace is not None and no_slice:
         raise ConfigurationError(
-            "--hard-stop-grace needs --trial-cpu-seconds: it is the time a run may go on past "
-            "its slice"
+            "--hard-stop-grace needs --trial-seconds (or --trial-cpu-seconds): it is the time a "
+            "run may go on past its slice"
+        )
+    if args.trial_cpu_seconds is not None and (
+        args.trial_seconds is not None or args.trial_clock != "auto"
+    ):
+        raise ConfigurationError(
+            "--trial-cpu-seconds is --trial-seconds with --trial-clock process: give one or the "
+            "other"
         )
     budget = Budget(
         epochs=args.budget_epochs,
         trials=args.budget_trials,
         seconds=args.budget_seconds,
+        trial_seconds=args.trial_seconds,
+        trial_clock=args.trial_clock,
         trial_cpu_seconds=args.trial_cpu_seconds,
         hard_stop_grace=args.hard_stop_grace,
     )
@@ -479,6 +512,7 @@ def _take_jobs(
             heartbeat_interval=args.heartbeat_interval,
             stale_after=args.stale_after,
             max_retries=args.max_retries,
+            stall_after=args.stall_after,
         )
         after = study.history()
         if not after.running and after.n_decisions == before:

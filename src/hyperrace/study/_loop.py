@@ -53,6 +53,7 @@ class RaceLoop:
         stale_after: float | None,
         max_failures_in_a_row: int | None = None,
         max_retries: int | None = 3,
+        stall_after: float | None = None,
     ) -> None:
         if not callable(objective):
             raise ConfigurationError(f"objective {objective!r} is not callable")
@@ -74,6 +75,16 @@ class RaceLoop:
             )
         self.max_failures = max_failures_in_a_row
         self.max_retries = max_retries
+        if stall_after is not None and (
+            isinstance(stall_after, bool)
+            or not isinstance(stall_after, int | float)
+            or not 0 < stall_after < float("inf")
+        ):
+            raise ConfigurationError(
+                f"stall_after={stall_after!r} must be a positive number of seconds, or None to "
+                "never take a run without progress as hung"
+            )
+        self.stall_after = stall_after
         self.failures = 0
 
     def run(self) -> None:
@@ -95,7 +106,13 @@ class RaceLoop:
                         break
                     self.mine[last.trial_id] = last
                     executor.submit(
-                        study._spec(last, self.budget, self.heartbeat_interval, self.max_retries)
+                        study._spec(
+                            last,
+                            self.budget,
+                            self.heartbeat_interval,
+                            self.max_retries,
+                            self.stall_after,
+                        )
                     )
                 outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
                 for outcome in outcomes:

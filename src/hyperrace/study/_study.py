@@ -513,7 +513,9 @@ class Study:
         budget: Budget | None,
         heartbeat_interval: float | None,
         max_retries: int | None = 3,
+        stall_after: float | None = None,
     ) -> RunSpec:
+        fidelity = self.space.fidelity
         return RunSpec(
             study_id=self.study_id,
             trial_id=job.trial_id,
@@ -521,11 +523,14 @@ class Study:
             max_fidelity=self._max_fidelity,
             integer_fidelity=self._integer_fidelity,
             artifacts=str(self.artifacts),
-            cpu_slice=budget.trial_cpu_seconds if budget else None,
+            time_slice=budget.time_slice if budget else None,
+            slice_clock=budget.slice_clock if budget else "auto",
+            fidelity_clock=fidelity.clock if fidelity is not None else "auto",
             hard_stop_grace=budget.grace_in_effect if budget else None,
             heartbeat_interval=heartbeat_interval,
             max_retries=max_retries,
             decision=job.decision,
+            stall_after=stall_after,
         )
 
     def optimize(
@@ -540,6 +545,7 @@ class Study:
         stale_after: float | None = None,
         max_failures_in_a_row: int | None = 20,
         max_retries: int | None = 3,
+        stall_after: float | None = None,
     ) -> None:
         """Run the race until the budget is spent or the optimizer is done.
 
@@ -562,6 +568,11 @@ class Study:
                 rather than bad configurations; the trials stay recorded.
             max_retries: runs of one trial that may be lost (its worker died or stopped sending
                 heartbeats) before the trial fails instead of being resumed (``None``: no limit).
+            stall_after: wall-clock seconds a run may go without a report or ``trial.alive()``
+                before it is taken as hung: a worker process (``workers > 1``, Ray) stops it hard
+                and counts it as a lost run, to be resumed from its checkpoint (in this process,
+                ``workers=1``, it is only logged). ``None`` (default): never. Give it more than
+                the longest stretch between two reports (or call ``trial.alive()`` within it).
 
         Ctrl-C pauses the running trials at what they reported and re-raises ``KeyboardInterrupt``;
         calling ``optimize`` again resumes them.
@@ -579,6 +590,7 @@ class Study:
             stale_after,
             max_failures_in_a_row,
             max_retries,
+            stall_after,
         ).run()
 
     def __repr__(self) -> str:

@@ -46,7 +46,7 @@ class StopReason(str, enum.Enum):
 
     NONE = "none"
     REACHED = "reached"  # it trained up to the fidelity it was granted
-    TIME_SLICE = "time_slice"  # its processor-time slice was spent; stopped at a report
+    TIME_SLICE = "time_slice"  # its time slice was spent; stopped at a report (or hard)
     INTERRUPTED = "interrupted"  # Ctrl-C or the study stopped it: to be resumed
     LOST = "lost"  # its worker died or stopped sending heartbeats: resumed, or failed if too often
     OBJECTIVE_RETURNED = "objective_returned"  # the objective returned before the granted fidelity
