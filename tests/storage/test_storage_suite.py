@@ -379,3 +379,26 @@ def test_a_run_lost_after_its_last_report_ends_as_it_would_have(storage: Storage
         t = storage.trial(tid)
         assert t.status is status and t.reason is StopReason.REACHED and t.lost_count == 0
         assert "after it had reported its granted fidelity" in t.message
+
+
+def test_the_devices_of_a_run_are_recorded_and_seen_by_incremental_snapshots(
+    storage: Storage,
+) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)
+    assert storage.trial(tid).devices == ()
+    before = storage.history(sid)
+    storage.set_devices(tid, ["cuda:3", "cuda:4"], run=0)
+    assert storage.trial(tid).devices == ("cuda:3", "cuda:4")
+    after = storage.history(sid, since=before)
+    assert after.version > before.version
+    assert after.trial(tid).devices == ("cuda:3", "cuda:4")
+    with pytest.raises(TrialStateError, match="run of decision 1"):
+        storage.set_devices(tid, ["cpu"], run=1)
+    storage.set_devices(tid, [], run=0)  # none assigned
+    assert storage.trial(tid).devices == ()
+    storage.set_devices(tid, ["cpu"])
+    storage.end_run(tid, TrialStatus.PAUSED, StopReason.REACHED, "", now=2.0)
+    assert storage.trial(tid).devices == ("cpu",)  # kept with the trial once its run ended
+    with pytest.raises(TrialStateError, match="not running"):
+        storage.set_devices(tid, ["cuda:0"])

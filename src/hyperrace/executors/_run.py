@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperrace._clock import Clock, ClockName, SystemClock, resolve_clock
-from hyperrace._devices import torch_names
+from hyperrace._devices import record_names, torch_names
 from hyperrace.exceptions import TrialStateError
 from hyperrace.storage import Storage
 from hyperrace.trial import (
@@ -419,6 +419,13 @@ def run_job(
     if record.status is not TrialStatus.RUNNING:  # ended, or taken as lost, before it began
         return recorded_outcome(storage, spec.trial_id)
     devices = torch_names(spec.gpus) if spec.gpus is not None else None
+    if spec.gpus is not None or record.devices:  # say which devices, or that none were given
+        with contextlib.suppress(TrialStateError):  # taken away meanwhile: its reports will say
+            storage.set_devices(
+                spec.trial_id,
+                record_names(spec.gpus) if spec.gpus is not None else (),
+                run=spec.decision,
+            )
     checkpoint = Checkpoint(
         trial_folder(spec.artifacts, spec.trial_id),
         record.checkpoint_fidelity,

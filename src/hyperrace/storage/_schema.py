@@ -22,7 +22,7 @@ from sqlalchemy import (
 __all__ = ["SCHEMA_VERSION", "decisions", "metadata", "observations", "studies", "trials"]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0002"
+SCHEMA_VERSION = "0003_devices"
 
 metadata = MetaData()
 
@@ -65,6 +65,8 @@ trials = Table(
     Column("version", Integer, nullable=False, default=0, server_default="0"),
     # the index of the decision that started the current run (stale runs are refused)
     Column("run", Integer, nullable=True),
+    # the devices of the latest run that was given some, a JSON list (migration 0003_devices)
+    Column("devices", Text, nullable=True),
     UniqueConstraint("study_id", "number", name="uq_hr_trials_study_number"),
     Index("ix_hr_trials_study_status", "study_id", "status"),
     Index("ix_hr_trials_study_version", "study_id", "version"),

@@ -648,6 +648,28 @@ class SQLStorage:
 
         self._retry(run)
 
+    def set_devices(self, trial_id: int, devices: Sequence[str], *, run: int | None = None) -> None:
+        def tx() -> None:
+            with self._tx() as conn:
+                row = conn.execute(
+                    sa.select(trials.c.status, trials.c.study_id, trials.c.run)
+                    .where(trials.c.trial_id == trial_id)
+                    .with_for_update()
+                ).first()
+                if row is None:
+                    raise KeyError(f"no trial with trial_id={trial_id}")
+                current, study_id, current_run = row
+                check_running(trial_id, TrialStatus(current), "record the devices of")
+                check_run(trial_id, run, current_run, "record the devices of")
+                conn.execute(
+                    trials.update()
+                    .where(trials.c.trial_id == trial_id)
+                    .values(devices=_dumps(list(devices)) if devices else None)
+                )
+                self._changed(conn, study_id, trial_id)
+
+        self._retry(tx)
+
     @staticmethod
     def _losable(*where: Any) -> Any:
         """The rows :meth:`_lose` needs (trial, lost count, target, fidelity reached, study,
@@ -786,6 +808,7 @@ class SQLStorage:
             t.updated,
             t.heartbeat,
             t.lost_count,
+            t.devices,
         ]
 
     @staticmethod
@@ -812,6 +835,7 @@ class SQLStorage:
             updated,
             hb,
             lost,
+            devices,
         ) = row
         return TrialRecord(
             tid,
@@ -828,6 +852,7 @@ class SQLStorage:
             updated,
             hb,
             lost,
+            tuple(json.loads(devices)) if devices else (),
         )
 
     def trial(self, trial_id: int) -> TrialRecord:

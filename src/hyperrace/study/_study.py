@@ -21,7 +21,7 @@ from hyperrace.exceptions import (
     StudyNotFoundError,
     TrialStateError,
 )
-from hyperrace.executors import Objective, RunSpec
+from hyperrace.executors import Gpus, Objective, RunSpec
 from hyperrace.history import Direction, History
 from hyperrace.optimizers import (
     Decision,
@@ -538,7 +538,7 @@ class Study:
         objective: Objective,
         budget: Budget | None = None,
         *,
-        workers: int = 1,
+        workers: int | None = None,
         executor: Executor | str | None = None,
         progress: bool | None = None,
         heartbeat_interval: float = 10.0,
@@ -546,6 +546,8 @@ class Study:
         max_failures_in_a_row: int | None = 20,
         max_retries: int | None = 3,
         stall_after: float | None = None,
+        gpus: Gpus = None,
+        gpus_per_worker: int = 1,
     ) -> None:
         """Run the race until the budget is spent or the optimizer is done.
 
@@ -556,6 +558,7 @@ class Study:
                 first stopped). ``None``: until the optimizer says it is done.
             workers: 1 runs jobs in this process; more run them in local worker processes (the
                 objective must then be importable, and the storage a file or a server).
+                Default: 1, or with ``gpus`` one worker per ``gpus_per_worker`` GPUs.
             executor: run jobs with this executor instead: an executor object, or ``"ray"`` for
                 a :class:`~hyperrace.executors.RayExecutor` with ``workers`` jobs at once on the
                 Ray cluster this process is connected to (or a local one it starts).
@@ -573,6 +576,13 @@ class Study:
                 and counts it as a lost run, to be resumed from its checkpoint (in this process,
                 ``workers=1``, it is only logged). ``None`` (default): never. Give it more than
                 the longest stretch between two reports (or call ``trial.alive()`` within it).
+            gpus: the GPUs of this machine to train on: ``[0, 1, ...]`` (indices, or ids such as
+                ``"GPU-5b2e..."``) or ``"auto"`` (every GPU PyTorch sees; where it sees none,
+                the CPU, with one log line). Jobs then run in worker processes, each owning its
+                GPUs (its ``CUDA_VISIBLE_DEVICES``); a run trains on ``trial.devices``, which the
+                trial's record and the dashboard show. No two workers share a GPU unless it is
+                listed twice. ``None`` (default): not managed.
+            gpus_per_worker: GPUs each worker process owns.
 
         Ctrl-C pauses the running trials at what they reported and re-raises ``KeyboardInterrupt``;
         calling ``optimize`` again resumes them.
@@ -591,6 +601,8 @@ class Study:
             max_failures_in_a_row,
             max_retries,
             stall_after,
+            gpus,
+            gpus_per_worker,
         ).run()
 
     def __repr__(self) -> str:

@@ -112,6 +112,8 @@ class TrialRecord:
         heartbeat: when its worker last showed signs of life (running trials only; a snapshot
             may hold an older value, since heartbeats do not count as changes of the trial).
         lost_count: how many of its runs were lost (worker died, heartbeat stopped).
+        devices: the devices its latest run was given, as ``"cuda:<id>"`` (the GPU's id on its
+            worker's machine) or ``"cpu"``; empty when none were assigned.
     """
 
     trial_id: int
@@ -128,6 +130,7 @@ class TrialRecord:
     updated: float = 0.0
     heartbeat: float | None = None
     lost_count: int = 0
+    devices: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         value = "-" if self.last_value is None else f"{self.last_value:.6g}"
