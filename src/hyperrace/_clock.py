@@ -14,6 +14,7 @@ seconds otherwise (:func:`resolve_clock`).
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import threading
@@ -115,25 +116,47 @@ def _stat_cpu(pid: int) -> float | None:
     return (utime + stime + cutime + cstime) / _TICK
 
 
+#: Seconds between two scans of ``/proc`` for this process's live children: a child started
+#: in between is counted from the next scan on (its whole time, since it is cumulative).
+_RESCAN_SECONDS = 1.0
+_scan_lock = threading.Lock()
+_scan: tuple[int, float, tuple[int, ...]] = (-1, -math.inf, ())  # (pid, when, live children)
+
+
+def _descendants() -> tuple[int, ...]:
+    """This process's live descendants (children first), scanned at most every
+    ``_RESCAN_SECONDS``; a forked child scans its own."""
+    global _scan
+    pid, now = os.getpid(), time.monotonic()
+    with _scan_lock:
+        scanned_pid, when, found = _scan
+        if scanned_pid == pid and now - when < _RESCAN_SECONDS:
+            return found
+        out: list[int] = []
+        pending = _live_children(pid)
+        while pending:
+            child = pending.pop()
+            if child not in out:
+                out.append(child)
+                pending.extend(_live_children(child))
+        _scan = (pid, now, tuple(out))
+        return _scan[2]
+
+
 def children_cpu_seconds() -> float:
     """Processor seconds of this process's child processes: those that ended and were waited
     for (``resource.getrusage(RUSAGE_CHILDREN)``), plus, on Linux, the live ones and their own
-    descendants (read from ``/proc``), such as the workers of a PyTorch ``DataLoader``."""
+    descendants (read from ``/proc``), such as the workers of a PyTorch ``DataLoader``.
+
+    A descendant that ended but was not yet waited for by a live parent is counted by that
+    parent's ``/proc`` record; one waited for by this process moves to ``getrusage``."""
     ended = resource.getrusage(resource.RUSAGE_CHILDREN)
     total = ended.ru_utime + ended.ru_stime
     # read after getrusage: a child reaped in between is missed once, never counted twice
-    pending = _live_children(os.getpid())
-    seen: set[int] = set()
-    while pending:
-        pid = pending.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
+    for pid in _descendants():
         seconds = _stat_cpu(pid)
-        if seconds is None:
-            continue
-        total += seconds
-        pending.extend(_live_children(pid))
+        if seconds is not None:
+            total += seconds
     return total
 
 
