@@ -10,6 +10,10 @@ rounds. A round is one study (random search, ``--epochs`` steps of 6-step trials
 * SIGKILL a worker after its last report: trial number 0 kills its own worker process right
   after the last report of a run that reached its granted fidelity, before the run is ended in
   the storage (one kill per round);
+* a hung objective: trial number 0 blocks for ever in the middle of its second step (its worker
+  process lives on and sends heartbeats); the driver's ``stall_after`` (1.5 s) stops it hard,
+  counts a lost run and resumes the trial (one hang per round; odd rounds with two peer
+  ``hyperrace worker`` processes);
 * SIGKILL the driver: the driver killed ``--kills`` times (its worker processes are left to
   themselves), a new driver started each time;
 * SIGKILL a peer: the same with two peer ``hyperrace worker`` processes (1 worker process each);
@@ -62,7 +66,17 @@ from hyperrace.testing.faults import Setup, Tally
 
 STORAGES = ("sqlite", "postgresql")
 EXECUTORS = ("processes", "ray")
-SCENARIOS = ("worker", "last", "driver", "peer", "ray-worker", "ray-driver", "restart", "random")
+SCENARIOS = (
+    "worker",
+    "last",
+    "hung",
+    "driver",
+    "peer",
+    "ray-worker",
+    "ray-driver",
+    "restart",
+    "random",
+)
 
 
 @contextmanager
@@ -131,6 +145,13 @@ def _run_storage(
                 "last",
                 "SIGKILL a worker after its last report",
                 lambda t: faults.die_after_last_report_scenario(setup("last"), tally=t),
+            ),
+            (
+                "hung",
+                "a hung objective (stall_after)",
+                lambda t: faults.hung_objective_scenario(
+                    setup("hung", **(peers if t.rounds % 2 else {})), tally=t
+                ),
             ),
             (
                 "driver",

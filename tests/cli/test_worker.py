@@ -380,7 +380,10 @@ def test_a_missing_study_or_database_is_named(
     assert "there is no database at" in capsys.readouterr().err and not absent.exists()
     grace = ["--hard-stop-grace", "3"]
     assert main(["worker", "--storage", url, "--study", "alpha", *spec, *grace]) == 2
-    assert "--hard-stop-grace needs --trial-cpu-seconds" in capsys.readouterr().err
+    assert "--hard-stop-grace needs --trial-seconds" in capsys.readouterr().err
+    both_slices = ["--trial-cpu-seconds", "3", "--trial-clock", "wall"]
+    assert main(["worker", "--storage", url, "--study", "alpha", *spec, *both_slices]) == 2
+    assert "give one or the other" in capsys.readouterr().err
     assert main(["worker", "--storage", url, "--study", "alpha", *spec, "--max-retries", "-1"]) == 2
     assert "--max-retries -1 must be at least 0" in capsys.readouterr().err
     stale = ["--heartbeat-interval", "2", "--stale-after", "1"]

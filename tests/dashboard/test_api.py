@@ -64,6 +64,7 @@ def test_trials_table_pages_and_trial_detail(server: Server) -> None:
     assert decisions[0]["kind"] == "start" and len(decisions) >= 2
     assert [d["info"]["rung"] for d in decisions] == list(range(len(decisions)))
     assert trial["checkpoints"]["fidelity"] == 27
+    assert trial["detail"]["devices"] == []  # simulated runs: none assigned
     assert any(f["name"].startswith("checkpoint") for f in trial["checkpoints"]["files"])
 
 

@@ -101,3 +101,25 @@ def test_the_page_refreshes_while_the_study_runs(
         )
     study.storage.close()
     assert page.errors == []
+
+
+def test_trial_page_shows_the_devices_of_its_run(
+    page: Any, server_class: Any, tmp_path: Path
+) -> None:
+    from hyperrace.dashboard import create_app
+
+    url = f"sqlite:///{tmp_path / 'gpu.db'}"
+    space = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 5))
+    study = hr.Study("gpu", space, storage=url, optimizer="random", seed=0)
+    jobs = [study.ask(), study.ask()]
+    assert all(isinstance(j, hr.Job) for j in jobs)
+    study.storage.set_devices(jobs[0].trial_id, ["cuda:3", "cuda:4"])  # type: ignore[union-attr]
+    study.close()
+    with server_class(create_app(url)) as server:
+        rendered(page, "/studies/gpu/trials/0", server)
+        cards = page.locator("#head").inner_text().lower()
+        assert "devices" in cards and "cuda:3, cuda:4" in cards
+        rendered(page, "/studies/gpu/trials/1", server)
+        assert "not assigned" in page.locator("#head").inner_text()
+    study.storage.close()
+    assert page.errors == []

@@ -94,6 +94,28 @@ def test_sigkill_of_a_worker_after_its_last_report_before_its_run_ended(
     _assert_clean(tally, epochs=36)
 
 
+def test_a_hung_objective_is_stopped_after_stall_after_and_resumed(
+    fault_url: str, tmp_path: Path
+) -> None:
+    # trial 0 blocks for ever in its second step; its worker process lives and sends
+    # heartbeats, so only stall_after ends it: in an optimize driver, then in a peer worker
+    setup = Setup(fault_url, "hung", tmp_path / "study", epochs=36)
+    tally = faults.hung_objective_scenario(setup, trial_number=0, stall_after=1.5)
+    peers = Setup(
+        fault_url,
+        "hung-peers",
+        tmp_path / "peers",
+        epochs=36,
+        driver="worker",
+        drivers=2,
+        workers=1,
+    )
+    faults.hung_objective_scenario(peers, trial_number=1, stall_after=1.5, tally=tally)
+    assert tally.kills == 2
+    _assert_clean(tally, epochs=36)
+    assert tally.lost_runs == 2  # each hang counted as one lost run, nothing else was lost
+
+
 @pytest.mark.postgres
 def test_postgresql_restart_mid_study(pg_server: str, tmp_path: Path) -> None:
     with faults.postgres_database(pg_server) as url:

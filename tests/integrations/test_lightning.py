@@ -45,7 +45,9 @@ class Sink:
         return self.stop_after is None or observation.fidelity < self.stop_after
 
 
-def make_trial(folder: Path, start: int, stop: int, sink: Sink) -> Trial:
+def make_trial(
+    folder: Path, start: int, stop: int, sink: Sink, devices: tuple[str, ...] | None = None
+) -> Trial:
     return Trial(
         trial_id=1,
         number=0,
@@ -55,6 +57,7 @@ def make_trial(folder: Path, start: int, stop: int, sink: Sink) -> Trial:
         integer_fidelity=True,
         checkpoint=Checkpoint(folder, float(start) if start else None),
         sink=sink,
+        devices=devices,
     )
 
 
@@ -167,6 +170,22 @@ def test_misuse_is_refused_with_the_fix(tmp_path: Path) -> None:
     fit(make_trial(tmp_path / "resume", 0, 1, Sink()))
     with pytest.raises(ConfigurationError, match=r"ckpt_path=callback.ckpt_path"):
         fit(make_trial(tmp_path / "resume", 1, 2, Sink()), ckpt_path=None)
+
+
+def test_the_trainer_gets_the_trials_devices(tmp_path: Path) -> None:
+    gpus = HyperraceCallback(make_trial(tmp_path, 0, 2, Sink(), ("cuda:0", "cuda:1")))
+    assert (gpus.accelerator, gpus.devices) == ("gpu", [0, 1])
+    cpu = HyperraceCallback(make_trial(tmp_path, 0, 2, Sink(), ("cpu",)))
+    assert (cpu.accelerator, cpu.devices) == ("cpu", 1)
+    sink = Sink()
+    trial = make_trial(tmp_path / "cpu", 0, 2, sink, ("cpu",))
+    callback = HyperraceCallback(trial)
+    fit(trial, accelerator=callback.accelerator, devices=callback.devices)
+    assert [f for f, _ in sink.values] == [1, 2]
+    # a trial given a GPU is not trained on the CPU by mistake
+    on_gpu = make_trial(tmp_path / "gpu", 0, 2, Sink(), ("cuda:0",))
+    with pytest.raises(ConfigurationError, match=r"trains on cpu, which is not among .*cuda:0"):
+        fit(on_gpu)
 
 
 def test_a_study_races_lightning_fits_and_resumes_promoted_trials(tmp_path: Path) -> None:

@@ -234,3 +234,85 @@ def test_importing_the_module_does_not_import_torch() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def train_amp(trial: Trial, *, compiled: bool = False, seed: int = 0) -> list[float]:
+    """Mixed precision on the CPU (bfloat16 autocast) with a GradScaler whose scale grows every
+    2 steps, so that its state matters; optionally a torch.compile'd model."""
+    torch.set_num_threads(1)
+    x, y = _data()
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    net = torch.compile(model, backend="eager") if compiled else model
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**4, growth_interval=2)
+    state = TorchState(model=net, optimizer=optimizer, scaler=scaler)
+    state.restore(trial)
+    scales = []
+    for _epoch in trial.epochs():
+        for i in range(0, 96, 32):
+            optimizer.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = torch.nn.functional.cross_entropy(net(x[i : i + 32]), y[i : i + 32])
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        scales.append(scaler.get_scale())
+        with torch.no_grad():
+            trial.report(torch.nn.functional.cross_entropy(net(x), y).item(), checkpoint=state)
+    return scales
+
+
+def test_amp_with_a_grad_scaler_resumes_exactly(tmp_path: Path) -> None:
+    whole = Sink()
+    scales = train_amp(make_trial(tmp_path / "whole", 0, 4, whole))
+    assert scales[0] < scales[-1]  # the scale grew: its state is part of the run
+    first, second = Sink(), Sink()
+    train_amp(make_trial(tmp_path / "paused", 0, 2, first))
+    resumed_scales = train_amp(make_trial(tmp_path / "paused", 2, 4, second), seed=5)
+    assert first.values + second.values == whole.values
+    assert resumed_scales == scales[2:]
+
+
+def test_a_compiled_model_saves_as_the_module_it_wraps(tmp_path: Path) -> None:
+    whole = Sink()
+    train_amp(make_trial(tmp_path / "whole", 0, 4, whole), compiled=True)
+    plain = Sink()
+    train_amp(make_trial(tmp_path / "plain", 0, 4, plain))
+    assert whole.values == plain.values  # the same computation
+    # paused compiled, resumed plain: the checkpoint has no "_orig_mod." keys
+    first, second = Sink(), Sink()
+    train_amp(make_trial(tmp_path / "mixed", 0, 2, first), compiled=True)
+    saved = Checkpoint(tmp_path / "mixed", 2.0).load()
+    assert all(not k.startswith("_orig_mod.") for k in saved["parts"]["model"])
+    train_amp(make_trial(tmp_path / "mixed", 2, 4, second))
+    assert first.values + second.values == whole.values
+
+
+def test_restore_loads_onto_the_trials_device(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = torch.nn.Linear(2, 1)
+    state = TorchState(model=model)
+    Checkpoint(tmp_path / "ck").save(state(), 1.0)
+    seen: list[Any] = []
+    load = torch.load
+
+    def recording_load(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("map_location"))
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", recording_load)
+    trial = Trial(
+        trial_id=1,
+        number=0,
+        config={},
+        start=1,
+        stop=2,
+        integer_fidelity=True,
+        checkpoint=Checkpoint(tmp_path / "ck", 1.0, map_location="cpu"),
+        sink=Sink(),
+        devices=("cpu",),
+    )
+    assert state.restore(trial) == 1.0
+    assert seen == [trial.device] == ["cpu"]

@@ -71,6 +71,8 @@ def _assert_same_value(dim: Dimension, got: Any, want: Any) -> None:
         (lambda: Fidelity(1.5, 10, unit="steps"), "low=1.5 is a float"),
         (lambda: Fidelity(0.0, 10.0, unit="seconds"), "low must be > 0 seconds"),
         (lambda: Fidelity(10, 1), "swap them"),
+        (lambda: Fidelity(1.0, 9.0, unit="seconds", clock="gpu"), "clock='gpu' must be 'wall'"),  # type: ignore[arg-type]
+        (lambda: Fidelity(1, 9, clock="wall"), "a fidelity in epochs has none"),
     ],
 )
 def test_invalid_dimension_raises_space_error(make: Any, match: str) -> None:
@@ -168,6 +170,22 @@ def test_int_log_reaches_both_ends_and_every_integer() -> None:
 def test_int_linear_reaches_every_integer() -> None:
     rng = _rng(4)
     assert {Int(-2, 2).sample(rng) for _ in range(1_000)} == {-2, -1, 0, 1, 2}
+
+
+def test_fidelity_clock_round_trips_and_defaults_to_auto() -> None:
+    wall = Fidelity(1.0, 60.0, unit="seconds", clock="wall")
+    assert wall.to_dict() == {
+        "type": "fidelity",
+        "low": 1.0,
+        "high": 60.0,
+        "unit": "seconds",
+        "clock": "wall",
+    }
+    space = Space(a=Float(0, 1), t=wall)
+    assert Space.from_dict(space.to_dict()) == space
+    auto = Fidelity(1.0, 60.0, unit="seconds")
+    assert auto.clock == "auto" and "clock" not in auto.to_dict()  # stored spaces stay as they were
+    assert Space(a=Float(0, 1), t=auto) != space
 
 
 def test_space_sample_is_deterministic_per_seed() -> None:

@@ -429,3 +429,26 @@ def test_user_attributes_are_kept_in_any_status_and_read_incrementally(storage: 
     }
     with pytest.raises(KeyError):
         storage.set_trial_user_attr(10_000, "k", 1)
+
+
+def test_the_devices_of_a_run_are_recorded_and_seen_by_incremental_snapshots(
+    storage: Storage,
+) -> None:
+    sid = _study(storage)
+    tid = _start(storage, sid, 0)
+    assert storage.trial(tid).devices == ()
+    before = storage.history(sid)
+    storage.set_devices(tid, ["cuda:3", "cuda:4"], run=0)
+    assert storage.trial(tid).devices == ("cuda:3", "cuda:4")
+    after = storage.history(sid, since=before)
+    assert after.version > before.version
+    assert after.trial(tid).devices == ("cuda:3", "cuda:4")
+    with pytest.raises(TrialStateError, match="run of decision 1"):
+        storage.set_devices(tid, ["cpu"], run=1)
+    storage.set_devices(tid, [], run=0)  # none assigned
+    assert storage.trial(tid).devices == ()
+    storage.set_devices(tid, ["cpu"])
+    storage.end_run(tid, TrialStatus.PAUSED, StopReason.REACHED, "", now=2.0)
+    assert storage.trial(tid).devices == ("cpu",)  # kept with the trial once its run ended
+    with pytest.raises(TrialStateError, match="not running"):
+        storage.set_devices(tid, ["cuda:0"])

@@ -30,7 +30,7 @@ def make(
     integer: bool = True,
     sink: Sink | None = None,
     clock: ManualClock | None = None,
-    cpu_slice: float | None = None,
+    time_slice: float | None = None,
 ) -> Trial:
     return Trial(
         trial_id=7,
@@ -42,7 +42,7 @@ def make(
         checkpoint=Checkpoint(tmp_path / "ck"),
         sink=sink or Sink(),
         clock=clock or ManualClock(),
-        cpu_slice=cpu_slice,
+        time_slice=time_slice,
     )
 
 
@@ -83,7 +83,7 @@ def test_nan_is_passed_on_then_raises(tmp_path: Path) -> None:
 
 def test_time_slice_ends_epochs_after_the_report_that_spent_it(tmp_path: Path) -> None:
     clock = ManualClock()
-    trial = make(tmp_path, stop=10, clock=clock, cpu_slice=2.0)
+    trial = make(tmp_path, stop=10, clock=clock, time_slice=2.0)
     done = []
     for epoch in trial.epochs():
         clock.advance(0.1, cpu=0.75)
@@ -149,3 +149,104 @@ def test_report_saves_the_checkpoint_before_the_sink_sees_it(tmp_path: Path) -> 
         trial.report(0.1, checkpoint=lambda e=epoch: {"epoch": e})
     assert seen == [{"epoch": 1}, {"epoch": 2}]
     assert trial.checkpoint.load() == {"epoch": 2}
+
+
+def test_a_wall_clock_slice_counts_wall_seconds(tmp_path: Path) -> None:
+    clock = ManualClock()
+    trial = Trial(
+        trial_id=7,
+        number=0,
+        config={},
+        start=0,
+        stop=10,
+        integer_fidelity=True,
+        checkpoint=Checkpoint(tmp_path / "ck"),
+        sink=Sink(),
+        clock=clock,
+        time_slice=2.0,
+        slice_clock="wall",
+    )
+    done = []
+    for epoch in trial.epochs():
+        clock.advance(0.75, cpu=0.0)  # blocked: no processor time
+        done.append(epoch)
+        trial.report(0.5)
+    assert done == [1, 2, 3] and trial.stop_reason is StopReason.TIME_SLICE
+    assert trial.slice_seconds == trial.wall_seconds == 2.25 and trial.cpu_seconds == 0
+
+
+def test_seconds_fidelity_on_the_wall_clock(tmp_path: Path) -> None:
+    clock, sink = ManualClock(), Sink()
+    trial = Trial(
+        trial_id=7,
+        number=0,
+        config={},
+        start=0.0,
+        stop=1.0,
+        integer_fidelity=False,
+        checkpoint=Checkpoint(tmp_path / "ck"),
+        sink=sink,
+        clock=clock,
+        fidelity_clock="wall",
+    )
+    for _ in trial.epochs():
+        clock.advance(0.5, cpu=0.1)
+        trial.report(0.5)
+    assert [o.fidelity for o, _ in sink.reports] == [0.5, 1.0]
+
+
+def test_alive_and_reports_are_signs_of_progress(tmp_path: Path) -> None:
+    clock = ManualClock()
+    trial = make(tmp_path, clock=clock)
+    assert trial.last_alive == 0.0
+    clock.advance(3.0)
+    trial.alive()
+    assert trial.last_alive == 3.0
+    clock.advance(2.0)
+    trial.report(0.5, fidelity=1)
+    assert trial.last_alive == 5.0
+
+
+def test_devices_as_assigned_or_as_this_process_sees_them(tmp_path: Path) -> None:
+    trial = Trial(
+        trial_id=7,
+        number=0,
+        config={},
+        start=0,
+        stop=1,
+        integer_fidelity=True,
+        checkpoint=Checkpoint(tmp_path / "ck"),
+        sink=Sink(),
+        devices=("cuda:0", "cuda:1"),
+    )
+    assert trial.devices == ("cuda:0", "cuda:1") and trial.device == "cuda:0"
+    unassigned = make(tmp_path)
+    # no GPU on this machine (or torch not loaded): the CPU
+    assert unassigned.devices in (("cpu",),) or unassigned.devices[0].startswith("cuda:")
+
+
+class Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.seen: list[tuple[int, float, float]] = []
+        self.fail = fail
+
+    def report(self, trial: Trial, observation: Observation) -> None:
+        if self.fail:
+            raise RuntimeError("tracker down")
+        self.seen.append((trial.trial_id, observation.fidelity, observation.value))
+
+
+def test_mirrors_see_each_report_and_a_failing_one_does_not_stop_training(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    trial = make(tmp_path, stop=3)
+    good, bad = Recorder(), Recorder(fail=True)
+    trial.add_mirror(good)
+    trial.add_mirror(bad)
+    assert trial.report(0.5, fidelity=1) is True
+    assert "tracker down" in caplog.text
+    trial.remove_mirror(bad)
+    trial.report(0.25, fidelity=2)
+    trial.remove_mirror(good)
+    trial.report(0.125, fidelity=3)
+    assert good.seen == [(7, 1.0, 0.5), (7, 2.0, 0.25)]

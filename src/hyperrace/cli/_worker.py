@@ -61,6 +61,17 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _gpus(text: str) -> str | list[str]:
+    if text.strip() == "auto":
+        return "auto"
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of GPUs; give indices or ids separated by commas (0,1) or auto"
+        )
+    return parts
+
+
 def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> None:
     """Add the ``worker`` subcommand to ``sub`` (the CLI's subparsers); ``common`` carries
     ``--storage``."""
@@ -86,9 +97,26 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> 
     p.add_argument(
         "--processes",
         type=positive_int,
-        default=1,
+        default=None,
         metavar="N",
-        help="jobs at once, each in a worker process of its own (default: 1)",
+        help="jobs at once, each in a worker process of its own (default: 1, or with --gpus one "
+        "per --gpus-per-worker GPUs)",
+    )
+    p.add_argument(
+        "--gpus",
+        type=_gpus,
+        default=None,
+        metavar="LIST",
+        help="GPUs the worker processes own, e.g. 0,1 (indices or ids; a GPU listed twice is "
+        "shared by two processes), or auto: every GPU PyTorch sees, the CPU where it sees none "
+        "(default: not managed)",
+    )
+    p.add_argument(
+        "--gpus-per-worker",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="GPUs each worker process owns (default: 1)",
     )
     p.add_argument(
         "--budget-epochs",
@@ -112,19 +140,42 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> 
         help="wall-clock seconds of optimizing recorded on the study (default: no limit)",
     )
     p.add_argument(
+        "--trial-seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="time slice of one run of a trial, in seconds of --trial-clock (default: none)",
+    )
+    p.add_argument(
+        "--trial-clock",
+        choices=("auto", "wall", "process"),
+        default="auto",
+        help="what --trial-seconds counts: wall-clock seconds, processor seconds of the worker "
+        "process and its children, or auto: wall with GPUs, processor seconds otherwise "
+        "(default: auto)",
+    )
+    p.add_argument(
         "--trial-cpu-seconds",
         type=_positive_float,
         default=None,
         metavar="C",
-        help="processor-time slice of one run of a trial (default: none)",
+        help="the same as --trial-seconds C --trial-clock process",
     )
     p.add_argument(
         "--hard-stop-grace",
         type=_positive_float,
         default=None,
         metavar="G",
-        help="processor seconds past the slice before a run that does not report is stopped "
-        "hard (default: max(2, C/4))",
+        help="seconds (of the slice's clock) past the slice before a run that does not report "
+        "is stopped hard (default: max(2, slice/4))",
+    )
+    p.add_argument(
+        "--stall-after",
+        type=_positive_float,
+        default=None,
+        metavar="T",
+        help="wall-clock seconds without a report or trial.alive() after which a run is taken "
+        "as hung: stopped hard and counted as a lost run (default: never)",
     )
     p.add_argument(
         "--heartbeat-interval",
@@ -272,9 +323,19 @@ class _WorkerExecutor:
     been idle for ``idle_exit`` seconds."""
 
     def __init__(
-        self, study: Study, processes: int, idle_exit: float | None, signals: _Signals
+        self,
+        study: Study,
+        processes: int | None,
+        idle_exit: float | None,
+        signals: _Signals,
+        gpus: str | list[str] | None = None,
+        gpus_per_worker: int = 1,
     ) -> None:
-        self._inner = ProcessExecutor(processes)
+        self._inner = ProcessExecutor(
+            processes if processes is not None or gpus is not None else 1,
+            gpus=gpus,
+            gpus_per_worker=gpus_per_worker,
+        )
         self._study = study
         self._clock = study.clock
         self._idle_exit = idle_exit
@@ -289,6 +350,10 @@ class _WorkerExecutor:
     @property
     def workers(self) -> int:
         return self._inner.workers
+
+    @property
+    def gpus(self) -> tuple[tuple[str, ...], ...] | None:
+        return self._inner.gpus
 
     def start(self, storage: Storage, objective: Objective) -> None:
         self._inner.start(storage, objective)
@@ -362,15 +427,25 @@ class _WorkerExecutor:
 
 
 def _budget(args: argparse.Namespace) -> Budget | None:
-    if args.hard_stop_grace is not None and args.trial_cpu_seconds is None:
+    no_slice = args.trial_cpu_seconds is None and args.trial_seconds is None
+    if args.hard_stop_grace is not None and no_slice:
         raise ConfigurationError(
-            "--hard-stop-grace needs --trial-cpu-seconds: it is the time a run may go on past "
-            "its slice"
+            "--hard-stop-grace needs --trial-seconds (or --trial-cpu-seconds): it is the time a "
+            "run may go on past its slice"
+        )
+    if args.trial_cpu_seconds is not None and (
+        args.trial_seconds is not None or args.trial_clock != "auto"
+    ):
+        raise ConfigurationError(
+            "--trial-cpu-seconds is --trial-seconds with --trial-clock process: give one or the "
+            "other"
         )
     budget = Budget(
         epochs=args.budget_epochs,
         trials=args.budget_trials,
         seconds=args.budget_seconds,
+        trial_seconds=args.trial_seconds,
+        trial_clock=args.trial_clock,
         trial_cpu_seconds=args.trial_cpu_seconds,
         hard_stop_grace=args.hard_stop_grace,
     )
@@ -426,13 +501,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logger.setLevel(logging.INFO)
     signals = _Signals()
     old = {s: signal.signal(s, signals) for s in (signal.SIGINT, signal.SIGTERM)}
-    executor = _WorkerExecutor(study, args.processes, args.idle_exit, signals)
+    executor = _WorkerExecutor(
+        study, args.processes, args.idle_exit, signals, args.gpus, args.gpus_per_worker
+    )
+    gpus = executor.gpus
     logger.info(
-        "joined study %r in %s (%d worker process%s): %s",
+        "joined study %r in %s (%d worker process%s%s): %s",
         study.name,
         study.storage.url,
-        args.processes,
-        "" if args.processes == 1 else "es",
+        executor.workers,
+        "" if executor.workers == 1 else "es",
+        "" if gpus is None else "; GPUs " + " | ".join(",".join(g) or "none" for g in gpus),
         _summary(study),
     )
     try:
@@ -477,6 +556,7 @@ def _take_jobs(
             heartbeat_interval=args.heartbeat_interval,
             stale_after=args.stale_after,
             max_retries=args.max_retries,
+            stall_after=args.stall_after,
         )
         after = study.history()
         if not after.running and after.n_decisions == before:

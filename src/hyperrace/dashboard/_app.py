@@ -312,6 +312,7 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
                     "work": detail.work,
                     "wall_seconds": detail.wall_seconds,
                     "cpu_seconds": detail.cpu_seconds,
+                    "devices": list(detail.devices),
                     "fidelity_name": fidelity_name,
                     "decisions": [
                         {

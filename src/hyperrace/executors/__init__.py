@@ -2,6 +2,7 @@
 tasks (``RayExecutor``, extra ``ray``), or on a simulated clock (benchmarks)."""
 
 from hyperrace.executors._base import Executor
+from hyperrace.executors._gpus import GpuPlan, Gpus, plan_gpus
 from hyperrace.executors._inprocess import InProcessExecutor
 from hyperrace.executors._processes import ProcessExecutor
 from hyperrace.executors._ray import RayExecutor
@@ -18,6 +19,8 @@ from hyperrace.executors._simulated import SimulatedClock, SimulatedExecutor, el
 __all__ = [
     "HARD_STOP_EXIT_CODE",
     "Executor",
+    "GpuPlan",
+    "Gpus",
     "InProcessExecutor",
     "Objective",
     "Outcome",
@@ -27,6 +30,7 @@ __all__ = [
     "SimulatedClock",
     "SimulatedExecutor",
     "elapse",
+    "plan_gpus",
     "run_job",
     "trial_folder",
 ]

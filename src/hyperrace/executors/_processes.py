@@ -15,16 +15,24 @@ state as the outcome and starts a fresh worker for the next job. A worker whose 
 (killed with SIGKILL, so it could not stop its workers) notices within a second, stops its job
 at the next report (the trial is paused with reason ``interrupted``, to be resumed by whoever
 runs the study next) and exits; so does a worker that receives SIGTERM itself.
+
+With ``gpus`` each worker process owns its GPUs (see :mod:`hyperrace.executors._gpus`): it sets
+``CUDA_VISIBLE_DEVICES`` to them before it loads the objective, and its runs know them
+(``trial.devices``, recorded with the trial). A fresh process that replaces one (after a hard
+stop, a crash, ``jobs_per_process``) takes over its GPUs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 import multiprocessing
 import multiprocessing.connection as mpc
 import os
 import pickle
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +40,9 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from hyperrace._devices import VISIBLE_ENV
 from hyperrace.exceptions import ConfigurationError
+from hyperrace.executors._gpus import Gpus, plan_gpus
 from hyperrace.executors._guard import check_main_guard
 from hyperrace.executors._run import (
     HARD_STOP_EXIT_CODE,
@@ -49,6 +59,8 @@ __all__ = ["ProcessExecutor"]
 
 #: Seconds between two checks of a worker that its driver is still alive.
 _DRIVER_CHECK_INTERVAL = 0.5
+
+logger = logging.getLogger("hyperrace")
 
 
 class _Leave:
@@ -77,12 +89,35 @@ class _Leave:
         self.reason = self.reason or "its worker process received SIGTERM"
 
 
-def _worker_main(conn: Any, url: str, objective: bytes, stop: Any, driver_pid: int) -> None:
+def _own_gpus(gpus: tuple[str, ...]) -> None:
+    """Make this process see only ``gpus`` (none: the CPU), before anything starts CUDA."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        logger.warning(
+            "worker process %d: CUDA was started before it could be given GPUs %s (the main "
+            "module starts it at import?); its runs see every GPU",
+            os.getpid(),
+            ",".join(gpus) or "none",
+        )
+    os.environ[VISIBLE_ENV] = ",".join(gpus)
+
+
+def _worker_main(
+    conn: Any,
+    url: str,
+    objective: bytes,
+    stop: Any,
+    driver_pid: int,
+    gpus: tuple[str, ...] | None = None,
+) -> None:
     """A worker's life: receive a RunSpec, run it, send the Outcome back; ``None`` ends it.
 
     It runs each job with ``may_exit=True`` (time slices are enforced hard here), and leaves
-    after the job it is running when its driver died or it received SIGTERM.
+    after the job it is running when its driver died or it received SIGTERM. With ``gpus`` it
+    sees only those (``CUDA_VISIBLE_DEVICES``) and gives them to its runs.
     """
+    if gpus is not None:
+        _own_gpus(gpus)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     leave = _Leave(driver_pid)
     signal.signal(signal.SIGTERM, leave.on_sigterm)
@@ -97,6 +132,8 @@ def _worker_main(conn: Any, url: str, objective: bytes, stop: Any, driver_pid: i
         with contextlib.suppress(EOFError, BrokenPipeError, ConnectionResetError):
             while not leave.reason and (spec := conn.recv()) is not None:
                 leave.busy = True
+                if gpus is not None:
+                    spec = dataclasses.replace(spec, gpus=gpus)
                 conn.send(run_job(storage, spec, fn, stop_requested=stop_requested, may_exit=True))
                 leave.busy = False
     finally:
@@ -122,6 +159,7 @@ def _sigint_ignored() -> Iterator[None]:
 class _Worker:
     process: Any
     conn: Any
+    slot: int
     spec: RunSpec | None = None
     jobs: int = 0
 
@@ -130,20 +168,36 @@ class ProcessExecutor:
     """Run jobs in ``workers`` local processes.
 
     Args:
-        workers: processes (and jobs) at once, at least 1.
+        workers: processes (and jobs) at once, at least 1; ``None``: one per
+            ``gpus_per_worker`` GPUs with ``gpus``, else 2.
         jobs_per_process: jobs a process runs before it is replaced by a fresh one (``None``:
             processes live for the whole ``optimize``). A fresh process per job keeps the memory
             of one trial from leaking into the next, at the price of a start (and imports) each.
+        gpus: the GPUs the workers own: a list of indices or ids, ``"auto"`` (every GPU PyTorch
+            sees; the CPU, with a log line, where it sees none), or ``None`` (not managed: the
+            workers see what this process sees). See :mod:`hyperrace.executors._gpus`.
+        gpus_per_worker: GPUs each worker owns.
+
+    Example:
+        >>> ProcessExecutor(gpus=["0", "1", "2", "3"], gpus_per_worker=2).gpus
+        (('0', '1'), ('2', '3'))
     """
 
-    def __init__(self, workers: int = 2, *, jobs_per_process: int | None = None) -> None:
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ConfigurationError(f"workers={workers!r} must be an integer >= 1")
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        jobs_per_process: int | None = None,
+        gpus: Gpus = None,
+        gpus_per_worker: int = 1,
+    ) -> None:
+        plan = plan_gpus(gpus, 2 if workers is None and gpus is None else workers, gpus_per_worker)
         if jobs_per_process is not None and jobs_per_process < 1:
             raise ConfigurationError(
                 f"jobs_per_process={jobs_per_process!r} must be >= 1, or None to keep processes"
             )
-        self._n = workers
+        self._n = plan.workers
+        self._groups = plan.groups
         self._jobs_per_process = jobs_per_process
         self._ctx = multiprocessing.get_context("spawn")
         self._stop = self._ctx.Event()
@@ -156,12 +210,17 @@ class ProcessExecutor:
     def workers(self) -> int:
         return self._n
 
+    @property
+    def gpus(self) -> tuple[tuple[str, ...], ...] | None:
+        """The GPU ids of each worker slot (``()``: the CPU), or ``None`` when not managed."""
+        return self._groups
+
     def start(self, storage: Storage, objective: Objective) -> None:
         check_main_guard(f"optimize with {self._n} worker process{'es' if self._n != 1 else ''}")
         if storage.url.startswith("memory://"):
             raise ConfigurationError(
                 "worker processes cannot share an in-memory storage; use a SQLite file "
-                "(storage='sqlite:///study.db') or PostgreSQL, or workers=1"
+                "(storage='sqlite:///study.db') or PostgreSQL, or workers=1 without gpus="
             )
         try:
             self._payload = pickle.dumps(objective)
@@ -176,17 +235,20 @@ class ProcessExecutor:
 
     def _spawn(self) -> _Worker:
         assert self._storage is not None
+        # the slot (and so the GPUs) of no live worker: that of the one this one replaces
+        slot = min(set(range(self._n)) - {w.slot for w in self._workers})
+        gpus = self._groups[slot] if self._groups is not None else None
         parent, child = self._ctx.Pipe()
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(child, self._storage.url, self._payload, self._stop, os.getpid()),
+            args=(child, self._storage.url, self._payload, self._stop, os.getpid(), gpus),
             daemon=True,
             name="hyperrace-worker",
         )
         with _sigint_ignored():  # a Ctrl-C while it imports must not print its traceback
             proc.start()
         child.close()
-        worker = _Worker(proc, parent)
+        worker = _Worker(proc, parent, slot)
         self._workers.append(worker)
         return worker
 
@@ -196,6 +258,8 @@ class ProcessExecutor:
     def submit(self, spec: RunSpec) -> None:
         if self._storage is None:
             raise RuntimeError("ProcessExecutor.submit() before start()")
+        for worker in [w for w in self._workers if w.spec is None and not w.process.is_alive()]:
+            self._retire(worker)  # died between jobs: its slot goes to a fresh one
         idle = [w for w in self._workers if w.spec is None and w.process.is_alive()]
         worker = idle[0] if idle else self._spawn()
         worker.conn.send(spec)

@@ -22,6 +22,7 @@ node), where a trial's checkpoints are written by one worker and read by the nex
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 from collections.abc import Mapping
@@ -103,8 +104,12 @@ def _run_task(url: str, spec: RunSpec, objective: Objective, flag: Any) -> Outco
     """One job inside a Ray worker: open the storage by its URL, run the objective, close.
 
     The run may end the worker process (``may_exit=True``): a run overdue on its time slice is
-    ended in the storage and the worker exits; Ray starts a fresh one for the next task.
+    ended in the storage and the worker exits; Ray starts a fresh one for the next task. A task
+    that reserved GPUs trains on those Ray gave it (``CUDA_VISIBLE_DEVICES``, set by Ray).
     """
+    gpus = _ray().get_gpu_ids()
+    if gpus:
+        spec = dataclasses.replace(spec, gpus=tuple(str(g) for g in gpus))
     storage = open_storage(url)
     try:
         return run_job(storage, spec, objective, stop_requested=_StopPoll(flag), may_exit=True)

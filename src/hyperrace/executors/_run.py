@@ -3,12 +3,19 @@
 This is what every executor does for a job, wherever it runs (this process, a worker process).
 
 Time slices are enforced in two ways. The cooperative stop is the normal path: the Trial handle
-ends the run at the first report after its slice (``RunSpec.cpu_slice``) is spent. An objective
-that does not report for longer than ``RunSpec.hard_stop_grace`` processor seconds past its slice
-is stopped hard, but only where the run owns its process (``run_job(may_exit=True)``, as worker
+ends the run at the first report after its slice (``RunSpec.time_slice`` seconds of
+``RunSpec.slice_clock``: wall-clock or processor seconds) is spent. An objective that does not
+report for longer than ``RunSpec.hard_stop_grace`` seconds (of the same clock) past its slice is
+stopped hard, but only where the run owns its process (``run_job(may_exit=True)``, as worker
 processes do): a watchdog thread ends the run in the storage, keeping what it reported, and ends
-the process with :data:`HARD_STOP_EXIT_CODE`. A thread cannot be stopped from outside, so in the
-driver's own process the slice is only enforced at reports.
+the process with :data:`HARD_STOP_EXIT_CODE`. With the wall clock this also stops a run blocked
+in ``time.sleep``, I/O, a lock or a CUDA call, which spends no processor time.
+
+A run that shows no progress (no report, no ``trial.alive()``) for ``RunSpec.stall_after``
+wall-clock seconds is hung: the watchdog counts it as a lost run (paused, reason ``lost``, to be
+resumed from its checkpoint; failed once lost more than ``max_retries`` times) and ends the
+process the same way. A thread cannot be stopped from outside, so in the driver's own process
+the slice is only enforced at reports, and a hung run is only logged.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hyperrace._clock import Clock, SystemClock
+from hyperrace._clock import Clock, ClockName, SystemClock, resolve_clock
+from hyperrace._devices import record_names, torch_names
 from hyperrace.exceptions import TrialStateError
 from hyperrace.storage import Storage
 from hyperrace.trial import (
@@ -54,9 +62,10 @@ __all__ = [
 Objective = Callable[[Trial], Any]
 
 #: The exit status of a worker process whose run was stopped hard: its time slice and grace
-#: period were spent without a report that could stop it. The run is already ended in the
-#: storage (the trial paused with what it reported), so the driver takes the recorded state as
-#: the job's outcome rather than a lost run.
+#: period were spent without a report that could stop it, or it made no progress for
+#: ``stall_after`` seconds. The run is already ended in the storage (the trial paused with what
+#: it reported, or counted as lost), so the driver takes the recorded state as the job's
+#: outcome.
 HARD_STOP_EXIT_CODE = 86
 
 #: Why a run whose objective returned ``None`` without a report failed: nothing was learnt, and
@@ -66,8 +75,10 @@ NO_REPORT_MESSAGE = (
     "epoch (for epoch in trial.epochs(): ...; trial.report(val_loss)), or return the final value"
 )
 
-#: Seconds between two looks of the hard-stop watchdog at a run's processor time.
+#: Seconds between two looks of the watchdog at a run's time and progress.
 _WATCH_INTERVAL = 0.2
+
+_CLOCK_WORDS = {"wall": "wall-clock", "process": "processor"}
 
 logger = logging.getLogger("hyperrace")
 
@@ -83,11 +94,19 @@ class RunSpec:
         max_fidelity: the space's maximum fidelity (a run that reaches it completes the trial).
         integer_fidelity: epochs/steps (True) or seconds (False).
         artifacts: the study's artifact folder; the trial's checkpoints go in a subfolder.
-        cpu_slice: processor seconds the run may spend before it stops at a report.
+        time_slice: seconds (of ``slice_clock``) the run may spend before it stops at a report.
+        slice_clock: ``"wall"``, ``"process"`` or ``"auto"`` (wall for a run given GPUs,
+            processor seconds otherwise): what ``time_slice`` and ``hard_stop_grace`` count.
+        fidelity_clock: the same choice for a fidelity in seconds.
         heartbeat_interval: seconds between heartbeats (``None``: none are sent).
-        hard_stop_grace: processor seconds an objective may run past ``cpu_slice`` without
-            reporting before a worker process that may exit (``run_job(may_exit=True)``) stops
-            it hard; ``None``: the slice is only enforced at reports.
+        hard_stop_grace: seconds (of ``slice_clock``) an objective may run past ``time_slice``
+            without reporting before a worker process that may exit (``run_job(may_exit=True)``)
+            stops it hard; ``None``: the slice is only enforced at reports.
+        stall_after: wall-clock seconds without a report or ``trial.alive()`` after which the
+            run is taken as hung: a worker process that may exit stops it and counts it as a
+            lost run (``None``: never).
+        gpus: the GPUs the run trains on, as this machine names them (``("0",)``); ``()``:
+            the CPU; ``None``: none were assigned. Set by the executor.
         decision: the index of the decision that made this job: the storage refuses reports
             and ends from the run once it is not the trial's current run (it was taken as lost
             and the trial resumed elsewhere). ``None``: not checked.
@@ -101,11 +120,20 @@ class RunSpec:
     max_fidelity: float
     integer_fidelity: bool
     artifacts: str
-    cpu_slice: float | None = None
+    time_slice: float | None = None
     heartbeat_interval: float | None = 10.0
     max_retries: int | None = 3
     hard_stop_grace: float | None = None
     decision: int | None = None
+    slice_clock: ClockName = "auto"
+    fidelity_clock: ClockName = "auto"
+    stall_after: float | None = None
+    gpus: tuple[str, ...] | None = None
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether the run was given GPUs (``"auto"`` clocks then count wall seconds)."""
+        return bool(self.gpus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,16 +227,24 @@ class _Heartbeat:
 
 
 class _Watchdog:
-    """A daemon thread that stops a run hard once it is overdue, by ending its process.
+    """A daemon thread that stops a run hard once it is overdue or hung, by ending its process.
 
-    A run is overdue once its processor time (``Trial.cpu_seconds``, the measure of its slice)
-    passes ``cpu_slice + grace``; a run told to stop at a report later than its slice gets
-    ``grace`` seconds from that report instead, to return. The watchdog looks every
-    ``_WATCH_INTERVAL`` seconds. When it fires it takes ``lock`` (held by reports while they are
-    committed, so none is committed after it), ends the run in the storage (the trial paused
-    with reason ``time_slice`` at what it reported; ``reached`` if that was its granted
-    fidelity, completed if the maximum) and calls ``os._exit(HARD_STOP_EXIT_CODE)``.
-    :meth:`close` stops it for good.
+    A run is overdue once the seconds it spent on its slice's clock (``Trial.slice_seconds``)
+    pass ``time_slice + grace``; a run told to stop at a report later than its slice gets
+    ``grace`` seconds from that report instead, to return. When that happens the watchdog
+    takes ``lock`` (held by reports while they are committed, so none is committed after it),
+    ends the run in the storage (the trial paused with reason ``time_slice`` at what it
+    reported; ``reached`` if that was its granted fidelity, completed if the maximum) and calls
+    ``os._exit(HARD_STOP_EXIT_CODE)``.
+
+    A run is hung once ``stall_after`` wall-clock seconds passed since its last sign of
+    progress (``Trial.last_alive``: a report, ``trial.alive()``, or its start). Then the run is
+    counted as lost (:meth:`Storage.lose_run
+    <hyperrace.storage.Storage.lose_run>`: paused with reason ``lost``, or failed once lost
+    more than ``max_retries`` times) and the process ends the same way. With ``may_exit``
+    False (the driver's own process) a hung run is only logged, once.
+
+    The watchdog looks every ``_WATCH_INTERVAL`` seconds. :meth:`close` stops it for good.
     """
 
     def __init__(
@@ -218,12 +254,16 @@ class _Watchdog:
         trial: Trial,
         clock: Clock,
         lock: threading.Lock,
-        grace: float,
+        grace: float | None,
+        *,
+        may_exit: bool,
     ) -> None:
-        assert spec.cpu_slice is not None
         self._storage, self._spec, self._trial, self._clock = storage, spec, trial, clock
         self._lock = lock
-        self._slice, self._grace = spec.cpu_slice, grace
+        self._slice = trial.time_slice if grace is not None else None
+        self._grace = grace or 0.0
+        self._stall = spec.stall_after
+        self._may_exit = may_exit
         self._closed = threading.Event()
         self._thread = threading.Thread(
             target=self._loop, daemon=True, name=f"hyperrace-watchdog-{spec.trial_id}"
@@ -231,30 +271,56 @@ class _Watchdog:
         self._thread.start()
 
     def _loop(self) -> None:
-        told_at: float | None = None  # processor time when the run was first seen told to stop
+        told_at: float | None = None  # slice seconds when the run was first seen told to stop
+        warned = False
         while not self._closed.wait(_WATCH_INTERVAL):
-            cpu = self._trial.cpu_seconds
-            if told_at is None and self._trial.should_stop:
-                told_at = cpu
-            if cpu > max(self._slice, told_at or 0.0) + self._grace:
-                with self._lock:  # a report in progress finishes first
-                    if self._closed.is_set():
-                        return
-                    if told_at is None and self._trial.should_stop:
-                        continue  # that report stopped it: it gets the grace to return
-                    self._stop_hard(self._trial.cpu_seconds, told_at)
+            trial = self._trial
+            if self._slice is not None and self._may_exit:
+                spent = trial.slice_seconds
+                if told_at is None and trial.should_stop:
+                    told_at = spent
+                if spent > max(self._slice, told_at or 0.0) + self._grace:
+                    with self._lock:  # a report in progress finishes first
+                        if self._closed.is_set():
+                            return
+                        if told_at is None and trial.should_stop:
+                            continue  # that report stopped it: it gets the grace to return
+                        self._stop_overdue(trial.slice_seconds, told_at)
+            if self._stall is not None:
+                quiet = self._clock.wall() - trial.last_alive
+                if quiet <= self._stall:
+                    warned = False
+                elif not self._may_exit:
+                    if not warned:
+                        warned = True
+                        logger.warning(
+                            "trial %d has shown no progress (no report, no trial.alive()) for "
+                            "%.1f s, more than stall_after=%g s; in this process it cannot be "
+                            "stopped (worker processes stop such a run)",
+                            self._spec.trial_id,
+                            quiet,
+                            self._stall,
+                        )
+                else:
+                    with self._lock:
+                        if self._closed.is_set():
+                            return
+                        quiet = self._clock.wall() - trial.last_alive
+                        if quiet > self._stall:  # else a report just came in
+                            self._stop_stalled(quiet)
 
-    def _stop_hard(self, cpu: float, told_at: float | None) -> None:
+    def _stop_overdue(self, spent: float, told_at: float | None) -> None:
         spec, fidelity = self._spec, self._trial.fidelity
+        words = _CLOCK_WORDS[self._trial.slice_clock]
         if told_at is None:
             what = (
-                f"stopped hard after {cpu:.1f} processor seconds without reporting (time slice "
+                f"stopped hard after {spent:.1f} {words} seconds without reporting (time slice "
                 f"{self._slice:g} s, grace {self._grace:g} s)"
             )
         else:
             what = (
                 f"stopped hard: told to stop at a report, it was still running "
-                f"{cpu - told_at:.1f} processor seconds later (grace {self._grace:g} s)"
+                f"{spent - told_at:.1f} {words} seconds later (grace {self._grace:g} s)"
             )
         message = f"{what}, at fidelity {fidelity:g} (what it reported is kept)"
         done = fidelity >= spec.max_fidelity
@@ -271,7 +337,30 @@ class _Watchdog:
             logger.warning(
                 "trial %d: could not end the run before the hard stop: %s", spec.trial_id, exc
             )
-        logger.warning("trial %d %s; its worker process exits", spec.trial_id, message)
+        self._exit(message)
+
+    def _stop_stalled(self, quiet: float) -> None:
+        spec, fidelity = self._spec, self._trial.fidelity
+        message = (
+            f"hung: no report and no trial.alive() for {quiet:.1f} wall-clock seconds "
+            f"(stall_after {self._stall:g} s), stopped hard at fidelity {fidelity:g} (what it "
+            "reported is kept)"
+        )
+        try:
+            self._storage.lose_run(
+                spec.trial_id,
+                message,
+                now=self._clock.timestamp(),
+                max_retries=spec.max_retries,
+                run=spec.decision,
+                max_fidelity=spec.max_fidelity,
+            )
+        except Exception as exc:  # unreachable: the driver counts the lost run itself
+            logger.warning("trial %d: could not record the hung run: %s", spec.trial_id, exc)
+        self._exit(message)
+
+    def _exit(self, message: str) -> None:
+        logger.warning("trial %d %s; its worker process exits", self._spec.trial_id, message)
         with contextlib.suppress(Exception):
             sys.stderr.flush()
         os._exit(HARD_STOP_EXIT_CODE)
@@ -284,15 +373,17 @@ class _Watchdog:
 
 def _warn_if_overdue(spec: RunSpec, trial: Trial, grace: float) -> None:
     """Log a run that a worker process would have stopped hard (this process cannot)."""
-    assert spec.cpu_slice is not None
-    if trial.cpu_seconds > spec.cpu_slice + grace:
+    assert trial.time_slice is not None
+    spent = trial.slice_seconds
+    if spent > trial.time_slice + grace:
         logger.warning(
-            "trial %d ran %.1f processor seconds, past its time slice of %g s and the grace of "
-            "%g s, because it reported too rarely: in this process the slice is only enforced "
-            "at reports (worker processes stop such a run hard); report more often",
+            "trial %d ran %.1f %s seconds, past its time slice of %g s and the grace of %g s, "
+            "because it reported too rarely: in this process the slice is only enforced at "
+            "reports (worker processes stop such a run hard); report more often",
             spec.trial_id,
-            trial.cpu_seconds,
-            spec.cpu_slice,
+            spent,
+            _CLOCK_WORDS[trial.slice_clock],
+            trial.time_slice,
             grace,
         )
 
@@ -322,16 +413,34 @@ def run_job(
     reason ``interrupted``, to be resumed first.
 
     With ``may_exit`` (the caller's process exists for this run, as a worker process does) and
-    both ``spec.cpu_slice`` and ``spec.hard_stop_grace``, a run that is overdue is stopped hard:
-    ended in the storage, then its process exits with :data:`HARD_STOP_EXIT_CODE` (see
-    :class:`_Watchdog`). Without ``may_exit`` the slice is only enforced at reports, and a run
-    that went past its slice and grace without reporting is logged as a warning.
+    both ``spec.time_slice`` and ``spec.hard_stop_grace``, a run that is overdue is stopped hard:
+    ended in the storage, then its process exits with :data:`HARD_STOP_EXIT_CODE`; so is a run
+    that shows no progress for ``spec.stall_after`` seconds, counted as a lost run (see
+    :class:`_Watchdog`). Without ``may_exit`` the slice is only enforced at reports, a run that
+    went past its slice and grace without reporting is logged as a warning, and so is a hung
+    run.
+
+    The run trains on ``spec.gpus`` (named for PyTorch in this process: ``trial.devices``);
+    when they were assigned, the trial's record says so (``TrialRecord.devices``). ``"auto"``
+    clocks count wall seconds for a run given GPUs, processor seconds otherwise.
     """
     clock = clock or SystemClock()
     record = storage.trial(spec.trial_id)
     if record.status is not TrialStatus.RUNNING:  # ended, or taken as lost, before it began
         return recorded_outcome(storage, spec.trial_id)
-    checkpoint = Checkpoint(trial_folder(spec.artifacts, spec.trial_id), record.checkpoint_fidelity)
+    devices = torch_names(spec.gpus) if spec.gpus is not None else None
+    if spec.gpus is not None or record.devices:  # say which devices, or that none were given
+        with contextlib.suppress(TrialStateError):  # taken away meanwhile: its reports will say
+            storage.set_devices(
+                spec.trial_id,
+                record_names(spec.gpus) if spec.gpus is not None else (),
+                run=spec.decision,
+            )
+    checkpoint = Checkpoint(
+        trial_folder(spec.artifacts, spec.trial_id),
+        record.checkpoint_fidelity,
+        map_location=devices[0] if devices else "cpu",
+    )
     start = record.checkpoint_fidelity or 0.0
     closed = False
     why_stopped = "stopped by the study"
@@ -366,7 +475,10 @@ def run_job(
         checkpoint=checkpoint,
         sink=sink,
         clock=clock,
-        cpu_slice=spec.cpu_slice,
+        time_slice=spec.time_slice,
+        slice_clock=resolve_clock(spec.slice_clock, accelerated=spec.accelerated),
+        fidelity_clock=resolve_clock(spec.fidelity_clock, accelerated=spec.accelerated),
+        devices=devices,
         user_attrs=record.user_attrs,
         attr_sink=lambda key, value: storage.set_trial_user_attr(spec.trial_id, key, value),
     )
@@ -375,10 +487,10 @@ def run_job(
         if spec.heartbeat_interval
         else None
     )
-    grace = spec.hard_stop_grace if spec.cpu_slice is not None else None
+    grace = spec.hard_stop_grace if spec.time_slice is not None else None
     watchdog = (
-        _Watchdog(storage, spec, trial, clock, lock, grace)
-        if may_exit and grace is not None
+        _Watchdog(storage, spec, trial, clock, lock, grace if may_exit else None, may_exit=may_exit)
+        if (may_exit and grace is not None) or spec.stall_after is not None
         else None
     )
 
@@ -398,7 +510,7 @@ def run_job(
                 watchdog.close()
             if beat is not None:
                 beat.close()
-            if watchdog is None and grace is not None:
+            if not may_exit and grace is not None:
                 _warn_if_overdue(spec, trial, grace)
     except InvalidValue as exc:
         return Outcome(
@@ -434,8 +546,8 @@ def run_job(
         return end(
             TrialStatus.PAUSED,
             StopReason.TIME_SLICE,
-            f"its time slice of {spec.cpu_slice:g} processor seconds was spent at fidelity "
-            f"{trial.fidelity:g} (granted {spec.stop:g})",
+            f"its time slice of {spec.time_slice:g} {_CLOCK_WORDS[trial.slice_clock]} seconds was "
+            f"spent at fidelity {trial.fidelity:g} (granted {spec.stop:g})",
         )
     if trial.fidelity >= spec.stop:
         return end(TrialStatus.PAUSED, StopReason.REACHED)

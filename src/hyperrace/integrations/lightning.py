@@ -17,6 +17,17 @@ it (that would retrain from scratch and report epochs twice)::
     trainer = lightning.Trainer(max_epochs=int(trial.stop), callbacks=[callback])
     trainer.fit(module, datamodule, ckpt_path=callback.ckpt_path)
 
+The trainer trains on the trial's devices when given the callback's ``accelerator`` and
+``devices`` (``"gpu"`` and ``[0]`` in a worker process that owns one GPU, ``"cpu"`` and ``1`` on
+the CPU); a fit on a device that is not the trial's is refused at its start::
+
+    trainer = lightning.Trainer(
+        max_epochs=int(trial.stop),
+        accelerator=callback.accelerator,
+        devices=callback.devices,
+        callbacks=[callback],
+    )
+
 Validation in the middle of an epoch (``val_check_interval`` below one epoch) is not reported.
 The callback drives one process; distributed training (several ranks) is not supported.
 """
@@ -82,6 +93,18 @@ class HyperraceCallback(pl.Callback):
         return None if path is None else str(path)
 
     @property
+    def accelerator(self) -> str:
+        """``Trainer(accelerator=...)`` for the trial's devices: ``"gpu"`` or ``"cpu"``."""
+        return "gpu" if self.trial.device.startswith("cuda") else "cpu"
+
+    @property
+    def devices(self) -> list[int] | int:
+        """``Trainer(devices=...)`` for the trial's devices: the indices of its GPUs
+        (``[0]``, ``[0, 1]``), or ``1`` (one CPU process)."""
+        gpus = [int(d.split(":", 1)[1]) for d in self.trial.devices if d.startswith("cuda:")]
+        return gpus if gpus else 1
+
+    @property
     def state_key(self) -> str:
         return "HyperraceCallback"
 
@@ -94,6 +117,14 @@ class HyperraceCallback(pl.Callback):
         self._pending_rng = state_dict.get("rng") if self.rng else None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        device = trainer.strategy.root_device
+        name = f"{device.type}:{device.index or 0}" if device.type == "cuda" else device.type
+        if name not in self.trial.devices:
+            raise ConfigurationError(
+                f"the trainer trains on {name}, which is not among trial {self.trial.trial_id}'s "
+                f"devices {list(self.trial.devices)}; pass Trainer(accelerator="
+                "callback.accelerator, devices=callback.devices)"
+            )
         max_epochs = trainer.max_epochs
         if max_epochs is not None and max_epochs >= 0 and max_epochs < self.trial.stop:
             raise ConfigurationError(

@@ -8,6 +8,13 @@ Python's :mod:`random`). :meth:`TorchState.restore` loads the trial's committed 
 all of them; the object itself is the ``checkpoint=`` callable of :meth:`Trial.report
 <hyperrace.trial.Trial.report>`, called only when a report is made.
 
+Devices: a module compiled with ``torch.compile`` is saved and restored as the module it wraps, so
+a checkpoint of a compiled model loads into a plain one and back. :meth:`TorchState.restore`
+loads the checkpoint onto the trial's device (``trial.device``, where the checkpoint's
+``map_location`` points), so a state saved on another GPU or machine lands where this run
+trains; the generators' states are moved back to the CPU, where PyTorch keeps them. With AMP,
+pass the ``torch.amp.GradScaler`` as ``scaler=``.
+
 Contract: a trial paused after step ``k`` and resumed in a fresh process reports the same values
 as an uninterrupted run, provided every random draw of the loop comes from a generator the state
 covers (a ``DataLoader`` with ``shuffle=True`` and no workers draws from the global torch
@@ -79,6 +86,19 @@ def _is_generator(obj: Any) -> bool:
     return isinstance(obj, torch.Generator | np.random.Generator | random.Random)
 
 
+def _unwrap(obj: Any) -> Any:
+    """The module a ``torch.compile``d module wraps (its state without the ``_orig_mod.``
+    prefix), or ``obj`` itself."""
+    torch = require("torch", "torch", _PURPOSE)
+    inner = getattr(obj, "_orig_mod", None) if isinstance(obj, torch.nn.Module) else None
+    return inner if isinstance(inner, torch.nn.Module) else obj
+
+
+def _cpu(tensor: Any) -> Any:
+    """A generator state on the CPU (checkpoints may be loaded onto a GPU)."""
+    return tensor.cpu() if hasattr(tensor, "cpu") else tensor
+
+
 def _get(obj: Any) -> Any:
     """The state of ``obj``: a generator's, or its ``state_dict()``."""
     torch = require("torch", "torch", _PURPOSE)
@@ -88,19 +108,19 @@ def _get(obj: Any) -> Any:
         return obj.bit_generator.state
     if isinstance(obj, random.Random):
         return obj.getstate()
-    return obj.state_dict()
+    return _unwrap(obj).state_dict()
 
 
 def _set(obj: Any, state: Any) -> None:
     torch = require("torch", "torch", _PURPOSE)
     if isinstance(obj, torch.Generator):
-        obj.set_state(state)
+        obj.set_state(_cpu(state))
     elif isinstance(obj, np.random.Generator):
         obj.bit_generator.state = state
     elif isinstance(obj, random.Random):
         obj.setstate(state)
     else:
-        obj.load_state_dict(state)
+        _unwrap(obj).load_state_dict(state)
 
 
 def rng_state() -> dict[str, Any]:
@@ -127,19 +147,20 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     torch = require("torch", "torch", _PURPOSE)
     random.setstate(state["python"])
     kind, keys, pos, has_gauss, gauss = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
-    torch.set_rng_state(state["torch"])
+    np.random.set_state((kind, _cpu(keys).numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(_cpu(state["torch"]))
     cuda = state.get("cuda")
     if cuda and torch.cuda.is_available():
         for device, device_state in enumerate(cuda[: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(device_state, device)
+            torch.cuda.set_rng_state(_cpu(device_state), device)
 
 
 class TorchState:
     """The stateful parts of a PyTorch training loop, saved and restored together.
 
     Args:
-        model: the ``torch.nn.Module`` (its ``state_dict``: parameters and buffers).
+        model: the ``torch.nn.Module`` (its ``state_dict``: parameters and buffers); a
+            ``torch.compile``d module is saved as the module it wraps.
         optimizer: its ``torch.optim.Optimizer``.
         scheduler: its LR scheduler (any ``torch.optim.lr_scheduler`` class).
         scaler: the AMP ``torch.amp.GradScaler``.
@@ -228,7 +249,8 @@ class TorchState:
             set_rng_state(state["rng"])
 
     def restore(self, trial: Trial) -> float | None:
-        """Load the trial's committed checkpoint, if it has one.
+        """Load the trial's committed checkpoint, if it has one, onto the trial's device (the
+        checkpoint's ``map_location``).
 
         Returns:
             the fidelity the checkpoint was saved at (``trial.start``), or ``None`` for a trial

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hyperrace._clock import ClockName, clock_problem
 from hyperrace.exceptions import SpaceError
 from hyperrace.space import _numeric as num
 from hyperrace.space._base import Dimension
@@ -135,19 +136,36 @@ class Fidelity(Dimension):
     """The training budget axis: how long a configuration is trained before it is judged.
 
     ``low`` is the smallest budget worth evaluating, ``high`` the full budget, both counted in
-    ``unit``: ``"epochs"`` or ``"steps"`` (ints, low >= 1) or ``"seconds"`` of wall-clock
-    time (floats, low > 0). A space holds at most one Fidelity; it is not a hyperparameter
-    and is never part of a config.
+    ``unit``: ``"epochs"`` or ``"steps"`` (ints, low >= 1) or ``"seconds"`` (floats, low > 0)
+    of ``clock``: ``"wall"`` seconds of training (the measure on an accelerator),
+    ``"process"`` seconds of the worker and its child processes, or ``"auto"`` (default): wall
+    seconds for a run given GPUs, processor seconds otherwise. A space holds at most one
+    Fidelity; it is not a hyperparameter and is never part of a config.
+
+    Example:
+        >>> Fidelity(5.0, 300.0, unit="seconds", clock="wall").to_dict()["clock"]
+        'wall'
     """
 
     low: int | float
     high: int | float
     unit: FidelityUnit = field(default="epochs", kw_only=True)
+    clock: ClockName = field(default="auto", kw_only=True)
 
     def __post_init__(self) -> None:
-        label = _label("Fidelity", self.low, self.high, f", unit={self.unit!r}")
+        extra = f", unit={self.unit!r}" + (
+            f", clock={self.clock!r}" if self.clock != "auto" else ""
+        )
+        label = _label("Fidelity", self.low, self.high, extra)
         if self.unit not in _UNITS:
             raise SpaceError(f"{label}: unit must be one of {', '.join(map(repr, _UNITS))}")
+        if (problem := clock_problem("clock", self.clock)) is not None:
+            raise SpaceError(f"{label}: {problem}")
+        if self.clock != "auto" and self.unit != "seconds":
+            raise SpaceError(
+                f"{label}: a clock counts a fidelity in seconds; a fidelity in {self.unit} has "
+                "none: leave clock out, or use unit='seconds'"
+            )
         low: int | float
         high: int | float
         if self.is_integer:
@@ -160,6 +178,10 @@ class Fidelity(Dimension):
                 raise SpaceError(f"{label}: low must be > 0 seconds; use e.g. low=1.0")
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
+
+    def __repr__(self) -> str:
+        clock = f", clock={self.clock!r}" if self.clock != "auto" else ""
+        return f"Fidelity(low={self.low!r}, high={self.high!r}, unit={self.unit!r}{clock})"
 
     @property
     def is_integer(self) -> bool:
@@ -206,15 +228,24 @@ class Fidelity(Dimension):
         return tuple(num.real_grid(float(self.low), float(self.high), n, log=False))
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"type": "fidelity", "low": ..., "high": ..., "unit": ...}``."""
-        return {"type": "fidelity", "low": self.low, "high": self.high, "unit": self.unit}
+        """Return ``{"type": "fidelity", "low": ..., "high": ..., "unit": ...}``, with
+        ``"clock"`` when it is not ``"auto"``."""
+        out: dict[str, Any] = {
+            "type": "fidelity",
+            "low": self.low,
+            "high": self.high,
+            "unit": self.unit,
+        }
+        if self.clock != "auto":
+            out["clock"] = self.clock
+        return out
 
 
 _KEYS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "float": (frozenset({"low", "high"}), frozenset({"log"})),
     "int": (frozenset({"low", "high"}), frozenset({"log"})),
     "categorical": (frozenset({"choices"}), frozenset()),
-    "fidelity": (frozenset({"low", "high"}), frozenset({"unit"})),
+    "fidelity": (frozenset({"low", "high"}), frozenset({"unit", "clock"})),
 }
 
 

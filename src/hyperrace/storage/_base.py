@@ -236,6 +236,16 @@ class Storage(Protocol):
         """Mark running trials as alive at ``now``."""
         ...
 
+    def set_devices(self, trial_id: int, devices: Sequence[str], *, run: int | None = None) -> None:
+        """Record the devices the current run of a running trial trains on (``TrialRecord.
+        devices``; empty: none assigned). A change of the trial, seen by incremental snapshots.
+
+        Raises:
+            TrialStateError: the trial is not running, or ``run`` (as in :meth:`report`) is not
+                its current run.
+        """
+        ...
+
     def lose_run(
         self,
         trial_id: int,

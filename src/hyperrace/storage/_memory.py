@@ -299,6 +299,13 @@ class InMemoryStorage:
             )
             self._put(trial)
 
+    def set_devices(self, trial_id: int, devices: Sequence[str], *, run: int | None = None) -> None:
+        with self._lock:
+            trial = self._trials[trial_id]
+            check_running(trial_id, trial.status, "record the devices of")
+            check_run(trial_id, run, self._run.get(trial_id), "record the devices of")
+            self._put(dataclasses.replace(trial, devices=tuple(devices)))
+
     def heartbeat(self, trial_ids: Sequence[int], *, now: float) -> None:
         with self._lock:
             for tid in trial_ids:

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0003"
+SCHEMA_VERSION = "0004"
 
 metadata = MetaData()
 
@@ -75,6 +75,8 @@ trials = Table(
     Column("run", Integer, nullable=True),
     # what the user attached to the trial, a JSON object (migration 0003)
     Column("user_attrs", Text, nullable=False, default="{}", server_default="{}"),
+    # the devices of the latest run that was given some, a JSON list (migration 0004)
+    Column("devices", Text, nullable=True),
     UniqueConstraint("study_id", "number", name="uq_hr_trials_study_number"),
     Index("ix_hr_trials_study_status", "study_id", "status"),
     Index("ix_hr_trials_study_version", "study_id", "version"),

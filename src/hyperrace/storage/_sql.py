@@ -730,6 +730,28 @@ class SQLStorage:
 
         self._retry(run)
 
+    def set_devices(self, trial_id: int, devices: Sequence[str], *, run: int | None = None) -> None:
+        def tx() -> None:
+            with self._tx() as conn:
+                row = conn.execute(
+                    sa.select(trials.c.status, trials.c.study_id, trials.c.run)
+                    .where(trials.c.trial_id == trial_id)
+                    .with_for_update()
+                ).first()
+                if row is None:
+                    raise KeyError(f"no trial with trial_id={trial_id}")
+                current, study_id, current_run = row
+                check_running(trial_id, TrialStatus(current), "record the devices of")
+                check_run(trial_id, run, current_run, "record the devices of")
+                conn.execute(
+                    trials.update()
+                    .where(trials.c.trial_id == trial_id)
+                    .values(devices=_dumps(list(devices)) if devices else None)
+                )
+                self._changed(conn, study_id, trial_id)
+
+        self._retry(tx)
+
     @staticmethod
     def _losable(*where: Any) -> Any:
         """The rows :meth:`_lose` needs (trial, lost count, target, fidelity reached, study,
@@ -869,6 +891,7 @@ class SQLStorage:
             t.heartbeat,
             t.lost_count,
             t.user_attrs,
+            t.devices,
         ]
 
     @staticmethod
@@ -896,6 +919,7 @@ class SQLStorage:
             hb,
             lost,
             user_attrs,
+            devices,
         ) = row
         return TrialRecord(
             tid,
@@ -913,6 +937,7 @@ class SQLStorage:
             hb,
             lost,
             json.loads(user_attrs) if user_attrs != "{}" else {},
+            tuple(json.loads(devices)) if devices else (),
         )
 
     def trial(self, trial_id: int) -> TrialRecord:

@@ -7,7 +7,15 @@ import time
 from typing import TYPE_CHECKING
 
 from hyperrace.exceptions import ConfigurationError, ObjectiveFailingError
-from hyperrace.executors import Executor, InProcessExecutor, Objective, Outcome, ProcessExecutor
+from hyperrace.executors import (
+    Executor,
+    Gpus,
+    InProcessExecutor,
+    Objective,
+    Outcome,
+    ProcessExecutor,
+    plan_gpus,
+)
 from hyperrace.optimizers import Done, Wait
 from hyperrace.study._budget import Budget
 from hyperrace.study._interrupt import raise_interrupted
@@ -24,13 +32,33 @@ __all__ = ["RaceLoop"]
 logger = logging.getLogger("hyperrace")
 
 
-def _executor(executor: Executor | str | None, workers: int, study: Study) -> Executor:
+def _executor(
+    executor: Executor | str | None,
+    workers: int | None,
+    study: Study,
+    gpus: Gpus,
+    gpus_per_worker: int,
+) -> Executor:
     if executor is None:
-        return InProcessExecutor(study.clock) if workers == 1 else ProcessExecutor(workers)
+        if gpus is not None:  # each worker process owns its GPUs, even a single one
+            return ProcessExecutor(workers, gpus=gpus, gpus_per_worker=gpus_per_worker)
+        if gpus_per_worker != 1:
+            raise ConfigurationError(
+                f"gpus_per_worker={gpus_per_worker!r} needs gpus=[...] or gpus='auto'"
+            )
+        n = plan_gpus(None, workers).workers
+        return InProcessExecutor(study.clock) if n == 1 else ProcessExecutor(n)
+    if gpus is not None or gpus_per_worker != 1:
+        raise ConfigurationError(
+            f"gpus={gpus!r} is for the local worker processes of optimize(workers=N); with "
+            f"executor={executor!r} give the devices to the executor (ProcessExecutor(gpus=...), "
+            "RayExecutor(num_gpus=...))"
+        )
+    n_jobs = plan_gpus(None, workers).workers
     if executor == "ray":
         from hyperrace.executors import RayExecutor
 
-        return RayExecutor(workers)
+        return RayExecutor(n_jobs)
     if isinstance(executor, str):
         raise ConfigurationError(
             f"executor={executor!r} is not an executor; pass 'ray', an executor object such as "
@@ -47,13 +75,16 @@ class RaceLoop:
         study: Study,
         objective: Objective,
         budget: Budget | None,
-        workers: int,
+        workers: int | None,
         executor: Executor | str | None,
         progress: bool | None,
         heartbeat_interval: float,
         stale_after: float | None,
         max_failures_in_a_row: int | None = None,
         max_retries: int | None = 3,
+        stall_after: float | None = None,
+        gpus: Gpus = None,
+        gpus_per_worker: int = 1,
     ) -> None:
         if not callable(objective):
             raise ConfigurationError(f"objective {objective!r} is not callable")
@@ -64,7 +95,7 @@ class RaceLoop:
         self.study = study
         self.objective = objective
         self.budget = budget
-        self.executor = _executor(executor, workers, study)
+        self.executor = _executor(executor, workers, study, gpus, gpus_per_worker)
         self.progress = progress
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = check_liveness(heartbeat_interval, stale_after, max_retries)
@@ -75,6 +106,16 @@ class RaceLoop:
             )
         self.max_failures = max_failures_in_a_row
         self.max_retries = max_retries
+        if stall_after is not None and (
+            isinstance(stall_after, bool)
+            or not isinstance(stall_after, int | float)
+            or not 0 < stall_after < float("inf")
+        ):
+            raise ConfigurationError(
+                f"stall_after={stall_after!r} must be a positive number of seconds, or None to "
+                "never take a run without progress as hung"
+            )
+        self.stall_after = stall_after
         self.failures = 0
 
     def run(self) -> None:
@@ -96,7 +137,13 @@ class RaceLoop:
                         break
                     self.mine[last.trial_id] = last
                     executor.submit(
-                        study._spec(last, self.budget, self.heartbeat_interval, self.max_retries)
+                        study._spec(
+                            last,
+                            self.budget,
+                            self.heartbeat_interval,
+                            self.max_retries,
+                            self.stall_after,
+                        )
                     )
                 outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
                 for outcome in outcomes:

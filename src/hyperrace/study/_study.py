@@ -23,7 +23,7 @@ from hyperrace.exceptions import (
     StudyNotFoundError,
     TrialStateError,
 )
-from hyperrace.executors import Objective, RunSpec, trial_folder
+from hyperrace.executors import Gpus, Objective, RunSpec, trial_folder
 from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.optimizers import (
     Decision,
@@ -725,7 +725,9 @@ class Study:
         budget: Budget | None,
         heartbeat_interval: float | None,
         max_retries: int | None = 3,
+        stall_after: float | None = None,
     ) -> RunSpec:
+        fidelity = self.space.fidelity
         return RunSpec(
             study_id=self.study_id,
             trial_id=job.trial_id,
@@ -733,11 +735,14 @@ class Study:
             max_fidelity=self._max_fidelity,
             integer_fidelity=self._integer_fidelity,
             artifacts=str(self.artifacts),
-            cpu_slice=budget.trial_cpu_seconds if budget else None,
+            time_slice=budget.time_slice if budget else None,
+            slice_clock=budget.slice_clock if budget else "auto",
+            fidelity_clock=fidelity.clock if fidelity is not None else "auto",
             hard_stop_grace=budget.grace_in_effect if budget else None,
             heartbeat_interval=heartbeat_interval,
             max_retries=max_retries,
             decision=job.decision,
+            stall_after=stall_after,
         )
 
     def optimize(
@@ -745,13 +750,16 @@ class Study:
         objective: Objective,
         budget: Budget | None = None,
         *,
-        workers: int = 1,
+        workers: int | None = None,
         executor: Executor | str | None = None,
         progress: bool | None = None,
         heartbeat_interval: float = 10.0,
         stale_after: float | None = None,
         max_failures_in_a_row: int | None = 20,
         max_retries: int | None = 3,
+        stall_after: float | None = None,
+        gpus: Gpus = None,
+        gpus_per_worker: int = 1,
     ) -> None:
         """Run the race until the budget is spent or the optimizer is done.
 
@@ -762,6 +770,7 @@ class Study:
                 first stopped). ``None``: until the optimizer says it is done.
             workers: 1 runs jobs in this process; more run them in local worker processes (the
                 objective must then be importable, and the storage a file or a server).
+                Default: 1, or with ``gpus`` one worker per ``gpus_per_worker`` GPUs.
             executor: run jobs with this executor instead: an executor object, or ``"ray"`` for
                 a :class:`~hyperrace.executors.RayExecutor` with ``workers`` jobs at once on the
                 Ray cluster this process is connected to (or a local one it starts).
@@ -776,6 +785,18 @@ class Study:
                 rather than bad configurations; the trials stay recorded.
             max_retries: runs of one trial that may be lost (its worker died or stopped sending
                 heartbeats) before the trial fails instead of being resumed (``None``: no limit).
+            stall_after: wall-clock seconds a run may go without a report or ``trial.alive()``
+                before it is taken as hung: a worker process (``workers > 1``, Ray) stops it hard
+                and counts it as a lost run, to be resumed from its checkpoint (in this process,
+                ``workers=1``, it is only logged). ``None`` (default): never. Give it more than
+                the longest stretch between two reports (or call ``trial.alive()`` within it).
+            gpus: the GPUs of this machine to train on: ``[0, 1, ...]`` (indices, or ids such as
+                ``"GPU-5b2e..."``) or ``"auto"`` (every GPU PyTorch sees; where it sees none,
+                the CPU, with one log line). Jobs then run in worker processes, each owning its
+                GPUs (its ``CUDA_VISIBLE_DEVICES``); a run trains on ``trial.devices``, which the
+                trial's record and the dashboard show. No two workers share a GPU unless it is
+                listed twice. ``None`` (default): not managed.
+            gpus_per_worker: GPUs each worker process owns.
 
         Ctrl-C pauses the running trials at what they reported and raises a
         ``KeyboardInterrupt`` that says how many were paused (uncaught in a script, that line
@@ -797,6 +818,9 @@ class Study:
             stale_after,
             max_failures_in_a_row,
             max_retries,
+            stall_after,
+            gpus,
+            gpus_per_worker,
         ).run()
 
     def __repr__(self) -> str:

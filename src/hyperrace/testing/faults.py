@@ -11,7 +11,8 @@ rounds). Every scenario runs real processes against a real SQLite file or Postgr
 * the objective, :class:`LoggedObjective`, trains by sleeping, checkpoints every step, checks
   that each run resumes from its own checkpoint, and logs every step to a file of its process:
   a ``begin`` record before the step and an ``end`` record once ``report()`` returned, with the
-  value and whether the storage holds it (an acknowledged report);
+  value and whether the storage holds it (an acknowledged report). It can also hang, blocked
+  for ever in the middle of a step, to be stopped by ``stall_after``;
 * after the faults the study is resumed to the end by new drivers and :func:`audit` counts
 
   - **lost**: acknowledged reports that the storage does not hold at the end (or holds with
@@ -38,6 +39,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -55,6 +57,7 @@ from hyperrace.trial import StopReason, Trial, TrialStatus
 
 __all__ = [
     "DIE_ENV",
+    "HANG_ENV",
     "LOG_DIR_ENV",
     "SPACE",
     "STEP_SECONDS_ENV",
@@ -70,6 +73,7 @@ __all__ = [
     "audit",
     "die_after_last_report_scenario",
     "drive",
+    "hung_objective_scenario",
     "kill_driver_scenario",
     "kill_worker_scenario",
     "logged_objective",
@@ -150,12 +154,16 @@ class LoggedObjective:
         die_after_last_report: the number of a trial whose first run that reaches its granted
             fidelity kills its own process (SIGKILL) right after its last report, before the
             run is ended in the storage (``None``: none does).
+        hang: the number of a trial whose first run hangs in the middle of its second step
+            (it waits on an event that nothing sets; its process lives on and keeps sending
+            heartbeats), once (``None``: none does).
     """
 
     log_dir: str
     step_seconds: float
     storage: str
     die_after_last_report: int | None = None
+    hang: int | None = None
 
     def _storage(self) -> Storage:
         storage = _STORAGES.get(self.storage)
@@ -197,6 +205,11 @@ class LoggedObjective:
                         "begin": begin,
                     }
                 )
+                if trial.number == self.hang and step == int(trial.start) + 2:
+                    marker = Path(self.log_dir) / f"hung-{trial.trial_id}"
+                    if not marker.exists():
+                        marker.touch()
+                        threading.Event().wait()  # blocked for ever, as on a lock
                 time.sleep(self.step_seconds)
                 trained += 1
                 value = curve_value(trial.config, step) + trial.trial_id * 1e-6
@@ -230,25 +243,31 @@ class LoggedObjective:
 
 
 #: Environment variables that configure :func:`logged_objective` (set by :class:`Driver`).
-LOG_DIR_ENV, STEP_SECONDS_ENV, STORAGE_ENV, DIE_ENV = (
+LOG_DIR_ENV, STEP_SECONDS_ENV, STORAGE_ENV, DIE_ENV, HANG_ENV = (
     "HYPERRACE_FAULTS_LOG_DIR",
     "HYPERRACE_FAULTS_STEP_SECONDS",
     "HYPERRACE_FAULTS_STORAGE",
     "HYPERRACE_FAULTS_DIE_AFTER_LAST_REPORT",
+    "HYPERRACE_FAULTS_HANG",
 )
+
+
+def _env_int(name: str) -> int | None:
+    text = os.environ.get(name)
+    return int(text) if text else None
 
 
 def logged_objective(trial: Trial) -> None:
     """:class:`LoggedObjective` configured by environment variables (``HYPERRACE_FAULTS_LOG_DIR``,
     ``HYPERRACE_FAULTS_STEP_SECONDS``, ``HYPERRACE_FAULTS_STORAGE`` and, optionally,
-    ``HYPERRACE_FAULTS_DIE_AFTER_LAST_REPORT``): the objective that ``hyperrace worker
-    --objective hyperrace.testing.faults:logged_objective`` imports."""
-    die = os.environ.get(DIE_ENV)
+    ``HYPERRACE_FAULTS_DIE_AFTER_LAST_REPORT`` and ``HYPERRACE_FAULTS_HANG``): the objective
+    that ``hyperrace worker --objective hyperrace.testing.faults:logged_objective`` imports."""
     LoggedObjective(
         os.environ[LOG_DIR_ENV],
         float(os.environ[STEP_SECONDS_ENV]),
         os.environ[STORAGE_ENV],
-        int(die) if die else None,
+        _env_int(DIE_ENV),
+        _env_int(HANG_ENV),
     )(trial)
 
 
@@ -329,6 +348,8 @@ class Setup:
             or ``"worker"`` (the ``hyperrace worker`` command, with worker processes).
         drivers: driver processes at once, all peers on the study.
         die_after_last_report: see :class:`LoggedObjective`.
+        hang: see :class:`LoggedObjective`.
+        stall_after: the drivers' ``stall_after`` (``None``: none).
     """
 
     url: str
@@ -346,6 +367,8 @@ class Setup:
     drivers: int = 1
     ray_address: str | None = None
     die_after_last_report: int | None = None
+    hang: int | None = None
+    stall_after: float | None = None
 
     def __post_init__(self) -> None:
         if self.driver not in ("optimize", "worker"):
@@ -384,6 +407,8 @@ class Setup:
         common += ["--stale-after", str(self.stale_after)]
         if self.max_retries is not None:
             common += ["--max-retries", str(self.max_retries)]
+        if self.stall_after is not None:
+            common += ["--stall-after", str(self.stall_after)]
         if self.driver == "worker":
             return [
                 sys.executable,
@@ -427,6 +452,8 @@ class Setup:
             env["RAY_ADDRESS"] = self.ray_address
         if self.die_after_last_report is not None:
             env[DIE_ENV] = str(self.die_after_last_report)
+        if self.hang is not None:
+            env[HANG_ENV] = str(self.hang)
         return env
 
 
@@ -442,12 +469,14 @@ def drive(argv: list[str] | None = None) -> int:
     parser.add_argument("--heartbeat-interval", type=float, default=0.25)
     parser.add_argument("--stale-after", type=float, default=3.0)
     parser.add_argument("--max-retries", type=int, default=None)
+    parser.add_argument("--stall-after", type=float, default=None)
     parser.add_argument("--executor", choices=("processes", "ray"), default="processes")
     args = parser.parse_args(argv)
-    die = os.environ.get(DIE_ENV)
     study = hr.Study(args.study, storage=args.storage)
     study.optimize(
-        LoggedObjective(args.log_dir, args.step_seconds, args.storage, int(die) if die else None),
+        LoggedObjective(
+            args.log_dir, args.step_seconds, args.storage, _env_int(DIE_ENV), _env_int(HANG_ENV)
+        ),
         hr.Budget(epochs=args.epochs),
         workers=args.workers,
         executor=ProcessExecutor(args.workers) if args.executor == "processes" else "ray",
@@ -455,6 +484,7 @@ def drive(argv: list[str] | None = None) -> int:
         heartbeat_interval=args.heartbeat_interval,
         stale_after=args.stale_after,
         max_retries=args.max_retries,
+        stall_after=args.stall_after,
     )
     return 0
 
@@ -854,6 +884,24 @@ def die_after_last_report_scenario(
     round_ = _Round(dataclasses.replace(setup, die_after_last_report=trial_number), tally)
     round_.finish()
     if any(setup.log_dir.glob("died-*")):
+        tally.kills += 1
+    tally.seconds += time.monotonic() - t0
+    return tally
+
+
+def hung_objective_scenario(
+    setup: Setup, *, trial_number: int = 0, stall_after: float = 1.5, tally: Tally | None = None
+) -> Tally:
+    """Trial ``trial_number`` hangs in the middle of its second step (blocked for ever; its
+    worker process lives on and sends heartbeats, so only the drivers' ``stall_after`` can end
+    it): the worker process stops it hard and counts it as a lost run, the trial is resumed
+    from its checkpoint and the study goes on to its end. Kills counts the hang. Returns the
+    tally."""
+    tally = tally or Tally("a hung objective (stall_after)")
+    t0 = time.monotonic()
+    round_ = _Round(dataclasses.replace(setup, hang=trial_number, stall_after=stall_after), tally)
+    round_.finish()
+    if any(setup.log_dir.glob("hung-*")):
         tally.kills += 1
     tally.seconds += time.monotonic() - t0
     return tally

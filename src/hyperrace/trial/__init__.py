@@ -1,7 +1,7 @@
 """Trials: frozen records of configs and curves, the objective's Trial handle, checkpoints."""
 
 from hyperrace.trial._checkpoint import Checkpoint
-from hyperrace.trial._handle import InvalidValue, ReportSink, Trial
+from hyperrace.trial._handle import InvalidValue, ReportMirror, ReportSink, Trial
 from hyperrace.trial._records import (
     DecisionRecord,
     Enqueued,
@@ -19,6 +19,7 @@ __all__ = [
     "Enqueued",
     "InvalidValue",
     "Observation",
+    "ReportMirror",
     "ReportSink",
     "StopReason",
     "Trial",

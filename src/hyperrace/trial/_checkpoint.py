@@ -35,16 +35,25 @@ class Checkpoint:
             returns that one, so a file written by a process killed before its report was
             committed is never used.
         keep: how many checkpoints to keep (the newest ones).
+        map_location: where :meth:`load` puts the tensors of a PyTorch checkpoint: the device
+            of the run (``"cuda:0"``), so that a checkpoint saved on another GPU or machine
+            loads onto this run's device.
     """
 
     def __init__(
-        self, folder: str | os.PathLike[str], fidelity: float | None = None, *, keep: int = 1
+        self,
+        folder: str | os.PathLike[str],
+        fidelity: float | None = None,
+        *,
+        keep: int = 1,
+        map_location: str = "cpu",
     ):
         if keep < 1:
             raise ValueError(f"keep={keep}: at least one checkpoint must be kept; use keep=1")
         self.folder = Path(folder)
         self._fidelity = fidelity
         self._keep = keep
+        self.map_location = map_location
 
     @property
     def fidelity(self) -> float | None:
@@ -104,8 +113,11 @@ class Checkpoint:
             if path not in keep:
                 path.unlink(missing_ok=True)
 
-    def load(self) -> Any | None:
-        """The state saved at :attr:`fidelity`, or ``None`` when this trial has no checkpoint."""
+    def load(self, *, map_location: str | None = None) -> Any | None:
+        """The state saved at :attr:`fidelity`, or ``None`` when this trial has no checkpoint.
+
+        Tensors of a PyTorch checkpoint are loaded onto ``map_location`` (default: the run's
+        device, :attr:`map_location`)."""
         if self._fidelity is None:
             return None
         path = self.path_for(self._fidelity)
@@ -114,6 +126,7 @@ class Checkpoint:
         if path.suffix == ".pt":
             import torch
 
-            return torch.load(path, map_location="cpu", weights_only=False)
+            where = self.map_location if map_location is None else map_location
+            return torch.load(path, map_location=where, weights_only=False)
         with path.open("rb") as fh:
             return pickle.load(fh)

@@ -51,7 +51,7 @@ class StopReason(str, enum.Enum):
 
     NONE = "none"
     REACHED = "reached"  # it trained up to the fidelity it was granted
-    TIME_SLICE = "time_slice"  # its processor-time slice was spent; stopped at a report
+    TIME_SLICE = "time_slice"  # its time slice was spent; stopped at a report (or hard)
     INTERRUPTED = "interrupted"  # Ctrl-C or the study stopped it: to be resumed
     LOST = "lost"  # its worker died or stopped sending heartbeats: resumed, or failed if too often
     OBJECTIVE_RETURNED = "objective_returned"  # the objective returned before the granted fidelity
@@ -134,6 +134,8 @@ class TrialRecord:
         user_attrs: small JSON values the user attached to it (``Trial.set_user_attr``,
             ``Study.set_user_attr``, ``Study.enqueue(..., user_attrs=)``); optimizers ignore
             them.
+        devices: the devices its latest run was given, as ``"cuda:<id>"`` (the GPU's id on its
+            worker's machine) or ``"cpu"``; empty when none were assigned.
     """
 
     trial_id: int
@@ -151,6 +153,7 @@ class TrialRecord:
     heartbeat: float | None = None
     lost_count: int = 0
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
+    devices: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         value = "-" if self.last_value is None else f"{self.last_value:.6g}"

@@ -358,6 +358,8 @@ class TrialDetail:
         checkpoint_fidelity: the fidelity of its newest checkpoint, or ``None``.
         work: fidelity units it trained, retraining included.
         wall_seconds, cpu_seconds: summed over its reports.
+        devices: the devices its latest run was given (``"cuda:3"``, ``"cpu"``); empty when
+            none were assigned.
         segments: its runs, as in :func:`race`.
         decisions: ``(index, kind, start, stop, optimizer, seconds, info)`` of every decision that
             touched it, with the numbers the optimizer recorded (acquisition values, rung).
@@ -376,6 +378,7 @@ class TrialDetail:
     work: float
     wall_seconds: float
     cpu_seconds: float
+    devices: tuple[str, ...]
     segments: tuple[Segment, ...]
     decisions: tuple[tuple[int, str, float, float, str, float, Mapping[str, Any]], ...]
 
@@ -407,6 +410,7 @@ def trial_detail(history: History, trial_id: int, space: Space | None = None) ->
         work=trial.work,
         wall_seconds=trial.wall_seconds,
         cpu_seconds=trial.cpu_seconds,
+        devices=trial.devices,
         segments=tuple(_segments(trial, runs, origin, max_fidelity)),
         decisions=tuple(
             (d.index, d.kind, d.start, d.stop, d.optimizer, d.time - origin, dict(d.info))

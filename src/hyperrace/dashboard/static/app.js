@@ -167,7 +167,7 @@ function trialPage() {
   const name = body.dataset.study;
   const trialId = body.dataset.trial;
   crumbs(el("a", { href: studyUrl(name) }, name), el("span", {}, `trial ${trialId}`));
-  const head = el("section", { class: "cards" });
+  const head = el("section", { id: "head", class: "cards" });
   const plot = el("div", { id: "plot-trial", class: "plot" });
   const config = el("section", { id: "config" });
   const checkpoints = el("section", { id: "checkpoints" });
@@ -185,7 +185,8 @@ function trialPage() {
     const card = (label, value) => el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value" }, fmt(value)));
     head.replaceChildren(card("status", d.status), card(d.fidelity_name, d.fidelity), card("value", d.value),
       card("granted", d.target), card("work", d.work), card("stopped because", d.reason),
-      card("wall seconds", d.wall_seconds), card("CPU seconds", d.cpu_seconds));
+      card("wall seconds", d.wall_seconds), card("CPU seconds", d.cpu_seconds),
+      card("devices", d.devices.length ? d.devices.join(", ") : "not assigned"));
     if (d.message) head.append(el("pre", { class: "message" }, d.message));
     Plotly.react(plot, data.figure.data, data.figure.layout, plotConfig);
     config.replaceChildren(table(["hyperparameter", "value"], Object.entries(d.config)));
