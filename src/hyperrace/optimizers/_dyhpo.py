@@ -83,7 +83,7 @@ from hyperrace.optimizers._parts.ladder import rungs
 from hyperrace.optimizers._parts.onehot import OneHot
 from hyperrace.optimizers._parts.rungs import at_rung, top
 from hyperrace.optimizers._registry import register
-from hyperrace.space import Categorical, Space
+from hyperrace.space import Space
 from hyperrace.trial import StopReason, TrialRecord, TrialStatus
 
 if TYPE_CHECKING:
@@ -548,17 +548,12 @@ def _encode(
     """``enc.encode_many(configs)`` for valid configs, faster: no validation of the whole config,
     and rows memoized in ``memo`` by config identity."""
     out = np.zeros((len(configs), enc.width), dtype=np.float64)
-    dims = list(zip(enc.space.dimensions.items(), enc.slices, strict=True))
     for i, config in enumerate(configs):
         ident = _ident(config) if memo is not None else ()
         row = memo.get(ident) if memo is not None else None
         if row is None:
             row = out[i]
-            for (name, dim), cols in dims:
-                if isinstance(dim, Categorical):
-                    row[cols.start + dim.index(config[name])] = 1.0
-                else:
-                    row[cols.start] = dim.to_unit(config[name])
+            row[:] = enc.encode_valid(config)
             if memo is not None:
                 memo[ident] = row.copy()
         else:
