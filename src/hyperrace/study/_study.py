@@ -91,6 +91,9 @@ class Study:
             SQLite file, in the working directory for PostgreSQL, and a temporary folder removed
             at exit for ``memory://``.
         clock: where time comes from (tests and simulations pass their own).
+        metric: the name of the reported value (e.g. ``"val_loss"``), stored with the study and
+            shown by the dashboard and plots instead of "value"; given when loading, it renames
+            it. Default: the stored name, or "value".
 
     Example:
         >>> import hyperrace as hr
@@ -114,8 +117,16 @@ class Study:
         seed: int | None = None,
         artifacts: str | Path | None = None,
         clock: Clock | None = None,
+        metric: str | None = None,
     ) -> None:
         self.name = _check_name(name)
+        if metric is not None and (
+            not isinstance(metric, str) or not metric.strip() or len(metric) > 100
+        ):
+            raise ConfigurationError(
+                f"metric={metric!r} must be a non-empty name of at most 100 characters, "
+                "e.g. 'val_loss'"
+            )
         if direction is not None and direction not in ("minimize", "maximize"):
             raise ConfigurationError(f"direction={direction!r} must be 'minimize' or 'maximize'")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
@@ -150,6 +161,9 @@ class Study:
             self.artifacts = _default_artifacts(self.storage, name)
         if stored_artifacts != str(self.artifacts):
             self.storage.set_study_attr(info.study_id, "artifacts", str(self.artifacts))
+        if metric is not None and info.attrs.get("metric") != metric:
+            self.storage.set_study_attr(info.study_id, "metric", metric)
+        self.metric: str = metric or str(info.attrs.get("metric") or "value")
 
     # -- creation and loading -----------------------------------------------------------------
 
