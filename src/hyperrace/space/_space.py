@@ -97,6 +97,7 @@ class Space:
     ``to_unit`` gives it the fixed coordinate :data:`INACTIVE_UNIT`, so that models over unit
     vectors need not know about conditions:
 
+    >>> from hyperrace.space import Categorical, Float
     >>> space = Space(
     ...     optimizer=Categorical(["adam", "sgd"]),
     ...     momentum=Float(0.0, 0.99).when(optimizer="sgd"),
@@ -245,6 +246,7 @@ expected exactly ['optimizer']
         """``values`` less every hyperparameter that is inactive (or absent) under its parents'
         values there, in definition order; unknown keys are dropped. Values are not validated.
 
+        >>> from hyperrace.space import Categorical, Float
         >>> space = Space(opt=Categorical(["adam", "sgd"]), m=Float(0.0, 1.0).when(opt="sgd"))
         >>> space.prune({"opt": "adam", "m": 0.9})
         {'opt': 'adam'}
