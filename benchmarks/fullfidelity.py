@@ -7,6 +7,11 @@ Printed: the mean simple regret (best value found less the minimum) at each chec
 of one decision (``Study.ask``: history read, model fit, acquisition) by number of observations.
 Independent runs go to ``--jobs`` processes.
 
+The peer ``optuna-tpe`` is Optuna's ``TPESampler(seed=seed)`` with its defaults (its ask and one
+``suggest_*`` per hyperparameter are the decision), ``optuna-tpe-mv`` the same with
+``multivariate=True``; both need the ``bench`` extra. A hyperrace optimizer can be given
+parameters as ``name:key=value+key=value`` (JSON values), e.g. ``tpe:recombine=0.5``.
+
     .venv/bin/python benchmarks/fullfidelity.py --seeds 10 --evaluations 200 --at 50,200
 """
 
@@ -24,17 +29,57 @@ import numpy as np
 
 import hyperrace as hr
 from hyperrace.benchmarks import FUNCTIONS
+from hyperrace.optimizers import make_optimizer
+
+#: peers run through their own API: name -> TPESampler keyword arguments
+OPTUNA = {"optuna-tpe": {}, "optuna-tpe-mv": {"multivariate": True}}
+
+
+def run_optuna(optimizer: str, function: str, seed: int, evaluations: int) -> dict[str, Any]:
+    """:func:`run` for an Optuna peer: its ask and suggestions are the decision."""
+    import warnings
+
+    import optuna
+
+    from hyperrace.benchmarks.peers._optuna import suggest
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    f = FUNCTIONS[function]()
+    sampler = optuna.samplers.TPESampler(seed=seed, **OPTUNA[optimizer])
+    study = optuna.create_study(direction="minimize", sampler=sampler)
+    best, regret, seconds = np.inf, [], []
+    for _ in range(evaluations):
+        t0 = time.perf_counter()
+        trial = study.ask()
+        config = suggest(trial, f.space)
+        seconds.append(time.perf_counter() - t0)
+        value = f.value(config)
+        study.tell(trial, value)
+        best = min(best, value)
+        regret.append(best - f.optimum)
+    return {
+        "optimizer": optimizer,
+        "function": function,
+        "seed": seed,
+        "regret": regret,
+        "seconds": seconds,
+    }
 
 
 def run(optimizer: str, function: str, seed: int, evaluations: int) -> dict[str, Any]:
     """One run: best-so-far regret after each evaluation, seconds of each decision."""
+    if optimizer in OPTUNA:
+        return run_optuna(optimizer, function, seed, evaluations)
     f = FUNCTIONS[function]()
+    name, _, given = optimizer.partition(":")
+    params = {k: json.loads(v) for k, v in (p.split("=", 1) for p in given.split("+") if p)}
     study = hr.Study(
         f"{optimizer}-{function}-{seed}",
         f.space,
         storage="memory://",
         seed=seed,
-        optimizer=optimizer,
+        optimizer=make_optimizer(name, params),
     )
     best, regret, seconds = np.inf, [], []
     for _ in range(evaluations):

@@ -25,7 +25,7 @@ from hyperrace.exceptions import (
 )
 from hyperrace.history import History
 from hyperrace.optimizers import Done, Resume, Start, Wait
-from hyperrace.space import Categorical, Fidelity, Float, Int, Space
+from hyperrace.space import Categorical, Fidelity, Float, Int, Range, Space
 from hyperrace.study import Budget, Job, Study
 from hyperrace.trial import Observation, Trial, TrialRecord, TrialStatus
 
@@ -45,6 +45,7 @@ __all__ = [
     "MissingDependencyError",
     "ObjectiveFailingError",
     "Observation",
+    "Range",
     "Resume",
     "Space",
     "SpaceError",

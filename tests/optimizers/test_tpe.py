@@ -19,7 +19,6 @@ from hyperrace.optimizers._parts.parzen import (
     ParzenEstimator,
     good_count,
     neighbour_bandwidths,
-    scott_bandwidths,
     split_good_bad,
 )
 from hyperrace.optimizers._tpe import TPE, _snap_integers
@@ -33,7 +32,8 @@ DEFAULTS = {
     "gamma": 0.1,
     "max_good": 25,
     "prior_weight": 1.0,
-    "multivariate": False,
+    "multivariate": True,
+    "recombine": 0.0,
     "max_trials": None,
 }
 
@@ -81,7 +81,7 @@ def test_conformance_suite(check: str) -> None:
 
 def test_defaults_and_params_round_trip_as_json() -> None:
     assert TPE().get_params() == DEFAULTS
-    params = TPE(n_startup=3, gamma=0.25, multivariate=True, max_trials=40).get_params()
+    params = TPE(n_startup=3, gamma=0.25, multivariate=False, max_trials=40).get_params()
     again = make_optimizer("tpe", json.loads(json.dumps(params)))
     assert isinstance(again, TPE)
     assert again.get_params() == params
@@ -103,6 +103,7 @@ def test_defaults_and_params_round_trip_as_json() -> None:
         ("prior_weight", 0, r"prior_weight=0 must be a finite number > 0"),
         ("prior_weight", float("inf"), r"prior_weight=inf must be"),
         ("multivariate", 1, r"multivariate=1 must be True or False"),
+        ("recombine", 1.5, r"recombine=1.5 must be a number in \[0, 1\]"),
         ("max_trials", 0, r"max_trials=0 must be a positive integer or None"),
     ],
 )
@@ -210,18 +211,16 @@ def test_categorical_estimator_is_counts_smoothed_by_the_prior_weight() -> None:
     np.testing.assert_allclose(np.exp(empty.logpdf(centres[:, None])), 1 / 3)
 
 
-def test_bandwidths_magic_clip_and_scott() -> None:
-    np.testing.assert_allclose(neighbour_bandwidths([0.3]), [0.7])
-    np.testing.assert_allclose(neighbour_bandwidths([0.1, 0.5, 0.6]), [0.4, 0.4, 0.4])
-    tight = neighbour_bandwidths(np.full(50, 0.5))  # identical points: the clip floor inside
-    np.testing.assert_allclose(tight[1:-1], 1 / 51)
-    np.testing.assert_allclose(tight[[0, -1]], 0.5)  # the outer ones reach to 0 and 1
-    assert scott_bandwidths(np.full((5, 2), 0.5), 1.0).min() > 0
-    wide, narrow = (
-        scott_bandwidths(np.linspace(0, 1, 30)[:, None], 1.0),
-        scott_bandwidths(np.linspace(0.4, 0.6, 30)[:, None], 1.0),
-    )
-    assert wide[0] > narrow[0] >= 1 / 31
+def test_bandwidths_neighbour_gaps_inner_at_the_ends_and_magic_clip() -> None:
+    np.testing.assert_allclose(neighbour_bandwidths([0.3]), [0.7])  # one value: the larger end
+    # the outer values take their inner gap, not the stretch to 0 or 1
+    # (0.1 for 0.6, not its 0.4 to 1; the clip floor 1 / (3 + 2) lifts it to 0.2)
+    np.testing.assert_allclose(neighbour_bandwidths([0.1, 0.5, 0.6]), [0.4, 0.4, 0.2])
+    xs = [0.9, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55]  # floor 1/14
+    np.testing.assert_allclose(neighbour_bandwidths(xs)[[0, 1]], [0.35, 1 / 14])
+    tight = neighbour_bandwidths(np.full(50, 0.5))  # identical points: the clip floor
+    np.testing.assert_allclose(tight, 1 / 52)
+    assert neighbour_bandwidths(np.linspace(0, 1, 500)).min() == pytest.approx(0.01)
 
 
 def _decades(log: bool) -> tuple[hr.Space, History]:
@@ -302,12 +301,12 @@ def _best_after(opt_name: str, fn: TestFunction, seed: int, n: int, **params: An
 
 @pytest.mark.parametrize(
     ("fn", "params"),
-    [(branin(), {}), (hartmann6(), {}), (branin(), {"multivariate": True})],
-    ids=["branin", "hartmann6", "branin-multivariate"],
+    [(branin(), {}), (hartmann6(), {}), (branin(), {"multivariate": False})],
+    ids=["branin", "hartmann6", "branin-univariate"],
 )
 def test_beats_random_at_50_evaluations(fn: TestFunction, params: dict[str, Any]) -> None:
     """Simple regret after 50 evaluations, 5 fixed seeds (measured: mean regret ratio to random
-    0.42 on Branin, 0.48 on Hartmann-6, 0.13 on Branin with the joint estimator)."""
+    0.04 on Branin, 0.24 on Hartmann-6, 0.4 on Branin with the univariate estimator)."""
     seeds = range(5)
     tpe = [_best_after("tpe", fn, s, 50, **params) for s in seeds]
     rnd = [_best_after("random", fn, s, 50) for s in seeds]
@@ -327,3 +326,90 @@ def test_multivariate_decisions_are_reproducible_by_a_fresh_instance() -> None:
     assert isinstance(first, Start)
     assert space.validate(first.config) == dict(first.config)
     assert math.isfinite(first.info["log_l_over_g"])
+
+
+def test_regret_at_40_evaluations_on_branin_and_60_on_hartmann6() -> None:
+    """10 fixed seeds, one evaluation at a time. Optuna's TPESampler ends at mean regret 0.27 on
+    Branin at 40 (BENCHMARKS.md, the same protocol); measured here: 0.24 on Branin at 40, 0.30
+    on Hartmann-6 at 60 (0.53 and 0.60 with the univariate estimator and end-widened
+    bandwidths this TPE had before)."""
+    seeds = range(10)
+    assert np.mean([_best_after("tpe", branin(), s, 40) for s in seeds]) < 0.3
+    assert np.mean([_best_after("tpe", hartmann6(), s, 60) for s in seeds]) < 0.45
+
+
+# -- conditional hyperparameters ---------------------------------------------------------------
+
+COND = hr.Space(
+    opt=hr.Categorical(["adam", "sgd"]),
+    lr=hr.Float(0.0, 1.0),
+    momentum=hr.Float(0.0, 1.0).when(opt="sgd"),
+)
+
+
+def _conditional_history() -> History:
+    """sgd with momentum near 0.8 and lr near 0.3 is best; adam is mediocre everywhere."""
+    rng = np.random.default_rng(0)
+    done: list[tuple[Mapping[str, Any], float]] = []
+    for _ in range(40):
+        config = COND.sample(rng)
+        loss = (config["lr"] - 0.3) ** 2
+        loss += (config["momentum"] - 0.8) ** 2 if "momentum" in config else 0.3
+        done.append((config, loss))
+    return _history(done)
+
+
+@pytest.mark.parametrize("multivariate", [True, False])
+def test_conditional_dimensions_are_learnt_where_active_only(multivariate: bool) -> None:
+    history = _conditional_history()
+    _, g_model = TPE(multivariate=multivariate).estimators(COND, history)
+    inactive = ~g_model.active[:, 2]
+    assert inactive.any() and (~inactive).any()
+    assert np.all(g_model.data[inactive, 2] == hr.space.INACTIVE_UNIT)
+    # the inactive cells do not narrow the momentum column: a draw from g's components there is
+    # as likely anywhere as the prior
+    grid = np.linspace(0, 1, 2001)
+    pts = np.column_stack([np.full_like(grid, 0.75), np.full_like(grid, 0.3), grid])
+    density = np.exp(
+        g_model.logpdf(pts, np.ones(pts.shape, bool))
+        - g_model.logpdf(pts, np.tile([True, True, False], (len(grid), 1)))
+    )
+    assert np.trapezoid(density, grid) == pytest.approx(1.0, abs=1e-3)
+    configs = _configs(TPE(multivariate=multivariate), COND, history)
+    for config in configs:
+        assert COND.validate(config) == dict(config)
+    sgd = [c for c in configs if c["opt"] == "sgd"]
+    assert len(sgd) > 0.7 * len(configs)
+    assert np.median([abs(c["momentum"] - 0.8) for c in sgd]) < 0.2
+
+
+def test_an_inactive_cell_is_scored_by_the_prior_and_drawn_from_it() -> None:
+    data = np.array([[0.2, 0.9], [0.25, 0.5]])
+    active = np.array([[True, True], [True, False]])
+    kde = ParzenEstimator(data, [0, 0], multivariate=True, active=active)
+    draws = kde.sample(np.random.default_rng(1), 6000)
+    # column 1: the first row's kernel (at 0.9, width 0.9: its larger gap to an end), the second
+    # row's and the prior uniform
+    phi = [0.5 * (1 + math.erf(z / math.sqrt(2))) for z in (0.1 / 0.9, -0.1 / 0.9, -1.0)]
+    tail = (phi[0] - phi[1]) / (phi[0] - phi[2])
+    assert np.mean(draws[:, 1] > 0.8) == pytest.approx(tail / 3 + 2 / 3 * 0.2, abs=0.02)
+    split = ParzenEstimator(data, [0, 0], multivariate=False, active=active)
+    np.testing.assert_allclose(split.weights[1], [0.5, 0.5, 0.0])  # left out of its column
+    assert split.sigma[0, 1] == pytest.approx(0.9)  # the one active value's larger end gap
+
+
+def test_recombine_draws_a_share_of_candidates_from_the_marginals() -> None:
+    data = np.array([[0.1, 0.9], [0.9, 0.1]] * 10)
+    kde = ParzenEstimator(data, [0, 0], prior_weight=0.01, multivariate=True)
+    rng = np.random.default_rng(0)
+    joint, marginal = kde.sample(rng, 4000), kde.sample_marginals(rng, 4000)
+
+    def share_off_diagonal(x: np.ndarray) -> float:
+        return float(np.mean((x[:, 0] < 0.5) == (x[:, 1] < 0.5)))
+
+    assert share_off_diagonal(joint) < 0.15  # the joint keeps the pairs together
+    assert share_off_diagonal(marginal) == pytest.approx(0.5, abs=0.05)  # recombined
+    history = _line_history(20)
+    a = TPE(recombine=0.5).decide(LINE, history, decision_rng(0, 20))
+    b = TPE(recombine=0.0).decide(LINE, history, decision_rng(0, 20))
+    assert isinstance(a, Start) and isinstance(b, Start) and a != b

@@ -32,7 +32,7 @@ def test_race_figure_groups_curves_into_few_traces(snap: Snapshot) -> None:
     fig = race_figure(r)
     traces = fig["data"]
     assert len(traces) <= 8 + 1 + len(OUTCOMES)
-    lines = [t for t in traces if t["mode"] == "lines" and t["name"].startswith("began")]
+    lines = [t for t in traces if t["mode"] == "lines" and t.get("legendgroup") == "colour"]
     drawn = sum(len([x for x in t["x"] if x is not None]) for t in lines)
     assert drawn == sum(len(s.fidelities) for s in r.segments)
     markers = {t["name"].split(" (")[0]: t for t in traces if t["mode"] == "markers"}
@@ -56,6 +56,7 @@ def test_race_figure_thins_long_curves_to_the_point_budget() -> None:
             i,
             i + 1,
             "completed",
+            i,
         )
         for i in range(100)
     )

@@ -13,8 +13,10 @@ Endpoints (all ``GET``)::
     /studies/{name}                       a study's overview
     /studies/{name}/trials/{trial_id}     one trial
     /api/studies                          [{name, direction, n_trials, ...}]
-    /api/studies/{name}?since=MARKER      {marker, changed, summary, figures{race,best,timeline,
-                                          parallel}} (summary and figures only when changed)
+    /api/studies/{name}?since=MARKER&colour=rung|value|time|auto
+                                          {marker, changed, summary, figures{race,best,timeline,
+                                          parallel}} (summary and figures only when changed; the
+                                          race coloured as asked)
     /api/studies/{name}/importance        {marker, figure}
     /api/studies/{name}/trials?offset=&limit=&order=best|number   a page of the trial table
     /api/studies/{name}/trials/{trial_id} {detail, figure, checkpoints}
@@ -36,11 +38,13 @@ from hyperrace.executors import trial_folder
 from hyperrace.history import History
 from hyperrace.storage import MEMORY_NAMES, Storage, open_storage
 from hyperrace.visual import (
+    COLOUR_BY,
     Snapshot,
     figure,
     importance,
     importance_figure,
     marker,
+    metric_of,
     plotly_js_path,
     read,
     summary,
@@ -207,22 +211,25 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
         ]
 
     @app.get("/api/studies/{name}")
-    def api_study(name: str, since: str | None = None) -> Any:
+    def api_study(name: str, since: str | None = None, colour: str = "auto") -> Any:
+        if colour not in COLOUR_BY:
+            raise HTTPException(
+                status_code=422, detail=f"colour={colour!r} must be one of {list(COLOUR_BY)}"
+            )
         snap = snapshot(name)
         mark = marker(snap.history)
         if since == mark:
             return as_json({"marker": mark, "changed": False})
 
         def compute() -> str:
-            body = json.dumps(
-                {
-                    "summary": summary(snap),
-                    "figures": {view: figure(snap, view) for view in _OVERVIEW_VIEWS},
-                }
-            )
+            figures = {
+                view: figure(snap, view, colour=colour) if view == "race" else figure(snap, view)
+                for view in _OVERVIEW_VIEWS
+            }
+            body = json.dumps({"summary": summary(snap), "figures": figures})
             return body[1:]  # without its opening brace: the marker goes first
 
-        body: str = cache.get(name, mark, "overview", compute)
+        body: str = cache.get(name, mark, f"overview-{colour}", compute)
         head = json.dumps({"marker": mark, "changed": True})[:-1]
         return Response(content=f"{head}, {body}", media_type="application/json")
 
@@ -314,6 +321,7 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
                     "cpu_seconds": detail.cpu_seconds,
                     "devices": list(detail.devices),
                     "fidelity_name": fidelity_name,
+                    "metric": metric_of(snap),
                     "decisions": [
                         {
                             "index": i,
@@ -332,7 +340,7 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
                     "folder": None if folder is None else str(folder),
                     "files": files,
                 },
-                "figure": trial_figure(detail, fidelity_name=fidelity_name),
+                "figure": trial_figure(detail, fidelity_name=fidelity_name, metric=metric_of(snap)),
             }
         )
 

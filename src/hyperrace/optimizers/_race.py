@@ -98,6 +98,10 @@ class Race:
             with the surrogate's parameters.
         acquisition: ``"pi_random"`` (MFPI-random), ``"ei_max"`` or ``"ei_step"``.
         allocation: ``"step"`` (one step per decision) or ``"rung"`` (up to the next rung).
+        first: where a new trial's first run ends: ``"step"`` (one step) or ``"rung"`` (the
+            lowest rung of the ladder of reduction factor 3 anchored at the maximum fidelity, as
+            Hyperband's most exploratory bracket starts: a grace period before the first
+            judgement).
         step: fidelity units of a step (> 0; whole for an integer fidelity). A new trial's first
             step ends at ``max(low, step)``.
         n_initial: trials with a successful report before the model is used (>= 1).
@@ -122,6 +126,7 @@ class Race:
         "surrogate": "dpl",
         "acquisition": "pi_random",
         "allocation": "step",
+        "first": "step",
         "n_initial": 5,
         "n_prior": 128,
         "n_local": 128,
@@ -134,6 +139,7 @@ class Race:
         surrogate: str | Mapping[str, Any] | None = None,
         acquisition: str | None = None,
         allocation: str | None = None,
+        first: str | None = None,
         step: float = 1,
         n_initial: int | None = None,
         n_prior: int | None = None,
@@ -160,7 +166,8 @@ class Race:
             "acquisition", pick(acquisition, "acquisition"), acq.ACQUISITIONS
         )
         self.allocation = check_choice("allocation", pick(allocation, "allocation"), ALLOCATIONS)
-        self.step = check_number("step", step, low=0.0, low_open=True)
+        self.first = check_choice("first", pick(first, "first"), ("step", "rung"))
+        self.step: float = check_number("step", step, low=0.0, low_open=True)
         self.n_initial: int = check_int("n_initial", pick(n_initial, "n_initial"), 1)
         self.n_prior = check_int("n_prior", pick(n_prior, "n_prior"), 0)
         self.n_local = check_int("n_local", pick(n_local, "n_local"), 0)
@@ -187,6 +194,7 @@ class Race:
             "surrogate": self.surrogate,
             "acquisition": self.acquisition,
             "allocation": self.allocation,
+            "first": self.first,
             "step": self.step,
             "n_initial": self.n_initial,
             "n_prior": self.n_prior,
@@ -208,7 +216,7 @@ class Race:
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         low, high = self._range(space)
-        first = min(high, max(low, self.step))
+        first = self._first(space, low, high)
         draw = float(rng.random())  # always drawn: the stream does not depend on the branch
         may_start = self.max_trials is None or len(history.trials) < self.max_trials
         waiting = pool.paused(history, high)
@@ -244,6 +252,13 @@ class Race:
                 f"{space.fidelity_name!r}; pass step={max(1, round(self.step))}"
             )
         return float(fid.low), float(fid.high)
+
+    def _first(self, space: Space, low: float, high: float) -> float:
+        """Where a new trial's first run ends: one step, or the lowest rung of the ladder."""
+        step = min(high, max(low, self.step))
+        if self.first == "rung" and space.fidelity is not None:
+            return max(step, rungs(space.fidelity, _ETA)[0])
+        return step
 
     def _patience(self, low: float, high: float) -> int:
         if self.patience is not None:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -187,8 +187,10 @@ class Staged:
             name = space.fidelity_name or "fidelity"
             top_of_stage = round(top) if fidelity.is_integer else top
             sub_space = Space(
-                **space.dimensions,
-                **{name: Fidelity(fidelity.low, top_of_stage, unit=fidelity.unit)},
+                **{
+                    **space.entries(),
+                    name: Fidelity(fidelity.low, top_of_stage, unit=fidelity.unit),
+                }
             )
         sub_history = History(history.direction, tuple(members), history.n_decisions)
         decision = self._asha.decide(sub_space, sub_history, rng)
@@ -262,14 +264,16 @@ class _Plan:
         level: int,
         levels: int,
     ) -> dict[str, Any]:
-        cheap_names = [n for n in space.names if n not in self.expensive]
+        cheap_names = _cheap_names(space, self.expensive)
         config: dict[str, Any] = {}
         if cheap_names:
-            cheap_space = Space(**{n: space[n] for n in cheap_names})
+            cheap_space = space.subspace(cheap_names)
             cheap_history = History(
                 history.direction,
                 tuple(
-                    dataclasses.replace(t, config={n: t.config[n] for n in cheap_names})
+                    dataclasses.replace(
+                        t, config={n: t.config[n] for n in cheap_names if n in t.config}
+                    )
                     for t in model_trials
                 ),
             )
@@ -286,7 +290,21 @@ class _Plan:
                 continue
             u = float(rng.uniform(0.0, share))
             config[name] = _at_unit(dim, u if end == 0.0 else 1.0 - u)
-        return {n: config[n] for n in space.names}
+        out: dict[str, Any] = {}
+        for n in space.names:  # what depends on an expensive one is drawn from its prior
+            if space.is_active(n, out):
+                out[n] = config[n] if n in config else space[n].sample(rng)
+        return out
+
+
+def _cheap_names(space: Space, expensive: Mapping[str, Any]) -> list[str]:
+    """The hyperparameters neither expensive nor conditional on an expensive one (at any depth)."""
+    left: set[str] = set(expensive)
+    for name in space.names:
+        cond = space.conditions.get(name)
+        if cond is not None and any(p in left for p in cond.parents):
+            left.add(name)
+    return [n for n in space.names if n not in left]
 
 
 def _top(ladder: Sequence[float], stage: int) -> float:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hyperrace.exceptions import SpaceError
+
+if TYPE_CHECKING:
+    from hyperrace.space._conditions import Conditional
 
 #: A hyperparameter value: the JSON-native scalar types.
 Value = str | int | float | bool
@@ -52,3 +55,15 @@ class Dimension(ABC):
         except SpaceError:
             return False
         return True
+
+    def when(self, **clauses: object) -> Conditional:
+        """This dimension, active only when every ``parent=clause`` holds.
+
+        A clause is a value (``optimizer="sgd"``), a list of values (``optimizer=["sgd",
+        "rmsprop"]``) or a :class:`~hyperrace.space.Range` of a numeric parent
+        (``layers=Range(above=1)``). Parents are hyperparameters defined earlier in the space.
+        While inactive, the hyperparameter is absent from the config.
+        """
+        from hyperrace.space._conditions import Conditional
+
+        return Conditional(self, **clauses)

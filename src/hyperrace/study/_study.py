@@ -108,6 +108,9 @@ class Study:
             SQLite file, in the working directory for PostgreSQL, and a temporary folder removed
             at exit for ``memory://``.
         clock: where time comes from (tests and simulations pass their own).
+        metric: the name of the reported value (e.g. ``"val_loss"``), stored with the study and
+            shown by the dashboard and plots instead of "value"; given when loading, it renames
+            it. Default: the stored name, or "value".
 
     Examples:
         >>> import hyperrace as hr
@@ -132,11 +135,19 @@ class Study:
         artifacts: str | Path | None = None,
         clock: Clock | None = None,
         best_by: BestBy | None = None,
+        metric: str | None = None,
     ) -> None:
         self.name = _check_name(name)
         if best_by is not None and best_by not in BEST_BY:
             raise ConfigurationError(
                 f"best_by={best_by!r} is not a ranking rule; use one of {list(BEST_BY)}"
+            )
+        if metric is not None and (
+            not isinstance(metric, str) or not metric.strip() or len(metric) > 100
+        ):
+            raise ConfigurationError(
+                f"metric={metric!r} must be a non-empty name of at most 100 characters, "
+                "e.g. 'val_loss'"
             )
         if direction is not None and direction not in ("minimize", "maximize"):
             raise ConfigurationError(f"direction={direction!r} must be 'minimize' or 'maximize'")
@@ -175,6 +186,9 @@ class Study:
         self.best_by: BestBy = best_by or info.attrs.get("best_by", "last")
         if info.attrs.get("best_by", "last") != self.best_by:
             self.storage.set_study_attr(info.study_id, "best_by", self.best_by)
+        if metric is not None and info.attrs.get("metric") != metric:
+            self.storage.set_study_attr(info.study_id, "metric", metric)
+        self.metric: str = metric or str(info.attrs.get("metric") or "value")
 
     # -- creation and loading -----------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.optimizers import Done, Resume, Start, Wait, available, make_optimizer, spec_of
-from hyperrace.space import Categorical, Fidelity, Float, Int, Space
+from hyperrace.space import Categorical, Fidelity, Float, Int, Range, Space
 from hyperrace.storage import InMemoryStorage
 from hyperrace.study import Budget, Job, Study
 from hyperrace.testing.history import drive
@@ -32,8 +32,18 @@ EXEMPT: dict[tuple[str, str], str] = {}
 
 
 def spaces() -> dict[str, Space]:
-    """Spaces every optimizer must handle: with and without a fidelity, mixed types."""
+    """Spaces every optimizer must handle: with and without a fidelity, mixed types, and
+    conditional hyperparameters (on a categorical and on a numeric parent, nested)."""
     return {
+        "conditional": Space(
+            kind=Categorical(["plain", "scaled", "tuned"]),
+            x=Float(0.0, 1.0),
+            y=Float(1e-3, 1.0, log=True).when(kind=["scaled", "tuned"]),
+            c=Categorical(["a", "b"]).when(kind="tuned", y=Range(above=0.01)),
+            n=Int(1, 8),
+            k=Int(2, 64, log=True).when(n=Range(above=4)),
+            epochs=Fidelity(1, 9),
+        ),
         "fidelity": Space(
             x=Float(0.0, 1.0),
             y=Float(1e-3, 1.0, log=True),
@@ -132,6 +142,22 @@ def check_same_seed_same_decisions(name: str) -> None:
     assert run(5) == run(5)
 
 
+def check_conditional_space(name: str) -> None:
+    """On a conditional space, every config leaves out exactly what is inactive (it validates),
+    and every conditional hyperparameter is seen both active and inactive within 60 jobs."""
+    study = _study(name, spaces()["conditional"])
+    seen: list[dict[str, Any]] = []
+
+    def on_job(s: Study, job: Job) -> None:
+        _check_decision(s, job)
+        seen.append(dict(job.config))
+
+    drive(study, 60, curve_value, on_job=on_job)
+    for dim in study.space.conditions:
+        active = sum(dim in config for config in seen)
+        assert 0 < active < len(seen), f"{dim!r} active in {active} of {len(seen)} configs"
+
+
 def check_ends_within_budget(name: str) -> None:
     """optimize with an epoch budget trains at most that much, and uses most of it."""
     study = _study(name, spaces()["fidelity"])
@@ -150,6 +176,7 @@ CHECKS: dict[str, Check] = {
         check_fresh_instance_agrees,
         check_params_round_trip,
         check_same_seed_same_decisions,
+        check_conditional_space,
         check_ends_within_budget,
     )
 }

@@ -16,7 +16,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from hyperrace.space import Categorical, Dimension, Fidelity, Float, Int, Space
+from hyperrace.space import Categorical, Conditional, Dimension, Fidelity, Float, Int, Range, Space
 from hyperrace.space._dimensions import FidelityUnit
 
 __all__ = ["categoricals", "configs", "dimensions", "fidelities", "floats", "ints", "spaces"]
@@ -76,15 +76,46 @@ def dimensions() -> st.SearchStrategy[Dimension]:
 
 
 @st.composite
+def _clause(draw: st.DrawFn, parent: Dimension) -> object:
+    """A clause on ``parent`` that holds for some of its values."""
+    if isinstance(parent, Categorical):
+        return draw(
+            st.lists(st.sampled_from(parent.choices), min_size=1, unique_by=Categorical.choice_key)
+        )
+    assert isinstance(parent, Float | Int)
+    cut = parent.from_unit(draw(st.floats(0.2, 0.8)))
+    if isinstance(parent, Int) and cut in (parent.low, parent.high):
+        cut = parent.low if draw(st.booleans()) else parent.high
+        return Range(above=cut - 1) if cut == parent.high else Range(below=cut + 1)
+    return Range(above=cut) if draw(st.booleans()) else Range(below=cut)
+
+
+@st.composite
 def spaces(
-    draw: st.DrawFn, min_dims: int = 1, max_dims: int = 6, fidelity: bool | None = None
+    draw: st.DrawFn,
+    min_dims: int = 1,
+    max_dims: int = 6,
+    fidelity: bool | None = None,
+    conditional: bool = False,
 ) -> Space:
     """A :class:`Space` of ``min_dims``-``max_dims`` hyperparameters of every kind.
 
     ``fidelity=None`` adds a :class:`Fidelity` at random; True always, False never.
+    ``conditional=True`` makes some hyperparameters after the first conditional on one or two
+    earlier ones (value lists on categoricals, ranges on numbers).
     """
     names = draw(st.lists(_NAMES, min_size=min_dims, max_size=max_dims, unique=True))
-    kwargs: dict[str, Dimension] = {name: draw(dimensions()) for name in names}
+    kwargs: dict[str, Dimension | Conditional] = {}
+    plain: dict[str, Dimension] = {}
+    for name in names:
+        dim = plain[name] = draw(dimensions())
+        if conditional and len(plain) > 1 and draw(st.booleans()):
+            parents = draw(
+                st.lists(st.sampled_from(list(plain)[:-1]), min_size=1, max_size=2, unique=True)
+            )
+            kwargs[name] = dim.when(**{p: draw(_clause(plain[p])) for p in parents})
+        else:
+            kwargs[name] = dim
     if fidelity if fidelity is not None else draw(st.booleans()):
         fid_name = draw(_NAMES.filter(lambda name: name not in kwargs))
         kwargs[fid_name] = draw(fidelities())
@@ -102,5 +133,7 @@ def _values(dim: Dimension) -> st.SearchStrategy[Any]:
 
 
 def configs(space: Space) -> st.SearchStrategy[dict[str, Any]]:
-    """Configs (name -> native value) that fit ``space``, ends of every range included."""
-    return st.fixed_dictionaries({name: _values(dim) for name, dim in space.dimensions.items()})
+    """Configs (name -> native value) that fit ``space``, ends of every range included, and
+    inactive hyperparameters left out."""
+    values = st.fixed_dictionaries({name: _values(dim) for name, dim in space.dimensions.items()})
+    return values.map(space.prune)

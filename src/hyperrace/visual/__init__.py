@@ -36,9 +36,12 @@ from hyperrace.visual._data import (
 )
 from hyperrace.visual._importance import Importance, importance
 from hyperrace.visual._plotly import (
+    COLOUR_BY,
+    Colouring,
     best_figure,
     importance_figure,
     parallel_figure,
+    race_colouring,
     race_figure,
     timeline_figure,
     trial_figure,
@@ -50,14 +53,16 @@ from hyperrace.visual._static import (
     write_image,
     write_png,
 )
-from hyperrace.visual._views import VIEWS, Snapshot, figure, marker, read, summary
+from hyperrace.visual._views import VIEWS, Snapshot, figure, marker, metric_of, read, summary
 
 __all__ = [
+    "COLOUR_BY",
     "IMAGE_SUFFIXES",
     "OUTCOMES",
     "VIEWS",
     "BestPoint",
     "BestSoFar",
+    "Colouring",
     "Importance",
     "Outcome",
     "ParallelColumn",
@@ -72,10 +77,12 @@ __all__ = [
     "importance",
     "importance_figure",
     "marker",
+    "metric_of",
     "parallel_figure",
     "parallel_table",
     "plotly_js_path",
     "race",
+    "race_colouring",
     "race_figure",
     "read",
     "summary",

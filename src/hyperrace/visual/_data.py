@@ -22,12 +22,12 @@ Best so far
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hyperrace.history import Direction, History
 from hyperrace.space import Categorical, Space
-from hyperrace.trial import DecisionRecord, TrialRecord, TrialStatus
+from hyperrace.trial import DecisionRecord, Observation, TrialRecord, TrialStatus
 
 __all__ = [
     "OUTCOMES",
@@ -74,6 +74,11 @@ class Segment:
             so that the curve is continuous), then every report of the run, in fidelity order.
         began, ended: seconds since the study's first record.
         outcome: how the run ended (see the module docstring).
+        trained_from: when the run's training began, in seconds since the study's first record:
+            its first report less the wall seconds that report measured (from the moment the
+            objective was handed the trial), so that a worker process's start-up between the
+            decision (``began``) and the objective is not counted as training; ``began`` when
+            the run reported nothing.
     """
 
     trial_id: int
@@ -88,6 +93,7 @@ class Segment:
     began: float
     ended: float
     outcome: Outcome
+    trained_from: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,8 @@ class Race:
         fidelity_name: the fidelity's name (``"fidelity"`` for a space without one).
         direction: the study's direction.
         best_trial: the ``trial_id`` of :meth:`History.best`'s trial, or ``None``.
+        configs: each trial's hyperparameters, by ``trial_id``.
+        metric: what the values are (``Study(metric=...)``, ``"value"`` by default).
     """
 
     segments: tuple[Segment, ...]
@@ -111,6 +119,8 @@ class Race:
     fidelity_name: str
     direction: Direction
     best_trial: int | None
+    configs: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    metric: str = "value"
 
 
 def _origin(history: History) -> float:
@@ -140,6 +150,7 @@ def _segments(
 ) -> list[Segment]:
     curve = trial.curve
     if not runs:
+        began = (curve[0].time if curve else trial.created) - origin
         return [
             Segment(
                 trial.trial_id,
@@ -151,9 +162,10 @@ def _segments(
                 trial.fidelity,
                 tuple(o.fidelity for o in curve),
                 tuple(o.value for o in curve),
-                (curve[0].time if curve else trial.created) - origin,
+                began,
                 (curve[-1].time if curve else trial.updated) - origin,
                 _last_outcome(trial, trial.fidelity, max_fidelity),
+                _trained_from(curve[:1], began + origin, origin),
             )
         ]
     out = []
@@ -183,18 +195,31 @@ def _segments(
                 d.time - origin,
                 max(ended, d.time) - origin,
                 outcome,
+                _trained_from(points[:1], d.time, origin),
             )
         )
     return out
 
 
-def race(history: History, space: Space | None = None) -> Race:
+def _trained_from(
+    first: list[Observation] | tuple[Observation, ...], began: float, origin: float
+) -> float:
+    """When training began: the first report less the wall seconds it measured, never before the
+    run's decision (``began``, seconds since the epoch) nor after the report."""
+    if not first or first[0].time <= 0:
+        return began - origin
+    obs = first[0]
+    return min(obs.time, max(began, obs.time - max(obs.wall_seconds, 0.0))) - origin
+
+
+def race(history: History, space: Space | None = None, *, metric: str = "value") -> Race:
     """Cut every learning curve of ``history`` into its runs (see the module docstring).
 
     Args:
         history: a snapshot with its decision records (``storage.history(id, decisions=True)``);
             without them each trial is one segment.
         space: the study's space, for the maximum fidelity and its name (optional).
+        metric: the name of the reported values.
     """
     fidelity = space.fidelity if space is not None else None
     max_fidelity = float(fidelity.high) if fidelity is not None else None
@@ -214,6 +239,8 @@ def race(history: History, space: Space | None = None) -> Race:
         fidelity_name=(space.fidelity_name or "fidelity") if space is not None else "fidelity",
         direction=history.direction,
         best_trial=best.trial_id if best is not None else None,
+        configs={t.trial_id: dict(t.config) for t in history.trials},
+        metric=metric,
     )
 
 
@@ -292,16 +319,20 @@ class ParallelColumn:
 
     Attributes:
         name: the hyperparameter.
-        values: one per row: the value itself for numbers (its log10 when ``log``), the index of
-            the choice for categoricals.
+        values: one per row: the value itself for numbers (drawn on a log axis when ``log``),
+            the index of the choice for categoricals; ``None`` where the hyperparameter was
+            inactive (a conditional one).
         labels: the choices of a categorical (``values`` index them), else ``None``.
-        log: the values are log10 of the hyperparameter's (a log-scaled dimension).
+        log: the hyperparameter is log-scaled.
+        low, high: the dimension's range (numbers), or ``None``.
     """
 
     name: str
-    values: tuple[float, ...]
+    values: tuple[float | None, ...]
     labels: tuple[str, ...] | None = None
     log: bool = False
+    low: float | None = None
+    high: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,35 +345,32 @@ class ParallelTable:
     fidelity: tuple[float, ...]
     value: tuple[float, ...]
     fidelity_name: str
+    metric: str = "value"
 
 
-def parallel_table(history: History, space: Space) -> ParallelTable:
+def parallel_table(history: History, space: Space, *, metric: str = "value") -> ParallelTable:
     """The configurations and last values of every trial that reported (failed ones too)."""
-    import math
-
     rows = [t for t in history.trials if t.curve]
     columns = []
     for name, dim in space.dimensions.items():
-        if name == space.fidelity_name:
-            continue
         if isinstance(dim, Categorical):
             labels = tuple(str(c) for c in dim.choices)
-            values = tuple(float(dim.index(t.config[name])) for t in rows)
+            values = tuple(
+                float(dim.index(t.config[name])) if name in t.config else None for t in rows
+            )
             columns.append(ParallelColumn(name, values, labels))
         else:
+            raw = tuple(float(t.config[name]) if name in t.config else None for t in rows)
+            low, high = float(getattr(dim, "low", 0.0)), float(getattr(dim, "high", 1.0))
             log = bool(getattr(dim, "log", False))
-            raw = [float(t.config[name]) for t in rows]
-            columns.append(
-                ParallelColumn(
-                    name, tuple(math.log10(v) for v in raw) if log else tuple(raw), None, log
-                )
-            )
+            columns.append(ParallelColumn(name, raw, None, log, low, high))
     return ParallelTable(
         numbers=tuple(t.number for t in rows),
         columns=tuple(columns),
         fidelity=tuple(t.fidelity for t in rows),
         value=tuple(t.curve[-1].value for t in rows),
         fidelity_name=space.fidelity_name or "fidelity",
+        metric=metric,
     )
 
 

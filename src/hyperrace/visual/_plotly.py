@@ -7,16 +7,21 @@ trial, and :func:`race_figure` thins long curves to at most ``max_points`` point
 
 The race (after the first figure of Wistuba, Kadra and Grabocka, "Supervising the Multi-Fidelity
 Race of Hyperparameter Configurations", NeurIPS 2022): every run of every trial is drawn over the
-fidelity axis, coloured by when the run began (early runs dark, late runs bright), with a marker
-where it ended: promoted, paused, stopped, completed, failed or still running. The best trial is
-drawn on top in black.
+fidelity axis, with a marker where it ended: promoted, paused, stopped, completed, failed or still
+running. The best trial is drawn on top in black. Curves are coloured (:func:`race_colouring`)
+by how far their trial got in the race (the highest fidelity it reached; bright went furthest),
+by its last value (bright is better), or by when the run began (bright is late). Hovering a curve
+shows the trial's hyperparameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from hyperrace.exceptions import ConfigurationError
 from hyperrace.visual._data import (
     OUTCOMES,
     BestSoFar,
@@ -29,11 +34,14 @@ from hyperrace.visual._data import (
 from hyperrace.visual._importance import Importance
 
 __all__ = [
+    "COLOUR_BY",
     "OUTCOME_STYLE",
     "TIME_COLOURS",
+    "Colouring",
     "best_figure",
     "importance_figure",
     "parallel_figure",
+    "race_colouring",
     "race_figure",
     "time_unit",
     "timeline_figure",
@@ -42,7 +50,11 @@ __all__ = [
 
 Figure = dict[str, Any]
 
-#: Colours of the race's time bins, early to late (the viridis scale at eight points).
+#: What the race can be coloured by; ``"auto"`` is ``"rung"`` when trials reached different
+#: fidelities, else ``"value"``.
+COLOUR_BY = ("auto", "rung", "value", "time")
+ColourBy = Literal["auto", "rung", "value", "time"]
+#: The race's colour bins, dark to bright (the viridis scale at eight points).
 TIME_COLOURS = (
     "#440154",
     "#46327e",
@@ -106,39 +118,142 @@ def _thin(segment: Segment, cap: int) -> tuple[Sequence[float], Sequence[float]]
     return [segment.fidelities[i] for i in keep], [segment.values[i] for i in keep]
 
 
-def race_figure(race: Race, *, max_points: int = 60_000, bins: int = 8) -> Figure:
-    """The race: every run over the fidelity axis, coloured by when it began.
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def config_text(config: Mapping[str, Any]) -> str:
+    """A trial's hyperparameters as hover text, one ``name=value`` a line (4 digits)."""
+    return "<br>".join(f"{k}={_fmt(v)}" for k, v in config.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Colouring:
+    """How the race is coloured.
+
+    Attributes:
+        by: ``"rung"``, ``"value"`` or ``"time"``.
+        title: the legend's title for the colours.
+        bins: (label, colour) per bin, in legend order (increasing fidelity, value or time).
+        of: the bin of each segment of the race, in its order.
+    """
+
+    by: str
+    title: str
+    bins: tuple[tuple[str, str], ...]
+    of: tuple[int, ...]
+
+
+def _quantile_bins(values: Sequence[float], k: int) -> tuple[list[float], list[int]]:
+    """Edges (k' + 1 values, k' <= k) and the bin of each value: one bin per distinct value when
+    there are at most ``k``, else ``k`` bins of about equal counts."""
+    distinct = sorted(set(values))
+    if len(distinct) <= k:
+        index = {v: i for i, v in enumerate(distinct)}
+        return [*distinct, distinct[-1]] if distinct else [], [index[v] for v in values]
+    ordered = sorted(values)
+    edges = [
+        ordered[min(len(ordered) - 1, round(i * (len(ordered) - 1) / k))] for i in range(k + 1)
+    ]
+    edges = sorted(set(edges))
+    inner = edges[1:-1]
+    return edges, [sum(v >= e for e in inner) for v in values]
+
+
+def race_colouring(race: Race, by: str = "auto", *, bins: int = 8) -> Colouring:
+    """The colour bin of every segment of ``race``, coloured ``by`` one of :data:`COLOUR_BY`.
+
+    ``"rung"``: the highest fidelity the segment's trial reached, so the survivors of the race
+    stand out (bright: furthest); ``"value"``: the trial's last value (bright: better);
+    ``"time"``: when the run began (bright: late). Up to ``bins`` (at most 8) bins, in legend
+    order.
+    """
+    if by not in COLOUR_BY:
+        raise ConfigurationError(f"colour={by!r} is not one of {list(COLOUR_BY)!r}")
+    bins = max(1, min(bins, len(TIME_COLOURS)))
+    segs = race.segments
+    reached: dict[int, float] = {}
+    last: dict[int, tuple[float, float]] = {}
+    for s in segs:
+        if s.fidelities:
+            reached[s.trial_id] = max(reached.get(s.trial_id, -math.inf), s.reached)
+            if s.fidelities[-1] >= last.get(s.trial_id, (-math.inf, 0.0))[0]:
+                last[s.trial_id] = (s.fidelities[-1], s.values[-1])
+    if by == "auto":
+        by = "rung" if len(set(reached.values())) > 1 else "value"
+    unit, per = time_unit(race.duration)
+
+    def palette(n: int, bright_first: bool = False) -> list[str]:
+        cols = [TIME_COLOURS[round(i * (len(TIME_COLOURS) - 1) / max(1, n - 1))] for i in range(n)]
+        return cols[::-1] if bright_first else cols
+
+    if by == "time":
+        span = race.duration or 1.0
+        of = tuple(min(bins - 1, int(bins * s.began / span)) for s in segs)
+        labels = [
+            f"{b * span / bins / per:.3g}–{(b + 1) * span / bins / per:.3g} {unit}"
+            for b in range(bins)
+        ]
+        return Colouring("time", "run began", tuple(zip(labels, palette(bins), strict=True)), of)
+    per_trial = dict(reached) if by == "rung" else {n: v for n, (_, v) in last.items()}
+    numbers = sorted(per_trial)
+    values = [per_trial[n] for n in numbers]
+    edges, which = _quantile_bins(values, bins)
+    exact = len(set(values)) <= bins
+    k = max(0, len(edges) - 1)
+    trial_bin = dict(zip(numbers, which, strict=True))
+    of = tuple(trial_bin.get(s.trial_id, 0) for s in segs)
+    if by == "rung":
+        name = race.fidelity_name
+        labels = [f"{edges[i]:g}" if exact else f"{edges[i]:g}–{edges[i + 1]:g}" for i in range(k)]
+        colours = palette(k)
+        title = f"{name} reached"
+    else:
+        labels = [
+            f"{edges[i]:.4g}" if exact else f"{edges[i]:.4g}–{edges[i + 1]:.4g}" for i in range(k)
+        ]
+        colours = palette(k, bright_first=race.direction == "minimize")
+        title = f"last {race.metric}"
+    return Colouring(by, title, tuple(zip(labels, colours, strict=True)), of)
+
+
+def race_figure(
+    race: Race, *, colour: str = "auto", max_points: int = 60_000, bins: int = 8
+) -> Figure:
+    """The race: every run over the fidelity axis, coloured as :func:`race_colouring` says.
 
     Args:
         race: from :func:`hyperrace.visual.race`.
+        colour: one of :data:`COLOUR_BY`.
         max_points: the most curve points drawn in all; longer curves are thinned evenly (their
-            first and last points kept).
-        bins: how many colours time is cut into (at most 8).
+            first and last points kept). Every point's hover text names the trial's
+            hyperparameters while at most 30,000 points are drawn; beyond, only the markers where
+            runs ended carry them.
+        bins: how many colours (at most 8).
     """
-    bins = max(1, min(bins, len(TIME_COLOURS)))
-    unit, per = time_unit(race.duration)
-    span = race.duration or 1.0
-    drawn = [s for s in race.segments if s.fidelities]
+    paint = race_colouring(race, colour, bins=bins)
+    drawn = [(s, b) for s, b in zip(race.segments, paint.of, strict=True) if s.fidelities]
     cap = max(2, max_points // max(1, len(drawn)))
+    n_points = sum(min(cap, len(s.fidelities)) for s, _ in drawn)
+    full_hover = n_points <= 30_000
     lines: list[tuple[list[float | None], list[float | None], list[str | None]]] = [
-        ([], [], []) for _ in range(bins)
+        ([], [], []) for _ in paint.bins
     ]
-    for s in drawn:
-        b = min(bins - 1, int(bins * s.began / span))
+    for s, b in drawn:
         xs, ys, texts = lines[b]
         fx, fy = _thin(s, cap)
         xs.extend([*fx, None])
         ys.extend([*fy, None])
         label = f"trial {s.trial_id}, run {s.run + 1}"
+        if full_hover:
+            label += "<br>" + config_text(race.configs.get(s.trial_id, {}))
         texts.extend([label] * len(fx) + [None])
-    palette = [
-        TIME_COLOURS[round(i * (len(TIME_COLOURS) - 1) / max(1, bins - 1))] for i in range(bins)
-    ]
     traces: list[dict[str, Any]] = []
-    for b, (xs, ys, texts) in enumerate(lines):
+    for (name, colour_hex), (xs, ys, texts) in zip(paint.bins, lines, strict=True):
         if not xs:
             continue
-        lo, hi = b * span / bins / per, (b + 1) * span / bins / per
         traces.append(
             {
                 "type": "scattergl",
@@ -147,20 +262,22 @@ def race_figure(race: Race, *, max_points: int = 60_000, bins: int = 8) -> Figur
                 "y": ys,
                 "text": texts,
                 "hovertemplate": "%{text}<br>%{x:g}: %{y:.4g}<extra></extra>",
-                "line": {"color": palette[b], "width": 1.3},
+                "line": {"color": colour_hex, "width": 1.3},
                 "opacity": 0.8,
-                "name": f"began {lo:.3g}–{hi:.3g} {unit}",
-                "legendgroup": "time",
-                **({"legendgrouptitle": {"text": "run began"}} if not traces else {}),
+                "name": name,
+                "legendgroup": "colour",
+                **({"legendgrouptitle": {"text": paint.title}} if not traces else {}),
             }
         )
-    best = [s for s in drawn if s.trial_id == race.best_trial]
+    segments = [s for s, _ in drawn]
+    best = [s for s in segments if s.trial_id == race.best_trial]
     if best:
         xs2: list[float | None] = []
         ys2: list[float | None] = []
         for s in best:
             xs2.extend([*s.fidelities, None])
             ys2.extend([*s.values, None])
+        best_config = config_text(race.configs.get(race.best_trial or 0, {}))
         traces.append(
             {
                 "type": "scattergl",
@@ -169,43 +286,57 @@ def race_figure(race: Race, *, max_points: int = 60_000, bins: int = 8) -> Figur
                 "y": ys2,
                 "line": {"color": "#000000", "width": 2.6},
                 "name": f"best: trial {race.best_trial}",
-                "hovertemplate": f"best trial {race.best_trial}<br>"
+                "hovertemplate": f"best trial {race.best_trial}<br>{best_config}<br>"
                 "%{x:g}: %{y:.4g}<extra></extra>",
             }
         )
     for outcome in OUTCOMES:
-        ends = [s for s in drawn if s.outcome == outcome]
+        ends = [s for s in segments if s.outcome == outcome]
         if not ends:
             continue
-        label, symbol, colour = OUTCOME_STYLE[outcome]
+        label, symbol, colour_hex = OUTCOME_STYLE[outcome]
         traces.append(
             {
                 "type": "scattergl",
                 "mode": "markers",
                 "x": [s.fidelities[-1] for s in ends],
                 "y": [s.values[-1] for s in ends],
-                "text": [f"trial {s.trial_id}: {label} at {s.reached:g}" for s in ends],
-                "hovertemplate": "%{text}<br>value %{y:.4g}<extra></extra>",
+                "text": [
+                    f"trial {s.trial_id}: {label} at {s.reached:g}<br>"
+                    + config_text(race.configs.get(s.trial_id, {}))
+                    for s in ends
+                ],
+                "hovertemplate": "%{text}<br>" + race.metric + " %{y:.4g}<extra></extra>",
                 "marker": {
                     "symbol": symbol,
-                    "color": colour,
+                    "color": colour_hex,
                     "size": 9 if outcome in ("running", "completed", "failed") else 7,
-                    "line": {"width": 1.2, "color": colour},
+                    "line": {"width": 1.2, "color": colour_hex},
                 },
                 "name": f"{label} ({len(ends)})",
                 "legendgroup": "outcome",
-                **({"legendgrouptitle": {"text": "run ended"}} if outcome == _first(drawn) else {}),
+                **(
+                    {"legendgrouptitle": {"text": "run ended"}}
+                    if outcome == _first(segments)
+                    else {}
+                ),
             }
         )
     log_x = race.max_fidelity is not None and race.max_fidelity >= 20
-    rungs = sorted({s.reached for s in drawn})
+    rungs = sorted({s.reached for s in segments})
     ticks = {"tickvals": rungs, "ticktext": [f"{r:g}" for r in rungs]} if len(rungs) <= 12 else {}
+    what = {
+        "rung": "how far its trial got",
+        "value": "its trial's last value",
+        "time": "when it was trained",
+    }[paint.by]
+    better = " (lower is better)" if race.direction == "minimize" else " (higher is better)"
     return {
         "data": traces,
         "layout": _layout(
-            "The race: every learning curve, coloured by when it was trained",
+            f"The race: every learning curve, coloured by {what}",
             xaxis=_axis(race.fidelity_name, **({"type": "log", **ticks} if log_x else {})),
-            yaxis=_axis("value" + (" (lower is better)" if race.direction == "minimize" else "")),
+            yaxis=_axis(race.metric + better),
             legend={"orientation": "v", "x": 1.01, "y": 1, "font": {"size": 11}},
         ),
     }
@@ -216,7 +347,9 @@ def _first(segments: Sequence[Segment]) -> Outcome | None:
     return next((o for o in OUTCOMES if o in present), None)
 
 
-def best_figure(best: BestSoFar, *, fidelity_name: str = "fidelity") -> Figure:
+def best_figure(
+    best: BestSoFar, *, fidelity_name: str = "fidelity", metric: str = "value"
+) -> Figure:
     """The incumbent against the budget consumed (a step chart per series)."""
     traces: list[dict[str, Any]] = []
     for points, name, colour in (
@@ -243,17 +376,41 @@ def best_figure(best: BestSoFar, *, fidelity_name: str = "fidelity") -> Figure:
         "layout": _layout(
             "Best so far against budget consumed",
             xaxis=_axis(f"{fidelity_name} trained, all trials"),
-            yaxis=_axis("best value"),
+            yaxis=_axis(f"best {metric}"),
             legend={"x": 0.99, "xanchor": "right", "y": 0.99},
         ),
     }
 
 
 def timeline_figure(race: Race) -> Figure:
-    """Budget per trial over time: each run a bar from its start to its end, at its trial's row,
-    coloured by how it ended."""
+    """Budget per trial over time: each run a bar from when its training began to its end, at its
+    trial's row, coloured by how it ended; the time between the decision and the start of
+    training (a worker process starting, the objective not yet called) is a thin grey line, not
+    counted as training."""
     unit, per = time_unit(race.duration)
     traces: list[dict[str, Any]] = []
+    waits = [s for s in race.segments if s.trained_from > s.began]
+    if waits:
+        xw: list[float | None] = []
+        yw: list[float | None] = []
+        tw: list[str | None] = []
+        for s in waits:
+            xw.extend([s.began / per, s.trained_from / per, None])
+            yw.extend([s.trial_id, s.trial_id, None])
+            text = f"trial {s.trial_id}: starting, {s.trained_from - s.began:.3g} s before training"
+            tw.extend([text, text, None])
+        traces.append(
+            {
+                "type": "scattergl",
+                "mode": "lines",
+                "x": xw,
+                "y": yw,
+                "text": tw,
+                "hovertemplate": "%{text}<extra></extra>",
+                "line": {"color": "#ced4da", "width": 1.5},
+                "name": "starting (not training)",
+            }
+        )
     for outcome in OUTCOMES:
         runs = [s for s in race.segments if s.outcome == outcome]
         if not runs:
@@ -263,7 +420,7 @@ def timeline_figure(race: Race) -> Figure:
         ys: list[float | None] = []
         texts: list[str | None] = []
         for s in runs:
-            xs.extend([s.began / per, s.ended / per, None])
+            xs.extend([s.trained_from / per, s.ended / per, None])
             ys.extend([s.trial_id, s.trial_id, None])
             text = (
                 f"trial {s.trial_id}: {s.start:g} → {s.reached:g} (granted {s.granted:g}), {label}"
@@ -292,20 +449,59 @@ def timeline_figure(race: Race) -> Figure:
     }
 
 
+def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Tick positions (log10) and labels (real values) for a log axis over [low, high]: the
+    decades inside, with 2 and 5 between them when the range spans fewer than three decades."""
+    lo, hi = math.log10(low), math.log10(high)
+    steps = (1.0, 2.0, 5.0) if hi - lo < 3 else (1.0,)
+    vals = [
+        m * 10.0**e
+        for e in range(math.floor(lo), math.ceil(hi) + 1)
+        for m in steps
+        if lo - 1e-9 <= math.log10(m * 10.0**e) <= hi + 1e-9
+    ]
+    if len(vals) < 2:
+        vals = [low, high]
+    return [math.log10(v) for v in vals], [f"{v:g}" for v in vals]
+
+
 def parallel_figure(table: ParallelTable, *, direction: str = "minimize") -> Figure:
-    """Parallel coordinates: one line per trial, coloured by its last value."""
+    """Parallel coordinates: one line per trial, coloured by its last value. A log-scaled
+    hyperparameter gets a log axis labelled with real values; a conditional one's inactive
+    trials sit on a separate tick "inactive" below its range."""
     dims: list[dict[str, Any]] = []
     for col in table.columns:
-        dim: dict[str, Any] = {"label": col.name, "values": list(col.values)}
+        dim: dict[str, Any] = {"label": col.name}
         if col.labels is not None:
-            dim["tickvals"] = list(range(len(col.labels)))
-            dim["ticktext"] = list(col.labels)
-            dim["range"] = [-0.2, len(col.labels) - 0.8]
-        elif col.log:
-            dim["label"] = f"{col.name} (log10)"
+            tickvals: list[float] = list(range(len(col.labels)))
+            ticktext = list(col.labels)
+            lo, hi = -0.2, len(col.labels) - 0.8
+            values = [v for v in col.values]
+        else:
+            low = col.low if col.low is not None else min(v for v in col.values if v is not None)
+            high = col.high if col.high is not None else max(v for v in col.values if v is not None)
+            if col.log:
+                values = [None if v is None else math.log10(v) for v in col.values]
+                tickvals, ticktext = _log_ticks(low, high)
+                lo, hi = math.log10(low), math.log10(high)
+            else:
+                values = list(col.values)
+                tickvals, ticktext = [], []
+                lo, hi = low, high
+        if any(v is None for v in values):  # inactive: one tick below the range
+            gap = lo - 0.12 * (hi - lo if hi > lo else 1.0)
+            values = [gap if v is None else v for v in values]
+            if not tickvals:  # a linear axis: spell out its range so the extra tick is labelled
+                tickvals = [lo + i * (hi - lo) / 4 for i in range(5)]
+                ticktext = [f"{v:.4g}" for v in tickvals]
+            tickvals, ticktext, lo = [gap, *tickvals], ["inactive", *ticktext], gap
+        dim["values"] = values
+        dim["range"] = [lo, hi]
+        if tickvals:
+            dim["tickvals"], dim["ticktext"] = tickvals, ticktext
         dims.append(dim)
     dims.append({"label": table.fidelity_name, "values": list(table.fidelity)})
-    dims.append({"label": "value", "values": list(table.value)})
+    dims.append({"label": table.metric, "values": list(table.value)})
     return {
         "data": [
             {
@@ -316,7 +512,7 @@ def parallel_figure(table: ParallelTable, *, direction: str = "minimize") -> Fig
                     "colorscale": "Viridis",
                     "reversescale": direction == "minimize",
                     "showscale": True,
-                    "colorbar": {"title": {"text": "value"}},
+                    "colorbar": {"title": {"text": table.metric}},
                 },
             }
         ],
@@ -328,19 +524,22 @@ def parallel_figure(table: ParallelTable, *, direction: str = "minimize") -> Fig
 
 
 def importance_figure(imp: Importance) -> Figure:
-    """A horizontal bar per hyperparameter, most important on top."""
+    """A horizontal bar per hyperparameter, most important on top; the left margin fits the
+    longest name, so no label is cut."""
     title = (
         f"Parameter importance ({imp.method}, values at {imp.fidelity:g}, {imp.n_trials} trials)"
         if imp.scores
         else f"Parameter importance: {imp.note}"
     )
+    names = list(imp.names[: len(imp.scores)])
+    left = 20 + 8 * max((len(n) for n in names), default=4)
     return {
         "data": [
             {
                 "type": "bar",
                 "orientation": "h",
                 "x": list(imp.scores),
-                "y": list(imp.names[: len(imp.scores)]),
+                "y": names,
                 "marker": {"color": "#457b9d"},
                 "hovertemplate": "%{y}: %{x:.1%} of the variance<extra></extra>",
             }
@@ -348,12 +547,15 @@ def importance_figure(imp: Importance) -> Figure:
         "layout": _layout(
             title,
             xaxis=_axis("share of the variance explained alone", range=[0, 1], tickformat=".0%"),
-            yaxis=_axis("", autorange="reversed"),
+            yaxis=_axis("", autorange="reversed", automargin=True, ticksuffix=" "),
+            margin={**_LAYOUT["margin"], "l": left},
         ),
     }
 
 
-def trial_figure(detail: TrialDetail, *, fidelity_name: str = "fidelity") -> Figure:
+def trial_figure(
+    detail: TrialDetail, *, fidelity_name: str = "fidelity", metric: str = "value"
+) -> Figure:
     """One trial's curve, one colour per run, with a marker where each run ended."""
     traces: list[dict[str, Any]] = []
     for s in detail.segments:
@@ -388,6 +590,6 @@ def trial_figure(detail: TrialDetail, *, fidelity_name: str = "fidelity") -> Fig
         "layout": _layout(
             f"Trial {detail.trial_id}: its learning curve, run by run",
             xaxis=_axis(fidelity_name),
-            yaxis=_axis("value"),
+            yaxis=_axis(metric),
         ),
     }

@@ -18,8 +18,8 @@ from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError, MissingDependencyError
 from hyperrace.visual._data import OUTCOMES, best_so_far, parallel_table, race
 from hyperrace.visual._importance import importance
-from hyperrace.visual._plotly import OUTCOME_STYLE, TIME_COLOURS, time_unit
-from hyperrace.visual._views import VIEWS, Snapshot, figure
+from hyperrace.visual._plotly import OUTCOME_STYLE, race_colouring, time_unit
+from hyperrace.visual._views import VIEWS, Snapshot, figure, metric_of
 
 __all__ = ["IMAGE_SUFFIXES", "plotly_js_path", "write_html", "write_image", "write_png"]
 
@@ -89,7 +89,7 @@ def write_png(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) ->
     ax = canvas.add_subplot()
     fidelity_name = snap.space.fidelity_name or "fidelity"
     if view in ("race", "timeline"):
-        data = race(snap.history, snap.space)
+        data = race(snap.history, snap.space, metric=metric_of(snap))
         (_race if view == "race" else _timeline)(ax, data)
     elif view == "best":
         _best(ax, snap, fidelity_name)
@@ -122,20 +122,18 @@ def write_image(snap: Snapshot, view: str, path: str | Path, *, dpi: int = 130) 
     return write_png(snap, view, path, dpi=dpi)
 
 
-def _race(ax: Any, data: Any) -> None:
-    span = data.duration or 1.0
-    unit, per = time_unit(data.duration)
-    bins = len(TIME_COLOURS)
-    labelled: set[int] = set()
-    for s in data.segments:
-        if not s.fidelities:
-            continue
-        b = min(bins - 1, int(bins * s.began / span))
-        label = None
-        if b not in labelled:
-            labelled.add(b)
-            label = f"began {b * span / bins / per:.3g}–{(b + 1) * span / bins / per:.3g} {unit}"
-        ax.plot(s.fidelities, s.values, color=TIME_COLOURS[b], lw=1.1, alpha=0.8, label=label)
+def _race(ax: Any, data: Any, colour: str = "auto") -> None:
+    paint = race_colouring(data, colour)
+    for s, b in zip(data.segments, paint.of, strict=True):
+        if s.fidelities:
+            ax.plot(s.fidelities, s.values, color=paint.bins[b][1], lw=1.1, alpha=0.8)
+    # the colour legend in bin order (time, fidelity or value order), whatever order the
+    # curves were drawn in
+    from matplotlib.lines import Line2D
+
+    used = sorted({b for s, b in zip(data.segments, paint.of, strict=True) if s.fidelities})
+    colour_handles = [Line2D([], [], color=paint.bins[b][1], lw=1.6) for b in used]
+    colour_labels = [paint.bins[b][0] for b in used]
     for s in data.segments:
         if s.trial_id == data.best_trial and s.fidelities:
             first = s.run == 0
@@ -146,12 +144,14 @@ def _race(ax: Any, data: Any) -> None:
         if not ends:
             continue
         name, symbol, colour = OUTCOME_STYLE[outcome]
+        marker = _MARKERS[symbol]
+        filled = marker not in ("x", "+") and not symbol.endswith("open")
         ax.scatter(
             [s.fidelities[-1] for s in ends],
             [s.values[-1] for s in ends],
-            marker=_MARKERS[symbol],
-            facecolors="none" if symbol.endswith("open") else colour,
-            edgecolors=colour,
+            marker=marker,
+            facecolors=colour if filled or marker in ("x", "+") else "none",
+            **({} if marker in ("x", "+") else {"edgecolors": colour}),
             s=30,
             label=f"{name} ({len(ends)})",
             zorder=5,
@@ -159,10 +159,24 @@ def _race(ax: Any, data: Any) -> None:
     if data.max_fidelity is not None and data.max_fidelity >= 20:
         ax.set_xscale("log")
     ax.set_xlabel(data.fidelity_name)
-    ax.set_ylabel("value" + (" (lower is better)" if data.direction == "minimize" else ""))
-    ax.set_title("The race: every learning curve, coloured by when it was trained", loc="left")
+    better = " (lower is better)" if data.direction == "minimize" else " (higher is better)"
+    ax.set_ylabel(data.metric + better)
+    what = {"rung": "how far its trial got", "value": "its trial's last value"}
+    ax.set_title(
+        f"The race: every learning curve, coloured by {what.get(paint.by, 'when it was trained')}",
+        loc="left",
+    )
     ax.grid(alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    spacer = Line2D([], [], lw=0)
+    ax.legend(
+        [spacer, *colour_handles, spacer, *handles],
+        [paint.title, *colour_labels, "", *labels],
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def _timeline(ax: Any, data: Any) -> None:
@@ -174,11 +188,21 @@ def _timeline(ax: Any, data: Any) -> None:
         name, _symbol, colour = OUTCOME_STYLE[outcome]
         ax.hlines(
             [s.trial_id for s in runs],
-            [s.began / per for s in runs],
+            [s.trained_from / per for s in runs],
             [s.ended / per for s in runs],
             colors=colour,
             lw=3,
             label=name,
+        )
+    waits = [s for s in data.segments if s.trained_from > s.began]
+    if waits:
+        ax.hlines(
+            [s.trial_id for s in waits],
+            [s.began / per for s in waits],
+            [s.trained_from / per for s in waits],
+            colors="#ced4da",
+            lw=1,
+            label="starting (not training)",
         )
     ax.invert_yaxis()
     ax.set_xlabel(f"time since the study began ({unit})")
@@ -206,21 +230,29 @@ def _best(ax: Any, snap: Snapshot, fidelity_name: str) -> None:
                 label=label,
             )
     ax.set_xlabel(f"{fidelity_name} trained, all trials")
-    ax.set_ylabel("best value")
+    ax.set_ylabel(f"best {metric_of(snap)}")
     ax.set_title("Best so far against budget consumed", loc="left")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, frameon=False)
 
 
 def _parallel(ax: Any, snap: Snapshot) -> None:
+    import math
+
     import numpy as np
 
-    table = parallel_table(snap.history, snap.space)
-    columns = [(c.name + (" (log10)" if c.log else ""), c.values) for c in table.columns]
-    columns += [(table.fidelity_name, table.fidelity), ("value", table.value)]
+    table = parallel_table(snap.history, snap.space, metric=metric_of(snap))
     if not table.numbers:
         ax.set_title("Parallel coordinates: no trial has reported yet", loc="left")
         return
+    columns: list[tuple[str, list[float]]] = []
+    for c in table.columns:  # log axes in log10; an inactive value below the range
+        vals = [math.log10(v) if c.log and v is not None else v for v in c.values]
+        present = [v for v in vals if v is not None]
+        floor = min(present, default=0.0) - 0.12 * (np.ptp(present) if present else 1.0)
+        label = c.name + (" (log scale)" if c.log else "")
+        columns.append((label, [floor if v is None else v for v in vals]))
+    columns += [(table.fidelity_name, list(table.fidelity)), (table.metric, list(table.value))]
     matrix = np.array([values for _, values in columns], dtype=float).T
     low, high = matrix.min(axis=0), matrix.max(axis=0)
     scaled = (matrix - low) / np.where(high > low, high - low, 1.0)

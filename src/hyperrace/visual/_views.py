@@ -20,7 +20,7 @@ from hyperrace.visual import _plotly as fig
 from hyperrace.visual._data import best_so_far, parallel_table, race
 from hyperrace.visual._importance import importance
 
-__all__ = ["VIEWS", "Snapshot", "figure", "marker", "read", "summary"]
+__all__ = ["VIEWS", "Snapshot", "figure", "marker", "metric_of", "read", "summary"]
 
 #: The views a study can be drawn as.
 VIEWS = ("race", "best", "timeline", "parallel", "importance")
@@ -57,6 +57,12 @@ def read(storage: Storage, name: str, since: Mapping[int, History] | None = None
     return Snapshot(info, Space.from_dict(info.space), history)
 
 
+def metric_of(snap: Snapshot) -> str:
+    """The name of the study's reported values (``Study(metric=...)``), ``"value"`` if unnamed."""
+    name = snap.info.attrs.get("metric")
+    return name if isinstance(name, str) and name else "value"
+
+
 def marker(history: History) -> str:
     """A short string that changes whenever the study does: a new decision, trial, report or
     change of status (the dashboard refreshes only when it changes)."""
@@ -76,6 +82,7 @@ def summary(snap: Snapshot) -> dict[str, Any]:
     return {
         "name": snap.info.name,
         "direction": snap.info.direction,
+        "metric": metric_of(snap),
         "optimizer": dict(snap.info.optimizer),
         "fidelity": snap.space.fidelity_name,
         "n_trials": len(h.trials),
@@ -94,22 +101,27 @@ def summary(snap: Snapshot) -> dict[str, Any]:
     }
 
 
-def figure(snap: Snapshot, view: str) -> dict[str, Any]:
-    """The Plotly figure (a JSON-able dict) of one of :data:`VIEWS`.
+def figure(snap: Snapshot, view: str, *, colour: str = "auto") -> dict[str, Any]:
+    """The Plotly figure (a JSON-able dict) of one of :data:`VIEWS`; ``colour`` is what the
+    race is coloured by (:data:`~hyperrace.visual.COLOUR_BY`).
 
     Raises:
-        ConfigurationError: ``view`` is not one of :data:`VIEWS`.
+        ConfigurationError: ``view`` is not one of :data:`VIEWS`, or ``colour`` is unknown.
     """
     fidelity_name = snap.space.fidelity_name or "fidelity"
+    metric = metric_of(snap)
     if view == "race":
-        return fig.race_figure(race(snap.history, snap.space))
+        return fig.race_figure(race(snap.history, snap.space, metric=metric), colour=colour)
     if view == "best":
-        return fig.best_figure(best_so_far(snap.history, snap.space), fidelity_name=fidelity_name)
+        return fig.best_figure(
+            best_so_far(snap.history, snap.space), fidelity_name=fidelity_name, metric=metric
+        )
     if view == "timeline":
-        return fig.timeline_figure(race(snap.history, snap.space))
+        return fig.timeline_figure(race(snap.history, snap.space, metric=metric))
     if view == "parallel":
         return fig.parallel_figure(
-            parallel_table(snap.history, snap.space), direction=snap.history.direction
+            parallel_table(snap.history, snap.space, metric=metric),
+            direction=snap.history.direction,
         )
     if view == "importance":
         return fig.importance_figure(importance(snap.history, snap.space))

@@ -65,6 +65,36 @@ function poll(step) {
   run();
 }
 
+// A panel waits for its data behind a spinner; draw() replaces the spinner with the figure.
+function spinner() {
+  return el("div", { class: "spinner", role: "status" }, el("span", { class: "wheel" }), "loading…");
+}
+
+// The value axis of these views can be switched to a log scale (logY); draw() applies it.
+const valueViews = new Set(["race", "best", "trial"]);
+let logY = false;
+
+function draw(plot, view, fig) {
+  plot.querySelector(":scope > .spinner")?.remove();
+  const layout = { ...fig.layout };
+  if (valueViews.has(view)) layout.yaxis = { ...(layout.yaxis || {}), type: logY ? "log" : "linear" };
+  plot.dataset.figure = view;
+  plot._hyperraceFigure = fig;
+  return Plotly.react(plot, fig.data, layout, plotConfig);
+}
+
+function logSwitch(plots, metric) {
+  const box = el("input", { type: "checkbox", id: "log-values" });
+  box.checked = logY;
+  box.onchange = () => {
+    logY = box.checked;
+    for (const [view, plot] of Object.entries(plots)) {
+      if (plot._hyperraceFigure && valueViews.has(view)) draw(plot, view, plot._hyperraceFigure);
+    }
+  };
+  return el("label", { class: "switch", id: "log-values-label" }, box, ` log scale for ${metric}`);
+}
+
 const studyUrl = (name) => `/studies/${encodeURIComponent(name)}`;
 const apiStudy = (name) => `/api/studies/${encodeURIComponent(name)}`;
 
@@ -100,10 +130,17 @@ function studyPage() {
   crumbs(el("a", { href: studyUrl(name) }, name));
   const cards = el("section", { id: "summary", class: "cards" });
   const plots = {};
-  const section = (id, cls) => (plots[id] = el("div", { id: `plot-${id}`, class: `plot ${cls}` }));
-  const trials = el("section", { id: "trials" });
+  const section = (id, cls) => (plots[id] = el("div", { id: `plot-${id}`, class: `plot ${cls}` }, spinner()));
+  const trials = el("section", { id: "trials" }, spinner());
+  const colour = el("select", { id: "race-colour" },
+    el("option", { value: "auto" }, "how far each trial got (or its value)"),
+    el("option", { value: "rung" }, "how far each trial got"),
+    el("option", { value: "value" }, "each trial's last value"),
+    el("option", { value: "time" }, "when each run began"));
+  const controls = el("div", { class: "controls", id: "controls" },
+    el("label", {}, "colour the race by ", colour), el("span", { id: "log-switch" }));
   main.append(
-    el("h1", {}, name), cards,
+    el("h1", {}, name), cards, controls,
     section("race", "tall"),
     el("div", { class: "grid" }, section("best", ""), section("timeline", "")),
     section("parallel", ""), section("importance", "short"),
@@ -111,6 +148,7 @@ function studyPage() {
   );
   let marker = null;
   let offset = 0;
+  let metric = "value";
   const limit = 50;
 
   async function showTrials() {
@@ -128,8 +166,8 @@ function studyPage() {
     next.onclick = () => { offset += limit; showTrials(); };
     const last = Math.min(offset + limit, data.total);
     trials.replaceChildren(
-      el("p", { class: "muted" }, `best first (highest fidelity, then value): ${offset + 1}–${last} of ${data.total} `, prev, " ", next),
-      table(["trial", "status", "fidelity", "value", "work", "config"], rows),
+      el("p", { class: "muted" }, `best first (highest fidelity, then ${metric}): ${offset + 1}–${last} of ${data.total} `, prev, " ", next),
+      table(["trial", "status", "fidelity", metric, "work", "config"], rows),
     );
   }
 
@@ -140,25 +178,35 @@ function studyPage() {
       card("optimizer", s.optimizer.name || "–"), card("trials", s.n_trials),
       card("running", s.status.running), card("paused", s.status.paused),
       card("completed", s.status.completed), card("failed", s.status.failed),
-      card(`${s.fidelity || "fidelity"} trained`, fmt(s.work)), card(`best (${s.direction})`, best),
+      card(`${s.fidelity || "fidelity"} trained`, fmt(s.work)), card(`best ${s.metric} (${s.direction})`, best),
     );
   }
 
-  poll(async () => {
-    const url = marker === null ? apiStudy(name) : `${apiStudy(name)}?since=${marker}`;
-    const data = await getJSON(url);
+  async function step() {
+    const query = new URLSearchParams({ colour: colour.value });
+    if (marker !== null) query.set("since", marker);
+    const data = await getJSON(`${apiStudy(name)}?${query}`);
     if (!data.changed) return;
     marker = data.marker;
-    showSummary(data.summary);
-    for (const [view, fig] of Object.entries(data.figures)) {
-      Plotly.react(plots[view], fig.data, fig.layout, plotConfig);
+    if (metric !== data.summary.metric || !document.getElementById("log-values")) {
+      metric = data.summary.metric;
+      document.getElementById("log-switch").replaceChildren(logSwitch(plots, metric));
     }
+    showSummary(data.summary);
+    for (const [view, fig] of Object.entries(data.figures)) draw(plots[view], view, fig);
     body.dataset.marker = marker;
     const imp = await getJSON(`${apiStudy(name)}/importance`);
-    Plotly.react(plots.importance, imp.figure.data, imp.figure.layout, plotConfig);
+    draw(plots.importance, "importance", imp.figure);
     await showTrials();
     body.dataset.rendered = "yes";
-  });
+  }
+
+  colour.onchange = () => {
+    marker = null;
+    plots.race.append(spinner());
+    step().catch((err) => setLive(`not updated: ${err.message}`, false));
+  };
+  poll(step);
 }
 
 // -- a trial -------------------------------------------------------------------------------
@@ -168,11 +216,12 @@ function trialPage() {
   const trialId = body.dataset.trial;
   crumbs(el("a", { href: studyUrl(name) }, name), el("span", {}, `trial ${trialId}`));
   const head = el("section", { id: "head", class: "cards" });
-  const plot = el("div", { id: "plot-trial", class: "plot" });
+  const plot = el("div", { id: "plot-trial", class: "plot" }, spinner());
+  const controls = el("div", { class: "controls", id: "controls" });
   const config = el("section", { id: "config" });
   const checkpoints = el("section", { id: "checkpoints" });
   const decisions = el("section", { id: "decisions" });
-  main.append(el("h1", {}, `Trial ${trialId}`), head, plot,
+  main.append(el("h1", {}, `Trial ${trialId}`), head, controls, plot,
     el("div", { class: "grid" }, el("div", {}, el("h2", {}, "Configuration"), config),
       el("div", {}, el("h2", {}, "Checkpoints"), checkpoints)),
     el("h2", {}, "Decisions that touched it"), decisions);
@@ -183,12 +232,13 @@ function trialPage() {
     marker = data.marker;
     const d = data.detail;
     const card = (label, value) => el("div", { class: "card" }, el("div", { class: "label" }, label), el("div", { class: "value" }, fmt(value)));
-    head.replaceChildren(card("status", d.status), card(d.fidelity_name, d.fidelity), card("value", d.value),
+    if (!controls.firstChild) controls.append(logSwitch({ trial: plot }, d.metric));
+    head.replaceChildren(card("status", d.status), card(d.fidelity_name, d.fidelity), card(d.metric, d.value),
       card("granted", d.target), card("work", d.work), card("stopped because", d.reason),
       card("wall seconds", d.wall_seconds), card("CPU seconds", d.cpu_seconds),
       card("devices", d.devices.length ? d.devices.join(", ") : "not assigned"));
     if (d.message) head.append(el("pre", { class: "message" }, d.message));
-    Plotly.react(plot, data.figure.data, data.figure.layout, plotConfig);
+    draw(plot, "trial", data.figure);
     config.replaceChildren(table(["hyperparameter", "value"], Object.entries(d.config)));
     const c = data.checkpoints;
     checkpoints.replaceChildren(

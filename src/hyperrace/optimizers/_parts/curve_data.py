@@ -23,7 +23,6 @@ import numpy.typing as npt
 
 from hyperrace.history import History
 from hyperrace.optimizers._parts.onehot import OneHot
-from hyperrace.space import Categorical
 from hyperrace.trial import TrialRecord, TrialStatus
 
 __all__ = ["CurveData", "Ident", "encode", "ident"]
@@ -43,24 +42,17 @@ def encode(
     configs: Sequence[Mapping[str, Any]],
     memo: dict[Ident, Array] | None = None,
 ) -> Array:
-    """``enc.encode_many(configs)`` for valid configs, faster: no validation of the whole config,
-    and rows memoized in ``memo`` by config identity."""
+    """``enc.encode_many_valid(configs)`` (configs of the space, as stored trials' are), with
+    rows memoized in ``memo`` by config identity."""
     out = np.zeros((len(configs), enc.width), dtype=np.float64)
-    dims = list(zip(enc.space.dimensions.items(), enc.slices, strict=True))
     for i, config in enumerate(configs):
         key = ident(config) if memo is not None else ()
         row = memo.get(key) if memo is not None else None
         if row is None:
-            row = out[i]
-            for (name, dim), cols in dims:
-                if isinstance(dim, Categorical):
-                    row[cols.start + dim.index(config[name])] = 1.0
-                else:
-                    row[cols.start] = dim.to_unit(config[name])
+            row = enc.encode_valid(config)
             if memo is not None:
-                memo[key] = row.copy()
-        else:
-            out[i] = row
+                memo[key] = row
+        out[i] = row
     return out
 
 

@@ -38,6 +38,9 @@ class Results:
         failed: shape (n,), True for failed trials.
         pending: configurations of running trials, shape (m, d) in the unit cube.
         pending_configs: the same as dicts.
+        active: shape (n, d), True where a hyperparameter is active in ``configs`` (all True
+            without conditions; an inactive one's coordinate in ``x`` is a fixed point).
+        pending_active: the same for ``pending``, shape (m, d).
     """
 
     configs: list[Mapping[str, Any]]
@@ -46,6 +49,8 @@ class Results:
     failed: np.ndarray
     pending: np.ndarray
     pending_configs: list[Mapping[str, Any]]
+    active: np.ndarray
+    pending_active: np.ndarray
 
     def __len__(self) -> int:
         return len(self.configs)
@@ -93,4 +98,6 @@ def results(space: Space, history: History) -> Results:
         failed=bad,
         pending=space.to_unit_many(pending) if pending else np.zeros((0, d)),
         pending_configs=pending,
+        active=space.active_mask(configs),
+        pending_active=space.active_mask(pending),
     )

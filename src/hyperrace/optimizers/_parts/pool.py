@@ -68,7 +68,13 @@ def _int_snap(dim: Int, u: Array) -> Array:
 
 
 def prior(enc: OneHot, n: int, rng: np.random.Generator) -> Array:
-    """``n`` rows drawn from each dimension's prior, shape (n, width)."""
+    """``n`` rows drawn from each dimension's prior, shape (n, width). With conditional
+    hyperparameters, drawn by :meth:`Space.sample` (children only where their parents make them
+    active) and encoded one by one."""
+    if enc.space.conditions:
+        return enc.encode_many_valid([enc.space.sample(rng) for _ in range(n)]).reshape(
+            n, enc.width
+        )
     out = np.zeros((n, enc.width))
     for dim, cols in zip(enc.space.dimensions.values(), enc.slices, strict=True):
         if isinstance(dim, Categorical):
@@ -89,7 +95,12 @@ def prior(enc: OneHot, n: int, rng: np.random.Generator) -> Array:
 
 def snap(enc: OneHot, rows: Array) -> Array:
     """``rows`` moved onto the space: clipped, ints to their nearest value, one-hot blocks
-    exact (argmax)."""
+    exact (argmax); with conditional hyperparameters, decoded and encoded again, so that inactive
+    ones sit at their fixed points."""
+    if enc.space.conditions:
+        return enc.encode_many_valid([enc.decode(r) for r in np.clip(rows, 0.0, 1.0)]).reshape(
+            len(rows), enc.width
+        )
     out = np.clip(np.asarray(rows, dtype=np.float64), 0.0, 1.0)
     for dim, cols in zip(enc.space.dimensions.values(), enc.slices, strict=True):
         if isinstance(dim, Categorical):
