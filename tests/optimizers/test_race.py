@@ -65,7 +65,8 @@ def _fresh_decision(opt: Any, space: hr.Space, history: hr.History) -> Any:
 
 def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
     race, dpl_, dyhpo = Race().get_params(), DPL().get_params(), DyHPO().get_params()
-    assert (race["surrogate"], race["acquisition"], race["promotion"]) == ("dpl", "pi_random", 0.0)
+    assert race["surrogate"] == {"name": "dpl", "first_weight": 0.0}
+    assert (race["acquisition"], race["promotion"]) == ("pi_random", 0.0)
     assert (dpl_["surrogate"], dpl_["acquisition"], dpl_["n_initial"]) == ("dpl", "ei_max", 1)
     assert (dyhpo["surrogate"], dyhpo["acquisition"], dyhpo["promotion"]) == (
         "deep_kernel",
@@ -88,6 +89,17 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
         assert custom["surrogate"] == {"name": "dpl", "width": 8}
         with pytest.raises(TypeError):
             cls(1)  # type: ignore[call-arg]
+    # parameters alone are laid over the recipe's surrogate; a name means its own defaults
+    assert Race(surrogate={"width": 8}).get_params()["surrogate"] == {
+        "name": "dpl",
+        "first_weight": 0.0,
+        "width": 8,
+    }
+    assert Race(surrogate="dpl").get_params()["surrogate"] == "dpl"
+    assert DyHPO(surrogate={"max_points": 16}).get_params()["surrogate"] == {
+        "name": "deep_kernel",
+        "max_points": 16,
+    }
 
 
 @pytest.mark.parametrize(
@@ -113,6 +125,7 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
         ("surrogate", {"name": "dpl", "depth": 3}, r"surrogate 'dpl': .*depth"),
         ("surrogate", {"name": "dpl", "width": 0}, r"width=0 must be an integer >= 1"),
         ("surrogate", {"name": "deep_kernel", "max_points": 4}, r"max_points=4 must be"),
+        ("surrogate", {"first_weight": 2}, r"first_weight=2 must be a number in \[0.0, 1.0\]"),
     ],
 )
 def test_bad_params_are_named(param: str, value: Any, match: str) -> None:
@@ -330,6 +343,24 @@ def test_dpl_recovers_power_laws_and_its_intervals_cover() -> None:
         dpl.PowerLawEnsemble(5, 32), x[:40], np.array(row), np.array(t), np.array(y), None, 400
     )
     assert all(torch.equal(a, b) for a, b in zip(state.weights, again.weights, strict=True))
+
+
+def test_a_first_report_weighs_as_set_once_its_curve_goes_on() -> None:
+    from hyperrace.optimizers._parts.dpl_surrogate import PowerLaws
+
+    history = _history()
+    data = CurveData.collect(OneHot(SPACE), history, 1.0, 9.0, 1.0, {})
+    weights = PowerLaws(first_weight=0.0)._point_weights(data, len(data))
+    assert weights is not None
+    # trials 0 and 2 reported again, trial 1 failed after its report (a failure point follows):
+    # their first reports weigh 0; trial 3 failed at once and keeps its one point
+    first = (data.j == 0) & np.isin(data.trial, [0, 1, 2])
+    assert weights[first].tolist() == [0.0, 0.0, 0.0] and (weights[~first] == 1.0).all()
+    # the first p points only: with trial 2's second report not yet among them, it counts
+    p = int(np.flatnonzero((data.trial == 2) & (data.j == 1))[0])
+    early = PowerLaws(first_weight=0.0)._point_weights(data, p)
+    assert early is not None and early[(data.trial[:p] == 2) & (data.j[:p] == 0)].tolist() == [1.0]
+    assert PowerLaws()._point_weights(data, len(data)) is None
 
 
 def test_pool_draws_from_the_prior_snaps_and_never_repeats() -> None:

@@ -63,17 +63,23 @@ _ETA = 3
 _CODES = 100_000
 
 
-def _surrogate(spec: str | Mapping[str, Any], default: str) -> Surrogate:
+def _surrogate(spec: object, recipe: str | Mapping[str, Any]) -> tuple[Surrogate, Any]:
+    """The surrogate of ``spec`` and its JSON form: a name (that surrogate with its own
+    defaults), a mapping with a ``"name"`` and parameters, or a mapping of parameters alone,
+    laid over the recipe's surrogate ``recipe``."""
+    base: dict[str, Any] = {"name": recipe} if isinstance(recipe, str) else dict(recipe)
+    form: str | dict[str, Any]
     if isinstance(spec, str):
-        name, params = spec, {}
-    elif isinstance(spec, Mapping) and isinstance(spec.get("name", default), str):
-        params = {k: v for k, v in spec.items() if k != "name"}
-        name = spec.get("name", default)
+        name, params, form = spec, {}, spec
+    elif isinstance(spec, Mapping) and isinstance(spec.get("name", base["name"]), str):
+        merged = dict(spec) if "name" in spec else {**base, **spec}
+        name = merged.pop("name")
+        params, form = merged, {"name": name, **merged}
     else:
         raise ConfigurationError(
-            f"surrogate={spec!r} must be a surrogate name ({', '.join(sorted(SURROGATES))}) "
-            'or a mapping of its parameters, with its "name" unless it is the recipe\'s, e.g. '
-            '{"name": "dpl", "width": 128}'
+            f"surrogate={spec!r} must be a surrogate name ({', '.join(sorted(SURROGATES))}), "
+            'a mapping with its "name" and parameters, e.g. {"name": "dpl", "width": 128}, or a '
+            "mapping of parameters of the recipe's surrogate"
         )
     if name not in SURROGATES:
         raise ConfigurationError(
@@ -83,7 +89,7 @@ def _surrogate(spec: str | Mapping[str, Any], default: str) -> Surrogate:
         out: Surrogate = SURROGATES[name](**params)
     except TypeError as exc:
         raise ConfigurationError(f"surrogate {name!r}: {exc}") from None
-    return out
+    return out, form
 
 
 @register
@@ -123,7 +129,7 @@ class Race:
     name: ClassVar[str] = "race"
     #: The recipe: what a parameter left at None means.
     _defaults: ClassVar[dict[str, Any]] = {
-        "surrogate": "dpl",
+        "surrogate": {"name": "dpl", "first_weight": 0.0},
         "acquisition": "pi_random",
         "allocation": "step",
         "first": "step",
@@ -157,11 +163,7 @@ class Race:
         def pick(value: Any, key: str) -> Any:
             return d[key] if value is None else value
 
-        spec = pick(surrogate, "surrogate")
-        self._surrogate = _surrogate(spec, d["surrogate"])
-        self.surrogate: str | dict[str, Any] = (
-            spec if isinstance(spec, str) else {"name": self._surrogate.name, **dict(spec)}
-        )
+        self._surrogate, self.surrogate = _surrogate(pick(surrogate, "surrogate"), d["surrogate"])
         self.acquisition = check_choice(
             "acquisition", pick(acquisition, "acquisition"), acq.ACQUISITIONS
         )
@@ -451,6 +453,7 @@ class DPL(Race):
     name: ClassVar[str] = "dpl"
     _defaults: ClassVar[dict[str, Any]] = {
         **Race._defaults,
+        "surrogate": "dpl",
         "acquisition": "ei_max",
         "n_initial": 1,
         "n_local": 0,

@@ -157,6 +157,7 @@ def fit(
     steps: int,
     lr: float = 1e-2,
     weights_per_config: Array | None = None,
+    point_weights: Array | None = None,
 ) -> PowerLawState:
     """Train the ensemble on observations ``(x[row[i]], t[i], y[i])`` by ``steps`` full-batch
     Adam steps on the L1 loss (a new Adam each call), from ``start`` or fresh weights.
@@ -172,6 +173,7 @@ def fit(
         lr: Adam's learning rate (on targets scaled to [0, 1]).
         weights_per_config: optional (members, m) weights of each configuration's observations
             in each member's loss (a bootstrap: :func:`bootstrap_weights`); None: all 1.
+        point_weights: optional (n,) weights of the observations in every member's loss.
     """
     shift = float(np.min(y))
     spread = float(np.max(y)) - shift
@@ -189,11 +191,14 @@ def fit(
         rows = torch.as_tensor(row, dtype=torch.int64)
         tt = torch.as_tensor(t, dtype=_DTYPE)
         yt = torch.as_tensor((y - shift) / scale, dtype=_DTYPE)
-        if weights_per_config is None:
-            point_w = torch.full((1, len(row)), 1.0 / max(len(row), 1), dtype=_DTYPE)
-        else:
-            w = torch.as_tensor(weights_per_config, dtype=_DTYPE)[:, rows]
-            point_w = w / w.sum(dim=1, keepdim=True).clamp_min(1.0)
+        w = (
+            torch.ones((1, len(row)), dtype=_DTYPE)
+            if weights_per_config is None
+            else torch.as_tensor(weights_per_config, dtype=_DTYPE)[:, rows]
+        )
+        if point_weights is not None:
+            w = w * torch.as_tensor(point_weights, dtype=_DTYPE).unsqueeze(0)
+        point_w = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
         opt = torch.optim.Adam(params, lr=lr)
         for _ in range(steps):
             opt.zero_grad()

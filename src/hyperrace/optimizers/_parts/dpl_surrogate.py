@@ -62,6 +62,12 @@ class PowerLaws:
         bootstrap: each member trains on a bootstrap resample of the configurations (Poisson(1)
             weights from a hash of the member and the trial number), for a spread that grows
             where data are few; False: every member sees every point (the reference).
+        first_weight: the weight in [0, 1] of a trial's first report once the trial has
+            reported again (1: as any other, the reference). The first step of a training is
+            its noisiest and least telling point (warm-up, a learning rate that has not yet
+            settled: on LCBench, the loss after epoch 1 ranks configurations by their final loss
+            little better than chance, the loss after epoch 2 well); a curve's later points say
+            more about where it goes. A trial with one report keeps it at full weight.
     """
 
     name: ClassVar[str] = "dpl"
@@ -77,6 +83,7 @@ class PowerLaws:
         max_chain: int = 20,
         lr: float = 0.01,
         bootstrap: bool = False,
+        first_weight: float = 1.0,
     ) -> None:
         self.members = check_int("members", members, 1)
         self.width = check_int("width", width, 1)
@@ -88,6 +95,7 @@ class PowerLaws:
         if not isinstance(bootstrap, bool):
             raise ConfigurationError(f"bootstrap={bootstrap!r} must be True or False")
         self.bootstrap = bootstrap
+        self.first_weight = check_number("first_weight", first_weight, low=0.0, high=1.0)
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -99,11 +107,22 @@ class PowerLaws:
             "max_chain": self.max_chain,
             "lr": self.lr,
             "bootstrap": self.bootstrap,
+            "first_weight": self.first_weight,
         }
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"PowerLaws({args})"
+
+    def _point_weights(self, data: CurveData, p: int) -> np.ndarray | None:
+        """``first_weight`` for the first report of each trial that has reported again among
+        the first ``p`` points, 1 elsewhere (None when all are 1)."""
+        if self.first_weight == 1.0:
+            return None
+        counts = np.bincount(data.trial[:p], minlength=len(data.trials))
+        first = (data.j[:p] == 0) & (counts[data.trial[:p]] > 1)
+        out: np.ndarray = np.where(first, self.first_weight, 1.0)
+        return out
 
     def model(self, data: CurveData, low: float, high: float, patience: int) -> _Model | None:
         from hyperrace.optimizers._parts import dpl
@@ -122,7 +141,16 @@ class PowerLaws:
                 numbers = np.array([data.trials[i].number for i in used], dtype=np.int64)
                 weights = dpl.bootstrap_weights(numbers, self.members)
             return dpl.fit(
-                shape, data.x[used], row, t, data.losses(p), start, steps, self.lr, weights
+                shape,
+                data.x[used],
+                row,
+                t,
+                data.losses(p),
+                start,
+                steps,
+                self.lr,
+                weights,
+                self._point_weights(data, p),
             )
 
         state, _, _ = replay(schedule.plan(data.loss), lambda p: data.key(p, salt), fit)
