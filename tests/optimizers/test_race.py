@@ -65,7 +65,7 @@ def _fresh_decision(opt: Any, space: hr.Space, history: hr.History) -> Any:
 
 def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
     race, dpl_, dyhpo = Race().get_params(), DPL().get_params(), DyHPO().get_params()
-    assert race["surrogate"] == {"name": "dpl", "first_weight": 0.0}
+    assert race["surrogate"] == "dpl"
     assert (race["acquisition"], race["promotion"]) == ("pi_random", 0.0)
     assert (dpl_["surrogate"], dpl_["acquisition"], dpl_["n_initial"]) == ("dpl", "ei_max", 1)
     assert (dyhpo["surrogate"], dyhpo["acquisition"], dyhpo["promotion"]) == (
@@ -90,11 +90,7 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
         with pytest.raises(TypeError):
             cls(1)  # type: ignore[call-arg]
     # parameters alone are laid over the recipe's surrogate; a name means its own defaults
-    assert Race(surrogate={"width": 8}).get_params()["surrogate"] == {
-        "name": "dpl",
-        "first_weight": 0.0,
-        "width": 8,
-    }
+    assert Race(surrogate={"width": 8}).get_params()["surrogate"] == {"name": "dpl", "width": 8}
     assert Race(surrogate="dpl").get_params()["surrogate"] == "dpl"
     assert DyHPO(surrogate={"max_points": 16}).get_params()["surrogate"] == {
         "name": "deep_kernel",

@@ -129,7 +129,7 @@ class Race:
     name: ClassVar[str] = "race"
     #: The recipe: what a parameter left at None means.
     _defaults: ClassVar[dict[str, Any]] = {
-        "surrogate": {"name": "dpl", "first_weight": 0.0},
+        "surrogate": "dpl",
         "acquisition": "pi_random",
         "allocation": "step",
         "first": "step",

@@ -35,12 +35,31 @@ __all__ = ["PowerLaws"]
 class _Model:
     state: PowerLawState
     high: float
+    seen: np.ndarray  # encoded configurations with observations, (n, width)
+    lengthscale: float | None
+    spread: float  # the standard deviation of the predicted final losses of ``seen``
 
     def predict(self, queries: Queries) -> Gaussian:
         from hyperrace.optimizers._parts import dpl
 
         mean, std = dpl.predict(self.state, queries.x, _budget(queries.fidelity, self.high))
+        if self.lengthscale is not None and len(self.seen):
+            std = np.sqrt(std**2 + _novelty(queries.x, self.seen, self.lengthscale) * self.spread**2)
         return Gaussian(mean, std)
+
+
+def _novelty(x: np.ndarray, seen: np.ndarray, lengthscale: float) -> np.ndarray:
+    """``1 - exp(-d**2 / (2 l**2))`` of each row of ``x``, ``d`` its distance to the nearest row
+    of ``seen`` over the square root of the width: 0 at a seen configuration, near 1 far from
+    every one."""
+    width = max(1, x.shape[1])
+    d2 = np.full(len(x), np.inf)
+    for start in range(0, len(seen), 512):
+        block = seen[start : start + 512]
+        gap = ((x[:, None, :] - block[None, :, :]) ** 2).sum(axis=2) / width
+        d2 = np.minimum(d2, gap.min(axis=1))
+    out: np.ndarray = 1.0 - np.exp(-d2 / (2 * lengthscale**2))
+    return out
 
 
 def _budget(fidelity: np.ndarray, high: float) -> np.ndarray:
@@ -68,6 +87,13 @@ class PowerLaws:
             settled: on LCBench, the loss after epoch 1 ranks configurations by their final loss
             little better than chance, the loss after epoch 2 well); a curve's later points say
             more about where it goes. A trial with one report keeps it at full weight.
+        novelty: a lengthscale ``l`` > 0 in the unit cube (distances over the square root of
+            the width), or None (the reference). With it, the predictive variance adds
+            ``(1 - exp(-d**2 / (2 l**2))) * s**2``, ``d`` the distance of the configuration to
+            the nearest one with observations and ``s`` the spread of the predicted final
+            losses of those: the ensemble alone is as sure of a configuration nobody tried as of
+            one it trained on, so a race would never leave a mediocre curve it knows for the
+            unknown.
     """
 
     name: ClassVar[str] = "dpl"
@@ -84,6 +110,7 @@ class PowerLaws:
         lr: float = 0.01,
         bootstrap: bool = False,
         first_weight: float = 1.0,
+        novelty: float | None = None,
     ) -> None:
         self.members = check_int("members", members, 1)
         self.width = check_int("width", width, 1)
@@ -96,6 +123,7 @@ class PowerLaws:
             raise ConfigurationError(f"bootstrap={bootstrap!r} must be True or False")
         self.bootstrap = bootstrap
         self.first_weight = check_number("first_weight", first_weight, low=0.0, high=1.0)
+        self.novelty = check_number("novelty", novelty, low=0.0, low_open=True, optional=True)
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -108,6 +136,7 @@ class PowerLaws:
             "lr": self.lr,
             "bootstrap": self.bootstrap,
             "first_weight": self.first_weight,
+            "novelty": self.novelty,
         }
 
     def __repr__(self) -> str:
@@ -154,4 +183,12 @@ class PowerLaws:
             )
 
         state, _, _ = replay(schedule.plan(data.loss), lambda p: data.key(p, salt), fit)
-        return None if state is None else _Model(state, high)
+        if state is None:
+            return None
+        reported = np.unique(data.trial[np.isfinite(data.loss)])
+        seen = data.x[reported]
+        spread = 0.0
+        if self.novelty is not None and len(seen) > 1:
+            final, _ = dpl.predict(state, seen, np.ones(len(seen)))
+            spread = float(np.std(final))
+        return _Model(state, high, seen, self.novelty, spread)
