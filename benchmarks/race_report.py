@@ -188,8 +188,7 @@ def markdown(card: Mapping[str, Any], candidate: str, versus: str, within: float
             f"Instances where {candidate}'s final mean regret is at most {within}x {versus}'s: "
             f"{card['within']} of {len(card['versus'])}"
             + (
-                "; the others: "
-                + ", ".join(f"{t} ({c:.4f} vs {v:.4f})" for _, t, c, v in worse)
+                "; the others: " + ", ".join(f"{t} ({c:.4f} vs {v:.4f})" for _, t, c, v in worse)
                 if worse
                 else ""
             )
@@ -225,9 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="also write the markdown here")
     args = p.parse_args(argv)
     records = [
-        r
-        for r in load(args.results)
-        if r["workers"] == args.workers and r["budget"] == args.budget
+        r for r in load(args.results) if r["workers"] == args.workers and r["budget"] == args.budget
     ]
     if args.optimizers:
         keep = set(args.optimizers.split(","))
