@@ -340,6 +340,7 @@ class Race:
             "candidates": len(stop),
             "paused": len(waiting),
             "points": len(data),
+            **{k: getattr(model, k) for k in ("fitted_at", "scratch") if hasattr(model, k)},
             **drawn,
             **acq.describe(used, i),
         }

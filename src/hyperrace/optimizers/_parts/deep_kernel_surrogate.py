@@ -100,6 +100,8 @@ class _Model:
     data: CurveData
     low: float
     high: float
+    fitted_at: int = 0  # the fit point of the state
+    scratch: bool = False  # whether that fit was from scratch
 
     def predict(self, queries: Queries) -> Gaussian:
         from hyperrace.optimizers._parts import deep_kernel as dk
@@ -178,7 +180,10 @@ class DeepKernel:
             except dk.FitError as exc:
                 raise FitFailed(str(exc)) from exc
 
-        state, _, _ = replay(schedule.plan(data.loss), lambda p: data.key(p, salt), fit)
+        state, fitted_at, scratch = replay(
+            schedule.plan(data.loss), lambda p: data.key(p, salt), fit
+        )
         if state is None:
             return None
-        return _Model(state, _points(data, len(data), self.max_points, low, high), data, low, high)
+        train = _points(data, len(data), self.max_points, low, high)
+        return _Model(state, train, data, low, high, fitted_at, scratch)

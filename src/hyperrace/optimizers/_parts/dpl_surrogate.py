@@ -38,13 +38,16 @@ class _Model:
     seen: np.ndarray  # encoded configurations with observations, (n, width)
     lengthscale: float | None
     spread: float  # the standard deviation of the predicted final losses of ``seen``
+    fitted_at: int = 0  # the fit point of the state
+    scratch: bool = False  # whether that fit was from scratch
 
     def predict(self, queries: Queries) -> Gaussian:
         from hyperrace.optimizers._parts import dpl
 
         mean, std = dpl.predict(self.state, queries.x, _budget(queries.fidelity, self.high))
         if self.lengthscale is not None and len(self.seen):
-            std = np.sqrt(std**2 + _novelty(queries.x, self.seen, self.lengthscale) * self.spread**2)
+            novel = _novelty(queries.x, self.seen, self.lengthscale)
+            std = np.sqrt(std**2 + novel * self.spread**2)
         return Gaussian(mean, std)
 
 
@@ -182,7 +185,9 @@ class PowerLaws:
                 self._point_weights(data, p),
             )
 
-        state, _, _ = replay(schedule.plan(data.loss), lambda p: data.key(p, salt), fit)
+        state, fitted_at, scratch = replay(
+            schedule.plan(data.loss), lambda p: data.key(p, salt), fit
+        )
         if state is None:
             return None
         reported = np.unique(data.trial[np.isfinite(data.loss)])
@@ -191,4 +196,4 @@ class PowerLaws:
         if self.novelty is not None and len(seen) > 1:
             final, _ = dpl.predict(state, seen, np.ones(len(seen)))
             spread = float(np.std(final))
-        return _Model(state, high, seen, self.novelty, spread)
+        return _Model(state, high, seen, self.novelty, spread, fitted_at, scratch)

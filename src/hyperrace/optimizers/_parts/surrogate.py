@@ -15,7 +15,9 @@ one method, ``model(data, low, high, patience) -> Model | None``:
   back to its prior;
 * ``Model.predict(queries)`` returns a :class:`Gaussian` (or any object with the same methods)
   for a batch of queries: the loss (lower is better) of each query's configuration at its
-  budget, the query's trial curve known where it has one.
+  budget, the query's trial curve known where it has one;
+* a model may say which fit it uses (``fitted_at``, the number of points it was fitted on, and
+  ``scratch``, whether that fit started from scratch): the race records them with a decision.
 
 Implementations: :class:`~hyperrace.optimizers._parts.dpl_surrogate.PowerLaws` (DPL), and
 :class:`~hyperrace.optimizers._parts.deep_kernel_surrogate.DeepKernel` (DyHPO's deep-kernel GP).
