@@ -116,10 +116,10 @@ def test_trial_page_shows_the_devices_of_its_run(
     study.storage.set_devices(jobs[0].trial_id, ["cuda:3", "cuda:4"])  # type: ignore[union-attr]
     study.close()
     with server_class(create_app(url)) as server:
-        rendered(page, "/studies/gpu/trials/0", server)
+        rendered(page, f"/studies/gpu/trials/{jobs[0].trial_id}", server)
         cards = page.locator("#head").inner_text().lower()
         assert "devices" in cards and "cuda:3, cuda:4" in cards
-        rendered(page, "/studies/gpu/trials/1", server)
+        rendered(page, f"/studies/gpu/trials/{jobs[1].trial_id}", server)
         assert "not assigned" in page.locator("#head").inner_text()
     study.storage.close()
     assert page.errors == []

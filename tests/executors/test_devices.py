@@ -53,7 +53,9 @@ def _rows(path: Path) -> list[list[Any]]:
 def test_two_workers_with_gpus_0_and_1_each_see_one_distinct_device(
     tmp_path: Path, event_log: Path
 ) -> None:
-    study = hr.Study("two", SPACE, storage=f"sqlite:///{tmp_path / 't.db'}", seed=0)
+    study = hr.Study(
+        "two", SPACE, storage=f"sqlite:///{tmp_path / 't.db'}", seed=0, optimizer="random"
+    )
     study.optimize(
         records_its_devices, budget=hr.Budget(trials=8), gpus=[0, 1], progress=False
     )  # workers: one per GPU
@@ -74,7 +76,9 @@ def test_fresh_processes_take_over_the_gpus_and_running_workers_never_share_one(
 ) -> None:
     # this process sees GPUs 5, 6, 7 of the machine: indices 1 and 2 are GPUs 6 and 7
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,6,7")
-    study = hr.Study("fresh", SPACE, storage=f"sqlite:///{tmp_path / 'f.db'}", seed=0)
+    study = hr.Study(
+        "fresh", SPACE, storage=f"sqlite:///{tmp_path / 'f.db'}", seed=0, optimizer="random"
+    )
     executor = ProcessExecutor(2, jobs_per_process=1, gpus=[1, 2])
     assert executor.gpus == (("6",), ("7",))
     study.optimize(
@@ -93,7 +97,9 @@ def test_auto_without_a_gpu_falls_back_to_the_cpu_with_one_log_line(
     tmp_path: Path, event_log: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="hyperrace")
-    study = hr.Study("auto", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0)
+    study = hr.Study(
+        "auto", SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}", seed=0, optimizer="random"
+    )
     study.optimize(records_its_devices, budget=hr.Budget(trials=2), gpus="auto", progress=False)
     lines = [r.getMessage() for r in caplog.records if "gpu" in r.getMessage().lower()]
     assert lines == [
@@ -149,7 +155,7 @@ def test_gpus_with_another_executor_or_a_memory_storage_are_refused() -> None:
 
 def test_hyperrace_worker_gpus(tmp_path: Path, event_log: Path) -> None:
     url = f"sqlite:///{tmp_path / 'w.db'}"
-    hr.Study("cli", SPACE, storage=url, seed=0)
+    hr.Study("cli", SPACE, storage=url, seed=0, optimizer="random")
     spec = ["--objective", "test_devices:records_its_devices", "--path", str(Path(__file__).parent)]
     code = main(
         [

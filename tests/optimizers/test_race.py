@@ -116,6 +116,7 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
         ("cost_budget", 0, r"cost_budget=0 must be a number in \(0.0, inf\] or None"),
         ("acquisition", "ucb", r"acquisition='ucb' must be one of 'ei_step', 'ei_max'"),
         ("allocation", "all", r"allocation='all' must be one of 'step', 'rung'"),
+        ("incumbent", "best", r"incumbent='best' must be one of 'observed', 'predicted'"),
         ("surrogate", "gp", r"surrogate='gp' is not a surrogate; choose one of deep_kernel, dpl"),
         ("surrogate", 3, r"surrogate=3 must be a surrogate name"),
         ("surrogate", {"name": "dpl", "depth": 3}, r"surrogate 'dpl': .*depth"),
@@ -574,6 +575,21 @@ def test_running_trials_are_fantasised_and_never_candidates() -> None:
     assert len(set(ids)) == 4  # a running trial is never handed out twice
     model = [j for j in held if j.info.get("source") == "model"]  # type: ignore[union-attr]
     assert model
+
+
+def test_a_predicted_incumbent_counts_the_paused_trials_predicted_finals() -> None:
+    curves = [[(0.9 - 0.02 * i) / f**0.7 for f in range(1, 5)] for i in range(6)]  # falling
+    trials = [_trial(i, CONFIGS[i], curve) for i, curve in enumerate(curves)]
+    history = hr.History("minimize", tuple(trials), 6)
+    observed = Race(**_fast("race", n_initial=2)).decide(SPACE, history, decision_rng(0, 0))
+    predicted = Race(**_fast("race", n_initial=2, incumbent="predicted")).decide(
+        SPACE, history, decision_rng(0, 0)
+    )
+    assert observed.info["source"] == predicted.info["source"] == "model"  # type: ignore[union-attr]
+    best = min(o.value for t in trials for o in t.curve)
+    assert observed.info["incumbent"] == pytest.approx(best)  # type: ignore[union-attr]
+    # the paused trials' curves fall: their predicted losses at the maximum lower the bar
+    assert predicted.info["incumbent"] < best  # type: ignore[union-attr]
 
 
 def test_promotion_probability_one_promotes_by_the_asha_rule() -> None:

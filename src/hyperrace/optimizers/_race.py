@@ -116,6 +116,10 @@ class Race:
         n_centers: how many of the best configurations are perturbed (>= 1).
         local_scale: standard deviation of a local step in the unit cube (in (0, 1]).
         promotion: probability in [0, 1] of trying an ASHA promotion before the model.
+        incumbent: what a candidate must beat: ``"observed"``, the best loss reported (and the
+            running trials' predicted losses); ``"predicted"``, also every paused trial's
+            predicted loss at the maximum fidelity, so that continuing the best curve is not an
+            improvement in itself.
         patience: refit the surrogate from scratch when the best loss did not improve over this
             many observations; None: ``max(20, 1.2 * steps from the lowest to the highest
             fidelity)``.
@@ -137,6 +141,7 @@ class Race:
         "n_prior": 128,
         "n_local": 128,
         "promotion": 0.0,
+        "incumbent": "observed",
     }
 
     def __init__(
@@ -153,6 +158,7 @@ class Race:
         n_centers: int = 5,
         local_scale: float = 0.1,
         promotion: float | None = None,
+        incumbent: str | None = None,
         patience: int | None = None,
         max_trials: int | None = None,
         cost_exponent: float = 0.0,
@@ -182,6 +188,9 @@ class Race:
             "local_scale", local_scale, low=0.0, high=1.0, low_open=True
         )
         self.promotion = check_number("promotion", pick(promotion, "promotion"), low=0.0, high=1.0)
+        self.incumbent = check_choice(
+            "incumbent", pick(incumbent, "incumbent"), ("observed", "predicted")
+        )
         self.patience: int | None = check_int("patience", patience, 1, optional=True)
         self.max_trials = check_int("max_trials", max_trials, 1, optional=True)
         self.cost_exponent = check_number("cost_exponent", cost_exponent, low=0.0)
@@ -204,6 +213,7 @@ class Race:
             "n_centers": self.n_centers,
             "local_scale": self.local_scale,
             "promotion": self.promotion,
+            "incumbent": self.incumbent,
             "patience": self.patience,
             "max_trials": self.max_trials,
             "cost_exponent": self.cost_exponent,
@@ -314,7 +324,7 @@ class Race:
         at, drawn = acq.queries(self.acquisition, candidates, low, high, self.step, rng)
         try:
             pred = model.predict(Queries(x, at, trial))
-            fantasies = self._fantasies(history, data, model, index)
+            fantasies = self._fantasies(history, data, model, index, high)
         except FitFailed:
             return _without_model(enc, waiting, fresh, stop, "the surrogate failed to predict")
         scores, used = acq.score(
@@ -374,14 +384,22 @@ class Race:
         return centers
 
     def _fantasies(
-        self, history: History, data: CurveData, model: Any, index: Mapping[int, int]
+        self,
+        history: History,
+        data: CurveData,
+        model: Any,
+        index: Mapping[int, int],
+        high: float,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The running trials' granted fidelities and their predicted losses there."""
+        """The running trials' granted fidelities and their predicted losses there; with
+        ``incumbent="predicted"``, also every paused trial's predicted loss at ``high``."""
         running = [t for t in history.running if t.trial_id in index]
-        if not running:
+        paused = history.paused if self.incumbent == "predicted" else ()
+        ahead = [t for t in paused if t.trial_id in index and t.curve and t.fidelity < high]
+        if not running and not ahead:
             return np.zeros(0), np.zeros(0)
-        rows = np.array([index[t.trial_id] for t in running], dtype=np.int64)
-        at = np.array([t.target for t in running], dtype=np.float64)
+        rows = np.array([index[t.trial_id] for t in [*running, *ahead]], dtype=np.int64)
+        at = np.array([t.target for t in running] + [high] * len(ahead), dtype=np.float64)
         pred = model.predict(Queries(data.x[rows], at, rows))
         return at, pred.mean
 
