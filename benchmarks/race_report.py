@@ -214,6 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--within", type=float, default=1.2)
     p.add_argument("--optimizers", default=None, help="only these (comma-separated)")
     p.add_argument("--seeds", default=None, help="only these seeds, e.g. 0-4 or 0,1,2")
+    p.add_argument(
+        "--instances",
+        default=None,
+        help="only these LCBench instances (comma-separated ids), e.g. while a grid is partial",
+    )
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--budget", type=float, default=1000.0)
     p.add_argument(
@@ -229,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.optimizers:
         keep = set(args.optimizers.split(","))
         records = [r for r in records if r["optimizer"] in keep]
+    if args.instances:
+        wanted = {f"lcbench-{i}" for i in args.instances.split(",")}
+        records = [r for r in records if r["task"] in wanted]
     seeds = _seeds(args.seeds)
     if seeds is not None:
         records = [r for r in records if r["seed"] in seeds]
