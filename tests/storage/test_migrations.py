@@ -50,6 +50,10 @@ def test_a_saved_version_1_database_is_refused_then_upgraded_read_and_continued(
     assert trials[0].config == {"lr": 0.01, "opt": "adam"}
     assert trials[0].curve[2].value == 0.25
     assert trials[0].user_attrs == {}  # migration 0003: trials of older databases have none
+    # migration 0006: the saved reports are numbered 1, 2, ... in the order of their times
+    old = sorted((o.time, o.seq) for t in trials for o in t.curve)
+    assert [seq for _, seq in old] == list(range(1, 8))
+    assert study.history(decisions=True).decisions[0].key == ""  # migration 0005: no keys
     assert study.enqueue({"lr": 0.02}) == 0
     job = study.ask()
     assert isinstance(job, hr.Job)
@@ -57,6 +61,8 @@ def test_a_saved_version_1_database_is_refused_then_upgraded_read_and_continued(
     study.report(job.trial_id, fidelity=1, value=0.5)
     study.tell(job)
     assert len(study.trials) == 4
+    assert study.trials[3].curve[0].seq > 7  # a new report comes after the saved ones
+    assert study.history(decisions=True).decisions[-1].key != ""
     # the upgraded rows start at version 0; the next change is read incrementally
     before = study.history()
     assert before.version > 0

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0004"
+SCHEMA_VERSION = "0006"
 
 metadata = MetaData()
 
@@ -94,6 +94,8 @@ observations = Table(
     Column("wall_seconds", Float, nullable=False),
     Column("cpu_seconds", Float, nullable=False),
     Column("time", Float, nullable=False),
+    # the study's version when the report was committed (migration 0006): orders its reports
+    Column("seq", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("trial_id", "fidelity", name="uq_hr_observations_trial_fidelity"),
 )
 
@@ -114,7 +116,11 @@ decisions = Table(
     Column("optimizer", String(64), nullable=False),
     Column("info", Text, nullable=False),
     Column("time", Float, nullable=False),
+    # the key the client wrote it with (migration 0005; NULL in older rows): a retry after a
+    # lost answer finds the decision by key instead of writing another
+    Column("decision_key", String(64), nullable=True),
     UniqueConstraint("study_id", "idx", name="uq_hr_decisions_study_idx"),
+    Index("ix_hr_decisions_study_key", "study_id", "decision_key", unique=True),
 )
 
 # configurations to start first, in order (migration 0003): an entry is taken by the start

@@ -416,6 +416,11 @@ class SQLStorage:
         def run() -> tuple[DecisionRecord, int]:
             try:
                 with self._tx() as conn:
+                    before = self._decision_by_key(conn, study_id, decision.key)
+                    if before is not None:  # applied before: its answer was lost
+                        if not decision.same_as(before):
+                            raise decision.key_reused(before)
+                        return before, before.trial_id
                     taken = conn.execute(
                         sa.select(sa.func.count()).where(decisions_t.c.study_id == study_id)
                     ).scalar_one()
@@ -498,6 +503,7 @@ class SQLStorage:
                             optimizer=decision.optimizer,
                             info=_dumps(decision.info),
                             time=now,
+                            decision_key=decision.key,
                         )
                     )
             except IntegrityError as exc:
@@ -511,11 +517,37 @@ class SQLStorage:
                 decision.optimizer,
                 dict(decision.info),
                 now,
+                decision.key,
             )
             return record, int(trial_id)
 
         record, trial_id = self._retry(run)
         return record, self.trial(trial_id)
+
+    @staticmethod
+    def _decision_by_key(conn: Connection, study_id: int, key: str) -> DecisionRecord | None:
+        """The study's decision written with ``key``, if there is one."""
+        row = conn.execute(
+            sa.select(decisions_t).where(
+                decisions_t.c.study_id == study_id, decisions_t.c.decision_key == key
+            )
+        ).first()
+        return None if row is None else SQLStorage._decision_record(row)
+
+    @staticmethod
+    def _decision_record(d: Any) -> DecisionRecord:
+        """A record from a row of ``hr_decisions``."""
+        return DecisionRecord(
+            d.idx,
+            d.kind,
+            d.trial_id,
+            d.start,
+            d.stop,
+            d.optimizer,
+            json.loads(d.info),
+            d.time,
+            d.decision_key or "",
+        )
 
     @staticmethod
     def _take_enqueued(conn: Connection, study_id: int, index: int) -> str:
@@ -645,6 +677,8 @@ class SQLStorage:
                     # the same report again: its commit went through but the answer was lost
                     # (a dropped connection), and the retry must not count its work twice
                     return Reported(TrialStatus.RUNNING, target)
+                # the study's change counter orders its reports (after the trial's lock)
+                version = self._bump(conn, study_id)
                 row = {
                     "trial_id": trial_id,
                     "fidelity": observation.fidelity,
@@ -652,6 +686,7 @@ class SQLStorage:
                     "wall_seconds": observation.wall_seconds,
                     "cpu_seconds": observation.cpu_seconds,
                     "time": observation.time,
+                    "seq": version,
                 }
                 insert = (
                     sqlite.insert(observations) if self._sqlite else postgresql.insert(observations)
@@ -671,7 +706,7 @@ class SQLStorage:
                 }
                 if checkpoint_fidelity is not None:
                     values["checkpoint_fidelity"] = checkpoint_fidelity
-                values["version"] = self._bump(conn, study_id)  # after the trial's lock
+                values["version"] = version
                 conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(**values))
                 return Reported(TrialStatus.RUNNING, target)
 
@@ -898,7 +933,7 @@ class SQLStorage:
     def _observation_columns() -> list[Any]:
         """The columns of an observation, in :class:`Observation`'s order."""
         o = observations.c
-        return [o.fidelity, o.value, o.wall_seconds, o.cpu_seconds, o.time]
+        return [o.fidelity, o.value, o.wall_seconds, o.cpu_seconds, o.time, o.seq]
 
     @staticmethod
     def _trial_record(row: Any, curve: tuple[Observation, ...]) -> TrialRecord:
@@ -1040,12 +1075,7 @@ class SQLStorage:
             .where(decisions_t.c.study_id == study_id, decisions_t.c.idx >= start)
             .order_by(decisions_t.c.idx)
         ).all()
-        return tuple(
-            DecisionRecord(
-                d.idx, d.kind, d.trial_id, d.start, d.stop, d.optimizer, json.loads(d.info), d.time
-            )
-            for d in rows
-        )
+        return tuple(SQLStorage._decision_record(d) for d in rows)
 
     def close(self) -> None:
         self._finalizer()

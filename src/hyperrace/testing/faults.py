@@ -65,6 +65,7 @@ __all__ = [
     "Audit",
     "Driver",
     "LoggedObjective",
+    "LostAnswers",
     "Orphans",
     "RestartUnavailable",
     "Setup",
@@ -77,6 +78,7 @@ __all__ = [
     "kill_driver_scenario",
     "kill_worker_scenario",
     "logged_objective",
+    "lose_commit_answers",
     "postgres_database",
     "randomized_scenario",
     "read_steps",
@@ -690,6 +692,89 @@ class _Round:
             for driver in self.drivers:
                 driver.stop()
         self.tally.add(audit(self.setup))
+
+
+# -- lost answers ------------------------------------------------------------------------------
+
+
+@dataclass
+class LostAnswers:
+    """What :func:`lose_commit_answers` did: how many commits it let through and then failed."""
+
+    lost: int = 0
+    seen: int = 0
+
+
+@contextlib.contextmanager
+def lose_commit_answers(
+    table: str = "hr_decisions",
+    *,
+    every: int = 1,
+    times: int = 1,
+    marker_dir: str | Path | None = None,
+) -> Iterator[LostAnswers]:
+    """Within the block, lose the answers of commits: a transaction of any SQL storage of this
+    process that inserted into ``table`` is committed for real, then its commit raises the
+    ``OperationalError`` of a dropped connection, as when the server restarts between the
+    commit and its reply. The storage cannot tell whether its write went through.
+
+    Args:
+        table: the table whose inserting transactions lose their answers.
+        every: lose the answer of every ``every``-th such commit (1: each one).
+        times: lose at most this many answers.
+        marker_dir: touch a file ``lost-answer-<pid>-<n>`` there for each answer lost, so that
+            a scenario can count them across processes.
+
+    Yields the counts, updated as commits happen.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.exc import OperationalError
+
+    if every < 1 or times < 0:
+        raise ConfigurationError(f"every={every} must be at least 1 and times={times} at least 0")
+    prefix = f"INSERT INTO {table.upper()} "
+    flag = "hyperrace_faults_inserted"
+    counts = LostAnswers()
+
+    def after_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(prefix):
+            conn.info[flag] = True
+
+    def on_commit(conn: Connection) -> None:
+        if not conn.info.pop(flag, False):
+            return
+        counts.seen += 1
+        if counts.lost >= times or counts.seen % every:
+            return
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.commit()  # the write goes through ...
+        counts.lost += 1
+        if marker_dir is not None:
+            (Path(marker_dir) / f"lost-answer-{os.getpid()}-{counts.lost}").touch()
+        # ... and the answer is lost
+        raise OperationalError(
+            "COMMIT",
+            None,
+            ConnectionError("server closed the connection unexpectedly (answer lost on purpose)"),
+        )
+
+    def on_rollback(conn: Connection) -> None:
+        conn.info.pop(flag, None)
+
+    listeners: list[tuple[str, Callable[..., Any]]] = [
+        ("after_cursor_execute", after_execute),
+        ("commit", on_commit),
+        ("rollback", on_rollback),
+    ]
+    for name, fn in listeners:
+        sa.event.listen(Engine, name, fn)
+    try:
+        yield counts
+    finally:
+        for name, fn in listeners:
+            sa.event.remove(Engine, name, fn)
 
 
 # -- the audit ---------------------------------------------------------------------------------
