@@ -571,3 +571,59 @@ def test_reports_are_numbered_in_the_order_the_study_recorded_them(storage: Stor
     again = storage.history(sid, since=h)
     assert again.trial(a).curve[2].seq > max(seqs)
     assert storage.history(other).trial(o).curve[0].seq > 0
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_the_listed_best_is_the_studys_best_after_reports_and_failures(
+    storage: Storage, direction: str
+) -> None:
+    """The best value a list of studies shows is :meth:`History.best_value` under the study's
+    ranking rule, after every kind of change: new reports at the top fidelity and below it, a
+    retrained step that replaces the best with a worse value, and trials that fail (a NaN, an
+    error, too many lost runs) while they hold the best."""
+    sid = storage.create_study(
+        "best",
+        direction=direction,  # type: ignore[arg-type]
+        space=SPACE,
+        optimizer={"name": "random", "params": {}},
+        seed=7,
+        now=100.0,
+    ).study_id
+    sign = 1.0 if direction == "minimize" else -1.0
+
+    def check(by: str) -> None:
+        storage.set_study_attr(sid, "best_by", by)
+        (listed,) = [s.best_value for s in storage.list_studies() if s.name == "best"]
+        assert listed == storage.history(sid).best_value(by)  # type: ignore[arg-type]
+
+    def check_both() -> None:
+        check("curve")
+        check("last")
+
+    check_both()  # no reports: None
+    a, b, c = (_start(storage, sid, i, x=0.1 * i, stop=5.0) for i in range(3))
+    steps = [(a, 1.0, 0.5), (b, 1.0, 0.4), (a, 2.0, 0.45), (c, 1.0, 0.1), (b, 2.0, 0.3)]
+    for tid, fidelity, loss in steps:
+        storage.report(tid, Observation(fidelity, sign * loss, time=fidelity))
+        check_both()
+    assert storage.list_studies()[0].best_value == sign * 0.3  # "last": at fidelity 2
+    storage.report(b, Observation(2.0, sign * 0.6, time=9.0))  # retrained: the best gets worse
+    check_both()
+    storage.report(c, Observation(2.0, math.nan))  # c held the best of any curve
+    check_both()
+    storage.end_run(a, TrialStatus.FAILED, StopReason.ERROR, "boom", now=10.0)  # held "last"
+    check_both()
+    storage.lose_run(b, "worker died", now=11.0, max_retries=0)  # failed: the last one
+    assert storage.trial(b).status is TrialStatus.FAILED
+    check_both()
+    assert storage.list_studies()[0].best_value is None
+    d = _start(storage, sid, 3, x=0.9)
+    storage.report(d, Observation(1.0, sign * 0.7, time=12.0))
+    storage.end_run(d, TrialStatus.PAUSED, StopReason.REACHED, "", now=13.0)
+    check_both()
+    storage.set_study_attr(sid, "best_by", "unknown rule")  # ranks as "last"
+    assert storage.list_studies()[0].best_value == sign * 0.7
+    e = _start(storage, sid, 4, x=0.95)
+    storage.report(e, Observation(1.0, sign * 0.2, time=14.0))
+    assert storage.recover_stale(sid, older_than=1e9, now=15.0, max_retries=0) == [e]
+    check_both()  # e failed, lost too often

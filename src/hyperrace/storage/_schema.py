@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0006"
+SCHEMA_VERSION = "0007"
 
 metadata = MetaData()
 
@@ -48,6 +48,12 @@ studies = Table(
     Column("attrs", Text, nullable=False, default="{}"),
     # counts the changes of the study's trials (migration 0002): snapshots are read incrementally
     Column("version", Integer, nullable=False, default=0, server_default="0"),
+    # the best values as History.best_value gives them, kept by the transactions that change
+    # them (migration 0007): the highest fidelity reported by a trial that has not failed, the
+    # best value there ("last"), and the best value of any such trial's curve ("curve")
+    Column("top_fidelity", Float, nullable=True),
+    Column("best_last", Float, nullable=True),
+    Column("best_curve", Float, nullable=True),
 )
 
 trials = Table(
