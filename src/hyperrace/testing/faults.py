@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import random
 import shutil
@@ -900,10 +901,11 @@ def audit(setup: Setup) -> Audit:
         duplicated += max(len(indices) - len(set(indices)), 1)
         problems.append(f"duplicated: decision indices {indices} are not 0..{h.n_decisions - 1}")
 
-    idle_runs = 0
-    for d in h.decisions:
+    idle_runs = 0  # a run's first step begins after its decision, before the trial's next one
+    for i, d in enumerate(h.decisions):
+        until = next((e.time for e in h.decisions[i + 1 :] if e.trial_id == d.trial_id), math.inf)
         if not any(
-            s.trial_id == d.trial_id and s.fidelity == d.start + 1 and s.begin >= d.time
+            s.trial_id == d.trial_id and s.fidelity == d.start + 1 and d.time <= s.begin < until
             for s in steps
         ):
             idle_runs += 1
