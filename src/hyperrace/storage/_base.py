@@ -20,7 +20,11 @@ Contract
   trials never change again.
 * Reports are accepted only from running trials, one observation per (trial, fidelity): a report
   at a fidelity already recorded (a retrained step) replaces it. A NaN or infinite value is never
-  stored: it fails the trial with the reason.
+  stored: it fails the trial with the reason. Each stored observation is numbered
+  (:attr:`Observation.seq <hyperrace.trial.Observation.seq>`) with the study's change counter
+  in the transaction that commits it: a total order of the study's reports, the order they were
+  committed in, the same for every reader. The same report again (same fidelity, value and
+  time: a retry after a lost answer) changes nothing.
 * Implementations are safe to call from several threads; SQL ones from several processes and
   machines at once.
 """
@@ -182,7 +186,10 @@ class Storage(Protocol):
         ...
 
     def list_studies(self) -> list[StudySummary]:
-        """Every study, oldest first, with counts of its trials."""
+        """Every study, oldest first, with counts of its trials and its best value
+        (:meth:`History.best_value` by the rule of its ``best_by`` attribute, ``"last"`` when it
+        has none); SQL storages keep the best values with the study and read them in one
+        query."""
         ...
 
     def delete_study(self, name: str) -> bool:
