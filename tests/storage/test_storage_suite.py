@@ -238,6 +238,12 @@ def test_threads_report_concurrently_without_loss(storage: Storage) -> None:
     assert sum(len(t.curve) for t in h.trials) == 100
     for t in h.trials:
         assert [o.value for o in t.curve] == [t.trial_id + f / 100 for f in range(1, 26)]
+        assert [o.seq for o in t.curve] == sorted(o.seq for o in t.curve)  # as reported
+    assert len({o.seq for t in h.trials for o in t.curve}) == 100  # no two share a number
+    # the best values kept under concurrent reports are those of the snapshot
+    assert storage.list_studies()[0].best_value == h.best_value() == min(tids) + 0.25
+    storage.set_study_attr(sid, "best_by", "curve")
+    assert storage.list_studies()[0].best_value == h.best_value("curve") == min(tids) + 0.01
 
 
 def test_work_defaults_to_the_new_steps_beyond_the_highest_reported(storage: Storage) -> None:
