@@ -25,19 +25,24 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("hr_observations") as batch:
         batch.add_column(sa.Column("seq", sa.Integer, nullable=False, server_default="0"))
+    # numbered in a table of their own first (UPDATE ... FROM needs SQLite 3.33; this works
+    # wherever window functions do, SQLite 3.25 on)
     op.execute(
         """
-        UPDATE hr_observations SET seq = numbered.n
-        FROM (
-            SELECT o.observation_id AS id,
-                   ROW_NUMBER() OVER (
-                       PARTITION BY t.study_id ORDER BY o.time, t.number, o.fidelity
-                   ) AS n
-            FROM hr_observations o JOIN hr_trials t ON t.trial_id = o.trial_id
-        ) AS numbered
-        WHERE hr_observations.observation_id = numbered.id
+        CREATE TEMPORARY TABLE hr_numbered AS
+        SELECT o.observation_id AS id,
+               ROW_NUMBER() OVER (
+                   PARTITION BY t.study_id ORDER BY o.time, t.number, o.fidelity
+               ) AS n
+        FROM hr_observations o JOIN hr_trials t ON t.trial_id = o.trial_id
         """
     )
+    op.execute("CREATE INDEX ix_hr_numbered_id ON hr_numbered (id)")
+    op.execute(
+        "UPDATE hr_observations SET seq = "
+        "(SELECT n FROM hr_numbered WHERE hr_numbered.id = hr_observations.observation_id)"
+    )
+    op.execute("DROP TABLE hr_numbered")
     op.execute(
         """
         UPDATE hr_studies SET version = version + (
