@@ -347,11 +347,11 @@ print(json.dumps({"order": order, "decision": repr(d)}))
 """
 
 
-def test_two_processes_decide_the_same_from_reports_whose_times_tie(tmp_path: Any) -> None:
+def test_two_processes_decide_the_same_from_reports_whose_times_tie(shared_url: str) -> None:
     """Parallel workers report at the same instant (a clock that never moves): two processes
-    reading the same storage order the points alike, in the order the reports were recorded
-    (not by trial number), and make the same decision."""
-    url = f"sqlite:///{tmp_path / 'tie.db'}"
+    reading the same storage (SQLite, PostgreSQL) order the points alike, in the order the
+    reports were recorded (not by trial number), and make the same decision."""
+    url = shared_url
     opt = Race(**_fast("race", n_initial=4))
     study = hr.Study("tie", SPACE, storage=url, seed=3, optimizer=opt, clock=ManualClock())
     recorded = []
