@@ -10,11 +10,11 @@ rounds. A round is one study (random search, ``--epochs`` steps of 6-step trials
 * SIGKILL a worker after its last report: trial number 0 kills its own worker process right
   after the last report of a run that reached its granted fidelity, before the run is ended in
   the storage (one kill per round);
-* a hung objective: trial number 0 blocks for ever in the middle of its second step, on a lock
-  (even rounds) or in ``time.sleep`` (odd rounds); its worker process lives on and sends
-  heartbeats. The driver's ``stall_after`` (1.5 s) stops it hard, counts a lost run and resumes
-  the trial from what it reported (one hang per round; rounds 2 and 3 of every 4 with two peer
-  ``hyperrace worker`` processes);
+* a hung objective: trial number 0 blocks for ever in the middle of its second step, on a lock,
+  in ``time.sleep`` or reading a pipe (in turn, round after round); its worker process lives on
+  and sends heartbeats. The driver's ``stall_after`` (1.5 s) stops it hard, counts a lost run
+  and resumes the trial from what it reported (one hang per round; rounds 2 and 3 of every 4
+  with two peer ``hyperrace worker`` processes);
 * the answer of a decision lost: the driver's decision is committed, then the storage sees the
   error of a dropped connection (every second decision, ``--kills`` per round); its retry must
   return the run already recorded (0 idle runs, 0 lost runs);
@@ -156,7 +156,7 @@ def _run_storage(
                 "a hung objective (stall_after)",
                 lambda t: faults.hung_objective_scenario(
                     setup("hung", **(peers if t.rounds % 4 in (2, 3) else {})),
-                    hang_in=faults.HANGS[t.rounds % 2],
+                    hang_in=faults.HANGS[t.rounds % len(faults.HANGS)],
                     tally=t,
                 ),
             ),

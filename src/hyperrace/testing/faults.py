@@ -12,8 +12,8 @@ rounds). Every scenario runs real processes against a real SQLite file or Postgr
   that each run resumes from its own checkpoint, and logs every step to a file of its process:
   a ``begin`` record before the step and an ``end`` record once ``report()`` returned, with the
   value and whether the storage holds it (an acknowledged report). It can also hang, blocked
-  for ever in the middle of a step (in ``time.sleep`` or on a lock), to be stopped by
-  ``stall_after``;
+  for ever in the middle of a step (in ``time.sleep``, on a lock or reading a pipe), to be
+  stopped by ``stall_after``;
 * the answer of a commit can be lost (:func:`lose_commit_answers`): the driver's decision is
   committed, then the storage sees the error of a dropped connection and retries;
 * after the faults the study is resumed to the end by new drivers and :func:`audit` counts
@@ -99,7 +99,7 @@ __all__ = [
 #: The space of every fault study: one hyperparameter, six steps per trial.
 SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
 #: How a hung objective hangs (:class:`LoggedObjective`).
-HANGS = ("lock", "sleep")
+HANGS = ("lock", "sleep", "io")
 _CLOCK = SystemClock()
 _POLL = 0.05
 
@@ -171,8 +171,8 @@ class LoggedObjective:
         hang: the number of a trial whose first run hangs in the middle of its second step
             (its process lives on and keeps sending heartbeats), once (``None``: none does).
             It touches ``log_dir/hung-<trial_id>`` with the fidelity of that step first.
-        hang_in: how it hangs: ``"lock"`` (blocked acquiring a lock it holds) or ``"sleep"``
-            (in a ``time.sleep`` of an hour).
+        hang_in: how it hangs: ``"lock"`` (blocked acquiring a lock it holds), ``"sleep"``
+            (in a ``time.sleep`` of an hour) or ``"io"`` (reading a pipe nothing writes to).
     """
 
     log_dir: str
@@ -267,6 +267,10 @@ def _hang(how: str) -> None:
     """Block for ever (an hour for ``"sleep"``), as a hung objective does."""
     if how == "sleep":
         time.sleep(3600.0)
+        return
+    if how == "io":
+        read, _write = os.pipe()  # the write end stays open: the read waits for ever
+        os.read(read, 1)
         return
     lock = threading.Lock()
     lock.acquire()
@@ -1060,11 +1064,11 @@ def hung_objective_scenario(
     tally: Tally | None = None,
 ) -> Tally:
     """Trial ``trial_number`` hangs in the middle of its second step (blocked for ever on a
-    lock, or in ``time.sleep``: ``hang_in``; its worker process lives on and sends heartbeats,
-    so only the drivers' ``stall_after`` can end it): the worker process stops it hard and
-    counts it as a lost run, the trial is paused with the curve it reported and resumed from
-    there (a problem is recorded otherwise), and the study goes on to its end. Kills counts
-    the hang. Returns the tally."""
+    lock, in ``time.sleep`` or reading a pipe: ``hang_in``; its worker process lives on and
+    sends heartbeats, so only the drivers' ``stall_after`` can end it): the worker process stops
+    it hard and counts it as a lost run, the trial is paused with the curve it reported and
+    resumed from there (a problem is recorded otherwise), and the study goes on to its end.
+    Kills counts the hang. Returns the tally."""
     tally = tally or Tally("a hung objective (stall_after)")
     t0 = time.monotonic()
     hung = dataclasses.replace(setup, hang=trial_number, hang_in=hang_in, stall_after=stall_after)
