@@ -10,10 +10,14 @@ rounds. A round is one study (random search, ``--epochs`` steps of 6-step trials
 * SIGKILL a worker after its last report: trial number 0 kills its own worker process right
   after the last report of a run that reached its granted fidelity, before the run is ended in
   the storage (one kill per round);
-* a hung objective: trial number 0 blocks for ever in the middle of its second step (its worker
-  process lives on and sends heartbeats); the driver's ``stall_after`` (1.5 s) stops it hard,
-  counts a lost run and resumes the trial (one hang per round; odd rounds with two peer
-  ``hyperrace worker`` processes);
+* a hung objective: trial number 0 blocks for ever in the middle of its second step, on a lock,
+  in ``time.sleep`` or reading a pipe (in turn, round after round); its worker process lives on
+  and sends heartbeats. The driver's ``stall_after`` (1.5 s) stops it hard, counts a lost run
+  and resumes the trial from what it reported (one hang per round; rounds 2 and 3 of every 4
+  with two peer ``hyperrace worker`` processes);
+* the answer of a decision lost: the driver's decision is committed, then the storage sees the
+  error of a dropped connection (every second decision, ``--kills`` per round); its retry must
+  return the run already recorded (0 idle runs, 0 lost runs);
 * SIGKILL the driver: the driver killed ``--kills`` times (its worker processes are left to
   themselves), a new driver started each time;
 * SIGKILL a peer: the same with two peer ``hyperrace worker`` processes (1 worker process each);
@@ -70,6 +74,7 @@ SCENARIOS = (
     "worker",
     "last",
     "hung",
+    "answer",
     "driver",
     "peer",
     "ray-worker",
@@ -150,8 +155,15 @@ def _run_storage(
                 "hung",
                 "a hung objective (stall_after)",
                 lambda t: faults.hung_objective_scenario(
-                    setup("hung", **(peers if t.rounds % 2 else {})), tally=t
+                    setup("hung", **(peers if t.rounds % 4 in (2, 3) else {})),
+                    hang_in=faults.HANGS[t.rounds % len(faults.HANGS)],
+                    tally=t,
                 ),
+            ),
+            (
+                "answer",
+                "the answer of a decision's commit lost",
+                lambda t: faults.lost_answer_scenario(setup("answer"), answers=kills, tally=t),
             ),
             (
                 "driver",
@@ -235,7 +247,11 @@ def _table(kind: str, tallies: list[Tally]) -> str:
     rows.append("")
     for t in tallies:
         o = t.orphans
-        notes = [f"{t.lost_runs} lost runs recorded", f"{t.refused} reports refused"]
+        notes = [
+            f"{t.lost_runs} lost runs recorded",
+            f"{t.idle_runs} decisions whose run never began a step",
+            f"{t.refused} reports refused",
+        ]
         if o.found:
             notes.append(
                 f"{o.found} processes outlived a killed driver: {o.exited} exited by themselves "

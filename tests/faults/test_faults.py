@@ -97,10 +97,14 @@ def test_sigkill_of_a_worker_after_its_last_report_before_its_run_ended(
 def test_a_hung_objective_is_stopped_after_stall_after_and_resumed(
     fault_url: str, tmp_path: Path
 ) -> None:
-    # trial 0 blocks for ever in its second step; its worker process lives and sends
-    # heartbeats, so only stall_after ends it: in an optimize driver, then in a peer worker
+    # trial 0 blocks for ever in its second step, in time.sleep, then reading a pipe, then
+    # trial 1 on a lock; its worker process lives and sends heartbeats, so only stall_after
+    # ends it: in an optimize driver, then in a peer worker. Each trial is paused with what it
+    # reported and resumed from there (the scenario records a problem otherwise)
     setup = Setup(fault_url, "hung", tmp_path / "study", epochs=36)
-    tally = faults.hung_objective_scenario(setup, trial_number=0, stall_after=1.5)
+    tally = faults.hung_objective_scenario(setup, trial_number=0, stall_after=1.5, hang_in="sleep")
+    io = Setup(fault_url, "hung-io", tmp_path / "io", epochs=36)
+    faults.hung_objective_scenario(io, trial_number=0, stall_after=1.5, hang_in="io", tally=tally)
     peers = Setup(
         fault_url,
         "hung-peers",
@@ -110,10 +114,24 @@ def test_a_hung_objective_is_stopped_after_stall_after_and_resumed(
         drivers=2,
         workers=1,
     )
-    faults.hung_objective_scenario(peers, trial_number=1, stall_after=1.5, tally=tally)
+    faults.hung_objective_scenario(
+        peers, trial_number=1, stall_after=1.5, hang_in="lock", tally=tally
+    )
+    assert tally.kills == 3
+    _assert_clean(tally, epochs=36)
+    assert tally.lost_runs == 3  # each hang counted as one lost run, nothing else was lost
+
+
+def test_the_lost_answer_of_a_decision_commit_makes_no_second_decision(
+    fault_url: str, tmp_path: Path
+) -> None:
+    # the driver's second and fourth decisions are committed, then the connection seems to
+    # drop: the retry returns the run recorded, which is trained; no run waits for nobody
+    setup = Setup(fault_url, "answer", tmp_path / "study", epochs=36)
+    tally = faults.lost_answer_scenario(setup, answers=2)
     assert tally.kills == 2
     _assert_clean(tally, epochs=36)
-    assert tally.lost_runs == 2  # each hang counted as one lost run, nothing else was lost
+    assert (tally.lost_runs, tally.idle_runs) == (0, 0)
 
 
 @pytest.mark.postgres

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from typing import Any
 
 import numpy as np
 import pytest
 
 import hyperrace as hr
+from hyperrace._clock import ManualClock
 from hyperrace._rng import decision_rng
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.optimizers import DPL, Done, DyHPO, Race, Resume, Start, Wait, make_optimizer
@@ -20,6 +23,7 @@ from hyperrace.optimizers._parts.curve_data import CurveData, encode
 from hyperrace.optimizers._parts.deep_kernel_surrogate import thin
 from hyperrace.optimizers._parts.onehot import OneHot
 from hyperrace.optimizers._parts.surrogate import Gaussian
+from hyperrace.storage import InMemoryStorage
 from hyperrace.study import Job
 from hyperrace.testing.conformance import spaces
 from hyperrace.testing.history import drive
@@ -297,6 +301,91 @@ def test_curve_data_failures_order_and_thinning() -> None:
     assert len(kept) == 5
     latest = {int(data.trial[i]): i for i in range(len(data))}
     assert set(latest.values()) <= set(kept.tolist())
+
+
+def test_curve_data_follows_the_order_reports_were_recorded_not_their_times() -> None:
+    """Reports numbered by the storage (``seq``) are points in that order, whatever the
+    workers' clocks said: the points of an earlier snapshot stay the first points of a later
+    one, even when a report recorded later carries an earlier time."""
+    storage = InMemoryStorage()
+    study = hr.Study("order", SPACE, storage=storage, seed=0, optimizer="random")
+    jobs = [study.ask() for _ in range(3)]
+    assert all(isinstance(j, Job) for j in jobs)
+    ids = [j.trial_id for j in jobs]  # type: ignore[union-attr]
+    made = [(ids[2], 1.0, 50.0), (ids[0], 1.0, 50.0), (ids[1], 1.0, 20.0), (ids[0], 2.0, 10.0)]
+    enc = OneHot(SPACE)
+    before = None
+    for tid, fidelity, time in made:
+        storage.report(tid, Observation(fidelity, 0.5 / fidelity + tid * 1e-3, time=time))
+        if before is None:
+            before = study.history()
+    after = CurveData.collect(enc, study.history(), 1.0, 9.0, 1.0, {})
+    number = {tid: study.history().trial(tid).number for tid in ids}
+    assert [
+        (int(after.trials[i].number), float(f))
+        for i, f in zip(after.trial, after.fidelity, strict=True)
+    ] == [(number[tid], f) for tid, f, _ in made]
+    assert before is not None
+    first = CurveData.collect(enc, before, 1.0, 9.0, 1.0, {})
+    assert len(first) == 1 and after.key(1, b"s") == first.key(1, b"s")
+
+
+_DECIDE = """
+import json, sys
+import hyperrace as hr
+from hyperrace._clock import ManualClock
+from hyperrace._rng import decision_rng
+from hyperrace.optimizers._parts.curve_data import CurveData
+from hyperrace.optimizers._parts.onehot import OneHot
+study = hr.Study(sys.argv[2], storage=sys.argv[1])
+h = study.history()
+data = CurveData.collect(OneHot(study.space), h, 1.0, 9.0, 1.0, {})
+points = zip(data.trial.tolist(), data.fidelity.tolist(), strict=True)
+order = [[data.trials[i].number, f] for i, f in points]
+d = study.optimizer.decide(study.space, h, decision_rng(study.seed, h.n_decisions))
+print(json.dumps({"order": order, "decision": repr(d)}))
+"""
+
+
+def test_two_processes_decide_the_same_from_reports_whose_times_tie(shared_url: str) -> None:
+    """Parallel workers report at the same instant (a clock that never moves): two processes
+    reading the same storage (SQLite, PostgreSQL) order the points alike, in the order the
+    reports were recorded (not by trial number), and make the same decision."""
+    url = shared_url
+    opt = Race(**_fast("race", n_initial=4))
+    study = hr.Study("tie", SPACE, storage=url, seed=3, optimizer=opt, clock=ManualClock())
+    recorded = []
+    for _ in range(2):
+        jobs = [study.ask() for _ in range(4)]
+        assert all(isinstance(j, Job) for j in jobs)
+        top = max(j.stop for j in jobs)  # type: ignore[union-attr]
+        f = 1.0
+        while f <= top:
+            for job in reversed(jobs):  # the last trial's worker is the first to report
+                assert isinstance(job, Job)
+                if job.start < f <= job.stop:
+                    study.report(job.trial_id, curve_value(job.config, f), fidelity=f)
+                    recorded.append([job.number, f])
+            f += 1.0
+        for job in jobs:
+            study.tell(job)  # type: ignore[arg-type]
+    times = {o.time for t in study.trials for o in t.curve}
+    assert len(times) == 1  # every report at the same instant
+    study.storage.close()
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _DECIDE, url, "tie"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert runs[0]["order"] == recorded != sorted(recorded)
+    assert runs[0]["decision"].startswith(("Start(", "Resume("))
 
 
 def test_fit_chain_plans_scratch_and_warm_fits_from_the_first_points_only() -> None:

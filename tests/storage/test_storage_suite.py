@@ -8,9 +8,11 @@ import threading
 
 import pytest
 
-from hyperrace.exceptions import TrialStateError
+import hyperrace as hr
+from hyperrace.exceptions import ConfigurationError, TrialStateError
 from hyperrace.history import History
 from hyperrace.storage import DecisionConflict, NewDecision, Storage, open_storage
+from hyperrace.testing.faults import lose_commit_answers
 from hyperrace.trial import Observation, StopReason, TrialStatus
 
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0, "log": False}}
@@ -87,7 +89,8 @@ def test_report_commits_and_replaces_a_retrained_step(storage: Storage) -> None:
     assert [(o.fidelity, o.value) for o in t.curve] == [(1.0, 1.0), (2.0, 0.125)]
     assert t.work == 3.0
     assert t.checkpoint_fidelity == 2.0
-    assert t.curve[0] == Observation(1.0, 1.0, 0.5, 0.25, 11.0)
+    assert t.curve[0] == Observation(1.0, 1.0, 0.5, 0.25, 11.0, seq=t.curve[0].seq)
+    assert 0 < t.curve[0].seq < t.curve[1].seq  # the retrained step was recorded last
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -112,7 +115,7 @@ def test_floats_round_trip_exactly(storage: Storage) -> None:
     storage.report(tid, Observation(1.0, v, 1e-9, 1e300, 1.7e9 + 0.123456), work=1.0)
     t = storage.history(sid).trials[0]
     assert t.config["x"] == x
-    assert t.curve[0] == Observation(1.0, v, 1e-9, 1e300, 1.7e9 + 0.123456)
+    assert t.curve[0] == Observation(1.0, v, 1e-9, 1e300, 1.7e9 + 0.123456, seq=t.curve[0].seq)
 
 
 def test_transitions_pause_resume_complete(storage: Storage) -> None:
@@ -235,6 +238,12 @@ def test_threads_report_concurrently_without_loss(storage: Storage) -> None:
     assert sum(len(t.curve) for t in h.trials) == 100
     for t in h.trials:
         assert [o.value for o in t.curve] == [t.trial_id + f / 100 for f in range(1, 26)]
+        assert [o.seq for o in t.curve] == sorted(o.seq for o in t.curve)  # as reported
+    assert len({o.seq for t in h.trials for o in t.curve}) == 100  # no two share a number
+    # the best values kept under concurrent reports are those of the snapshot
+    assert storage.list_studies()[0].best_value == h.best_value() == min(tids) + 0.25
+    storage.set_study_attr(sid, "best_by", "curve")
+    assert storage.list_studies()[0].best_value == h.best_value("curve") == min(tids) + 0.01
 
 
 def test_work_defaults_to_the_new_steps_beyond_the_highest_reported(storage: Storage) -> None:
@@ -275,7 +284,7 @@ def test_a_snapshot_read_since_another_equals_a_full_read(storage: Storage) -> N
     assert _same(second, storage.history(sid, decisions=True))
     assert second.version > first.version
     assert second.trial(b) is first.trial(b)  # unchanged: shared, not read again
-    assert second.trial(a).curve == (Observation(1.0, 0.5),)
+    assert [(o.fidelity, o.value) for o in second.trial(a).curve] == [(1.0, 0.5)]
     assert [d.trial_id for d in second.decisions] == [a, b, c]
 
     storage.report(b, Observation(1.0, math.nan))  # fails b
@@ -339,11 +348,14 @@ def test_a_report_repeated_after_a_lost_answer_counts_once(storage: Storage) -> 
     sid = _study(storage)
     tid = _start(storage, sid, 0)
     storage.report(tid, Observation(1.0, 0.5, time=10.0))
-    storage.report(tid, Observation(1.0, 0.5, time=10.0))
+    first = storage.trial(tid).curve
+    storage.report(tid, Observation(1.0, 0.5, time=10.0), work=1.0)
     assert storage.trial(tid).work == 1.0
+    assert storage.trial(tid).curve == first  # its place in the order of reports too
     storage.report(tid, Observation(1.0, 0.4, time=11.0), work=1.0)
     t = storage.trial(tid)
-    assert t.work == 2.0 and t.curve == (Observation(1.0, 0.4, time=11.0),)
+    assert t.work == 2.0 and t.curve == (Observation(1.0, 0.4, time=11.0, seq=t.curve[0].seq),)
+    assert t.curve[0].seq > first[0].seq
 
 
 def test_a_stale_run_cannot_touch_its_trial_once_another_run_has_it(storage: Storage) -> None:
@@ -452,3 +464,172 @@ def test_the_devices_of_a_run_are_recorded_and_seen_by_incremental_snapshots(
     assert storage.trial(tid).devices == ("cpu",)  # kept with the trial once its run ended
     with pytest.raises(TrialStateError, match="not running"):
         storage.set_devices(tid, ["cuda:0"])
+
+
+def test_a_decision_applied_again_with_its_key_returns_the_run_it_started(
+    storage: Storage,
+) -> None:
+    sid = _study(storage)
+    start = NewDecision("start", 2.0, config={"x": 0.5}, optimizer="random", info={"a": 1})
+    record, trial = storage.apply_decision(sid, 0, start, now=1.0)
+    assert record.key == start.key and len(start.key) == 32
+    storage.report(trial.trial_id, Observation(1.0, 0.25, time=2.0))
+    # the same decision again (at its index, or at the next one after a conflict): nothing new
+    for index in (0, 1):
+        again, same = storage.apply_decision(sid, index, start, now=3.0)
+        assert again == record
+        assert same == storage.trial(trial.trial_id) and same.fidelity == 1.0
+    h = storage.history(sid, decisions=True)
+    assert h.n_decisions == 1 and [d.key for d in h.decisions] == [start.key]
+    assert [t.trial_id for t in h.trials] == [trial.trial_id]
+    # a resume likewise, and two decisions never share a key by default
+    storage.report(trial.trial_id, Observation(2.0, 0.125, time=4.0))
+    storage.end_run(trial.trial_id, TrialStatus.PAUSED, StopReason.REACHED, "", now=5.0)
+    resume = NewDecision("resume", 3.0, trial_id=trial.trial_id, optimizer="random")
+    assert resume.key != start.key
+    first = storage.apply_decision(sid, 1, resume, now=6.0)
+    assert storage.apply_decision(sid, 1, resume, now=7.0) == first
+    assert first[0].start == 2.0 and first[1].status is TrialStatus.RUNNING
+    assert storage.history(sid).n_decisions == 2
+    # a key of another decision is refused, naming the key and the fix
+    other = NewDecision("start", 1.0, config={"x": 0.25}, key=start.key)
+    with pytest.raises(ConfigurationError, match=f"{start.key}.*decision 0.*key of its own"):
+        storage.apply_decision(sid, 2, other, now=8.0)
+    # an explicit key works like a made one; the same key in another study is another decision
+    mine = NewDecision("start", 1.0, config={"x": 0.75}, key="client-7:decision-2")
+    assert storage.apply_decision(sid, 2, mine, now=9.0)[0].key == "client-7:decision-2"
+    sid2 = _study(storage, "t")
+    assert storage.apply_decision(sid2, 0, mine, now=9.0)[1].trial_id != trial.trial_id
+    assert storage.history(sid, decisions=True).decisions[2].key == "client-7:decision-2"
+
+
+@pytest.mark.parametrize("key", ["", "k" * 65, 7])
+def test_a_bad_decision_key_names_the_value_and_the_fix(key: object) -> None:
+    with pytest.raises(ConfigurationError, match=rf"decision key {key!r} .*1 to 64.*leave key"):
+        NewDecision("start", 1.0, config={"x": 0.5}, key=key)  # type: ignore[arg-type]
+
+
+def test_a_decision_whose_answer_was_lost_is_applied_once(shared_url: str) -> None:
+    """The commit goes through, then the connection drops before the answer: the storage's
+    retry finds the decision by its key and returns it; one decision, one run."""
+    storage = open_storage(shared_url)
+    try:
+        sid = _study(storage)
+        storage.enqueue(sid, {"x": 0.125}, {"source": "paper"}, now=0.5)
+        start = NewDecision("start", 2.0, config={"x": 0.125}, optimizer="random", enqueued=0)
+        with lose_commit_answers("hr_decisions") as lost:
+            record, trial = storage.apply_decision(sid, 0, start, now=1.0)
+        assert lost.lost == 1
+        h = storage.history(sid, decisions=True)
+        assert h.decisions == (record,) and record.key == start.key
+        assert h.trials == (trial,) and trial.status is TrialStatus.RUNNING
+        assert dict(trial.user_attrs) == {"source": "paper"} and h.enqueued == ()
+        storage.report(trial.trial_id, Observation(2.0, 0.5, time=2.0))
+        storage.end_run(trial.trial_id, TrialStatus.PAUSED, StopReason.REACHED, "", now=3.0)
+        resume = NewDecision("resume", 3.0, trial_id=trial.trial_id)
+        with lose_commit_answers("hr_decisions") as lost:
+            record, trial = storage.apply_decision(sid, 1, resume, now=4.0)
+        assert lost.lost == 1
+        h = storage.history(sid, decisions=True)
+        assert h.decisions[1] == record and (record.kind, record.start) == ("resume", 2.0)
+        assert h.trials == (trial,) and trial.status is TrialStatus.RUNNING
+        assert trial.lost_count == 0
+    finally:
+        storage.close()
+
+
+def test_a_study_whose_decision_answer_was_lost_asks_once(shared_url: str) -> None:
+    study = hr.Study(
+        "lost", hr.Space(x=hr.Float(0.0, 1.0)), storage=shared_url, optimizer="random", seed=1
+    )
+    try:
+        with lose_commit_answers("hr_decisions", every=2, times=2) as lost:
+            jobs = [study.ask() for _ in range(4)]
+        assert lost.lost == 2
+        assert all(isinstance(job, hr.Job) for job in jobs)
+        h = study.history(decisions=True)
+        assert [d.index for d in h.decisions] == [0, 1, 2, 3]
+        assert [t.trial_id for t in h.trials] == [j.trial_id for j in jobs]  # type: ignore[union-attr]
+        assert [t.status for t in h.trials] == [TrialStatus.RUNNING] * 4
+    finally:
+        study.storage.close()
+
+
+def test_reports_are_numbered_in_the_order_the_study_recorded_them(storage: Storage) -> None:
+    """``seq`` orders a study's reports as they were committed, whatever their times say (here
+    they tie, or run backwards as from workers whose clocks disagree); a report of another
+    study does not take a number of this one."""
+    sid, other = _study(storage), _study(storage, "other")
+    a, b = _start(storage, sid, 0), _start(storage, sid, 1, x=0.25)
+    o = _start(storage, other, 0)
+    made = [(b, 1.0, 50.0), (a, 1.0, 50.0), (o, 1.0, 10.0), (a, 2.0, 40.0), (b, 2.0, 50.0)]
+    for tid, fidelity, time in made:
+        storage.report(tid, Observation(fidelity, 0.5, time=time))
+    storage.end_run(b, TrialStatus.PAUSED, StopReason.REACHED, "", now=60.0)
+    storage.report(a, Observation(3.0, 0.25, time=30.0))
+    h = storage.history(sid)
+    ordered = sorted((obs.seq, t.trial_id, obs.fidelity) for t in h.trials for obs in t.curve)
+    assert [(tid, f) for _, tid, f in ordered] == [(b, 1.0), (a, 1.0), (a, 2.0), (b, 2.0), (a, 3.0)]
+    seqs = [s for s, _, _ in ordered]
+    assert len(set(seqs)) == len(seqs) and seqs[0] > 0 and seqs[-1] <= h.version
+    # a retrained step takes a new place, after every report before it
+    storage.report(a, Observation(3.0, 0.2, time=1.0))
+    again = storage.history(sid, since=h)
+    assert again.trial(a).curve[2].seq > max(seqs)
+    assert storage.history(other).trial(o).curve[0].seq > 0
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_the_listed_best_is_the_studys_best_after_reports_and_failures(
+    storage: Storage, direction: str
+) -> None:
+    """The best value a list of studies shows is :meth:`History.best_value` under the study's
+    ranking rule, after every kind of change: new reports at the top fidelity and below it, a
+    retrained step that replaces the best with a worse value, and trials that fail (a NaN, an
+    error, too many lost runs) while they hold the best."""
+    sid = storage.create_study(
+        "best",
+        direction=direction,  # type: ignore[arg-type]
+        space=SPACE,
+        optimizer={"name": "random", "params": {}},
+        seed=7,
+        now=100.0,
+    ).study_id
+    sign = 1.0 if direction == "minimize" else -1.0
+
+    def check(by: str) -> None:
+        storage.set_study_attr(sid, "best_by", by)
+        (listed,) = [s.best_value for s in storage.list_studies() if s.name == "best"]
+        assert listed == storage.history(sid).best_value(by)  # type: ignore[arg-type]
+
+    def check_both() -> None:
+        check("curve")
+        check("last")
+
+    check_both()  # no reports: None
+    a, b, c = (_start(storage, sid, i, x=0.1 * i, stop=5.0) for i in range(3))
+    steps = [(a, 1.0, 0.5), (b, 1.0, 0.4), (a, 2.0, 0.45), (c, 1.0, 0.1), (b, 2.0, 0.3)]
+    for tid, fidelity, loss in steps:
+        storage.report(tid, Observation(fidelity, sign * loss, time=fidelity))
+        check_both()
+    assert storage.list_studies()[0].best_value == sign * 0.3  # "last": at fidelity 2
+    storage.report(b, Observation(2.0, sign * 0.6, time=9.0))  # retrained: the best gets worse
+    check_both()
+    storage.report(c, Observation(2.0, math.nan))  # c held the best of any curve
+    check_both()
+    storage.end_run(a, TrialStatus.FAILED, StopReason.ERROR, "boom", now=10.0)  # held "last"
+    check_both()
+    storage.lose_run(b, "worker died", now=11.0, max_retries=0)  # failed: the last one
+    assert storage.trial(b).status is TrialStatus.FAILED
+    check_both()
+    assert storage.list_studies()[0].best_value is None
+    d = _start(storage, sid, 3, x=0.9)
+    storage.report(d, Observation(1.0, sign * 0.7, time=12.0))
+    storage.end_run(d, TrialStatus.PAUSED, StopReason.REACHED, "", now=13.0)
+    check_both()
+    storage.set_study_attr(sid, "best_by", "unknown rule")  # ranks as "last"
+    assert storage.list_studies()[0].best_value == sign * 0.7
+    e = _start(storage, sid, 4, x=0.95)
+    storage.report(e, Observation(1.0, sign * 0.2, time=14.0))
+    assert storage.recover_stale(sid, older_than=1e9, now=15.0, max_retries=0) == [e]
+    check_both()  # e failed, lost too often

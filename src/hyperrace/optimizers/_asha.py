@@ -206,7 +206,7 @@ class ASHA:
             if not any(_resting_at(t, budget) for t, _ in reports[budget]):
                 continue
             ordered: list[Entry] = []
-            for t, obs in sorted(reports[budget], key=lambda p: (p[1].time, p[0].number)):
+            for t, obs in sorted(reports[budget], key=_report_order):
                 entry = self._loss(history, t, obs)
                 bisect.insort(ordered, entry)
                 if _resting_at(t, budget) and (
@@ -217,6 +217,13 @@ class ASHA:
             return None
         _, k, trial = min(go, key=lambda g: g[0])
         return self._resume(trial, k + 1, ladder)
+
+
+def _report_order(pair: tuple[TrialRecord, Observation]) -> tuple[int, float, int]:
+    """Reports in the order the storage recorded them (``seq``; time and trial number order
+    those of a history built by hand, whose ``seq`` are all 0)."""
+    trial, obs = pair
+    return obs.seq, obs.time, trial.number
 
 
 def _resting_at(trial: TrialRecord, budget: float) -> bool:

@@ -213,10 +213,10 @@ class Staged:
         for t in members:
             obs = report_at(t, top)
             if obs is not None and obs.time >= since:
-                arrivals.append((obs.time, t.number, history.loss(obs.value)))
-        arrivals.sort()
+                arrivals.append((obs.seq, obs.time, t.number, history.loss(obs.value)))
+        arrivals.sort()  # in the order the storage recorded them
         best, without = math.inf, 0
-        for when, _, loss in arrivals:
+        for _, when, _, loss in arrivals:
             if math.isinf(best) or loss < best - self.min_improvement * abs(best):
                 best, without = min(best, loss), 0
             else:

@@ -9,27 +9,39 @@ Contract
   :class:`DecisionConflict` when that number is taken or the trial to resume is no longer paused:
   the caller then reads a fresh history and decides again. This is how many processes deciding at
   once stay consistent without any lock held between reading and writing.
+* Decisions are idempotent: each :class:`NewDecision` carries a key of its own
+  (:attr:`NewDecision.key`, made by the client), stored with it. Applying a decision whose key
+  the study holds already returns the decision recorded then, with its trial, and writes
+  nothing: a retry after a lost answer (the commit went through, the connection dropped before
+  the reply) gets the run it started instead of deciding again.
 * A trial moves ``running -> paused | completed | failed`` (:meth:`end_run`), ``paused ->
   running`` (a resume decision), and ``running -> paused`` (or ``failed`` after too many
   retries) when its run is lost (:meth:`lose_run`, :meth:`recover_stale`). Completed and failed
   trials never change again.
 * Reports are accepted only from running trials, one observation per (trial, fidelity): a report
   at a fidelity already recorded (a retrained step) replaces it. A NaN or infinite value is never
-  stored: it fails the trial with the reason.
+  stored: it fails the trial with the reason. Each stored observation is numbered
+  (:attr:`Observation.seq <hyperrace.trial.Observation.seq>`) with the study's change counter
+  in the transaction that commits it: a total order of the study's reports, the order they were
+  committed in, the same for every reader. The same report again (same fidelity, value and
+  time: a retry after a lost answer) changes nothing.
 * Implementations are safe to call from several threads; SQL ones from several processes and
   machines at once.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import Direction, History
 from hyperrace.trial import DecisionRecord, Observation, StopReason, TrialRecord, TrialStatus
 
 __all__ = [
+    "MAX_KEY_LENGTH",
     "DecisionConflict",
     "NewDecision",
     "Reported",
@@ -84,12 +96,24 @@ class StudySummary:
     best_value: float | None
 
 
+#: The longest decision key a storage keeps (:attr:`NewDecision.key`).
+MAX_KEY_LENGTH = 64
+
+
+def _new_key() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True, slots=True)
 class NewDecision:
     """A decision to write: start ``config`` or resume ``trial_id``, up to fidelity ``stop``.
 
     ``enqueued``: the index of the queued configuration (:meth:`Storage.enqueue`) a start takes
     out of the study's queue; the new trial gets that entry's user attributes.
+
+    ``key``: what makes the decision idempotent (see the module docstring): a fresh random key
+    per object unless given; 1 to :data:`MAX_KEY_LENGTH` characters, unique within the study.
+    Retrying the same object after an error can never start a second run.
     """
 
     kind: Literal["start", "resume"]
@@ -99,6 +123,32 @@ class NewDecision:
     optimizer: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
     enqueued: int | None = None
+    key: str = field(default_factory=_new_key)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not 0 < len(self.key) <= MAX_KEY_LENGTH:
+            raise ConfigurationError(
+                f"decision key {self.key!r} must be a string of 1 to {MAX_KEY_LENGTH} "
+                "characters; leave key out for a fresh random one"
+            )
+
+    def same_as(self, record: DecisionRecord) -> bool:
+        """Whether ``record`` (found under this decision's key) is this decision: the same
+        kind, stop and, for a resume, trial."""
+        return (
+            record.kind == self.kind
+            and record.stop == self.stop
+            and (self.kind == "start" or record.trial_id == self.trial_id)
+        )
+
+    def key_reused(self, record: DecisionRecord) -> ConfigurationError:
+        """The error for a key that names another decision (``record``) of the study."""
+        return ConfigurationError(
+            f"decision key {self.key!r} is the key of decision {record.index} of the study "
+            f"(a {record.kind} of trial {record.trial_id} up to {record.stop:g}), not of this "
+            f"{self.kind} up to {self.stop:g}; give each decision a key of its own (leave key "
+            "out for a fresh random one)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +186,10 @@ class Storage(Protocol):
         ...
 
     def list_studies(self) -> list[StudySummary]:
-        """Every study, oldest first, with counts of its trials."""
+        """Every study, oldest first, with counts of its trials and its best value
+        (:meth:`History.best_value` by the rule of its ``best_by`` attribute, ``"last"`` when it
+        has none); SQL storages keep the best values with the study and read them in one
+        query."""
         ...
 
     def delete_study(self, name: str) -> bool:
@@ -179,9 +232,13 @@ class Storage(Protocol):
         """Write decision ``index`` and start or resume its trial, as one transaction; a start
         that takes an entry of the queue (``decision.enqueued``) takes it in the same one.
 
+        When the study holds a decision of key ``decision.key`` already (this call's retry after
+        a lost answer), return that decision and its trial as they are now, and write nothing.
+
         Raises:
             DecisionConflict: the index is taken, the trial to resume is not paused, or the
                 queue entry was taken already.
+            ConfigurationError: ``decision.key`` is the key of another decision of the study.
         """
         ...
 

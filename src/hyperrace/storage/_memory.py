@@ -39,6 +39,7 @@ class InMemoryStorage:
         self._trials: dict[int, TrialRecord] = {}
         self._study_of: dict[int, int] = {}
         self._decisions: dict[int, list[DecisionRecord]] = {}
+        self._keys: dict[int, dict[str, DecisionRecord]] = {}  # a study's decisions by key
         self._order: dict[int, list[int]] = {}  # a study's trial ids, by number
         self._version: dict[int, int] = {}  # a study's change counter
         self._changed_at: dict[int, int] = {}  # a trial's study version at its last change
@@ -119,6 +120,7 @@ class InMemoryStorage:
                 self._changed_at.pop(tid, None)
                 self._run.pop(tid, None)
             del self._decisions[info.study_id]
+            self._keys.pop(info.study_id, None)
             self._version.pop(info.study_id, None)
             self._queue.pop(info.study_id, None)
             return True
@@ -170,6 +172,12 @@ class InMemoryStorage:
     ) -> tuple[DecisionRecord, TrialRecord]:
         with self._lock:
             records = self._decisions[study_id]
+            keys = self._keys.setdefault(study_id, {})
+            done = keys.get(decision.key)
+            if done is not None:  # applied before: its answer was lost
+                if not decision.same_as(done):
+                    raise decision.key_reused(done)
+                return done, self._trials[done.trial_id]
             if index != len(records):
                 raise DecisionConflict(f"decision {index} of study {study_id} is taken")
             if decision.kind == "start":
@@ -231,8 +239,10 @@ class InMemoryStorage:
                 decision.optimizer,
                 copy.deepcopy(dict(decision.info)),
                 now,
+                decision.key,
             )
             records.append(record)
+            keys[decision.key] = record
             return record, trial
 
     def report(
@@ -261,8 +271,17 @@ class InMemoryStorage:
                     heartbeat=None,
                 )
             else:
+                if any(
+                    (o.fidelity, o.value, o.time)
+                    == (observation.fidelity, observation.value, observation.time)
+                    for o in trial.curve
+                ):
+                    # the same report again (its answer was lost): nothing changes
+                    return Reported(trial.status, trial.target)
+                # numbered with the study's change counter, as _put is about to count it
+                seq = self._version.get(self._study_of[trial_id], 0) + 1
                 curve = [o for o in trial.curve if o.fidelity != observation.fidelity]
-                curve.append(observation)
+                curve.append(dataclasses.replace(observation, seq=seq))
                 curve.sort(key=lambda o: o.fidelity)
                 trial = dataclasses.replace(
                     trial,

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0004"
+SCHEMA_VERSION = "0007"
 
 metadata = MetaData()
 
@@ -48,6 +48,12 @@ studies = Table(
     Column("attrs", Text, nullable=False, default="{}"),
     # counts the changes of the study's trials (migration 0002): snapshots are read incrementally
     Column("version", Integer, nullable=False, default=0, server_default="0"),
+    # the best values as History.best_value gives them, kept by the transactions that change
+    # them (migration 0007): the highest fidelity reported by a trial that has not failed, the
+    # best value there ("last"), and the best value of any such trial's curve ("curve")
+    Column("top_fidelity", Float, nullable=True),
+    Column("best_last", Float, nullable=True),
+    Column("best_curve", Float, nullable=True),
 )
 
 trials = Table(
@@ -94,6 +100,8 @@ observations = Table(
     Column("wall_seconds", Float, nullable=False),
     Column("cpu_seconds", Float, nullable=False),
     Column("time", Float, nullable=False),
+    # the study's version when the report was committed (migration 0006): orders its reports
+    Column("seq", Integer, nullable=False, default=0, server_default="0"),
     UniqueConstraint("trial_id", "fidelity", name="uq_hr_observations_trial_fidelity"),
 )
 
@@ -114,7 +122,11 @@ decisions = Table(
     Column("optimizer", String(64), nullable=False),
     Column("info", Text, nullable=False),
     Column("time", Float, nullable=False),
+    # the key the client wrote it with (migration 0005; NULL in older rows): a retry after a
+    # lost answer finds the decision by key instead of writing another
+    Column("decision_key", String(64), nullable=True),
     UniqueConstraint("study_id", "idx", name="uq_hr_decisions_study_idx"),
+    Index("ix_hr_decisions_study_key", "study_id", "decision_key", unique=True),
 )
 
 # configurations to start first, in order (migration 0003): an entry is taken by the start

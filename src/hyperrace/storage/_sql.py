@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hyperrace.exceptions import ConfigurationError, StorageError
-from hyperrace.history import BEST_BY, Direction, History
+from hyperrace.history import Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
@@ -91,6 +91,35 @@ def _is_transient(exc: OperationalError) -> bool:
             "deadlock",
         )
     )
+
+
+def _better(value: Any, best: Any) -> Any:
+    """SQL: ``value`` is better than the study's ``best`` (a column of ``hr_studies``, NULL
+    while there is none) in the study's direction."""
+    s = studies.c
+    return sa.or_(
+        best.is_(None),
+        sa.and_(s.direction == "minimize", best > value),
+        sa.and_(s.direction == "maximize", best < value),
+    )
+
+
+def _best_with(fidelity: float, value: float, last: bool) -> dict[str, Any]:
+    """The SET clauses that take a new report (``last``: the new last report of its trial) of
+    a trial that has not failed into the study's best values (see ``_schema.studies``)."""
+    s = studies.c
+    v = sa.literal(value, sa.Float)
+    out: dict[str, Any] = {"best_curve": sa.case((_better(v, s.best_curve), v), else_=s.best_curve)}
+    if last:
+        f = sa.literal(fidelity, sa.Float)
+        higher = sa.or_(s.top_fidelity.is_(None), s.top_fidelity < f)
+        out["top_fidelity"] = sa.case((higher, f), else_=s.top_fidelity)
+        out["best_last"] = sa.case(
+            (higher, v),
+            (sa.and_(s.top_fidelity == f, _better(v, s.best_last)), v),
+            else_=s.best_last,
+        )
+    return out
 
 
 def _merge(
@@ -301,34 +330,33 @@ class SQLStorage:
         return self._retry(run)
 
     def list_studies(self) -> list[StudySummary]:
+        def count(*status: str) -> Any:
+            where = [trials.c.study_id == studies.c.study_id]
+            if status:
+                where.append(trials.c.status == status[0])
+            return sa.select(sa.func.count()).where(*where).scalar_subquery()
+
         def run() -> list[StudySummary]:
+            s = studies.c
+            query = sa.select(
+                s.name,
+                s.direction,
+                s.created,
+                s.attrs,
+                s.best_last,
+                s.best_curve,
+                count(),
+                count("running"),
+                count("completed"),
+                count("failed"),
+            ).order_by(s.study_id)
             with self._ro() as conn:
-                rows = conn.execute(sa.select(studies).order_by(studies.c.study_id)).all()
-                counts = conn.execute(
-                    sa.select(trials.c.study_id, trials.c.status, sa.func.count()).group_by(
-                        trials.c.study_id, trials.c.status
-                    )
-                ).all()
-            by_study: dict[int, dict[str, int]] = {}
-            for sid, status, n in counts:
-                by_study.setdefault(sid, {})[status] = n
+                rows = conn.execute(query).all()
             out = []
-            for row in rows:
-                c = by_study.get(row.study_id, {})
-                by = json.loads(row.attrs or "{}").get("best_by", "last")
-                best = self.history(row.study_id).best_value(by if by in BEST_BY else "last")
-                out.append(
-                    StudySummary(
-                        row.name,
-                        row.direction,
-                        sum(c.values()),
-                        c.get("running", 0),
-                        c.get("completed", 0),
-                        c.get("failed", 0),
-                        row.created,
-                        best,
-                    )
-                )
+            for name, direction, created, attrs, last, curve, n, running, done, failed in rows:
+                by = json.loads(attrs or "{}").get("best_by", "last")
+                best = curve if by == "curve" else last  # an unknown rule ranks as "last"
+                out.append(StudySummary(name, direction, n, running, done, failed, created, best))
             return out
 
         return self._retry(run)
@@ -399,16 +427,55 @@ class SQLStorage:
         )
 
     @staticmethod
-    def _bump(conn: Connection, study_id: int) -> int:
+    def _bump(
+        conn: Connection, study_id: int, report: tuple[float, float, bool] | None = None
+    ) -> int:
         """Count one change of the study and return its new version (the caller stamps the
-        changed trials with it; see :meth:`_changed` for when to call it)."""
+        changed trials with it; see :meth:`_changed` for when to call it). ``report``: the
+        (fidelity, value, whether it is its trial's last) of a new report of a trial that has
+        not failed, which the study's best values take in, in the same statement."""
+        values: dict[str, Any] = {"version": studies.c.version + 1}
+        if report is not None:
+            values.update(_best_with(*report))
         version: int = conn.execute(
             studies.update()
             .where(studies.c.study_id == study_id)
-            .values(version=studies.c.version + 1)
+            .values(**values)
             .returning(studies.c.version)
         ).scalar_one()
         return version
+
+    @staticmethod
+    def _recompute_best(conn: Connection, study_id: int) -> None:
+        """Compute the study's best values anew, after a change that may have taken the best
+        away (a trial failed, a step was retrained); the study's row is locked already."""
+        o = observations.c
+        healthy = (
+            observations.join(trials, trials.c.trial_id == o.trial_id),
+            trials.c.study_id == study_id,
+            trials.c.status != TrialStatus.FAILED.value,
+        )
+        direction = conn.execute(
+            sa.select(studies.c.direction).where(studies.c.study_id == study_id)
+        ).scalar_one()
+        best = sa.func.min if direction == "minimize" else sa.func.max
+        top, curve = conn.execute(
+            sa.select(sa.func.max(o.fidelity), best(o.value))
+            .select_from(healthy[0])
+            .where(*healthy[1:])
+        ).one()
+        last = None
+        if top is not None:
+            last = conn.execute(
+                sa.select(best(o.value))
+                .select_from(healthy[0])
+                .where(*healthy[1:], o.fidelity == top)
+            ).scalar()
+        conn.execute(
+            studies.update()
+            .where(studies.c.study_id == study_id)
+            .values(top_fidelity=top, best_last=last, best_curve=curve)
+        )
 
     def apply_decision(
         self, study_id: int, index: int, decision: NewDecision, *, now: float
@@ -416,6 +483,11 @@ class SQLStorage:
         def run() -> tuple[DecisionRecord, int]:
             try:
                 with self._tx() as conn:
+                    before = self._decision_by_key(conn, study_id, decision.key)
+                    if before is not None:  # applied before: its answer was lost
+                        if not decision.same_as(before):
+                            raise decision.key_reused(before)
+                        return before, before.trial_id
                     taken = conn.execute(
                         sa.select(sa.func.count()).where(decisions_t.c.study_id == study_id)
                     ).scalar_one()
@@ -498,6 +570,7 @@ class SQLStorage:
                             optimizer=decision.optimizer,
                             info=_dumps(decision.info),
                             time=now,
+                            decision_key=decision.key,
                         )
                     )
             except IntegrityError as exc:
@@ -511,11 +584,37 @@ class SQLStorage:
                 decision.optimizer,
                 dict(decision.info),
                 now,
+                decision.key,
             )
             return record, int(trial_id)
 
         record, trial_id = self._retry(run)
         return record, self.trial(trial_id)
+
+    @staticmethod
+    def _decision_by_key(conn: Connection, study_id: int, key: str) -> DecisionRecord | None:
+        """The study's decision written with ``key``, if there is one."""
+        row = conn.execute(
+            sa.select(decisions_t).where(
+                decisions_t.c.study_id == study_id, decisions_t.c.decision_key == key
+            )
+        ).first()
+        return None if row is None else SQLStorage._decision_record(row)
+
+    @staticmethod
+    def _decision_record(d: Any) -> DecisionRecord:
+        """A record from a row of ``hr_decisions``."""
+        return DecisionRecord(
+            d.idx,
+            d.kind,
+            d.trial_id,
+            d.start,
+            d.stop,
+            d.optimizer,
+            json.loads(d.info),
+            d.time,
+            d.decision_key or "",
+        )
 
     @staticmethod
     def _take_enqueued(conn: Connection, study_id: int, index: int) -> str:
@@ -640,11 +739,23 @@ class SQLStorage:
                         )
                     )
                     self._changed(conn, study_id, trial_id)
+                    if before is not None:  # it may have held the best
+                        self._recompute_best(conn, study_id)
                     return Reported(TrialStatus.FAILED, target)
                 if stored == [observation.value, observation.time]:
                     # the same report again: its commit went through but the answer was lost
                     # (a dropped connection), and the retry must not count its work twice
                     return Reported(TrialStatus.RUNNING, target)
+                # the study's change counter orders its reports (after the trial's lock); a
+                # new report is taken into the study's best values at once, a retrained step
+                # (it may replace the best) has them computed anew
+                retrained = stored[0] is not None
+                last = before is None or observation.fidelity >= before
+                version = self._bump(
+                    conn,
+                    study_id,
+                    None if retrained else (observation.fidelity, observation.value, last),
+                )
                 row = {
                     "trial_id": trial_id,
                     "fidelity": observation.fidelity,
@@ -652,6 +763,7 @@ class SQLStorage:
                     "wall_seconds": observation.wall_seconds,
                     "cpu_seconds": observation.cpu_seconds,
                     "time": observation.time,
+                    "seq": version,
                 }
                 insert = (
                     sqlite.insert(observations) if self._sqlite else postgresql.insert(observations)
@@ -671,8 +783,10 @@ class SQLStorage:
                 }
                 if checkpoint_fidelity is not None:
                     values["checkpoint_fidelity"] = checkpoint_fidelity
-                values["version"] = self._bump(conn, study_id)  # after the trial's lock
+                values["version"] = version
                 conn.execute(trials.update().where(trials.c.trial_id == trial_id).values(**values))
+                if retrained:
+                    self._recompute_best(conn, study_id)
                 return Reported(TrialStatus.RUNNING, target)
 
         return self._retry(tx)
@@ -713,6 +827,8 @@ class SQLStorage:
                     )
                 )
                 self._changed(conn, study_id, trial_id)
+                if status is TrialStatus.FAILED:
+                    self._recompute_best(conn, study_id)
 
         self._retry(tx)
 
@@ -830,6 +946,8 @@ class SQLStorage:
                     return None  # that run was lost already; the trial runs again elsewhere
                 status = self._lose(conn, row, message, now, max_retries, max_fidelity)
                 self._changed(conn, row.study_id, trial_id)
+                if status is TrialStatus.FAILED:
+                    self._recompute_best(conn, row.study_id)
                 return status
 
         return self._retry(run_tx)
@@ -860,10 +978,11 @@ class SQLStorage:
             with self._tx() as conn:
                 rows = conn.execute(self._losable(*stale)).all()
                 message = "its worker stopped sending heartbeats"
-                for row in rows:
-                    self._lose(conn, row, message, now, max_retries, max_fidelity)
+                ends = [self._lose(conn, r, message, now, max_retries, max_fidelity) for r in rows]
                 if rows:
                     self._changed(conn, study_id, *(r[0] for r in rows))
+                if TrialStatus.FAILED in ends:
+                    self._recompute_best(conn, study_id)
                 return sorted(int(r[0]) for r in rows)
 
         if not self._retry(any_stale):
@@ -898,7 +1017,7 @@ class SQLStorage:
     def _observation_columns() -> list[Any]:
         """The columns of an observation, in :class:`Observation`'s order."""
         o = observations.c
-        return [o.fidelity, o.value, o.wall_seconds, o.cpu_seconds, o.time]
+        return [o.fidelity, o.value, o.wall_seconds, o.cpu_seconds, o.time, o.seq]
 
     @staticmethod
     def _trial_record(row: Any, curve: tuple[Observation, ...]) -> TrialRecord:
@@ -1040,12 +1159,7 @@ class SQLStorage:
             .where(decisions_t.c.study_id == study_id, decisions_t.c.idx >= start)
             .order_by(decisions_t.c.idx)
         ).all()
-        return tuple(
-            DecisionRecord(
-                d.idx, d.kind, d.trial_id, d.start, d.stop, d.optimizer, json.loads(d.info), d.time
-            )
-            for d in rows
-        )
+        return tuple(SQLStorage._decision_record(d) for d in rows)
 
     def close(self) -> None:
         self._finalizer()

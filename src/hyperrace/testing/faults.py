@@ -12,13 +12,18 @@ rounds). Every scenario runs real processes against a real SQLite file or Postgr
   that each run resumes from its own checkpoint, and logs every step to a file of its process:
   a ``begin`` record before the step and an ``end`` record once ``report()`` returned, with the
   value and whether the storage holds it (an acknowledged report). It can also hang, blocked
-  for ever in the middle of a step, to be stopped by ``stall_after``;
+  for ever in the middle of a step (in ``time.sleep``, on a lock or reading a pipe), to be
+  stopped by ``stall_after``;
+* the answer of a commit can be lost (:func:`lose_commit_answers`): the driver's decision is
+  committed, then the storage sees the error of a dropped connection and retries;
 * after the faults the study is resumed to the end by new drivers and :func:`audit` counts
 
   - **lost**: acknowledged reports that the storage does not hold at the end (or holds with
     another value);
   - **duplicated**: steps of one trial trained by two runs at once (overlapping steps from two
     processes in the logs), and decision indices used twice or skipped;
+  - **idle runs** (not a fault by itself: a driver killed right after a decision leaves one):
+    decisions whose run never began a step;
   - **illegal**: trials not in a legal final state: running, paused by an interruption, failed
     for any reason but too many lost runs (the objective never fails on its own), a curve that
     is not 1, 2, ..., n, ``work`` that differs from the steps stored (a step counted twice), a
@@ -33,6 +38,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import random
 import shutil
@@ -57,14 +63,18 @@ from hyperrace.trial import StopReason, Trial, TrialStatus
 
 __all__ = [
     "DIE_ENV",
+    "HANGS",
     "HANG_ENV",
+    "HANG_IN_ENV",
     "LOG_DIR_ENV",
+    "LOSE_ENV",
     "SPACE",
     "STEP_SECONDS_ENV",
     "STORAGE_ENV",
     "Audit",
     "Driver",
     "LoggedObjective",
+    "LostAnswers",
     "Orphans",
     "RestartUnavailable",
     "Setup",
@@ -77,6 +87,8 @@ __all__ = [
     "kill_driver_scenario",
     "kill_worker_scenario",
     "logged_objective",
+    "lose_commit_answers",
+    "lost_answer_scenario",
     "postgres_database",
     "randomized_scenario",
     "read_steps",
@@ -86,6 +98,8 @@ __all__ = [
 
 #: The space of every fault study: one hyperparameter, six steps per trial.
 SPACE = hr.Space(x=hr.Float(0.0, 1.0), epochs=hr.Fidelity(1, 6))
+#: How a hung objective hangs (:class:`LoggedObjective`).
+HANGS = ("lock", "sleep", "io")
 _CLOCK = SystemClock()
 _POLL = 0.05
 
@@ -155,8 +169,10 @@ class LoggedObjective:
             fidelity kills its own process (SIGKILL) right after its last report, before the
             run is ended in the storage (``None``: none does).
         hang: the number of a trial whose first run hangs in the middle of its second step
-            (it waits on an event that nothing sets; its process lives on and keeps sending
-            heartbeats), once (``None``: none does).
+            (its process lives on and keeps sending heartbeats), once (``None``: none does).
+            It touches ``log_dir/hung-<trial_id>`` with the fidelity of that step first.
+        hang_in: how it hangs: ``"lock"`` (blocked acquiring a lock it holds), ``"sleep"``
+            (in a ``time.sleep`` of an hour) or ``"io"`` (reading a pipe nothing writes to).
     """
 
     log_dir: str
@@ -164,6 +180,11 @@ class LoggedObjective:
     storage: str
     die_after_last_report: int | None = None
     hang: int | None = None
+    hang_in: str = "lock"
+
+    def __post_init__(self) -> None:
+        if self.hang_in not in HANGS:
+            raise ConfigurationError(f"hang_in={self.hang_in!r} must be one of {HANGS}")
 
     def _storage(self) -> Storage:
         storage = _STORAGES.get(self.storage)
@@ -208,8 +229,8 @@ class LoggedObjective:
                 if trial.number == self.hang and step == int(trial.start) + 2:
                     marker = Path(self.log_dir) / f"hung-{trial.trial_id}"
                     if not marker.exists():
-                        marker.touch()
-                        threading.Event().wait()  # blocked for ever, as on a lock
+                        marker.write_text(str(step))
+                        _hang(self.hang_in)
                 time.sleep(self.step_seconds)
                 trained += 1
                 value = curve_value(trial.config, step) + trial.trial_id * 1e-6
@@ -242,13 +263,30 @@ class LoggedObjective:
                 os.kill(pid, signal.SIGKILL)
 
 
-#: Environment variables that configure :func:`logged_objective` (set by :class:`Driver`).
-LOG_DIR_ENV, STEP_SECONDS_ENV, STORAGE_ENV, DIE_ENV, HANG_ENV = (
+def _hang(how: str) -> None:
+    """Block for ever (an hour for ``"sleep"``), as a hung objective does."""
+    if how == "sleep":
+        time.sleep(3600.0)
+        return
+    if how == "io":
+        read, _write = os.pipe()  # the write end stays open: the read waits for ever
+        os.read(read, 1)
+        return
+    lock = threading.Lock()
+    lock.acquire()
+    lock.acquire()  # held by this very thread: never granted
+
+
+#: Environment variables that configure :func:`logged_objective` (set by :class:`Driver`), and
+#: the number of decision answers a :func:`drive` process loses (:func:`lose_commit_answers`).
+LOG_DIR_ENV, STEP_SECONDS_ENV, STORAGE_ENV, DIE_ENV, HANG_ENV, HANG_IN_ENV, LOSE_ENV = (
     "HYPERRACE_FAULTS_LOG_DIR",
     "HYPERRACE_FAULTS_STEP_SECONDS",
     "HYPERRACE_FAULTS_STORAGE",
     "HYPERRACE_FAULTS_DIE_AFTER_LAST_REPORT",
     "HYPERRACE_FAULTS_HANG",
+    "HYPERRACE_FAULTS_HANG_IN",
+    "HYPERRACE_FAULTS_LOSE_ANSWERS",
 )
 
 
@@ -260,15 +298,21 @@ def _env_int(name: str) -> int | None:
 def logged_objective(trial: Trial) -> None:
     """:class:`LoggedObjective` configured by environment variables (``HYPERRACE_FAULTS_LOG_DIR``,
     ``HYPERRACE_FAULTS_STEP_SECONDS``, ``HYPERRACE_FAULTS_STORAGE`` and, optionally,
-    ``HYPERRACE_FAULTS_DIE_AFTER_LAST_REPORT`` and ``HYPERRACE_FAULTS_HANG``): the objective
-    that ``hyperrace worker --objective hyperrace.testing.faults:logged_objective`` imports."""
-    LoggedObjective(
+    ``HYPERRACE_FAULTS_DIE_AFTER_LAST_REPORT``, ``HYPERRACE_FAULTS_HANG`` and
+    ``HYPERRACE_FAULTS_HANG_IN``): the objective that
+    ``hyperrace worker --objective hyperrace.testing.faults:logged_objective`` imports."""
+    _objective_from_env()(trial)
+
+
+def _objective_from_env() -> LoggedObjective:
+    return LoggedObjective(
         os.environ[LOG_DIR_ENV],
         float(os.environ[STEP_SECONDS_ENV]),
         os.environ[STORAGE_ENV],
         _env_int(DIE_ENV),
         _env_int(HANG_ENV),
-    )(trial)
+        os.environ.get(HANG_IN_ENV) or "lock",
+    )
 
 
 @dataclass(frozen=True)
@@ -348,8 +392,10 @@ class Setup:
             or ``"worker"`` (the ``hyperrace worker`` command, with worker processes).
         drivers: driver processes at once, all peers on the study.
         die_after_last_report: see :class:`LoggedObjective`.
-        hang: see :class:`LoggedObjective`.
+        hang, hang_in: see :class:`LoggedObjective`.
         stall_after: the drivers' ``stall_after`` (``None``: none).
+        lose_answers: each ``driver="optimize"`` process loses the answers of this many
+            commits of its decisions (every second one; see :func:`lose_commit_answers`).
     """
 
     url: str
@@ -368,9 +414,18 @@ class Setup:
     ray_address: str | None = None
     die_after_last_report: int | None = None
     hang: int | None = None
+    hang_in: str = "lock"
     stall_after: float | None = None
+    lose_answers: int = 0
 
     def __post_init__(self) -> None:
+        if self.hang_in not in HANGS:
+            raise ConfigurationError(f"hang_in={self.hang_in!r} must be one of {HANGS}")
+        if self.lose_answers < 0 or (self.lose_answers and self.driver != "optimize"):
+            raise ConfigurationError(
+                f"lose_answers={self.lose_answers} must be at least 0, and 0 unless "
+                "driver='optimize' (the process that loses them)"
+            )
         if self.driver not in ("optimize", "worker"):
             raise ConfigurationError(f"driver={self.driver!r} must be 'optimize' or 'worker'")
         if self.executor not in ("processes", "ray"):
@@ -454,6 +509,9 @@ class Setup:
             env[DIE_ENV] = str(self.die_after_last_report)
         if self.hang is not None:
             env[HANG_ENV] = str(self.hang)
+            env[HANG_IN_ENV] = self.hang_in
+        if self.lose_answers:
+            env[LOSE_ENV] = str(self.lose_answers)
         return env
 
 
@@ -473,19 +531,31 @@ def drive(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=("processes", "ray"), default="processes")
     args = parser.parse_args(argv)
     study = hr.Study(args.study, storage=args.storage)
-    study.optimize(
-        LoggedObjective(
-            args.log_dir, args.step_seconds, args.storage, _env_int(DIE_ENV), _env_int(HANG_ENV)
-        ),
-        hr.Budget(epochs=args.epochs),
-        workers=args.workers,
-        executor=ProcessExecutor(args.workers) if args.executor == "processes" else "ray",
-        progress=False,
-        heartbeat_interval=args.heartbeat_interval,
-        stale_after=args.stale_after,
-        max_retries=args.max_retries,
-        stall_after=args.stall_after,
+    objective = LoggedObjective(
+        args.log_dir,
+        args.step_seconds,
+        args.storage,
+        _env_int(DIE_ENV),
+        _env_int(HANG_ENV),
+        os.environ.get(HANG_IN_ENV) or "lock",
     )
+    lose = _env_int(LOSE_ENV) or 0
+    with (
+        lose_commit_answers("hr_decisions", every=2, times=lose, marker_dir=args.log_dir)
+        if lose
+        else contextlib.nullcontext()
+    ):
+        study.optimize(
+            objective,
+            hr.Budget(epochs=args.epochs),
+            workers=args.workers,
+            executor=ProcessExecutor(args.workers) if args.executor == "processes" else "ray",
+            progress=False,
+            heartbeat_interval=args.heartbeat_interval,
+            stale_after=args.stale_after,
+            max_retries=args.max_retries,
+            stall_after=args.stall_after,
+        )
     return 0
 
 
@@ -692,6 +762,89 @@ class _Round:
         self.tally.add(audit(self.setup))
 
 
+# -- lost answers ------------------------------------------------------------------------------
+
+
+@dataclass
+class LostAnswers:
+    """What :func:`lose_commit_answers` did: how many commits it let through and then failed."""
+
+    lost: int = 0
+    seen: int = 0
+
+
+@contextlib.contextmanager
+def lose_commit_answers(
+    table: str = "hr_decisions",
+    *,
+    every: int = 1,
+    times: int = 1,
+    marker_dir: str | Path | None = None,
+) -> Iterator[LostAnswers]:
+    """Within the block, lose the answers of commits: a transaction of any SQL storage of this
+    process that inserted into ``table`` is committed for real, then its commit raises the
+    ``OperationalError`` of a dropped connection, as when the server restarts between the
+    commit and its reply. The storage cannot tell whether its write went through.
+
+    Args:
+        table: the table whose inserting transactions lose their answers.
+        every: lose the answer of every ``every``-th such commit (1: each one).
+        times: lose at most this many answers.
+        marker_dir: touch a file ``lost-answer-<pid>-<n>`` there for each answer lost, so that
+            a scenario can count them across processes.
+
+    Yields the counts, updated as commits happen.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.exc import OperationalError
+
+    if every < 1 or times < 0:
+        raise ConfigurationError(f"every={every} must be at least 1 and times={times} at least 0")
+    prefix = f"INSERT INTO {table.upper()} "
+    flag = "hyperrace_faults_inserted"
+    counts = LostAnswers()
+
+    def after_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith(prefix):
+            conn.info[flag] = True
+
+    def on_commit(conn: Connection) -> None:
+        if not conn.info.pop(flag, False):
+            return
+        counts.seen += 1
+        if counts.lost >= times or counts.seen % every:
+            return
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        dbapi.commit()  # the write goes through ...
+        counts.lost += 1
+        if marker_dir is not None:
+            (Path(marker_dir) / f"lost-answer-{os.getpid()}-{counts.lost}").touch()
+        # ... and the answer is lost
+        raise OperationalError(
+            "COMMIT",
+            None,
+            ConnectionError("server closed the connection unexpectedly (answer lost on purpose)"),
+        )
+
+    def on_rollback(conn: Connection) -> None:
+        conn.info.pop(flag, None)
+
+    listeners: list[tuple[str, Callable[..., Any]]] = [
+        ("after_cursor_execute", after_execute),
+        ("commit", on_commit),
+        ("rollback", on_rollback),
+    ]
+    for name, fn in listeners:
+        sa.event.listen(Engine, name, fn)
+    try:
+        yield counts
+    finally:
+        for name, fn in listeners:
+            sa.event.remove(Engine, name, fn)
+
+
 # -- the audit ---------------------------------------------------------------------------------
 
 
@@ -706,6 +859,7 @@ class Audit:
     refused: int
     lost_runs: int
     problems: tuple[str, ...]
+    idle_runs: int = 0
 
 
 def audit(setup: Setup) -> Audit:
@@ -751,6 +905,15 @@ def audit(setup: Setup) -> Audit:
         duplicated += max(len(indices) - len(set(indices)), 1)
         problems.append(f"duplicated: decision indices {indices} are not 0..{h.n_decisions - 1}")
 
+    idle_runs = 0  # a run's first step begins after its decision, before the trial's next one
+    for i, d in enumerate(h.decisions):
+        until = next((e.time for e in h.decisions[i + 1 :] if e.trial_id == d.trial_id), math.inf)
+        if not any(
+            s.trial_id == d.trial_id and s.fidelity == d.start + 1 and d.time <= s.begin < until
+            for s in steps
+        ):
+            idle_runs += 1
+
     illegal = 0
     high = float(SPACE.fidelity.high) if SPACE.fidelity is not None else 1.0
     for t in h.trials:
@@ -788,6 +951,7 @@ def audit(setup: Setup) -> Audit:
         refused=len(ended) - len(acked),
         lost_runs=sum(t.lost_count for t in h.trials),
         problems=tuple(problems),
+        idle_runs=idle_runs,
     )
 
 
@@ -808,6 +972,7 @@ class Tally:
     illegal: int = 0
     refused: int = 0
     lost_runs: int = 0
+    idle_runs: int = 0
     driver_crashes: int = 0
     orphans: Orphans = field(default_factory=Orphans)
     seconds: float = 0.0
@@ -821,6 +986,7 @@ class Tally:
         self.illegal += result.illegal
         self.refused += result.refused
         self.lost_runs += result.lost_runs
+        self.idle_runs += result.idle_runs
         self.problems.extend(result.problems)
 
     def add_orphans(self, orphans: Orphans) -> None:
@@ -890,19 +1056,55 @@ def die_after_last_report_scenario(
 
 
 def hung_objective_scenario(
-    setup: Setup, *, trial_number: int = 0, stall_after: float = 1.5, tally: Tally | None = None
+    setup: Setup,
+    *,
+    trial_number: int = 0,
+    stall_after: float = 1.5,
+    hang_in: str = "lock",
+    tally: Tally | None = None,
 ) -> Tally:
-    """Trial ``trial_number`` hangs in the middle of its second step (blocked for ever; its
-    worker process lives on and sends heartbeats, so only the drivers' ``stall_after`` can end
-    it): the worker process stops it hard and counts it as a lost run, the trial is resumed
-    from its checkpoint and the study goes on to its end. Kills counts the hang. Returns the
-    tally."""
+    """Trial ``trial_number`` hangs in the middle of its second step (blocked for ever on a
+    lock, in ``time.sleep`` or reading a pipe: ``hang_in``; its worker process lives on and
+    sends heartbeats, so only the drivers' ``stall_after`` can end it): the worker process stops
+    it hard and counts it as a lost run, the trial is paused with the curve it reported and
+    resumed from there (a problem is recorded otherwise), and the study goes on to its end.
+    Kills counts the hang. Returns the tally."""
     tally = tally or Tally("a hung objective (stall_after)")
     t0 = time.monotonic()
-    round_ = _Round(dataclasses.replace(setup, hang=trial_number, stall_after=stall_after), tally)
+    hung = dataclasses.replace(setup, hang=trial_number, hang_in=hang_in, stall_after=stall_after)
+    round_ = _Round(hung, tally)
     round_.finish()
-    if any(setup.log_dir.glob("hung-*")):
+    for marker in setup.log_dir.glob("hung-*"):
         tally.kills += 1
+        trial_id, step = int(marker.name.split("-")[1]), float(marker.read_text())
+        study = hr.Study(setup.study, storage=setup.url)
+        try:
+            h = study.history(decisions=True)
+        finally:
+            study.storage.close()
+        # the hung run had reported the step before the hang: the trial resumed from there
+        resumed = [d.start for d in h.decisions if d.trial_id == trial_id and d.kind == "resume"]
+        if h.trial(trial_id).lost_count < 1 or step - 1 not in resumed:
+            tally.problems.append(
+                f"the hung trial {trial_id} (hung in step {step:g}) was lost "
+                f"{h.trial(trial_id).lost_count} times and resumed from {resumed}, not from "
+                f"{step - 1:g}"
+            )
+    tally.seconds += time.monotonic() - t0
+    return tally
+
+
+def lost_answer_scenario(setup: Setup, *, answers: int = 2, tally: Tally | None = None) -> Tally:
+    """The driver (``driver="optimize"``) loses the answers of ``answers`` commits of its
+    decisions (every second one, see :func:`lose_commit_answers`): each is committed, then the
+    connection seems to drop. The storage's retry must find the decision it wrote and return
+    its run: no decision is made twice, no run is left for nobody to train (idle runs) and no
+    run is lost. Kills counts the answers lost. Returns the tally."""
+    tally = tally or Tally("the answer of a decision's commit lost")
+    t0 = time.monotonic()
+    round_ = _Round(dataclasses.replace(setup, lose_answers=answers), tally)
+    round_.finish()
+    tally.kills += len(list(setup.log_dir.glob("lost-answer-*")))
     tally.seconds += time.monotonic() - t0
     return tally
 

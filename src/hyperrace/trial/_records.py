@@ -104,6 +104,11 @@ class Observation:
         wall_seconds: wall-clock seconds spent since the previous report of this run.
         cpu_seconds: processor seconds spent since the previous report of this run.
         time: when it was reported, in seconds since the Unix epoch.
+        seq: the order in which the study recorded its reports: the storage sets it to the
+            study's change counter in the transaction that commits the report, so it grows with
+            every report of the study and no two of its reports share one (a retrained step gets
+            a new one). Unlike ``time``, it is the same for every reader and never ties: orders
+            of reports sort by it. 0 in an observation not stored yet.
     """
 
     fidelity: float
@@ -111,6 +116,7 @@ class Observation:
     wall_seconds: float = 0.0
     cpu_seconds: float = 0.0
     time: float = 0.0
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +216,9 @@ class DecisionRecord:
             interrupted trial).
         info: numbers the optimizer chose to record (acquisition values, rung, bracket).
         time: seconds since the Unix epoch.
+        key: the key the decision was written with, unique in its study (a retry of the same
+            decision finds it by key instead of writing it again); empty in decisions recorded
+            before keys were kept.
     """
 
     index: int
@@ -220,6 +229,7 @@ class DecisionRecord:
     optimizer: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
     time: float = 0.0
+    key: str = ""
 
 
 @dataclass(frozen=True, slots=True)

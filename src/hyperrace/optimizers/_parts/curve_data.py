@@ -5,9 +5,13 @@ are "lower is better" whatever the study's direction. A failed trial (it raised,
 or inf) adds one *failure point* just after its last report, with loss NaN: a surrogate gives it
 the worst loss of the data it trains on, so the region looks bad without an arbitrary constant.
 
-Points are in a canonical order: by report time, then trial number, then fidelity (failures
-last), so that "the first ``p`` points" means the same in every process; a surrogate's fit at
-``p`` points is a function of those points only (:meth:`CurveData.key` hashes them).
+Points are in a canonical order: the order in which the storage recorded the reports
+(:attr:`~hyperrace.trial.Observation.seq`, which never ties within a study), then report time,
+trial number and fidelity (for histories built by hand, whose reports all have ``seq`` 0); a
+failure point comes right after its trial's last report. "The first ``p`` points" then means the
+same in every process, whatever the workers' clocks said, and the points of an earlier snapshot
+of the study are the first points of a later one; a surrogate's fit at ``p`` points is a function
+of those points only (:meth:`CurveData.key` hashes them).
 """
 
 from __future__ import annotations
@@ -111,23 +115,25 @@ class CurveData:
     ) -> CurveData:
         """The training points of ``history``; a failure point sits one ``step`` after its
         trial's last report (at ``max(low, step)`` for a trial that failed before reporting)."""
-        rows: list[tuple[float, int, float, int, int, int, float]] = []
+        # (seq, time, trial number, fidelity, failure, trial index, curve input, loss)
+        rows: list[tuple[int, float, int, float, int, int, int, float]] = []
         trials = history.trials
         curves = []
         for i, t in enumerate(trials):
             losses = np.array([history.loss(o.value) for o in t.curve], dtype=np.float64)
             curves.append(losses)
             for j, obs in enumerate(t.curve):
-                rows.append((obs.time, t.number, obs.fidelity, 0, i, j, float(losses[j])))
+                rows.append((obs.seq, obs.time, t.number, obs.fidelity, 0, i, j, float(losses[j])))
             if t.status is TrialStatus.FAILED and t.fidelity < high:
                 at = min(high, t.fidelity + step) if t.curve else max(low, min(high, step))
-                when = max([t.updated] + [o.time for o in t.curve])  # after its own reports
-                rows.append((when, t.number, at, 1, i, len(t.curve), math.nan))
-        rows.sort(key=lambda r: r[:4])
+                seq = max((o.seq for o in t.curve), default=0)  # after its own reports
+                when = max([t.updated] + [o.time for o in t.curve])
+                rows.append((seq, when, t.number, at, 1, i, len(t.curve), math.nan))
+        rows.sort(key=lambda r: r[:5])
         x = encode(enc, [t.config for t in trials], memo)
-        trial = np.array([r[4] for r in rows], dtype=np.int64)
-        fidelity = np.array([r[2] for r in rows], dtype=np.float64)
-        loss = np.array([r[6] for r in rows], dtype=np.float64)
+        trial = np.array([r[5] for r in rows], dtype=np.int64)
+        fidelity = np.array([r[3] for r in rows], dtype=np.float64)
+        loss = np.array([r[7] for r in rows], dtype=np.float64)
         numbers = np.array([trials[k].number for k in trial], dtype=np.float64)
         table = np.column_stack([numbers, fidelity, np.nan_to_num(loss, nan=np.inf)])
         if len(trial):
@@ -137,7 +143,7 @@ class CurveData:
             x,
             tuple(curves),
             trial,
-            np.array([r[5] for r in rows], dtype=np.int64),
+            np.array([r[6] for r in rows], dtype=np.int64),
             fidelity,
             loss,
             np.ascontiguousarray(table),
