@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hyperrace.cli._commands import missing_study, open_existing
 from hyperrace.exceptions import ConfigurationError
+from hyperrace.storage import mask_url
 
 __all__ = ["cmd_dashboard", "cmd_plot"]
 
@@ -24,7 +25,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
     def listening(url: str) -> None:
         sys.stdout.write(
-            f"hyperrace dashboard of {storage.url} on {url} (read-only; Ctrl-C stops it)\n"
+            f"hyperrace dashboard of {mask_url(storage.url)} on {url} "
+            "(read-only; Ctrl-C stops it)\n"
         )
         sys.stdout.flush()
 

@@ -36,7 +36,7 @@ from hyperrace._imports import require
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.executors import trial_folder
 from hyperrace.history import History
-from hyperrace.storage import MEMORY_NAMES, Storage, open_storage
+from hyperrace.storage import MEMORY_NAMES, Storage, mask_url, open_storage
 from hyperrace.visual import (
     COLOUR_BY,
     Snapshot,
@@ -88,8 +88,8 @@ def _check_readable(storage: str | Storage) -> Storage:
         return storage
     if storage in MEMORY_NAMES:
         raise ConfigurationError(
-            f"storage {storage!r} is empty in every new process: point the dashboard at a "
-            "SQLite file or PostgreSQL URL"
+            f"storage {mask_url(storage)!r} is empty in every new process: point the dashboard "
+            "at a SQLite file or PostgreSQL URL"
         )
     path: Path | None = None
     if "://" not in storage:
@@ -98,8 +98,8 @@ def _check_readable(storage: str | Storage) -> Storage:
         path = Path(storage[len("sqlite:///") :]).expanduser()
     if path is not None and not path.is_file():
         raise StorageError(
-            f"there is no database at {path} (storage {storage}); the dashboard only reads: "
-            "point it at the file a study writes to"
+            f"there is no database at {path} (storage {mask_url(storage)}); the dashboard only "
+            "reads: point it at the file a study writes to"
         )
     return open_storage(storage)
 

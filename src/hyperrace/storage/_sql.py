@@ -35,6 +35,7 @@ from hyperrace.storage._rules import check_end_status, check_run, check_running,
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
 from hyperrace.storage._schema import enqueued as enqueued_t
+from hyperrace.storage._urls import hide_password, mask_url, shows_password, without_password
 from hyperrace.trial import (
     DecisionRecord,
     Enqueued,
@@ -126,18 +127,32 @@ class SQLStorage:
 
     def __init__(self, url: str, *, busy_timeout: float = 60.0, upgrade: bool = False) -> None:
         self._url = normalize_url(url)
+        error: BaseException | None = None
+        try:
+            self._open(url, busy_timeout, upgrade)
+        except Exception as exc:
+            # an error that shows the password is raised again masked, without the original
+            error = without_password(exc, self._url)
+            if error is exc:
+                raise
+        if error is not None:
+            raise error
+
+    def _open(self, url: str, busy_timeout: float, upgrade: bool) -> None:
+        shown = mask_url(url)
         try:
             parsed = sa.engine.make_url(self._url)
-        except sa.exc.ArgumentError as exc:
+        except sa.exc.ArgumentError:
             raise ConfigurationError(
-                f"storage URL {url!r} is not valid: {exc}; use 'sqlite:///hyperrace.db' or "
-                "'postgresql+psycopg://user@host:5432/dbname'"
-            ) from exc
+                f"storage URL {shown!r} is not valid; use 'sqlite:///hyperrace.db' or "
+                "'postgresql+psycopg://user:PASSWORD@host:5432/dbname' (a password with special "
+                "characters percent-encoded)"
+            ) from None
         self._sqlite = parsed.get_backend_name() == "sqlite"
         if self._sqlite:
             if parsed.database in (None, "", ":memory:"):
                 raise ConfigurationError(
-                    f"storage URL {url!r} names no file; use 'sqlite:///hyperrace.db', or "
+                    f"storage URL {shown!r} names no file; use 'sqlite:///hyperrace.db', or "
                     "storage='memory://' for a study that lives in this process only"
                 )
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -151,7 +166,9 @@ class SQLStorage:
             try:
                 self._write = sa.create_engine(self._url, pool_pre_ping=True)
             except (ImportError, sa.exc.ArgumentError) as exc:
-                raise ConfigurationError(f"cannot open storage {url!r}: {exc}") from exc
+                raise ConfigurationError(
+                    f"cannot open storage {shown!r}: {hide_password(str(exc), self._url)}"
+                ) from exc
             # a snapshot is read with several statements: they must all see the same commits
             self._read = self._write.execution_options(isolation_level="REPEATABLE READ")
         # close pooled connections when this storage is dropped without close()
@@ -183,17 +200,27 @@ class SQLStorage:
     def url(self) -> str:
         return self._url
 
+    def __repr__(self) -> str:
+        return f"SQLStorage({mask_url(self._url)!r})"
+
     def _retry(self, fn: Callable[[], T]) -> T:
         delay = 0.05
+        error: StorageError | None = None
         for attempt in range(_RETRIES):
             try:
                 return fn()
             except OperationalError as exc:
                 if attempt == _RETRIES - 1 or not _is_transient(exc):
-                    raise StorageError(f"storage {self._url!r} failed: {exc.orig or exc}") from exc
+                    error = StorageError(
+                        f"storage {mask_url(self._url)!r} failed: "
+                        f"{hide_password(str(exc.orig or exc), self._url)}"
+                    )
+                    if not shows_password(exc, self._url):
+                        raise error from exc
+                    break  # raised below, not chained to the error that shows the password
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
+        raise error if error is not None else AssertionError("unreachable")
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -219,13 +246,13 @@ class SQLStorage:
             return
         if version is not None and version not in _known_revisions():
             raise StorageError(
-                f"storage {self._url!r} has schema version {version!r}, written by a newer "
-                f"hyperrace (this one reads version {SCHEMA_VERSION!r}); upgrade hyperrace"
+                f"storage {mask_url(self._url)!r} has schema version {version!r}, written by a "
+                f"newer hyperrace (this one reads version {SCHEMA_VERSION!r}); upgrade hyperrace"
             )
         if version is not None and not upgrade:
             raise StorageError(
-                f"storage {self._url!r} has the older schema version {version!r} (this hyperrace "
-                f"reads {SCHEMA_VERSION!r}); back it up, then migrate it with: "
+                f"storage {mask_url(self._url)!r} has the older schema version {version!r} (this "
+                f"hyperrace reads {SCHEMA_VERSION!r}); back it up, then migrate it with: "
                 "hyperrace upgrade --storage URL"
             )
         self._retry(self.upgrade)

@@ -36,7 +36,14 @@ from hyperrace.optimizers import (
     spec_of,
 )
 from hyperrace.space import Space
-from hyperrace.storage import DecisionConflict, NewDecision, Storage, StudyInfo, open_storage
+from hyperrace.storage import (
+    DecisionConflict,
+    NewDecision,
+    Storage,
+    StudyInfo,
+    mask_url,
+    open_storage,
+)
 from hyperrace.study._budget import Budget
 from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
@@ -204,8 +211,8 @@ class Study:
             names = [s.name for s in self.storage.list_studies()]
             listing = ", ".join(repr(n) for n in names) if names else "none"
             raise StudyNotFoundError(
-                f"study {name!r} does not exist in {self.storage.url}; pass a space to create it "
-                f"(studies there: {listing})"
+                f"study {name!r} does not exist in {mask_url(self.storage.url)}; pass a space to "
+                f"create it (studies there: {listing})"
             )
         if not isinstance(space, Space):
             raise ConfigurationError(
@@ -838,4 +845,5 @@ class Study:
         ).run()
 
     def __repr__(self) -> str:
-        return f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r})"
+        storage = mask_url(self.storage.url)
+        return f"Study({self.name!r}, direction={self.direction!r}, storage={storage!r})"

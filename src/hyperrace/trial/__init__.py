@@ -1,6 +1,6 @@
 """Trials: frozen records of configs and curves, the objective's Trial handle, checkpoints."""
 
-from hyperrace.trial._checkpoint import Checkpoint
+from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint
 from hyperrace.trial._handle import InvalidValue, ReportMirror, ReportSink, Trial
 from hyperrace.trial._records import (
     DecisionRecord,
@@ -14,6 +14,7 @@ from hyperrace.trial._records import (
 )
 
 __all__ = [
+    "TRUSTED_ENV",
     "Checkpoint",
     "DecisionRecord",
     "Enqueued",
