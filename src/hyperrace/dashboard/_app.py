@@ -21,6 +21,9 @@ Endpoints (all ``GET``)::
     /api/studies/{name}/trials?offset=&limit=&order=best|number   a page of the trial table
     /api/studies/{name}/trials/{trial_id} {detail, figure, checkpoints}
     /static/...                           plotly.min.js (from the plotly package), app.js, app.css
+
+With a token (``create_app(..., token=...)``; :func:`~hyperrace.dashboard.serve` gives one
+whenever it listens off loopback) every endpoint answers 401 to a request without it.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperrace._imports import require
+from hyperrace.dashboard._auth import check_token
+from hyperrace.dashboard._auth import install as install_token
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.executors import trial_folder
 from hyperrace.history import History
@@ -122,20 +127,29 @@ def _page(title: str, kind: str, **data: str) -> str:
 """
 
 
-def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastAPI:
+def create_app(
+    storage: str | Storage, *, refresh_seconds: float = 3.0, token: str | None = None
+) -> FastAPI:
     """The dashboard of the studies in ``storage`` (a URL or a storage object).
 
     Args:
         storage: where the studies are; a SQLite file must exist already (nothing is created).
         refresh_seconds: how often open pages poll for changes.
+        token: when given, every request must carry it (header ``Authorization: Bearer``, or
+            ``?token=``, which sets a cookie for the page's own requests); a request without it
+            gets 401. :func:`~hyperrace.dashboard.serve` gives one whenever it listens off
+            loopback. ``None``: open to whoever reaches the server.
 
     Raises:
-        ConfigurationError: ``memory://`` (empty in a new process) or a bad ``refresh_seconds``.
+        ConfigurationError: ``memory://`` (empty in a new process), a bad ``refresh_seconds``,
+            or a token too short or with characters that do not travel in a URL.
         StorageError: a SQLite file that does not exist.
         MissingDependencyError: fastapi or plotly is not installed (the ``dashboard`` extra).
     """
     if not isinstance(refresh_seconds, int | float) or not refresh_seconds > 0:
         raise ConfigurationError(f"refresh_seconds={refresh_seconds!r} must be a positive number")
+    if token is not None:
+        check_token(token)
     require("fastapi", "dashboard", "the dashboard")
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -144,6 +158,8 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
     store = _check_readable(storage)
     cache = _Cache()
     app = FastAPI(title="hyperrace dashboard", docs_url=None, redoc_url=None)
+    if token is not None:
+        install_token(app, token)
 
     def as_json(payload: Any) -> Any:
         # json.dumps straight away: FastAPI's own encoder walks every value and is slow on

@@ -142,7 +142,7 @@ class SQLStorage:
         shown = mask_url(url)
         try:
             parsed = sa.engine.make_url(self._url)
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):  # a URL it cannot read, a port not a number
             raise ConfigurationError(
                 f"storage URL {shown!r} is not valid; use 'sqlite:///hyperrace.db' or "
                 "'postgresql+psycopg://user:PASSWORD@host:5432/dbname' (a password with special "
