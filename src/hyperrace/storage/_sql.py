@@ -9,6 +9,7 @@ reads use a second engine that never blocks writers. PostgreSQL needs ``psycopg`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 import weakref
@@ -43,6 +44,7 @@ from hyperrace.trial import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    as_value,
     check_value,
 )
 
@@ -619,6 +621,8 @@ class SQLStorage:
         run: int | None = None,
     ) -> Reported:
         problem = check_value(observation.value)
+        if problem is None:  # a Python float, whatever number type the caller gave
+            observation = dataclasses.replace(observation, value=as_value(observation.value))
         reached = (
             sa.select(sa.func.max(observations.c.fidelity))
             .where(observations.c.trial_id == trial_id)

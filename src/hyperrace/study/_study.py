@@ -54,8 +54,10 @@ from hyperrace.trial import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    as_value,
     check_user_attr,
     check_value,
+    short_repr,
 )
 
 if TYPE_CHECKING:
@@ -645,7 +647,23 @@ class Study:
                 )
             fidelity = 1
         self._check_fidelity(fidelity)
-        obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
+        for name, seconds in (("wall_seconds", wall_seconds), ("cpu_seconds", cpu_seconds)):
+            if (
+                isinstance(seconds, bool)
+                or not isinstance(seconds, int | float)
+                or not math.isfinite(seconds)
+                or seconds < 0
+            ):
+                raise ConfigurationError(
+                    f"{name}={short_repr(seconds)} must be a finite number of seconds, at least 0"
+                )
+        # a value that is refused goes to the storage as it is: the trial fails, the reason
+        # naming it
+        if check_value(value) is None:
+            value = as_value(value)
+        obs = Observation(
+            float(fidelity), value, float(wall_seconds), float(cpu_seconds), self.clock.timestamp()
+        )
         # a job this object handed out reports as its run: refused once that run was taken as
         # lost and the trial resumed elsewhere (TrialStateError says so)
         run = self._keeper.run_of(trial_id) if self._keeper is not None else None

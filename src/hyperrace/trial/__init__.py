@@ -9,8 +9,10 @@ from hyperrace.trial._records import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    as_value,
     check_user_attr,
     check_value,
+    short_repr,
 )
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "Trial",
     "TrialRecord",
     "TrialStatus",
+    "as_value",
     "check_user_attr",
     "check_value",
+    "short_repr",
 ]

@@ -27,7 +27,13 @@ from hyperrace._clock import Clock, SystemClock
 from hyperrace._devices import torch_devices_seen
 from hyperrace.exceptions import TrialStateError
 from hyperrace.trial._checkpoint import Checkpoint
-from hyperrace.trial._records import Observation, StopReason, check_user_attr, check_value
+from hyperrace.trial._records import (
+    Observation,
+    StopReason,
+    as_value,
+    check_user_attr,
+    check_value,
+)
 
 __all__ = ["InvalidValue", "ReportMirror", "ReportSink", "Trial"]
 
@@ -271,7 +277,9 @@ class Trial:
         problem = check_value(value)
         obs = Observation(
             fidelity=fidelity,
-            value=float("nan") if problem else float(value),
+            # a value that is refused goes to the storage as it is, which fails the trial with
+            # the reason naming it
+            value=value if problem else as_value(value),
             wall_seconds=wall - self._last_wall,
             cpu_seconds=cpu - self._last_cpu,
             time=self._clock.timestamp(),
