@@ -152,12 +152,18 @@ def create_app(
         check_token(token)
     require("fastapi", "dashboard", "the dashboard")
     from fastapi import FastAPI, HTTPException
-    from fastapi.responses import FileResponse, HTMLResponse, Response
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
     plotly_js = plotly_js_path()
     store = _check_readable(storage)
     cache = _Cache()
     app = FastAPI(title="hyperrace dashboard", docs_url=None, redoc_url=None)
+
+    @app.exception_handler(StorageError)
+    async def storage_failed(request: Any, exc: StorageError) -> Any:
+        # a database that fails, or a row edited by hand: say what, instead of a bare 500
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
     if token is not None:
         install_token(app, token)
 

@@ -32,6 +32,7 @@ from hyperrace.storage._base import (
     StudyInfo,
     StudySummary,
 )
+from hyperrace.storage._rows import DECODE_ERRORS, bad_row, load_json, trial_row_problem
 from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
@@ -277,16 +278,23 @@ class SQLStorage:
 
     @staticmethod
     def _study_info(row: Any) -> StudyInfo:
+        where = f"study {row.name!r}"
+        try:
+            seed = int(row.seed)
+        except DECODE_ERRORS:
+            raise bad_row(where, "seed", row.seed, "not an integer") from None
+        if row.direction not in ("minimize", "maximize"):
+            raise bad_row(where, "direction", row.direction, "not 'minimize' or 'maximize'")
         return StudyInfo(
             study_id=row.study_id,
             name=row.name,
             direction=row.direction,
-            space=json.loads(row.space),
-            optimizer=json.loads(row.optimizer),
-            seed=int(row.seed),
+            space=load_json(row.space, where, "space", dict),
+            optimizer=load_json(row.optimizer, where, "optimizer", dict),
+            seed=seed,
             created=row.created,
             elapsed_seconds=row.elapsed_seconds,
-            attrs=json.loads(row.attrs),
+            attrs=load_json(row.attrs, where, "attrs", dict),
         )
 
     def create_study(
@@ -344,7 +352,8 @@ class SQLStorage:
             out = []
             for row in rows:
                 c = by_study.get(row.study_id, {})
-                by = json.loads(row.attrs or "{}").get("best_by", "last")
+                attrs = load_json(row.attrs or "{}", f"study {row.name!r}", "attrs", dict)
+                by = attrs.get("best_by", "last")
                 best = self.history(row.study_id).best_value(by if by in BEST_BY else "last")
                 out.append(
                     StudySummary(
@@ -403,7 +412,7 @@ class SQLStorage:
                     .where(studies.c.study_id == study_id)
                     .with_for_update()
                 ).scalar()
-                attrs = json.loads(raw or "{}")
+                attrs = load_json(raw or "{}", f"study {study_id}", "attrs", dict)
                 attrs[key] = value
                 conn.execute(
                     studies.update()
@@ -600,7 +609,7 @@ class SQLStorage:
                 ).first()
                 if row is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
-                attrs = json.loads(row.user_attrs or "{}")
+                attrs = load_json(row.user_attrs or "{}", f"trial {trial_id}", "user_attrs", dict)
                 attrs[key] = json.loads(text)
                 conn.execute(
                     trials.update()
@@ -952,24 +961,30 @@ class SQLStorage:
             user_attrs,
             devices,
         ) = row
-        return TrialRecord(
-            tid,
-            number,
-            json.loads(config),
-            TrialStatus(status),
-            curve,
-            target,
-            ckpt,
-            work,
-            StopReason(reason),
-            message,
-            created,
-            updated,
-            hb,
-            lost,
-            json.loads(user_attrs) if user_attrs != "{}" else {},
-            tuple(json.loads(devices)) if devices else (),
-        )
+        try:
+            record = TrialRecord(
+                tid,
+                number,
+                json.loads(config),
+                TrialStatus(status),
+                curve,
+                target,
+                ckpt,
+                work,
+                StopReason(reason),
+                message,
+                created,
+                updated,
+                hb,
+                lost,
+                json.loads(user_attrs) if user_attrs != "{}" else {},
+                tuple(json.loads(devices)) if devices else (),
+            )
+        except DECODE_ERRORS:  # a row edited by hand: say which column holds what
+            raise trial_row_problem(row) from None
+        if type(record.config) is not dict or type(record.user_attrs) is not dict:
+            raise trial_row_problem(row)
+        return record
 
     def trial(self, trial_id: int) -> TrialRecord:
         def run() -> TrialRecord:
@@ -1061,7 +1076,14 @@ class SQLStorage:
             .where(enqueued_t.c.study_id == study_id, enqueued_t.c.trial_id.is_(None))
             .order_by(enqueued_t.c.idx)
         ).all()
-        return tuple(Enqueued(i, json.loads(c), json.loads(u)) for i, c, u in rows)
+        return tuple(
+            Enqueued(
+                i,
+                load_json(c, f"queued configuration {i}", "config", dict),
+                load_json(u, f"queued configuration {i}", "user_attrs", dict),
+            )
+            for i, c, u in rows
+        )
 
     @staticmethod
     def _decisions(conn: Connection, study_id: int, start: int) -> tuple[DecisionRecord, ...]:
@@ -1073,7 +1095,14 @@ class SQLStorage:
         ).all()
         return tuple(
             DecisionRecord(
-                d.idx, d.kind, d.trial_id, d.start, d.stop, d.optimizer, json.loads(d.info), d.time
+                d.idx,
+                d.kind,
+                d.trial_id,
+                d.start,
+                d.stop,
+                d.optimizer,
+                load_json(d.info, f"decision {d.idx}", "info", dict),
+                d.time,
             )
             for d in rows
         )
