@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import numbers
 import re
 import shutil
 import tempfile
@@ -13,6 +14,8 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from hyperrace._clock import Clock, SystemClock
 from hyperrace._rng import decision_rng, new_seed
@@ -70,6 +73,16 @@ logger = logging.getLogger("hyperrace")
 _MAX_CONFLICTS = 200
 #: A trial to read the columns of an empty study's data frame from.
 _EMPTY_TRIAL = TrialRecord(0, 0, {}, TrialStatus.RUNNING)
+
+
+def _finite(x: object) -> bool:
+    """Whether ``x`` is a real number (NumPy's too; not a bool) of finite float value."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def _check_name(name: object) -> str:
@@ -648,12 +661,7 @@ class Study:
             fidelity = 1
         self._check_fidelity(fidelity)
         for name, seconds in (("wall_seconds", wall_seconds), ("cpu_seconds", cpu_seconds)):
-            if (
-                isinstance(seconds, bool)
-                or not isinstance(seconds, int | float)
-                or not math.isfinite(seconds)
-                or seconds < 0
-            ):
+            if not _finite(seconds) or seconds < 0:
                 raise ConfigurationError(
                     f"{name}={short_repr(seconds)} must be a finite number of seconds, at least 0"
                 )
@@ -697,17 +705,16 @@ class Study:
     def _check_fidelity(self, fidelity: float) -> None:
         f = self.space.fidelity
         high = self._max_fidelity
-        bad = not isinstance(fidelity, int | float) or isinstance(fidelity, bool)
-        bad = bad or not math.isfinite(fidelity) or fidelity <= 0
+        bad = not _finite(fidelity) or fidelity <= 0
         if not bad and self._integer_fidelity:
             bad = not float(fidelity).is_integer() or fidelity > high
         if bad:
             unit = f.unit if f is not None else "steps"
             raise ConfigurationError(
-                f"fidelity={fidelity!r} is not a fidelity of this study: report whole {unit} "
-                f"from 1 to {high:g}"
+                f"fidelity={short_repr(fidelity)} is not a fidelity of this study: report whole "
+                f"{unit} from 1 to {high:g}"
                 if self._integer_fidelity
-                else f"fidelity={fidelity!r} must be a positive number of seconds"
+                else f"fidelity={short_repr(fidelity)} must be a positive number of seconds"
             )
 
     def tell(self, job: Job, *, error: str | None = None) -> TrialRecord:
