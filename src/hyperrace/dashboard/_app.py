@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -109,6 +110,26 @@ def _check_readable(storage: str | Storage) -> Storage:
     return open_storage(storage)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (which JSON has not) as ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json(payload: Any) -> str:
+    """Strict JSON (a browser's ``JSON.parse`` reads no NaN): a NaN or infinity, which only a
+    row edited by hand brings in, is sent as null."""
+    try:
+        return json.dumps(payload, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(payload), allow_nan=False)
+
+
 def _page(title: str, kind: str, **data: str) -> str:
     attrs = " ".join(f'data-{k}="{html.escape(v, quote=True)}"' for k, v in data.items())
     return f"""<!doctype html>
@@ -170,7 +191,7 @@ def create_app(
     def as_json(payload: Any) -> Any:
         # json.dumps straight away: FastAPI's own encoder walks every value and is slow on
         # figures of 10,000 trials
-        return Response(content=json.dumps(payload), media_type="application/json")
+        return Response(content=_json(payload), media_type="application/json")
 
     refresh_ms = str(int(refresh_seconds * 1000))
 
@@ -248,7 +269,7 @@ def create_app(
                 view: figure(snap, view, colour=colour) if view == "race" else figure(snap, view)
                 for view in _OVERVIEW_VIEWS
             }
-            body = json.dumps({"summary": summary(snap), "figures": figures})
+            body = _json({"summary": summary(snap), "figures": figures})
             return body[1:]  # without its opening brace: the marker goes first
 
         body: str = cache.get(name, mark, f"overview-{colour}", compute)

@@ -151,6 +151,14 @@ class SQLStorage:
                 "'postgresql+psycopg://user:PASSWORD@host:5432/dbname' (a password with special "
                 "characters percent-encoded)"
             ) from None
+        parts = [parsed.username, parsed.password, parsed.host, parsed.database]
+        parts += [str(v) for v in parsed.query.values()]
+        if any("\x00" in str(p) for p in parts if p is not None):
+            # libpq stops reading a connection string at a NUL: what follows it (the host, the
+            # port) would be dropped, and the default server connected to instead
+            raise ConfigurationError(
+                f"storage URL {shown!r} holds a NUL character (\\x00, or %00); remove it"
+            )
         self._sqlite = parsed.get_backend_name() == "sqlite"
         if self._sqlite:
             if parsed.database in (None, "", ":memory:"):
@@ -158,7 +166,14 @@ class SQLStorage:
                     f"storage URL {shown!r} names no file; use 'sqlite:///hyperrace.db', or "
                     "storage='memory://' for a study that lives in this process only"
                 )
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except (OSError, ValueError) as exc:  # no permission, a NUL in the name, ...
+                raise ConfigurationError(
+                    f"storage URL {shown!r} names a file whose folder cannot be created "
+                    f"({exc}); give a path of a folder you can write, e.g. "
+                    "'sqlite:///hyperrace.db'"
+                ) from None
             self._write = self._sqlite_engine(busy_timeout, immediate=True)
             self._read = self._sqlite_engine(busy_timeout, immediate=False)
         else:
@@ -176,7 +191,16 @@ class SQLStorage:
             self._read = self._write.execution_options(isolation_level="REPEATABLE READ")
         # close pooled connections when this storage is dropped without close()
         self._finalizer = weakref.finalize(self, _dispose, self._write, self._read)
-        self._ensure_schema(upgrade)
+        try:
+            self._ensure_schema(upgrade)
+        except (sa.exc.DBAPIError, ValueError) as exc:
+            # the driver refused what the URL says (a bad connection option, a NUL in a name):
+            # not a database that failed, a URL to fix
+            self._finalizer()
+            cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+            raise StorageError(
+                f"cannot open storage {shown!r}: {hide_password(str(cause), self._url)}"
+            ) from None
 
     # -- engines and transactions -------------------------------------------------------------
 

@@ -88,7 +88,14 @@ def _finite(x: object) -> bool:
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 512:
         raise ConfigurationError(
-            f"study name {name!r} must be a non-empty string of at most 512 characters"
+            f"study name {short_repr(name)} must be a non-empty string of at most 512 characters"
+        )
+    control = [c for c in name if ord(c) < 32 or ord(c) == 127]
+    if control:
+        # PostgreSQL refuses NUL in text, and the others garble the CLI's tables
+        raise ConfigurationError(
+            f"study name {short_repr(name)} holds the control character {control[0]!r}; use "
+            "printable characters only"
         )
     return name
 
