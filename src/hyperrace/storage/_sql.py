@@ -23,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from hyperrace.exceptions import ConfigurationError, StorageError
+from hyperrace.exceptions import ConfigurationError, HyperraceError, StorageError
 from hyperrace.history import BEST_BY, Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
@@ -193,6 +193,9 @@ class SQLStorage:
         self._finalizer = weakref.finalize(self, _dispose, self._write, self._read)
         try:
             self._ensure_schema(upgrade)
+        except HyperraceError:
+            self._finalizer()
+            raise
         except (sa.exc.DBAPIError, ValueError) as exc:
             # the driver refused what the URL says (a bad connection option, a NUL in a name):
             # not a database that failed, a URL to fix
