@@ -22,6 +22,7 @@ from hyperrace.exceptions import (
     StudyNotFoundError,
     TrialStateError,
     UnknownOptimizerError,
+    UntrustedCheckpointError,
 )
 from hyperrace.history import History
 from hyperrace.optimizers import Done, Resume, Start, Wait
@@ -59,6 +60,7 @@ __all__ = [
     "TrialStateError",
     "TrialStatus",
     "UnknownOptimizerError",
+    "UntrustedCheckpointError",
     "Wait",
     "__version__",
 ]

@@ -12,6 +12,7 @@ bad input also derive from :class:`ValueError` so that generic handlers keep wor
      ├── TrialStateError                   an illegal trial transition (report to a finished trial)
  ├── ObjectiveFailingError             optimize stopped: the objective failed every time lately
      ├── StorageError                      the database failed or has an unknown schema version
+     ├── UntrustedCheckpointError          loading a checkpoint would run code: opt in to trust it
      └── MissingDependencyError(ImportError) an optional extra is not installed
 
 Messages say what was wrong, with the value, and what to do instead.
@@ -30,6 +31,7 @@ __all__ = [
     "StudyNotFoundError",
     "TrialStateError",
     "UnknownOptimizerError",
+    "UntrustedCheckpointError",
 ]
 
 
@@ -68,6 +70,11 @@ class ObjectiveFailingError(HyperraceError):
 
 class StorageError(HyperraceError):
     """The storage failed, or holds a schema this version of hyperrace cannot use."""
+
+
+class UntrustedCheckpointError(HyperraceError):
+    """A checkpoint file holds objects that loading would have to call code to rebuild (a pickle
+    of arbitrary classes); the message names the file and how to opt in to loading it."""
 
 
 class MissingDependencyError(HyperraceError, ImportError):

@@ -286,6 +286,26 @@ def test_runner_errors_are_raised_and_ended_trials_left_alone(cluster: str, tmp_
     assert study.history().trial(done.trial_id).status is hr.TrialStatus.COMPLETED
 
 
+@pytest.mark.postgres
+def test_a_runner_error_names_the_storage_without_its_password(cluster: str, pg_url: str) -> None:
+    scheme, rest = pg_url.split("://", 1)
+    user, _, host = rest.partition("@")
+    url = f"{scheme}://{user}:s3cretPW@{host}"  # the server trusts the user: any password works
+    study = hr.Study("s", SPACE, storage=url, seed=0, optimizer="random")
+    executor = RayExecutor(1)
+    executor.start(study.storage, learning_curve)
+    try:
+        executor.submit(RunSpec(study.study_id, 10**9, 5, 5, True, str(study.artifacts)))
+        with pytest.raises(KeyError) as info:
+            _outcomes(executor)
+    finally:
+        executor.shutdown(grace=1.0)
+        study.storage.close()
+    notes = "".join(info.value.__notes__)
+    assert f"the storage '{url.replace('s3cretPW', '***')}'" in notes
+    assert "s3cretPW" not in notes + str(info.value) + repr(info.value)
+
+
 _DRIVER = """
 import sys
 import ray

@@ -19,7 +19,7 @@ from hyperrace.cli._tables import format_time, format_value, render_table
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.history import BEST_BY, BestBy, History
 from hyperrace.space import Space
-from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, open_storage
+from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, mask_url, open_storage
 from hyperrace.study._export import (
     DURATION_COLUMNS,
     TIME_COLUMNS,
@@ -55,13 +55,15 @@ def open_existing(url: str) -> Storage:
     """Open the storage at ``url``; a SQLite file must exist already (reading never creates one)."""
     if url in MEMORY_NAMES:
         raise ConfigurationError(
-            f"--storage {url} is empty in every new process; use a SQLite file or PostgreSQL URL"
+            f"--storage {mask_url(url)} is empty in every new process; use a SQLite file or "
+            "PostgreSQL URL"
         )
     path = sqlite_path(url)
     if path is not None and not path.is_file():
         raise StorageError(
-            f"there is no database at {path} (--storage {url}); point --storage at an existing "
-            "one, or create a study there first, e.g. with: hyperrace demo --storage " + url
+            f"there is no database at {path} (--storage {mask_url(url)}); point --storage at an "
+            "existing one, or create a study there first, e.g. with: hyperrace demo --storage "
+            + mask_url(url)
         )
     return open_storage(url)
 
@@ -70,7 +72,7 @@ def missing_study(storage: Storage, name: str) -> StudyNotFoundError:
     """The error for a study ``name`` that is not in ``storage``, with the CLI's advice."""
     names = [s.name for s in storage.list_studies()]
     listing = ", ".join(repr(n) for n in names) if names else "none"
-    url = storage.url
+    url = mask_url(storage.url)
     return StudyNotFoundError(
         f"study {name!r} does not exist in {url} (studies there: {listing}); list them with "
         f"`hyperrace studies --storage {url}`, or create it with `hyperrace create {name} "
@@ -101,7 +103,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
     summaries = storage.list_studies()
     if not summaries:
-        _out().write(f"no studies in {storage.url}\n")
+        _out().write(f"no studies in {mask_url(storage.url)}\n")
         return 0
     headers = ["name", "direction", "trials", "running", "completed", "failed", "best", "created"]
     table = [
@@ -117,7 +119,7 @@ def cmd_studies(args: argparse.Namespace) -> int:
         ]
         for s in summaries
     ]
-    render_table(headers, table, _out(), title=f"studies in {storage.url}")
+    render_table(headers, table, _out(), title=f"studies in {mask_url(storage.url)}")
     return 0
 
 
@@ -260,12 +262,13 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
     if args.storage in MEMORY_NAMES:
         raise ConfigurationError(
-            f"--storage {args.storage} has no schema to upgrade; give a SQLite or PostgreSQL URL"
+            f"--storage {mask_url(args.storage)} has no schema to upgrade; give a SQLite or "
+            "PostgreSQL URL"
         )
     storage = SQLStorage(args.storage, upgrade=True)
     try:
         storage.upgrade()
     finally:
         storage.close()
-    _out().write(f"{storage.url}: schema version {SCHEMA_VERSION} (up to date)\n")
+    _out().write(f"{mask_url(storage.url)}: schema version {SCHEMA_VERSION} (up to date)\n")
     return 0

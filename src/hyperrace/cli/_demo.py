@@ -9,7 +9,7 @@ import sys
 from hyperrace._imports import require
 from hyperrace.benchmarks import digits_space, train_digits
 from hyperrace.cli._tables import format_value
-from hyperrace.storage import DEFAULT_URL, open_storage
+from hyperrace.storage import DEFAULT_URL, mask_url, open_storage
 from hyperrace.study import Budget, Study
 
 __all__ = ["DEFAULT_BUDGET", "DEFAULT_NAME", "cmd_demo"]
@@ -35,9 +35,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if existing is not None:
         history = storage.history(existing.study_id)
         _say(
-            f"continuing study {args.name!r} in {storage.url}: {len(history.trials)} trials and "
-            f"{history.work:g} epochs so far (the budget of {args.budget:g} epochs counts over "
-            "the whole study)"
+            f"continuing study {args.name!r} in {mask_url(storage.url)}: "
+            f"{len(history.trials)} trials and {history.work:g} epochs so far (the budget of "
+            f"{args.budget:g} epochs counts over the whole study)"
         )
         if history.work >= args.budget:
             _say(
@@ -45,7 +45,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "to train more"
             )
     else:
-        _say(f"creating study {args.name!r} in {storage.url}")
+        _say(f"creating study {args.name!r} in {mask_url(storage.url)}")
     study = Study(args.name, digits_space(), storage=storage, seed=args.seed)
     _say(
         f"tuning an MLP on the scikit-learn digits with {study.optimizer.name} (the default for "
@@ -68,7 +68,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     width = max(len(k) for k in best.config)
     for key, value in best.config.items():
         _say(f"  {key:<{width}}  {format_value(value, 4)}")
-    where = "" if args.storage == DEFAULT_URL else f" --storage {shlex.quote(args.storage)}"
+    where = (
+        "" if args.storage == DEFAULT_URL else f" --storage {shlex.quote(mask_url(args.storage))}"
+    )
     _say(f"\nsee every trial with: hyperrace show {shlex.quote(args.name)}{where}")
     _say(f"watch the race in a browser with: hyperrace dashboard{where}")
     return 0

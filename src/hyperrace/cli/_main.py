@@ -115,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--port", type=_positive_int, default=8080, help="TCP port (default: 8080)")
     p.add_argument(
+        "--token",
+        default=None,
+        help="the token every request must carry (Authorization: Bearer, or ?token= once); "
+        "required off loopback: default HYPERRACE_DASHBOARD_TOKEN, else one generated and "
+        "printed on start (the variable keeps it out of the process list)",
+    )
+    p.add_argument(
         "--refresh",
         type=float,
         default=3.0,

@@ -20,7 +20,7 @@ from typing import Any
 from hyperrace.cli._commands import missing_study, open_existing
 from hyperrace.exceptions import ConfigurationError, SpaceError
 from hyperrace.space import Space
-from hyperrace.storage import DEFAULT_URL, MEMORY_NAMES
+from hyperrace.storage import DEFAULT_URL, MEMORY_NAMES, mask_url
 from hyperrace.study import Study
 
 __all__ = ["add_parsers", "cmd_create", "cmd_delete", "load_space"]
@@ -86,8 +86,8 @@ def load_space(spec: str) -> Space:
 def cmd_create(args: argparse.Namespace) -> int:
     if args.storage in MEMORY_NAMES:
         raise ConfigurationError(
-            f"--storage {args.storage} is gone when the command ends; create the study in a "
-            "SQLite file or PostgreSQL"
+            f"--storage {mask_url(args.storage)} is gone when the command ends; create the study "
+            "in a SQLite file or PostgreSQL"
         )
     space = load_space(args.space)
     from hyperrace.storage import open_storage
@@ -95,8 +95,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     storage = open_storage(args.storage)
     if storage.get_study(args.name) is not None:
         raise ConfigurationError(
-            f"study {args.name!r} exists already in {storage.url}; see it with `hyperrace show "
-            f"{args.name}`, delete it with `hyperrace delete {args.name}`, or choose another name"
+            f"study {args.name!r} exists already in {mask_url(storage.url)}; see it with "
+            f"`hyperrace show {args.name}`, delete it with `hyperrace delete {args.name}`, or "
+            "choose another name"
         )
     study = Study(
         args.name,
@@ -107,10 +108,10 @@ def cmd_create(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     sys.stdout.write(
-        f"created study {study.name!r} in {storage.url}: {study.direction}, optimizer "
+        f"created study {study.name!r} in {mask_url(storage.url)}: {study.direction}, optimizer "
         f"{study.optimizer.name}, seed {study.seed}, space {space!r}\n"
         f"start workers with: hyperrace worker --study {study.name} --objective MODULE:FUNCTION"
-        + ("" if args.storage == DEFAULT_URL else f" --storage {args.storage}")
+        + ("" if args.storage == DEFAULT_URL else f" --storage {mask_url(args.storage)}")
         + "\n"
     )
     return 0
@@ -132,7 +133,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if info is None:
         raise missing_study(storage, args.name)
     n = len(storage.history(info.study_id).trials)
-    question = f"delete study {args.name!r} and its {n} trials from {storage.url}?"
+    question = f"delete study {args.name!r} and its {n} trials from {mask_url(storage.url)}?"
     if not args.yes and not _confirm(question):
         sys.stdout.write("nothing deleted\n")
         return 1
@@ -143,7 +144,9 @@ def cmd_delete(args: argparse.Namespace) -> int:
         if artifacts and Path(artifacts).is_dir()
         else ""
     )
-    sys.stdout.write(f"deleted study {args.name!r} ({n} trials) from {storage.url}{left}\n")
+    sys.stdout.write(
+        f"deleted study {args.name!r} ({n} trials) from {mask_url(storage.url)}{left}\n"
+    )
     return 0
 
 

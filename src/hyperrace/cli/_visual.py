@@ -13,20 +13,39 @@ from pathlib import Path
 
 from hyperrace.cli._commands import missing_study, open_existing
 from hyperrace.exceptions import ConfigurationError
+from hyperrace.storage import mask_url
 
 __all__ = ["cmd_dashboard", "cmd_plot"]
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
-    from hyperrace.dashboard import serve
+    from hyperrace.dashboard import TOKEN_ENV, is_loopback, reachable_url, require_token, serve
 
+    token, generated = require_token(args.host, args.token)
     storage = open_existing(args.storage)
 
     def listening(url: str) -> None:
-        sys.stdout.write(
-            f"hyperrace dashboard of {storage.url} on {url} (read-only; Ctrl-C stops it)\n"
+        out = sys.stdout
+        out.write(
+            f"hyperrace dashboard of {mask_url(storage.url)} on {url} "
+            "(read-only; Ctrl-C stops it)\n"
         )
-        sys.stdout.flush()
+        if token is not None:
+            where = "off loopback" if not is_loopback(args.host) else "on loopback"
+            url = reachable_url(args.host, args.port)
+            if generated:
+                out.write(
+                    f"served {where} with a token: every request needs it; open "
+                    f"{url}/?token={token} (a token generated for this run: choose one with "
+                    f"{TOKEN_ENV}=... or --token)\n"
+                )
+            else:
+                out.write(
+                    f"served {where} with a token: every request needs the one given "
+                    f"({'--token' if args.token is not None else TOKEN_ENV}); open "
+                    f"{url}/?token=TOKEN, or send the header 'Authorization: Bearer TOKEN'\n"
+                )
+        out.flush()
 
     serve(
         storage,
@@ -34,6 +53,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         port=args.port,
         refresh_seconds=args.refresh,
         on_listen=listening,
+        token=token,
     )
     return 0
 

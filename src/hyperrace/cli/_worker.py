@@ -33,7 +33,7 @@ from typing import Any
 
 from hyperrace.exceptions import ConfigurationError, StudyNotFoundError
 from hyperrace.executors import Objective, Outcome, ProcessExecutor, RunSpec
-from hyperrace.storage import Storage
+from hyperrace.storage import Storage, mask_url
 from hyperrace.study import Budget, Study
 
 __all__ = ["add_parser", "cmd_worker", "load_objective"]
@@ -460,9 +460,9 @@ def _join(url: str, name: str) -> Study:
         names = [s.name for s in storage.list_studies()]
         listing = ", ".join(repr(n) for n in names) if names else "none"
         raise StudyNotFoundError(
-            f"study {name!r} does not exist in {storage.url} (studies there: {listing}); a "
-            f"worker joins an existing study: create it first, e.g. in Python "
-            f"hr.Study({name!r}, space, storage={url!r}), then start the workers"
+            f"study {name!r} does not exist in {mask_url(storage.url)} (studies there: "
+            f"{listing}); a worker joins an existing study: create it first, e.g. in Python "
+            f"hr.Study({name!r}, space, storage={mask_url(url)!r}), then start the workers"
         )
     return Study(name, storage=storage)
 
@@ -508,7 +508,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logger.info(
         "joined study %r in %s (%d worker process%s%s): %s",
         study.name,
-        study.storage.url,
+        mask_url(study.storage.url),
         executor.workers,
         "" if executor.workers == 1 else "es",
         "" if gpus is None else "; GPUs " + " | ".join(",".join(g) or "none" for g in gpus),

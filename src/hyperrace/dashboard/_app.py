@@ -21,22 +21,28 @@ Endpoints (all ``GET``)::
     /api/studies/{name}/trials?offset=&limit=&order=best|number   a page of the trial table
     /api/studies/{name}/trials/{trial_id} {detail, figure, checkpoints}
     /static/...                           plotly.min.js (from the plotly package), app.js, app.css
+
+With a token (``create_app(..., token=...)``; :func:`~hyperrace.dashboard.serve` gives one
+whenever it listens off loopback) every endpoint answers 401 to a request without it.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import math
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hyperrace._imports import require
+from hyperrace.dashboard._auth import check_token
+from hyperrace.dashboard._auth import install as install_token
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.executors import trial_folder
 from hyperrace.history import History
-from hyperrace.storage import MEMORY_NAMES, Storage, open_storage
+from hyperrace.storage import MEMORY_NAMES, Storage, mask_url, open_storage
 from hyperrace.visual import (
     COLOUR_BY,
     Snapshot,
@@ -88,8 +94,8 @@ def _check_readable(storage: str | Storage) -> Storage:
         return storage
     if storage in MEMORY_NAMES:
         raise ConfigurationError(
-            f"storage {storage!r} is empty in every new process: point the dashboard at a "
-            "SQLite file or PostgreSQL URL"
+            f"storage {mask_url(storage)!r} is empty in every new process: point the dashboard "
+            "at a SQLite file or PostgreSQL URL"
         )
     path: Path | None = None
     if "://" not in storage:
@@ -98,10 +104,30 @@ def _check_readable(storage: str | Storage) -> Storage:
         path = Path(storage[len("sqlite:///") :]).expanduser()
     if path is not None and not path.is_file():
         raise StorageError(
-            f"there is no database at {path} (storage {storage}); the dashboard only reads: "
-            "point it at the file a study writes to"
+            f"there is no database at {path} (storage {mask_url(storage)}); the dashboard only "
+            "reads: point it at the file a study writes to"
         )
     return open_storage(storage)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (which JSON has not) as ``None``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json(payload: Any) -> str:
+    """Strict JSON (a browser's ``JSON.parse`` reads no NaN): a NaN or infinity, which only a
+    row edited by hand brings in, is sent as null."""
+    try:
+        return json.dumps(payload, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(payload), allow_nan=False)
 
 
 def _page(title: str, kind: str, **data: str) -> str:
@@ -122,33 +148,50 @@ def _page(title: str, kind: str, **data: str) -> str:
 """
 
 
-def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastAPI:
+def create_app(
+    storage: str | Storage, *, refresh_seconds: float = 3.0, token: str | None = None
+) -> FastAPI:
     """The dashboard of the studies in ``storage`` (a URL or a storage object).
 
     Args:
         storage: where the studies are; a SQLite file must exist already (nothing is created).
         refresh_seconds: how often open pages poll for changes.
+        token: when given, every request must carry it (header ``Authorization: Bearer``, or
+            ``?token=``, which sets a cookie for the page's own requests); a request without it
+            gets 401. :func:`~hyperrace.dashboard.serve` gives one whenever it listens off
+            loopback. ``None``: open to whoever reaches the server.
 
     Raises:
-        ConfigurationError: ``memory://`` (empty in a new process) or a bad ``refresh_seconds``.
+        ConfigurationError: ``memory://`` (empty in a new process), a bad ``refresh_seconds``,
+            or a token too short or with characters that do not travel in a URL.
         StorageError: a SQLite file that does not exist.
         MissingDependencyError: fastapi or plotly is not installed (the ``dashboard`` extra).
     """
     if not isinstance(refresh_seconds, int | float) or not refresh_seconds > 0:
         raise ConfigurationError(f"refresh_seconds={refresh_seconds!r} must be a positive number")
+    if token is not None:
+        check_token(token)
     require("fastapi", "dashboard", "the dashboard")
     from fastapi import FastAPI, HTTPException
-    from fastapi.responses import FileResponse, HTMLResponse, Response
+    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
     plotly_js = plotly_js_path()
     store = _check_readable(storage)
     cache = _Cache()
     app = FastAPI(title="hyperrace dashboard", docs_url=None, redoc_url=None)
 
+    @app.exception_handler(StorageError)
+    async def storage_failed(request: Any, exc: StorageError) -> Any:
+        # a database that fails, or a row edited by hand: say what, instead of a bare 500
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    if token is not None:
+        install_token(app, token)
+
     def as_json(payload: Any) -> Any:
         # json.dumps straight away: FastAPI's own encoder walks every value and is slow on
         # figures of 10,000 trials
-        return Response(content=json.dumps(payload), media_type="application/json")
+        return Response(content=_json(payload), media_type="application/json")
 
     refresh_ms = str(int(refresh_seconds * 1000))
 
@@ -226,7 +269,7 @@ def create_app(storage: str | Storage, *, refresh_seconds: float = 3.0) -> FastA
                 view: figure(snap, view, colour=colour) if view == "race" else figure(snap, view)
                 for view in _OVERVIEW_VIEWS
             }
-            body = json.dumps({"summary": summary(snap), "figures": figures})
+            body = _json({"summary": summary(snap), "figures": figures})
             return body[1:]  # without its opening brace: the marker goes first
 
         body: str = cache.get(name, mark, f"overview-{colour}", compute)

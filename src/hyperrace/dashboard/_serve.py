@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import errno
 import socket
+import sys
 from collections.abc import Callable
 
 from hyperrace._imports import require
 from hyperrace.dashboard._app import create_app
+from hyperrace.dashboard._auth import check_token, require_token
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.storage import Storage
 
-__all__ = ["bind", "serve"]
+__all__ = ["bind", "reachable_url", "serve"]
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -45,6 +47,14 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def reachable_url(host: str, port: int) -> str:
+    """The dashboard's URL as others open it: with this machine's name for a wildcard
+    address (``0.0.0.0``, ``::``)."""
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.gethostname()
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def serve(
     storage: str | Storage,
     *,
@@ -52,32 +62,49 @@ def serve(
     port: int = 8080,
     refresh_seconds: float = 3.0,
     on_listen: Callable[[str], None] | None = None,
+    token: str | None = None,
 ) -> None:
     """Serve the dashboard of ``storage`` until interrupted (Ctrl-C).
+
+    Off loopback the dashboard requires a token on every request: ``token``, else the
+    environment variable ``HYPERRACE_DASHBOARD_TOKEN``, else one generated now, which
+    ``on_listen`` is given in the URL to open (or, without ``on_listen``, that URL is printed
+    to standard error). On loopback it is open, unless a token is given.
 
     Args:
         storage: a URL or a storage object (a SQLite file must exist already).
         host: the interface to listen on; the default serves this machine only. ``0.0.0.0``
-            shows every study to anyone who can reach the port: there is no login.
+            serves every interface, and then requires a token.
         port: the TCP port (1-65535).
         refresh_seconds: how often open pages poll for changes.
         on_listen: called with the dashboard's URL once its socket listens (before that,
-            nothing is said: a taken port is the first and only thing reported).
+            nothing is said: a taken port is the first and only thing reported); the URL ends
+            in ``/?token=...`` when the token was generated here.
+        token: the token every request must carry (at least 16 letters, digits or ``-._~``).
 
     Raises:
-        ConfigurationError: a port outside 1-65535, or one that is taken (see :func:`bind`).
+        ConfigurationError: a port outside 1-65535, or one that is taken (see :func:`bind`),
+            or a token too short or with other characters.
         MissingDependencyError: the ``dashboard`` extra is not installed.
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise ConfigurationError(f"port={port!r} must be an integer from 1 to 65535, e.g. 8080")
+    if token is not None:
+        check_token(token)
     uvicorn = require("uvicorn", "dashboard", "the dashboard")
     sock = bind(host, port)
     try:
-        app = create_app(storage, refresh_seconds=refresh_seconds)
+        token, generated = require_token(str(sock.getsockname()[0]), token)
+        app = create_app(storage, refresh_seconds=refresh_seconds, token=token)
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        shown = f"[{host}]" if ":" in host else host
+        url = f"http://{shown}:{port}"
+        if generated:
+            url = f"{reachable_url(host, port)}/?token={token}"
         if on_listen is not None:
-            shown = f"[{host}]" if ":" in host else host
-            on_listen(f"http://{shown}:{port}")
+            on_listen(url)
+        elif generated:
+            sys.stderr.write(f"hyperrace dashboard with a generated token: open {url}\n")
         server.run(sockets=[sock])
     finally:
         sock.close()

@@ -40,7 +40,7 @@ from hyperrace.executors._run import (
     lost_run,
     run_job,
 )
-from hyperrace.storage import Storage, open_storage
+from hyperrace.storage import Storage, mask_url, open_storage
 from hyperrace.trial import StopReason, TrialStatus
 
 __all__ = ["RayExecutor"]
@@ -379,7 +379,7 @@ class RayExecutor:
             exc.add_note(
                 f"hyperrace: the Ray task of trial {spec.trial_id} failed outside the objective "
                 "(an error of the objective fails its trial instead): can this Ray worker reach "
-                f"the storage {self._storage.url!r} and import hyperrace?"
+                f"the storage {mask_url(self._storage.url)!r} and import hyperrace?"
             )
             raise
         except _lost_errors(ray) as exc:

@@ -248,15 +248,20 @@ class TorchState:
         if self._rng:
             set_rng_state(state["rng"])
 
-    def restore(self, trial: Trial) -> float | None:
+    def restore(self, trial: Trial, *, trusted: bool | None = None) -> float | None:
         """Load the trial's committed checkpoint, if it has one, onto the trial's device (the
         checkpoint's ``map_location``).
+
+        A TorchState checkpoint is plain data (tensors, numbers, strings), read with
+        ``torch.load(weights_only=True)``; ``trusted`` is passed to
+        :meth:`Checkpoint.load <hyperrace.trial.Checkpoint.load>` (``True`` only for a
+        checkpoint of other code, from a folder nobody untrusted can write).
 
         Returns:
             the fidelity the checkpoint was saved at (``trial.start``), or ``None`` for a trial
             without a checkpoint, whose parts are left as they are.
         """
-        state = trial.checkpoint.load()
+        state = trial.checkpoint.load(trusted=trusted)
         if state is None:
             return None
         self.load(state)

@@ -1,7 +1,8 @@
 """Storage: the single source of truth. In-memory, or SQL (SQLite by default, PostgreSQL).
 
 :func:`open_storage` turns a URL into a storage: ``memory://``, ``sqlite:///path.db`` (or a bare
-path), ``postgresql+psycopg://user@host:5432/db``.
+path), ``postgresql+psycopg://user@host:5432/db``. :func:`mask_url` is how a URL is shown: with
+its password replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from hyperrace.storage._base import (
     StudySummary,
 )
 from hyperrace.storage._memory import InMemoryStorage
+from hyperrace.storage._urls import hide_password, mask_url
 
 __all__ = [
     "DEFAULT_URL",
@@ -30,6 +32,8 @@ __all__ = [
     "Storage",
     "StudyInfo",
     "StudySummary",
+    "hide_password",
+    "mask_url",
     "open_storage",
 ]
 
@@ -48,7 +52,7 @@ def _check_bare_path(storage: str) -> None:
     if path.suffix.lower() in SQLITE_SUFFIXES or path.is_file():
         return
     raise ConfigurationError(
-        f"storage={storage!r} is neither a storage URL nor a SQLite file name; use "
+        f"storage={mask_url(storage)!r} is neither a storage URL nor a SQLite file name; use "
         f"'sqlite:///{storage}.db' (or a bare '{storage}.db') for a SQLite file, 'memory://' "
         "for a study that lives in this process only, or 'postgresql+psycopg://user@host/db'"
     )

@@ -24,6 +24,7 @@ from hyperrace.trial import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    as_value,
     check_value,
 )
 
@@ -259,6 +260,8 @@ class InMemoryStorage:
             check_running(trial_id, trial.status, "report to")
             check_run(trial_id, run, self._run.get(trial_id), "report to")
             problem = check_value(observation.value)
+            if problem is None:  # a Python float, whatever number type the caller gave
+                observation = dataclasses.replace(observation, value=as_value(observation.value))
             if work is None:
                 work = observation.fidelity - trial.fidelity
             if problem is not None:

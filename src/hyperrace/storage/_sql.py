@@ -9,6 +9,7 @@ reads use a second engine that never blocks writers. PostgreSQL needs ``psycopg`
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import time
 import weakref
@@ -22,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from hyperrace.exceptions import ConfigurationError, StorageError
+from hyperrace.exceptions import ConfigurationError, HyperraceError, StorageError
 from hyperrace.history import Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
@@ -31,10 +32,12 @@ from hyperrace.storage._base import (
     StudyInfo,
     StudySummary,
 )
+from hyperrace.storage._rows import DECODE_ERRORS, bad_row, load_json, trial_row_problem
 from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
 from hyperrace.storage._schema import enqueued as enqueued_t
+from hyperrace.storage._urls import hide_password, mask_url, shows_password, without_password
 from hyperrace.trial import (
     DecisionRecord,
     Enqueued,
@@ -42,6 +45,7 @@ from hyperrace.trial import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    as_value,
     check_value,
 )
 
@@ -155,21 +159,50 @@ class SQLStorage:
 
     def __init__(self, url: str, *, busy_timeout: float = 60.0, upgrade: bool = False) -> None:
         self._url = normalize_url(url)
+        error: BaseException | None = None
+        try:
+            self._open(url, busy_timeout, upgrade)
+        except Exception as exc:
+            # an error that shows the password is raised again masked, without the original
+            error = without_password(exc, self._url)
+            if error is exc:
+                raise
+        if error is not None:
+            raise error
+
+    def _open(self, url: str, busy_timeout: float, upgrade: bool) -> None:
+        shown = mask_url(url)
         try:
             parsed = sa.engine.make_url(self._url)
-        except sa.exc.ArgumentError as exc:
+        except (sa.exc.ArgumentError, ValueError):  # a URL it cannot read, a port not a number
             raise ConfigurationError(
-                f"storage URL {url!r} is not valid: {exc}; use 'sqlite:///hyperrace.db' or "
-                "'postgresql+psycopg://user@host:5432/dbname'"
-            ) from exc
+                f"storage URL {shown!r} is not valid; use 'sqlite:///hyperrace.db' or "
+                "'postgresql+psycopg://user:PASSWORD@host:5432/dbname' (a password with special "
+                "characters percent-encoded)"
+            ) from None
+        parts = [parsed.username, parsed.password, parsed.host, parsed.database]
+        parts += [str(v) for v in parsed.query.values()]
+        if any("\x00" in str(p) for p in parts if p is not None):
+            # libpq stops reading a connection string at a NUL: what follows it (the host, the
+            # port) would be dropped, and the default server connected to instead
+            raise ConfigurationError(
+                f"storage URL {shown!r} holds a NUL character (\\x00, or %00); remove it"
+            )
         self._sqlite = parsed.get_backend_name() == "sqlite"
         if self._sqlite:
             if parsed.database in (None, "", ":memory:"):
                 raise ConfigurationError(
-                    f"storage URL {url!r} names no file; use 'sqlite:///hyperrace.db', or "
+                    f"storage URL {shown!r} names no file; use 'sqlite:///hyperrace.db', or "
                     "storage='memory://' for a study that lives in this process only"
                 )
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except (OSError, ValueError) as exc:  # no permission, a NUL in the name, ...
+                raise ConfigurationError(
+                    f"storage URL {shown!r} names a file whose folder cannot be created "
+                    f"({exc}); give a path of a folder you can write, e.g. "
+                    "'sqlite:///hyperrace.db'"
+                ) from None
             self._write = self._sqlite_engine(busy_timeout, immediate=True)
             self._read = self._sqlite_engine(busy_timeout, immediate=False)
         else:
@@ -180,12 +213,26 @@ class SQLStorage:
             try:
                 self._write = sa.create_engine(self._url, pool_pre_ping=True)
             except (ImportError, sa.exc.ArgumentError) as exc:
-                raise ConfigurationError(f"cannot open storage {url!r}: {exc}") from exc
+                raise ConfigurationError(
+                    f"cannot open storage {shown!r}: {hide_password(str(exc), self._url)}"
+                ) from exc
             # a snapshot is read with several statements: they must all see the same commits
             self._read = self._write.execution_options(isolation_level="REPEATABLE READ")
         # close pooled connections when this storage is dropped without close()
         self._finalizer = weakref.finalize(self, _dispose, self._write, self._read)
-        self._ensure_schema(upgrade)
+        try:
+            self._ensure_schema(upgrade)
+        except HyperraceError:
+            self._finalizer()
+            raise
+        except (sa.exc.DBAPIError, ValueError) as exc:
+            # the driver refused what the URL says (a bad connection option, a NUL in a name):
+            # not a database that failed, a URL to fix
+            self._finalizer()
+            cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+            raise StorageError(
+                f"cannot open storage {shown!r}: {hide_password(str(cause), self._url)}"
+            ) from None
 
     # -- engines and transactions -------------------------------------------------------------
 
@@ -212,17 +259,27 @@ class SQLStorage:
     def url(self) -> str:
         return self._url
 
+    def __repr__(self) -> str:
+        return f"SQLStorage({mask_url(self._url)!r})"
+
     def _retry(self, fn: Callable[[], T]) -> T:
         delay = 0.05
+        error: StorageError | None = None
         for attempt in range(_RETRIES):
             try:
                 return fn()
             except OperationalError as exc:
                 if attempt == _RETRIES - 1 or not _is_transient(exc):
-                    raise StorageError(f"storage {self._url!r} failed: {exc.orig or exc}") from exc
+                    error = StorageError(
+                        f"storage {mask_url(self._url)!r} failed: "
+                        f"{hide_password(str(exc.orig or exc), self._url)}"
+                    )
+                    if not shows_password(exc, self._url):
+                        raise error from exc
+                    break  # raised below, not chained to the error that shows the password
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
+        raise error if error is not None else AssertionError("unreachable")
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -248,13 +305,13 @@ class SQLStorage:
             return
         if version is not None and version not in _known_revisions():
             raise StorageError(
-                f"storage {self._url!r} has schema version {version!r}, written by a newer "
-                f"hyperrace (this one reads version {SCHEMA_VERSION!r}); upgrade hyperrace"
+                f"storage {mask_url(self._url)!r} has schema version {version!r}, written by a "
+                f"newer hyperrace (this one reads version {SCHEMA_VERSION!r}); upgrade hyperrace"
             )
         if version is not None and not upgrade:
             raise StorageError(
-                f"storage {self._url!r} has the older schema version {version!r} (this hyperrace "
-                f"reads {SCHEMA_VERSION!r}); back it up, then migrate it with: "
+                f"storage {mask_url(self._url)!r} has the older schema version {version!r} (this "
+                f"hyperrace reads {SCHEMA_VERSION!r}); back it up, then migrate it with: "
                 "hyperrace upgrade --storage URL"
             )
         self._retry(self.upgrade)
@@ -277,16 +334,23 @@ class SQLStorage:
 
     @staticmethod
     def _study_info(row: Any) -> StudyInfo:
+        where = f"study {row.name!r}"
+        try:
+            seed = int(row.seed)
+        except DECODE_ERRORS:
+            raise bad_row(where, "seed", row.seed, "not an integer") from None
+        if row.direction not in ("minimize", "maximize"):
+            raise bad_row(where, "direction", row.direction, "not 'minimize' or 'maximize'")
         return StudyInfo(
             study_id=row.study_id,
             name=row.name,
             direction=row.direction,
-            space=json.loads(row.space),
-            optimizer=json.loads(row.optimizer),
-            seed=int(row.seed),
+            space=load_json(row.space, where, "space", dict),
+            optimizer=load_json(row.optimizer, where, "optimizer", dict),
+            seed=seed,
             created=row.created,
             elapsed_seconds=row.elapsed_seconds,
-            attrs=json.loads(row.attrs),
+            attrs=load_json(row.attrs, where, "attrs", dict),
         )
 
     def create_study(
@@ -354,7 +418,8 @@ class SQLStorage:
                 rows = conn.execute(query).all()
             out = []
             for name, direction, created, attrs, last, curve, n, running, done, failed in rows:
-                by = json.loads(attrs or "{}").get("best_by", "last")
+                saved = load_json(attrs or "{}", f"study {name!r}", "attrs", dict)
+                by = saved.get("best_by", "last")
                 best = curve if by == "curve" else last  # an unknown rule ranks as "last"
                 out.append(StudySummary(name, direction, n, running, done, failed, created, best))
             return out
@@ -402,7 +467,7 @@ class SQLStorage:
                     .where(studies.c.study_id == study_id)
                     .with_for_update()
                 ).scalar()
-                attrs = json.loads(raw or "{}")
+                attrs = load_json(raw or "{}", f"study {study_id}", "attrs", dict)
                 attrs[key] = value
                 conn.execute(
                     studies.update()
@@ -611,7 +676,7 @@ class SQLStorage:
             d.start,
             d.stop,
             d.optimizer,
-            json.loads(d.info),
+            load_json(d.info, f"decision {d.idx}", "info", dict),
             d.time,
             d.decision_key or "",
         )
@@ -670,7 +735,7 @@ class SQLStorage:
                 ).first()
                 if row is None:
                     raise KeyError(f"no trial with trial_id={trial_id}")
-                attrs = json.loads(row.user_attrs or "{}")
+                attrs = load_json(row.user_attrs or "{}", f"trial {trial_id}", "user_attrs", dict)
                 attrs[key] = json.loads(text)
                 conn.execute(
                     trials.update()
@@ -691,6 +756,8 @@ class SQLStorage:
         run: int | None = None,
     ) -> Reported:
         problem = check_value(observation.value)
+        if problem is None:  # a Python float, whatever number type the caller gave
+            observation = dataclasses.replace(observation, value=as_value(observation.value))
         reached = (
             sa.select(sa.func.max(observations.c.fidelity))
             .where(observations.c.trial_id == trial_id)
@@ -1040,24 +1107,30 @@ class SQLStorage:
             user_attrs,
             devices,
         ) = row
-        return TrialRecord(
-            tid,
-            number,
-            json.loads(config),
-            TrialStatus(status),
-            curve,
-            target,
-            ckpt,
-            work,
-            StopReason(reason),
-            message,
-            created,
-            updated,
-            hb,
-            lost,
-            json.loads(user_attrs) if user_attrs != "{}" else {},
-            tuple(json.loads(devices)) if devices else (),
-        )
+        try:
+            record = TrialRecord(
+                tid,
+                number,
+                json.loads(config),
+                TrialStatus(status),
+                curve,
+                target,
+                ckpt,
+                work,
+                StopReason(reason),
+                message,
+                created,
+                updated,
+                hb,
+                lost,
+                json.loads(user_attrs) if user_attrs != "{}" else {},
+                tuple(json.loads(devices)) if devices else (),
+            )
+        except DECODE_ERRORS:  # a row edited by hand: say which column holds what
+            raise trial_row_problem(row) from None
+        if type(record.config) is not dict or type(record.user_attrs) is not dict:
+            raise trial_row_problem(row)
+        return record
 
     def trial(self, trial_id: int) -> TrialRecord:
         def run() -> TrialRecord:
@@ -1149,7 +1222,14 @@ class SQLStorage:
             .where(enqueued_t.c.study_id == study_id, enqueued_t.c.trial_id.is_(None))
             .order_by(enqueued_t.c.idx)
         ).all()
-        return tuple(Enqueued(i, json.loads(c), json.loads(u)) for i, c, u in rows)
+        return tuple(
+            Enqueued(
+                i,
+                load_json(c, f"queued configuration {i}", "config", dict),
+                load_json(u, f"queued configuration {i}", "user_attrs", dict),
+            )
+            for i, c, u in rows
+        )
 
     @staticmethod
     def _decisions(conn: Connection, study_id: int, start: int) -> tuple[DecisionRecord, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import numbers
 import re
 import shutil
 import tempfile
@@ -13,6 +14,8 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from hyperrace._clock import Clock, SystemClock
 from hyperrace._rng import decision_rng, new_seed
@@ -36,7 +39,14 @@ from hyperrace.optimizers import (
     spec_of,
 )
 from hyperrace.space import Space
-from hyperrace.storage import DecisionConflict, NewDecision, Storage, StudyInfo, open_storage
+from hyperrace.storage import (
+    DecisionConflict,
+    NewDecision,
+    Storage,
+    StudyInfo,
+    mask_url,
+    open_storage,
+)
 from hyperrace.study._budget import Budget
 from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
@@ -47,8 +57,10 @@ from hyperrace.trial import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    as_value,
     check_user_attr,
     check_value,
+    short_repr,
 )
 
 if TYPE_CHECKING:
@@ -63,10 +75,27 @@ _MAX_CONFLICTS = 200
 _EMPTY_TRIAL = TrialRecord(0, 0, {}, TrialStatus.RUNNING)
 
 
+def _finite(x: object) -> bool:
+    """Whether ``x`` is a real number (NumPy's too; not a bool) of finite float value."""
+    if isinstance(x, bool | np.bool_) or not isinstance(x, numbers.Real):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
 def _check_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 512:
         raise ConfigurationError(
-            f"study name {name!r} must be a non-empty string of at most 512 characters"
+            f"study name {short_repr(name)} must be a non-empty string of at most 512 characters"
+        )
+    control = [c for c in name if ord(c) < 32 or ord(c) == 127]
+    if control:
+        # PostgreSQL refuses NUL in text, and the others garble the CLI's tables
+        raise ConfigurationError(
+            f"study name {short_repr(name)} holds the control character {control[0]!r}; use "
+            "printable characters only"
         )
     return name
 
@@ -204,8 +233,8 @@ class Study:
             names = [s.name for s in self.storage.list_studies()]
             listing = ", ".join(repr(n) for n in names) if names else "none"
             raise StudyNotFoundError(
-                f"study {name!r} does not exist in {self.storage.url}; pass a space to create it "
-                f"(studies there: {listing})"
+                f"study {name!r} does not exist in {mask_url(self.storage.url)}; pass a space to "
+                f"create it (studies there: {listing})"
             )
         if not isinstance(space, Space):
             raise ConfigurationError(
@@ -638,7 +667,18 @@ class Study:
                 )
             fidelity = 1
         self._check_fidelity(fidelity)
-        obs = Observation(float(fidelity), value, wall_seconds, cpu_seconds, self.clock.timestamp())
+        for name, seconds in (("wall_seconds", wall_seconds), ("cpu_seconds", cpu_seconds)):
+            if not _finite(seconds) or seconds < 0:
+                raise ConfigurationError(
+                    f"{name}={short_repr(seconds)} must be a finite number of seconds, at least 0"
+                )
+        # a value that is refused goes to the storage as it is: the trial fails, the reason
+        # naming it
+        if check_value(value) is None:
+            value = as_value(value)
+        obs = Observation(
+            float(fidelity), value, float(wall_seconds), float(cpu_seconds), self.clock.timestamp()
+        )
         # a job this object handed out reports as its run: refused once that run was taken as
         # lost and the trial resumed elsewhere (TrialStateError says so)
         run = self._keeper.run_of(trial_id) if self._keeper is not None else None
@@ -672,17 +712,16 @@ class Study:
     def _check_fidelity(self, fidelity: float) -> None:
         f = self.space.fidelity
         high = self._max_fidelity
-        bad = not isinstance(fidelity, int | float) or isinstance(fidelity, bool)
-        bad = bad or not math.isfinite(fidelity) or fidelity <= 0
+        bad = not _finite(fidelity) or fidelity <= 0
         if not bad and self._integer_fidelity:
             bad = not float(fidelity).is_integer() or fidelity > high
         if bad:
             unit = f.unit if f is not None else "steps"
             raise ConfigurationError(
-                f"fidelity={fidelity!r} is not a fidelity of this study: report whole {unit} "
-                f"from 1 to {high:g}"
+                f"fidelity={short_repr(fidelity)} is not a fidelity of this study: report whole "
+                f"{unit} from 1 to {high:g}"
                 if self._integer_fidelity
-                else f"fidelity={fidelity!r} must be a positive number of seconds"
+                else f"fidelity={short_repr(fidelity)} must be a positive number of seconds"
             )
 
     def tell(self, job: Job, *, error: str | None = None) -> TrialRecord:
@@ -838,4 +877,5 @@ class Study:
         ).run()
 
     def __repr__(self) -> str:
-        return f"Study({self.name!r}, direction={self.direction!r}, storage={self.storage.url!r})"
+        storage = mask_url(self.storage.url)
+        return f"Study({self.name!r}, direction={self.direction!r}, storage={storage!r})"

@@ -1,6 +1,6 @@
 """Trials: frozen records of configs and curves, the objective's Trial handle, checkpoints."""
 
-from hyperrace.trial._checkpoint import Checkpoint
+from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint
 from hyperrace.trial._handle import InvalidValue, ReportMirror, ReportSink, Trial
 from hyperrace.trial._records import (
     DecisionRecord,
@@ -9,11 +9,14 @@ from hyperrace.trial._records import (
     StopReason,
     TrialRecord,
     TrialStatus,
+    as_value,
     check_user_attr,
     check_value,
+    short_repr,
 )
 
 __all__ = [
+    "TRUSTED_ENV",
     "Checkpoint",
     "DecisionRecord",
     "Enqueued",
@@ -25,6 +28,8 @@ __all__ = [
     "Trial",
     "TrialRecord",
     "TrialStatus",
+    "as_value",
     "check_user_attr",
     "check_value",
+    "short_repr",
 ]

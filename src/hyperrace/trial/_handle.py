@@ -20,14 +20,24 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
+
+import numpy as np
 
 from hyperrace._clock import Clock, SystemClock
 from hyperrace._devices import torch_devices_seen
 from hyperrace.exceptions import TrialStateError
 from hyperrace.trial._checkpoint import Checkpoint
-from hyperrace.trial._records import Observation, StopReason, check_user_attr, check_value
+from hyperrace.trial._records import (
+    Observation,
+    StopReason,
+    as_value,
+    check_user_attr,
+    check_value,
+    short_repr,
+)
 
 __all__ = ["InvalidValue", "ReportMirror", "ReportSink", "Trial"]
 
@@ -264,14 +274,24 @@ class Trial:
                 fidelity = self._current
             else:
                 fidelity = self.start + self.seconds(self.fidelity_clock)
-        fidelity = float(fidelity)
+        given = fidelity
+        try:  # a real number (NumPy's too), not a bool, text or an int too large for a float
+            real = isinstance(given, numbers.Real) and not isinstance(given, bool | np.bool_)
+            fidelity = float(given) if real else math.nan
+        except Exception:
+            fidelity = math.nan
         if not math.isfinite(fidelity) or fidelity <= 0:
-            raise TrialStateError(f"fidelity={fidelity} must be a positive finite number")
+            raise TrialStateError(
+                f"fidelity={short_repr(given)} must be a positive finite number, e.g. "
+                "trial.report(value, fidelity=epoch)"
+            )
         wall, cpu = self._clock.wall(), self._clock.cpu()
         problem = check_value(value)
         obs = Observation(
             fidelity=fidelity,
-            value=float("nan") if problem else float(value),
+            # a value that is refused goes to the storage as it is, which fails the trial with
+            # the reason naming it
+            value=value if problem else as_value(value),
             wall_seconds=wall - self._last_wall,
             cpu_seconds=cpu - self._last_cpu,
             time=self._clock.timestamp(),

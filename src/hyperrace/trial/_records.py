@@ -22,8 +22,10 @@ __all__ = [
     "StopReason",
     "TrialRecord",
     "TrialStatus",
+    "as_value",
     "check_user_attr",
     "check_value",
+    "short_repr",
 ]
 
 
@@ -65,18 +67,47 @@ class StopReason(str, enum.Enum):
         return self in (StopReason.INTERRUPTED, StopReason.LOST)
 
 
-def check_value(value: float) -> str | None:
-    """Why ``value`` cannot be recorded as a metric (NaN, infinite, not a number), or ``None``."""
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)``, cut to about ``limit`` characters (a refusal names the value, not a
+    megabyte of it); a ``repr`` that fails says so."""
+    try:
+        text = repr(value)
+    except Exception as exc:
+        text = f"<{type(value).__name__} whose repr() raised {type(exc).__name__}>"
+    if len(text) > limit:
+        text = f"{text[: limit - 20]}...{text[-12:]} ({len(text)} characters)"
+    return text
+
+
+def check_value(value: object) -> str | None:
+    """Why ``value`` cannot be recorded as a metric (NaN, infinite, too large for a float, not
+    a number), or ``None``. Never raises, whatever ``value`` is."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         try:
+            value = float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            return f"the reported value {short_repr(value)} is too large for a float"
+        except Exception as exc:
+            return (
+                f"the reported value {short_repr(value)} is not a number: report a float, e.g. "
+                f"float(loss) (float() of it raised {type(exc).__name__})"
+            )
+    elif isinstance(value, int):
+        try:
             value = float(value)
-        except (TypeError, ValueError):
-            return f"the reported value {value!r} is not a number"
+        except OverflowError:
+            return f"the reported value {short_repr(value)} is too large for a float"
     if math.isnan(value):
         return "the reported value is NaN"
     if math.isinf(value):
         return f"the reported value is {value}"
     return None
+
+
+def as_value(value: object) -> float:
+    """The metric ``value`` as it is stored: a Python float, ``-0.0`` as ``0.0`` (so that every
+    storage gives back the same). Only for a value :func:`check_value` accepts."""
+    return float(value) + 0.0  # type: ignore[arg-type]
 
 
 def check_user_attr(key: object, value: object) -> None:

@@ -21,10 +21,12 @@ Best so far
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hyperrace.exceptions import SpaceError
 from hyperrace.history import Direction, History
 from hyperrace.space import Categorical, Space
 from hyperrace.trial import DecisionRecord, Observation, TrialRecord, TrialStatus
@@ -348,6 +350,29 @@ class ParallelTable:
     metric: str = "value"
 
 
+def _choice_index(dim: Categorical, config: Mapping[str, Any], name: str) -> float | None:
+    """The index of ``config[name]`` among the choices; ``None`` where it has none (an inactive
+    conditional, or a config edited by hand to a value that is not a choice)."""
+    if name not in config:
+        return None
+    try:
+        return float(dim.index(config[name]))
+    except (SpaceError, TypeError, ValueError):
+        return None
+
+
+def _number(config: Mapping[str, Any], name: str) -> float | None:
+    """``config[name]`` as a finite float, ``None`` where it is absent or not a number."""
+    value = config.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def parallel_table(history: History, space: Space, *, metric: str = "value") -> ParallelTable:
     """The configurations and last values of every trial that reported (failed ones too)."""
     rows = [t for t in history.trials if t.curve]
@@ -355,12 +380,10 @@ def parallel_table(history: History, space: Space, *, metric: str = "value") -> 
     for name, dim in space.dimensions.items():
         if isinstance(dim, Categorical):
             labels = tuple(str(c) for c in dim.choices)
-            values = tuple(
-                float(dim.index(t.config[name])) if name in t.config else None for t in rows
-            )
+            values = tuple(_choice_index(dim, t.config, name) for t in rows)
             columns.append(ParallelColumn(name, values, labels))
         else:
-            raw = tuple(float(t.config[name]) if name in t.config else None for t in rows)
+            raw = tuple(_number(t.config, name) for t in rows)
             low, high = float(getattr(dim, "low", 0.0)), float(getattr(dim, "high", 1.0))
             log = bool(getattr(dim, "log", False))
             columns.append(ParallelColumn(name, raw, None, log, low, high))

@@ -14,7 +14,7 @@ from typing import Any
 from hyperrace.exceptions import ConfigurationError, StudyNotFoundError
 from hyperrace.history import History
 from hyperrace.space import Space
-from hyperrace.storage import Storage, StudyInfo
+from hyperrace.storage import Storage, StudyInfo, mask_url
 from hyperrace.trial import TrialStatus
 from hyperrace.visual import _plotly as fig
 from hyperrace.visual._data import best_so_far, parallel_table, race
@@ -50,7 +50,7 @@ def read(storage: Storage, name: str, since: Mapping[int, History] | None = None
         names = [s.name for s in storage.list_studies()]
         listing = ", ".join(repr(n) for n in names) if names else "none"
         raise StudyNotFoundError(
-            f"study {name!r} does not exist in {storage.url} (studies there: {listing})"
+            f"study {name!r} does not exist in {mask_url(storage.url)} (studies there: {listing})"
         )
     before = since.get(info.study_id) if since is not None else None
     history = storage.history(info.study_id, decisions=True, since=before)
