@@ -131,6 +131,7 @@ def scorecard(
                 others[int(np.argmin([mean[o][j] for o in others]))] for j in range(len(points))
             ]
             out["ratio"] = mean[candidate] / best_other
+        out["paired"] = _paired(regret, candidate, [o for o in optimizers if o != candidate])
         if versus in mean:
             final = len(EPOCHS) - 1
             per = {
@@ -138,6 +139,36 @@ def scorecard(
             }
             out["versus"] = per
             out["within"] = sum(1 for c, v in per.values() if c <= within * v or c <= 0.0)
+    return out
+
+
+def _paired(
+    regret: Mapping[tuple[str, str], Mapping[int, Sequence[float]]],
+    candidate: str,
+    others: Sequence[str],
+) -> dict[str, list[tuple[int, int, float, float]]]:
+    """Per other optimizer and fixed epoch budget, over the (instance, seed) runs both made: the
+    candidate's wins (lower regret), the runs, the mean difference of regret (candidate minus
+    other) and its standard error."""
+    out: dict[str, list[tuple[int, int, float, float]]] = {}
+    for o in others:
+        rows = []
+        for j in range(len(EPOCHS)):
+            diffs = np.array(
+                [
+                    runs[s][j] - regret[(o, t)][s][j]
+                    for (name, t), runs in regret.items()
+                    if name == candidate
+                    for s in runs
+                    if s in regret.get((o, t), {})
+                ]
+            )
+            if len(diffs) == 0:
+                break
+            sem = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
+            rows.append((int((diffs < 0).sum()), len(diffs), float(diffs.mean()), sem))
+        if rows:
+            out[o] = rows
     return out
 
 
@@ -178,6 +209,19 @@ def markdown(card: Mapping[str, Any], candidate: str, versus: str, within: float
             f"{candidate} has the best mean rank at: "
             + (", ".join(f"{int(FRACTIONS[j] * 100)} %" for j in first) or "none")
         )
+    if card.get("paired"):
+        lines += [
+            "",
+            f"Paired runs (same instance and seed): {candidate}'s wins / runs, and the mean "
+            f"difference of regret ({candidate} minus the other) +- its standard error:",
+            "",
+            "| against | " + " | ".join(f"@{int(e)} ep" for e in EPOCHS) + " |",
+            "|---|" + "---:|" * len(EPOCHS),
+        ]
+        for o, rows in sorted(card["paired"].items()):
+            cells = [f"{w}/{n}, {d:+.4f} +- {e:.4f}" for w, n, d, e in rows]
+            lines.append(f"| {o} | " + " | ".join(cells) + " |")
+        lines.append("")
     if "versus" in card:
         worse = sorted(
             (c / v if v > 0 else math.inf, t, c, v)
