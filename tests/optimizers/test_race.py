@@ -371,6 +371,7 @@ def test_two_processes_decide_the_same_from_reports_whose_times_tie(shared_url: 
             study.tell(job)  # type: ignore[arg-type]
     times = {o.time for t in study.trials for o in t.curve}
     assert len(times) == 1  # every report at the same instant
+    study.close()  # its heartbeat thread and that thread's connection
     study.storage.close()
     runs = [
         json.loads(

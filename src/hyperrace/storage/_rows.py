@@ -37,6 +37,11 @@ def bad_row(where: str, column: str, value: object, why: str) -> StorageError:
     )
 
 
+def _no_constant(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity`` are not JSON, and hyperrace never writes them."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def load_json(text: object, where: str, column: str, kind: type | None = None) -> Any:
     """``text`` decoded from JSON, of type ``kind`` when given.
 
@@ -45,7 +50,7 @@ def load_json(text: object, where: str, column: str, kind: type | None = None) -
             column and the value.
     """
     try:
-        value = json.loads(text)  # type: ignore[arg-type]
+        value = json.loads(text, parse_constant=_no_constant)  # type: ignore[arg-type]
     except DECODE_ERRORS as exc:
         if isinstance(exc, json.JSONDecodeError):
             why = f"not JSON: {exc}"
