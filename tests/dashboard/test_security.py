@@ -143,17 +143,18 @@ def test_tokens_are_checked_and_chosen_where_the_dashboard_listens(
         create_app("memory://", token="tiny")
 
 
+def spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """A dashboard process whose output the test reads."""
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
 def test_served_off_loopback_the_command_prints_a_generated_token_once(study_url: str) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
-    args = [str(HYPERRACE), "dashboard", "--storage", study_url, "--host", "0.0.0.0"]
-    proc = subprocess.Popen(
-        [*args, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = spawn([str(HYPERRACE), "dashboard", "--storage", study_url, "--host", "0.0.0.0",
+                  "--port", str(port)], env)  # fmt: skip
     try:
         assert proc.stdout is not None
         first, second = proc.stdout.readline(), proc.stdout.readline()
@@ -177,14 +178,8 @@ def test_served_off_loopback_the_command_prints_a_generated_token_once(study_url
 def test_a_token_from_the_environment_is_required_and_not_printed(study_url: str) -> None:
     port = free_port()
     env = {**os.environ, TOKEN_ENV: TOKEN}
-    args = [str(HYPERRACE), "dashboard", "--storage", study_url, "--host", "0.0.0.0"]
-    proc = subprocess.Popen(
-        [*args, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = spawn([str(HYPERRACE), "dashboard", "--storage", study_url, "--host", "0.0.0.0",
+                  "--port", str(port)], env)  # fmt: skip
     try:
         assert proc.stdout is not None
         proc.stdout.readline()
@@ -205,13 +200,7 @@ def test_serve_off_loopback_prints_the_url_with_a_generated_token(study_url: str
         f"serve(sys.argv[1], host='0.0.0.0', port={port})"
     )
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, study_url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    proc = spawn([sys.executable, "-c", code, study_url], env)
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()

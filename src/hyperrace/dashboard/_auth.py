@@ -15,6 +15,7 @@ without a valid token gets 401 with a message that says how to give one.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import ipaddress
 import os
@@ -43,10 +44,8 @@ _ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (an IP address or a host name) is of this machine only: a loopback
     address, or a name all of whose addresses are loopback ones."""
-    try:
+    with contextlib.suppress(ValueError):  # not an address: a host name, resolved below
         return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        pass
     try:
         found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
