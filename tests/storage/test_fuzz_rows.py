@@ -116,6 +116,7 @@ def refused_for(text: str, column: str, message: str) -> None:
 @FUZZ
 @given(where=st.sampled_from(COLUMNS), text=ODD_TEXT)
 @example(where=("hr_studies", "attrs"), text='{"0":NaN,"":""}')  # NaN is not JSON
+@example(where=("hr_studies", "attrs"), text='{"":1E310}')  # overflows to infinity
 def test_a_row_edited_by_hand_is_read_or_refused_by_name(
     url: str, where: tuple[str, str], text: str
 ) -> None:

@@ -42,6 +42,15 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent, refused when it overflows to infinity (e.g.
+    ``1E310``): hyperrace could not write it back."""
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a float")
+    return value
+
+
 def load_json(text: object, where: str, column: str, kind: type | None = None) -> Any:
     """``text`` decoded from JSON, of type ``kind`` when given.
 
@@ -50,7 +59,11 @@ def load_json(text: object, where: str, column: str, kind: type | None = None) -
             column and the value.
     """
     try:
-        value = json.loads(text, parse_constant=_no_constant)  # type: ignore[arg-type]
+        value = json.loads(
+            text,  # type: ignore[arg-type]
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+        )
     except DECODE_ERRORS as exc:
         if isinstance(exc, json.JSONDecodeError):
             why = f"not JSON: {exc}"
