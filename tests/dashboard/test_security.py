@@ -254,6 +254,7 @@ def test_dashboard_pages_and_errors_never_show_a_storage_password(pg_url: str) -
     job = study.ask()
     study.report(job.trial_id, 0.5)
     study.tell(job)
+    study.close()
     app = TestClient(create_app(url))
     bodies = []
     for path in (
