@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: The Alembic revision this code reads and writes.
-SCHEMA_VERSION = "0007"
+SCHEMA_VERSION = "0008"
 
 metadata = MetaData()
 

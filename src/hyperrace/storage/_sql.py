@@ -97,6 +97,14 @@ def _is_transient(exc: OperationalError) -> bool:
     )
 
 
+#: One report on PostgreSQL (migration 0008), with its arguments in the function's order.
+_REPORT_CALL = "SELECT code, granted FROM hr_report(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+#: One decision on PostgreSQL (migration 0008).
+_DECIDE_CALL = (
+    "SELECT code, trial_id, start, number FROM hr_decide(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
 def _better(value: Any, best: Any) -> Any:
     """SQL: ``value`` is better than the study's ``best`` (a column of ``hr_studies``, NULL
     while there is none) in the study's direction."""
@@ -545,6 +553,12 @@ class SQLStorage:
     def apply_decision(
         self, study_id: int, index: int, decision: NewDecision, *, now: float
     ) -> tuple[DecisionRecord, TrialRecord]:
+        if not self._sqlite and decision.enqueued is None:
+            # the common case in one round trip (migration 0008); the rest below
+            fast = self._retry(lambda: self._decide_call(study_id, index, decision, now))
+            if fast is not None:
+                return fast
+
         def run() -> tuple[DecisionRecord, int]:
             try:
                 with self._tx() as conn:
@@ -656,6 +670,86 @@ class SQLStorage:
         record, trial_id = self._retry(run)
         return record, self.trial(trial_id)
 
+    def _decide_call(
+        self, study_id: int, index: int, decision: NewDecision, now: float
+    ) -> tuple[DecisionRecord, TrialRecord] | None:
+        """A decision through PostgreSQL's ``hr_decide`` (one statement, its own transaction):
+        its records, or ``None`` (nothing written) when a decision with its key is stored
+        already and :meth:`apply_decision`'s general path must return that one.
+
+        Raises:
+            DecisionConflict: another process took the decision's index (or the trial).
+        """
+        start_kind = decision.kind == "start"
+        if start_kind and decision.config is None:
+            raise ValueError("a start decision needs a config")
+        config = _dumps(decision.config) if start_kind else None
+        try:
+            with self._write.connect() as conn:
+                code, trial_id, start, number = (
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    .exec_driver_sql(
+                        _DECIDE_CALL,
+                        (
+                            study_id,
+                            index,
+                            decision.kind,
+                            decision.key,
+                            config,
+                            None if start_kind else decision.trial_id,
+                            decision.stop,
+                            decision.optimizer,
+                            _dumps(decision.info),
+                            now,
+                        ),
+                    )
+                    .one()
+                )
+        except IntegrityError as exc:  # a trial's number taken by the general path meanwhile
+            raise DecisionConflict(f"decision {index} of study {study_id} is taken") from exc
+        if code == "check":
+            return None
+        if code == "conflict":
+            raise DecisionConflict(
+                f"decision {index} of study {study_id} is taken"
+                if start_kind
+                else f"decision {index} of study {study_id} is taken, or trial "
+                f"{decision.trial_id} is not a paused trial here"
+            )
+        record = DecisionRecord(
+            index,
+            decision.kind,
+            int(trial_id),
+            float(start),
+            decision.stop,
+            decision.optimizer,
+            dict(decision.info),
+            now,
+            decision.key,
+        )
+        if not start_kind:
+            return record, self.trial(trial_id)
+        # a new trial's record is what was just written: no need to read it back
+        trial = TrialRecord(
+            int(trial_id),
+            int(number),
+            json.loads(config),  # type: ignore[arg-type]
+            TrialStatus.RUNNING,
+            (),
+            decision.stop,
+            None,
+            0.0,
+            StopReason.NONE,
+            "",
+            now,
+            now,
+            now,
+            0,
+            {},
+            (),
+        )
+        return record, trial
+
     @staticmethod
     def _decision_by_key(conn: Connection, study_id: int, key: str) -> DecisionRecord | None:
         """The study's decision written with ``key``, if there is one."""
@@ -758,6 +852,13 @@ class SQLStorage:
         problem = check_value(observation.value)
         if problem is None:  # a Python float, whatever number type the caller gave
             observation = dataclasses.replace(observation, value=as_value(observation.value))
+            if not self._sqlite:
+                # the common case in one round trip (migration 0008); the rest below
+                fast = self._retry(
+                    lambda: self._report_call(trial_id, observation, work, checkpoint_fidelity, run)
+                )
+                if fast is not None:
+                    return fast
         reached = (
             sa.select(sa.func.max(observations.c.fidelity))
             .where(observations.c.trial_id == trial_id)
@@ -857,6 +958,40 @@ class SQLStorage:
                 return Reported(TrialStatus.RUNNING, target)
 
         return self._retry(tx)
+
+    def _report_call(
+        self,
+        trial_id: int,
+        observation: Observation,
+        work: float | None,
+        checkpoint_fidelity: float | None,
+        run: int | None,
+    ) -> Reported | None:
+        """A report through PostgreSQL's ``hr_report`` (one statement, its own transaction):
+        the result, or ``None`` (nothing written) when it is not the common case (an error to
+        raise, a retrained step) and :meth:`report`'s general path must take it."""
+        with self._write.connect() as conn:
+            code, target = (
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                .exec_driver_sql(
+                    _REPORT_CALL,
+                    (
+                        trial_id,
+                        observation.fidelity,
+                        observation.value,
+                        observation.wall_seconds,
+                        observation.cpu_seconds,
+                        observation.time,
+                        work,
+                        checkpoint_fidelity,
+                        run,
+                    ),
+                )
+                .one()
+            )
+        if code == "check":
+            return None
+        return Reported(TrialStatus.RUNNING, target)
 
     def end_run(
         self,
@@ -1133,6 +1268,28 @@ class SQLStorage:
         return record
 
     def trial(self, trial_id: int) -> TrialRecord:
+        def one_statement() -> TrialRecord:
+            # the row and its curve in one statement (one snapshot, one round trip)
+            with self._write.connect() as conn:
+                rows = (
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    .execute(
+                        sa.select(*self._trial_columns(), *self._observation_columns())
+                        .select_from(trials.outerjoin(observations))
+                        .where(trials.c.trial_id == trial_id)
+                        .order_by(observations.c.fidelity)
+                    )
+                    .all()
+                )
+            if not rows:
+                raise KeyError(f"no trial with trial_id={trial_id}")
+            n = len(self._trial_columns())
+            curve = tuple(Observation(*r[n:]) for r in rows if r[n] is not None)
+            return self._trial_record(rows[0][:n], curve)
+
+        if not self._sqlite:
+            return self._retry(one_statement)
+
         def run() -> TrialRecord:
             with self._ro() as conn:
                 row = conn.execute(
@@ -1154,14 +1311,26 @@ class SQLStorage:
     ) -> History:
         def run() -> History:
             with self._ro() as conn:
+                # the study's version, its number of decisions and of queued configurations
+                # in one round trip: when nothing changed that is all there is to read
+                n_decisions = (
+                    sa.select(sa.func.coalesce(sa.func.max(decisions_t.c.idx), -1) + 1)
+                    .where(decisions_t.c.study_id == study_id)
+                    .scalar_subquery()
+                )
+                n_queued = (
+                    sa.select(sa.func.count())
+                    .where(enqueued_t.c.study_id == study_id, enqueued_t.c.trial_id.is_(None))
+                    .scalar_subquery()
+                )
                 head = conn.execute(
-                    sa.select(studies.c.direction, studies.c.version).where(
+                    sa.select(studies.c.direction, studies.c.version, n_decisions, n_queued).where(
                         studies.c.study_id == study_id
                     )
                 ).first()
                 if head is None:
                     raise KeyError(f"no study with study_id={study_id}")
-                direction, version = head
+                direction, version, n_dec, queued = head
                 base = since if since is not None and since.version <= version else None
                 if (
                     base is not None
@@ -1178,15 +1347,10 @@ class SQLStorage:
                     n_dec = len(decs)
                 else:
                     decs = ()
-                    n_dec = conn.execute(
-                        sa.select(sa.func.coalesce(sa.func.max(decisions_t.c.idx), -1) + 1).where(
-                            decisions_t.c.study_id == study_id
-                        )
-                    ).scalar_one()
                 merged = _merge(base.trials if base else (), changed)
                 if merged is None:  # numbering not as expected (cannot happen): read it all
                     merged = self._changed_trials(conn, study_id, None)
-                queue = self._enqueued(conn, study_id)
+                queue = self._enqueued(conn, study_id) if queued else ()
             return History(direction, merged, n_dec, decs, version, queue)
 
         return self._retry(run)

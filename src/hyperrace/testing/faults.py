@@ -805,19 +805,32 @@ def lose_commit_answers(
     flag = "hyperrace_faults_inserted"
     counts = LostAnswers()
 
+    # on PostgreSQL a report and a decision are one call of a function, committed on its own
+    function = {"hr_decisions": "FROM HR_DECIDE(", "hr_observations": "FROM HR_REPORT("}.get(
+        table.lower()
+    )
+
     def after_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith(prefix):
+        text = statement.lstrip().upper()
+        if text.startswith(prefix):
             conn.info[flag] = True
+        elif function is not None and function in text:
+            conn.info[flag] = True
+            lose(conn, committed=True)  # the call was its own transaction
 
     def on_commit(conn: Connection) -> None:
+        lose(conn, committed=False)
+
+    def lose(conn: Connection, committed: bool) -> None:
         if not conn.info.pop(flag, False):
             return
         counts.seen += 1
         if counts.lost >= times or counts.seen % every:
             return
-        dbapi = conn.connection.dbapi_connection
-        assert dbapi is not None
-        dbapi.commit()  # the write goes through ...
+        if not committed:
+            dbapi = conn.connection.dbapi_connection
+            assert dbapi is not None
+            dbapi.commit()  # the write goes through ...
         counts.lost += 1
         if marker_dir is not None:
             (Path(marker_dir) / f"lost-answer-{os.getpid()}-{counts.lost}").touch()
