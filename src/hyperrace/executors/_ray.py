@@ -1,7 +1,8 @@
 """Jobs as Ray tasks: N jobs at once anywhere on a Ray cluster, or on a local Ray instance.
 
-Each job is one Ray task that opens the storage by its URL and calls :func:`run_job`, so every
-Ray worker must reach the storage (PostgreSQL; a SQLite file only when every worker runs on this
+Each job is one Ray task that calls :func:`run_job` with the storage at the study's URL (each
+Ray worker process opens it once and keeps it for its next tasks), so every Ray worker must
+reach the storage (PostgreSQL; a SQLite file only when every worker runs on this
 machine) and the study's artifacts folder (a shared folder mounted at the same path on every
 node), where a trial's checkpoints are written by one worker and read by the next.
 
@@ -31,7 +32,7 @@ from typing import Any
 
 from hyperrace._clock import SystemClock
 from hyperrace._imports import require
-from hyperrace.exceptions import ConfigurationError, TrialStateError
+from hyperrace.exceptions import ConfigurationError, StorageError, TrialStateError
 from hyperrace.executors._run import (
     InFlightHeartbeats,
     Objective,
@@ -100,8 +101,28 @@ class _StopPoll:
         return self._stop
 
 
+#: The storages a Ray worker process opened, by URL, newest last: a worker runs many tasks, and
+#: opening a storage (an engine, a connection, the schema's version checked) for each would
+#: cost more than a short job's reports.
+_OPEN: dict[str, Storage] = {}
+_KEEP_OPEN = 4
+
+
+def _worker_storage(url: str) -> Storage:
+    """This worker process's storage at ``url``, opened on first use and kept for the next
+    tasks (the least recently used closed beyond :data:`_KEEP_OPEN`)."""
+    storage = _OPEN.pop(url, None)
+    if storage is None:
+        storage = open_storage(url)
+    _OPEN[url] = storage
+    while len(_OPEN) > _KEEP_OPEN:
+        _OPEN.pop(next(iter(_OPEN))).close()
+    return storage
+
+
 def _run_task(url: str, spec: RunSpec, objective: Objective, flag: Any) -> Outcome:
-    """One job inside a Ray worker: open the storage by its URL, run the objective, close.
+    """One job inside a Ray worker: run the objective with the worker's storage at ``url``
+    (opened by its first task and kept for the next ones; see :func:`_worker_storage`).
 
     The run may end the worker process (``may_exit=True``): a run overdue on its time slice is
     ended in the storage and the worker exits; Ray starts a fresh one for the next task. A task
@@ -110,11 +131,14 @@ def _run_task(url: str, spec: RunSpec, objective: Objective, flag: Any) -> Outco
     gpus = _ray().get_gpu_ids()
     if gpus:
         spec = dataclasses.replace(spec, gpus=tuple(str(g) for g in gpus))
-    storage = open_storage(url)
+    storage = _worker_storage(url)
     try:
         return run_job(storage, spec, objective, stop_requested=_StopPoll(flag), may_exit=True)
-    finally:
-        storage.close()
+    except StorageError:
+        # the next task opens it anew rather than reuse what may be a broken engine
+        if _OPEN.pop(url, None) is not None:
+            storage.close()
+        raise
 
 
 def _check_artifacts(artifacts: str) -> None:
@@ -151,7 +175,7 @@ def _lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
 class RayExecutor:
     """Run jobs as Ray tasks: ``workers`` at once, on a Ray cluster or a local Ray instance.
 
-    Each job is one task that opens the storage by its URL, so the storage must be PostgreSQL
+    Each job is one task that reaches the storage by its URL, so the storage must be PostgreSQL
     (or a SQLite file when every Ray worker runs on this machine; ``memory://`` is refused), and
     the study's artifacts folder must be one that every Ray worker reaches at the same path (a
     shared folder: NFS, a mounted bucket), since a trial is resumed from its checkpoint on any
