@@ -99,6 +99,8 @@ def _is_transient(exc: OperationalError) -> bool:
 
 #: One report on PostgreSQL (migration 0008), with its arguments in the function's order.
 _REPORT_CALL = "SELECT code, granted FROM hr_report(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+#: The end of a run on PostgreSQL (migration 0008).
+_END_RUN_CALL = "SELECT code FROM hr_end_run(%s, %s, %s, %s, %s, %s)"
 #: One decision on PostgreSQL (migration 0008).
 _DECIDE_CALL = (
     "SELECT code, trial_id, start, number FROM hr_decide(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
@@ -219,7 +221,12 @@ class SQLStorage:
 
                 require("psycopg", "postgres", "PostgreSQL storage")
             try:
-                self._write = sa.create_engine(self._url, pool_pre_ping=True)
+                # one connection kept per process: many workers on one server must fit in its
+                # max_connections (100 by default); a thread that needs a second one while the
+                # first is in use (the heartbeat) opens it and closes it after
+                self._write = sa.create_engine(
+                    self._url, pool_pre_ping=True, pool_size=1, max_overflow=-1
+                )
             except (ImportError, sa.exc.ArgumentError) as exc:
                 raise ConfigurationError(
                     f"cannot open storage {shown!r}: {hide_password(str(exc), self._url)}"
@@ -993,6 +1000,28 @@ class SQLStorage:
             return None
         return Reported(TrialStatus.RUNNING, target)
 
+    def _end_run_call(
+        self,
+        trial_id: int,
+        status: TrialStatus,
+        reason: StopReason,
+        message: str,
+        now: float,
+        run: int | None,
+    ) -> bool:
+        """A run ended through PostgreSQL's ``hr_end_run`` (one statement, its own
+        transaction); False (nothing written) when :meth:`end_run`'s general path must take it
+        (a trial not running, a stale run: an error to raise)."""
+        with self._write.connect() as conn:
+            code = (
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                .exec_driver_sql(
+                    _END_RUN_CALL, (trial_id, status.value, reason.value, message, now, run)
+                )
+                .scalar_one()
+            )
+        return bool(code == "ok")
+
     def end_run(
         self,
         trial_id: int,
@@ -1004,6 +1033,13 @@ class SQLStorage:
         run: int | None = None,
     ) -> None:
         check_end_status(status)
+        # the common case in one round trip (migration 0008); the rest below
+        if (
+            not self._sqlite
+            and status is not TrialStatus.FAILED
+            and self._retry(lambda: self._end_run_call(trial_id, status, reason, message, now, run))
+        ):
+            return
 
         def tx() -> None:
             with self._tx() as conn:

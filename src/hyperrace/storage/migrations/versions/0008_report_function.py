@@ -1,5 +1,5 @@
-"""Schema version 8: on PostgreSQL, a report is one call of the function ``hr_report``, and a
-decision one call of ``hr_decide``.
+"""Schema version 8: on PostgreSQL, a report is one call of the function ``hr_report``, a
+decision one call of ``hr_decide`` and the end of a run one call of ``hr_end_run``.
 
 A report used to be six round trips to the server (begin, lock and read the trial, count the
 study's change, write the observation, update the trial, commit). ``hr_report`` does the same
@@ -15,8 +15,9 @@ and time (its commit went through but the answer was lost).
 ``hr_decide`` records a decision (a start without a queued configuration, or a resume) the
 same way: it answers ``'conflict'`` and writes nothing when another process took the decision's
 index (or the trial to resume is not paused any more), ``'check'`` when a decision with its key
-is stored already (the client's general path returns that one). SQLite has no such functions
-and does not need them: there a round trip is a function call.
+is stored already (the client's general path returns that one). ``hr_end_run`` pauses or
+completes a running trial (``'check'``: anything else, for the general path). SQLite has no
+such functions and does not need them: there a round trip is a function call.
 
 Revision ID: 0008
 Revises: 0007
@@ -172,11 +173,45 @@ END
 $body$
 """
 
+END_RUN_FUNCTION = """
+CREATE OR REPLACE FUNCTION hr_end_run(
+    p_trial integer,
+    p_status text,
+    p_reason text,
+    p_message text,
+    p_now double precision,
+    p_run integer,
+    OUT code text
+) LANGUAGE plpgsql AS $body$
+DECLARE
+    t_status text;
+    t_study integer;
+    t_run integer;
+    v integer;
+BEGIN
+    SELECT t.status, t.study_id, t.run INTO t_status, t_study, t_run
+        FROM hr_trials t WHERE t.trial_id = p_trial FOR UPDATE;
+    IF NOT FOUND OR t_status <> 'running' OR p_status NOT IN ('paused', 'completed')
+            OR (p_run IS NOT NULL AND t_run IS NOT NULL AND p_run <> t_run) THEN
+        code := 'check';
+        RETURN;
+    END IF;
+    UPDATE hr_studies s SET version = s.version + 1 WHERE s.study_id = t_study
+        RETURNING s.version INTO v;
+    UPDATE hr_trials t SET status = p_status, reason = p_reason, message = p_message,
+            updated = p_now, heartbeat = NULL, version = v
+        WHERE t.trial_id = p_trial;
+    code := 'ok';
+END
+$body$
+"""
+
 _SIGNATURES = (
     "hr_report(integer, double precision, double precision, double precision, "
     "double precision, double precision, double precision, double precision, integer)",
     "hr_decide(integer, integer, text, text, text, integer, double precision, text, text, "
     "double precision)",
+    "hr_end_run(integer, text, text, text, double precision, integer)",
 )
 
 
@@ -184,6 +219,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.get_bind().exec_driver_sql(REPORT_FUNCTION)
         op.get_bind().exec_driver_sql(DECIDE_FUNCTION)
+        op.get_bind().exec_driver_sql(END_RUN_FUNCTION)
 
 
 def downgrade() -> None:
