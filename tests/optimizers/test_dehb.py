@@ -58,7 +58,7 @@ def test_params_defaults_and_json() -> None:
         ("mutation_factor", float("nan"), r"mutation_factor=nan"),
         ("mutation_factor", True, r"mutation_factor=True"),
         ("crossover_prob", -0.1, r"crossover_prob=-0.1 must be a number in \[0, 1\]"),
-        ("boundary", "reflect", r"boundary='reflect' must be 'random' or 'clip'"),
+        ("boundary", "reflect", r"boundary='reflect' must be one of 'random', 'clip'"),
     ],
 )
 def test_bad_params_are_named(param: str, value: Any, match: str) -> None:

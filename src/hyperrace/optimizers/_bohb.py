@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Start
 from hyperrace.optimizers._hyperband import Sampler, cycle, next_decision
-from hyperrace.optimizers._parts.kde import BOHBParams, bohb_sample
-from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta, rungs
+from hyperrace.optimizers._parts.kde import BOHB_PARAMETERS, BOHBParams, bohb_sample
+from hyperrace.optimizers._parts.ladder import Bracket, brackets, rungs
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
@@ -49,7 +50,7 @@ def kde_sampler(budgets: list[float], params: BOHBParams) -> Sampler:
 
 
 @register
-class BOHB:
+class BOHB(Declared):
     """Hyperband with model-based sampling (Falkner, Klein and Hutter, ICML 2018).
 
     Iterations, brackets, budgets and promotions are Hyperband's (Li et al.'s bracket convention;
@@ -76,6 +77,14 @@ class BOHB:
     """
 
     name: ClassVar[str] = "bohb"
+    parameters = declare(eta=Integer(2), **BOHB_PARAMETERS)
+    eta: int
+    min_points_in_model: int | None
+    top_n_percent: float
+    num_samples: int
+    random_fraction: float
+    bandwidth_factor: float
+    min_bandwidth: float
 
     def __init__(
         self,
@@ -88,8 +97,8 @@ class BOHB:
         bandwidth_factor: float = 3.0,
         min_bandwidth: float = 1e-3,
     ) -> None:
-        self.eta = check_eta(eta)
-        self.params = BOHBParams(
+        self._set(
+            eta=eta,
             min_points_in_model=min_points_in_model,
             top_n_percent=top_n_percent,
             num_samples=num_samples,
@@ -97,9 +106,7 @@ class BOHB:
             bandwidth_factor=bandwidth_factor,
             min_bandwidth=min_bandwidth,
         )
-
-    def get_params(self) -> dict[str, Any]:
-        return {"eta": self.eta, **self.params.to_dict()}
+        self.params = BOHBParams(**{name: getattr(self, name) for name in BOHB_PARAMETERS})
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:

@@ -50,18 +50,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from numpy.random import Generator
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Declared, Integer, OneOf, Real, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Start
 from hyperrace.optimizers._hyperband import cycle, lookahead_wait, scan, settled
 from hyperrace.optimizers._parts.evolution import BoundMode, dehb_subpopulation_sizes, rand1_bin
-from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
+from hyperrace.optimizers._parts.ladder import Bracket, brackets
 from hyperrace.optimizers._parts.rungs import reached
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
@@ -127,18 +127,8 @@ def populations(
     return pops, later
 
 
-def _number(name: str, value: object, low: float, high: float, *, open_low: bool) -> float:
-    """``value`` as a float in ``(low, high]`` (``open_low``) or ``[low, high]``, or a
-    ConfigurationError naming it."""
-    v = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if v is not None and (low < v <= high or (not open_low and v == low)):
-        return v
-    bounds = f"{'(' if open_low else '['}{low:g}, {high:g}]"
-    raise ConfigurationError(f"{name}={value!r} must be a number in {bounds}")
-
-
 @register
-class DEHB:
+class DEHB(Declared):
     """Differential evolution over Hyperband's brackets (Awad, Mallik and Hutter, IJCAI 2021).
 
     The first Hyperband round is Hyperband's; afterwards every rung of a bracket is filled with
@@ -160,6 +150,16 @@ class DEHB:
     """
 
     name: ClassVar[str] = "dehb"
+    parameters = declare(
+        eta=Integer(2),
+        mutation_factor=Real(0, 2, low_open=True),
+        crossover_prob=Real(0, 1),
+        boundary=OneOf("random", "clip"),
+    )
+    eta: int
+    mutation_factor: float
+    crossover_prob: float
+    boundary: BoundMode
 
     def __init__(
         self,
@@ -169,20 +169,12 @@ class DEHB:
         crossover_prob: float = 0.5,
         boundary: BoundMode = "random",
     ) -> None:
-        self.eta = check_eta(eta)
-        self.mutation_factor = _number("mutation_factor", mutation_factor, 0, 2, open_low=True)
-        self.crossover_prob = _number("crossover_prob", crossover_prob, 0, 1, open_low=False)
-        if boundary not in ("random", "clip"):
-            raise ConfigurationError(f"boundary={boundary!r} must be 'random' or 'clip'")
-        self.boundary: BoundMode = boundary
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "eta": self.eta,
-            "mutation_factor": self.mutation_factor,
-            "crossover_prob": self.crossover_prob,
-            "boundary": self.boundary,
-        }
+        self._set(
+            eta=eta,
+            mutation_factor=mutation_factor,
+            crossover_prob=crossover_prob,
+            boundary=boundary,
+        )
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:

@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace._imports import require
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
 from hyperrace.optimizers._parts.observations import Results, full_fidelity, results
@@ -53,15 +53,6 @@ from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
 __all__ = ["GPEI", "model_rows"]
-
-
-def _check_int(name: str, value: object, low: int, *, optional: bool = False) -> Any:
-    if optional and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        allowed = " or None" if optional else ""
-        raise ConfigurationError(f"{name}={value!r} must be an integer >= {low}{allowed}")
-    return value
 
 
 def model_rows(losses: npt.NDArray[np.float64], cap: int) -> npt.NDArray[np.int64]:
@@ -82,7 +73,7 @@ def _key(config: Mapping[str, Any]) -> str:
 
 
 @register
-class GPEI:
+class GPEI(Declared):
     """Gaussian-process Bayesian optimization with log expected improvement, at full fidelity.
 
     See the module docstring for the algorithm. Every trial trains to the maximum fidelity (1 when
@@ -109,6 +100,16 @@ class GPEI:
     """
 
     name: ClassVar[str] = "gp_ei"
+    parameters = declare(
+        n_initial=Integer(1, optional=True),
+        n_candidates=Integer(8),
+        max_observations=Integer(2),
+        max_trials=Integer(1, optional=True),
+    )
+    n_initial: int | None
+    n_candidates: int
+    max_observations: int
+    max_trials: int | None
 
     def __init__(
         self,
@@ -118,18 +119,12 @@ class GPEI:
         max_observations: int = 200,
         max_trials: int | None = None,
     ) -> None:
-        self.n_initial: int | None = _check_int("n_initial", n_initial, 1, optional=True)
-        self.n_candidates: int = _check_int("n_candidates", n_candidates, 8)
-        self.max_observations: int = _check_int("max_observations", max_observations, 2)
-        self.max_trials: int | None = _check_int("max_trials", max_trials, 1, optional=True)
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "n_initial": self.n_initial,
-            "n_candidates": self.n_candidates,
-            "max_observations": self.max_observations,
-            "max_trials": self.max_trials,
-        }
+        self._set(
+            n_initial=n_initial,
+            n_candidates=n_candidates,
+            max_observations=max_observations,
+            max_trials=max_trials,
+        )
 
     def initial_trials(self, space: Space) -> int:
         """Successful trials needed before the model is used: ``n_initial`` or ``2 * (d + 1)``."""

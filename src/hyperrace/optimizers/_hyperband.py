@@ -40,10 +40,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Resume, Start, Wait
-from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
+from hyperrace.optimizers._parts.ladder import Bracket, brackets
 from hyperrace.optimizers._parts.rungs import loss_at, reached
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
@@ -105,18 +106,6 @@ def progress(
                 return False, (t, i + 1)
         at_rung = [t for t in at_rung if promoted(t, budget, above)]
     return True, None
-
-
-def check_bracket(bracket: object) -> int | None:
-    """``bracket`` as None or an int >= 0, or a ConfigurationError naming it."""
-    if bracket is None:
-        return None
-    if isinstance(bracket, bool) or not isinstance(bracket, int) or bracket < 0:
-        raise ConfigurationError(
-            f"bracket={bracket!r} must be an integer >= 0 (0 trains every configuration to the "
-            "maximum fidelity) or None (the most exploratory bracket)"
-        )
-    return bracket
 
 
 BracketPicker = Callable[[int], Bracket]  #: which bracket iteration ``j`` runs
@@ -205,7 +194,7 @@ def next_decision(
 
 
 @register
-class SuccessiveHalving:
+class SuccessiveHalving(Declared):
     """Synchronous successive halving: one Hyperband bracket, run again and again.
 
     Each iteration starts ``n_0`` random configurations at the bracket's lowest budget, waits for
@@ -226,13 +215,20 @@ class SuccessiveHalving:
     """
 
     name: ClassVar[str] = "successive_halving"
+    parameters = declare(
+        eta=Integer(2),
+        bracket=Integer(
+            0,
+            optional=True,
+            note="0 trains every configuration to the maximum fidelity, None runs the most "
+            "exploratory bracket",
+        ),
+    )
+    eta: int
+    bracket: int | None
 
     def __init__(self, *, eta: int = 3, bracket: int | None = None) -> None:
-        self.eta = check_eta(eta)
-        self.bracket = check_bracket(bracket)
-
-    def get_params(self) -> dict[str, Any]:
-        return {"eta": self.eta, "bracket": self.bracket}
+        self._set(eta=eta, bracket=bracket)
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:
@@ -249,7 +245,7 @@ class SuccessiveHalving:
 
 
 @register
-class Hyperband:
+class Hyperband(Declared):
     """Synchronous Hyperband: successive halving over every bracket in turn.
 
     Iteration ``j`` runs bracket ``s = s_max - (j mod (s_max + 1))``: from the most exploratory
@@ -268,12 +264,11 @@ class Hyperband:
     """
 
     name: ClassVar[str] = "hyperband"
+    parameters = declare(eta=Integer(2))
+    eta: int
 
     def __init__(self, *, eta: int = 3) -> None:
-        self.eta = check_eta(eta)
-
-    def get_params(self) -> dict[str, Any]:
-        return {"eta": self.eta}
+        self._set(eta=eta)
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:

@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hyperrace._params import Declared, Integer, ListOf, Real, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start, Wait
@@ -164,25 +165,8 @@ def _snap(space: Space, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigurationError(f"{name}={value!r} must be an integer >= {low}, e.g. {name}={low}")
-    return value
-
-
-def _check_real(name: str, value: object, interval: str, example: float) -> float:
-    """``value`` as a float if it lies in ``interval``: "(0, 1]" or "[0, 1]"."""
-    real = isinstance(value, int | float) and not isinstance(value, bool)
-    x = float(value) if real else math.nan  # type: ignore[arg-type]
-    if not (0.0 <= x <= 1.0 and (x > 0.0 or interval[0] == "[")):
-        raise ConfigurationError(
-            f"{name}={value!r} must be a number in {interval}; e.g. {name}={example}"
-        )
-    return x
-
-
 @register
-class RBFDycors:
+class RBFDycors(Declared):
     """HORD: a cubic RBF surrogate searched by DYCORS, every trial at full fidelity.
 
     Args:
@@ -199,6 +183,18 @@ class RBFDycors:
     """
 
     name: ClassVar[str] = "rbf_dycors"
+    parameters = declare(
+        max_evaluations=Integer(1),
+        n_initial=Integer(1, optional=True),
+        sigma_init=Real(0, 1, low_open=True),
+        sigma_min=Real(0, 1, low_open=True),
+        weights=ListOf(Real(0, 1)),
+    )
+    max_evaluations: int
+    n_initial: int | None
+    sigma_init: float
+    sigma_min: float
+    weights: tuple[float, ...]
 
     def __init__(
         self,
@@ -209,31 +205,17 @@ class RBFDycors:
         sigma_min: float = 0.005,
         weights: Sequence[float] = (0.3, 0.5, 0.8, 0.95),
     ) -> None:
-        self.max_evaluations = _check_int("max_evaluations", max_evaluations, 1)
-        self.n_initial = None if n_initial is None else _check_int("n_initial", n_initial, 1)
-        self.sigma_init = _check_real("sigma_init", sigma_init, "(0, 1]", 0.2)
-        self.sigma_min = _check_real("sigma_min", sigma_min, "(0, 1]", 0.005)
+        self._set(
+            max_evaluations=max_evaluations,
+            n_initial=n_initial,
+            sigma_init=sigma_init,
+            sigma_min=sigma_min,
+            weights=weights,
+        )
         if self.sigma_min >= self.sigma_init:
             raise ConfigurationError(
                 f"sigma_min={sigma_min!r} must be below sigma_init={sigma_init!r}; e.g. 0.005"
             )
-        if isinstance(weights, str | bytes) or not isinstance(weights, Sequence) or not weights:
-            raise ConfigurationError(
-                f"weights={weights!r} must be a non-empty list of numbers in [0, 1], "
-                "e.g. [0.3, 0.5, 0.8, 0.95]"
-            )
-        self.weights = tuple(
-            _check_real(f"weights[{i}]", w, "[0, 1]", 0.5) for i, w in enumerate(weights)
-        )
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "max_evaluations": self.max_evaluations,
-            "n_initial": self.n_initial,
-            "sigma_init": self.sigma_init,
-            "sigma_min": self.sigma_min,
-            "weights": list(self.weights),
-        }
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         n_trials = len(history.trials)

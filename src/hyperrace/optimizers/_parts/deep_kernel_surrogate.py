@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from hyperrace._params import Declared, Integer, Real, declare
 from hyperrace.optimizers._parts.curve_data import CurveData
 from hyperrace.optimizers._parts.fit_chain import FitFailed, Schedule, replay
-from hyperrace.optimizers._parts.params import check_int, check_number
 from hyperrace.optimizers._parts.surrogate import Gaussian, Queries
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class _Model:
         return Gaussian(pred.mean, pred.std)
 
 
-class DeepKernel:
+class DeepKernel(Declared):
     """DyHPO's deep-kernel GP surrogate (see the module docstring).
 
     Args:
@@ -132,6 +132,20 @@ class DeepKernel:
     """
 
     name: ClassVar[str] = "deep_kernel"
+    parameters = declare(
+        max_points=Integer(8),
+        refit_every=Integer(1),
+        scratch_steps=Integer(1),
+        refine_steps=Integer(1),
+        max_chain=Integer(1),
+        lr=Real(0.0, low_open=True),
+    )
+    max_points: int
+    refit_every: int
+    scratch_steps: int
+    refine_steps: int
+    max_chain: int
+    lr: float
 
     def __init__(
         self,
@@ -143,26 +157,14 @@ class DeepKernel:
         max_chain: int = 20,
         lr: float = 0.01,
     ) -> None:
-        self.max_points = check_int("max_points", max_points, 8)
-        self.refit_every = check_int("refit_every", refit_every, 1)
-        self.scratch_steps = check_int("scratch_steps", scratch_steps, 1)
-        self.refine_steps = check_int("refine_steps", refine_steps, 1)
-        self.max_chain = check_int("max_chain", max_chain, 1)
-        self.lr = check_number("lr", lr, low=0.0, low_open=True)
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "max_points": self.max_points,
-            "refit_every": self.refit_every,
-            "scratch_steps": self.scratch_steps,
-            "refine_steps": self.refine_steps,
-            "max_chain": self.max_chain,
-            "lr": self.lr,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"DeepKernel({args})"
+        self._set(
+            max_points=max_points,
+            refit_every=refit_every,
+            scratch_steps=scratch_steps,
+            refine_steps=refine_steps,
+            max_chain=max_chain,
+            lr=lr,
+        )
 
     def model(self, data: CurveData, low: float, high: float, patience: int) -> _Model | None:
         from hyperrace.optimizers._parts import deep_kernel as dk

@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Integer, Real, declare, validate
 from hyperrace.history import History
 from hyperrace.optimizers._parts.rungs import loss_at, report_at
 from hyperrace.space import Categorical, Space
 from hyperrace.trial import TrialRecord, TrialStatus
 
 __all__ = [
+    "BOHB_PARAMETERS",
     "BOHBParams",
     "KDEModel",
     "ProductKDE",
@@ -46,12 +47,17 @@ _DENSITY_FLOOR = 1e-32
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _real(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+#: BOHB's model and sampling parameters, each with what it accepts.
+BOHB_PARAMETERS = declare(
+    min_points_in_model=Integer(
+        1, optional=True, note="None means d + 1; smaller values are raised to d + 1"
+    ),
+    top_n_percent=Real(0, 100, low_open=True, high_open=True),
+    num_samples=Integer(1),
+    random_fraction=Real(0, 1),
+    bandwidth_factor=Real(0, low_open=True),
+    min_bandwidth=Real(0, low_open=True),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +75,9 @@ class BOHBParams:
     min_bandwidth: float = 1e-3
 
     def __post_init__(self) -> None:
-        m, q, k, rho, bf, mb = astuple(self)
-        rules = {
-            "min_points_in_model": ("None or an int >= 1", m is None or (_int(m) and m >= 1)),
-            "top_n_percent": ("in (0, 100)", _real(q) and 0 < q < 100),
-            "num_samples": ("an int >= 1", _int(k) and k >= 1),
-            "random_fraction": ("in [0, 1]", _real(rho) and 0 <= rho <= 1),
-            "bandwidth_factor": ("> 0", _real(bf) and bf > 0),
-            "min_bandwidth": ("> 0", _real(mb) and mb > 0),
-        }
-        for name, (what, ok) in rules.items():
-            if not ok:
-                raise ConfigurationError(f"{name}={getattr(self, name)!r} must be {what}")
+        defaults = {f.name: f.default for f in fields(self)}
+        for name, value in validate("BOHB", BOHB_PARAMETERS, asdict(self), defaults).items():
+            object.__setattr__(self, name, value)
 
     def n_min(self, d: int) -> int:
         """Observations a model needs at least, for ``d`` hyperparameters."""
