@@ -23,8 +23,8 @@ from hyperrace._params import (
 )
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.optimizers import available, optimizer_class
-from hyperrace.optimizers._parts.deep_kernel_surrogate import DeepKernel
-from hyperrace.optimizers._parts.dpl_surrogate import PowerLaws
+from hyperrace.optimizers._parts.surrogate.deep_kernel import DeepKernel
+from hyperrace.optimizers._parts.surrogate.power_laws import PowerLaws
 
 
 class Toy(Declared):

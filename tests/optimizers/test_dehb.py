@@ -15,8 +15,8 @@ import hyperrace as hr
 from hyperrace._rng import decision_rng
 from hyperrace.optimizers import Wait, make_optimizer
 from hyperrace.optimizers._dehb import DEHB, POPULATION, populations
-from hyperrace.optimizers._parts.evolution import dehb_subpopulation_sizes, rand1_bin
-from hyperrace.optimizers._parts.ladder import brackets
+from hyperrace.optimizers._parts.candidates.evolution import dehb_subpopulation_sizes, rand1_bin
+from hyperrace.optimizers._parts.schedule.ladder import brackets
 from hyperrace.study import Job
 from hyperrace.testing.conformance import CHECKS
 from hyperrace.testing.history import drive

@@ -12,8 +12,8 @@ import hyperrace as hr
 from hyperrace.benchmarks import SyntheticCurves, task_objective
 from hyperrace.executors import SimulatedExecutor
 from hyperrace.optimizers import Staged, Start, Wait
-from hyperrace.optimizers._parts.cost import CostModel
-from hyperrace.optimizers._parts.ladder import rungs
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.surrogate.cost import CostModel
 from hyperrace.trial import Observation, TrialRecord, TrialStatus
 
 TASK = SyntheticCurves(seed=0)

@@ -15,7 +15,7 @@ from hyperrace._rng import decision_rng
 from hyperrace.benchmarks._functions import TestFunction, branin, hartmann6
 from hyperrace.history import History
 from hyperrace.optimizers import Done, Start, make_optimizer
-from hyperrace.optimizers._parts.parzen import (
+from hyperrace.optimizers._parts.density.parzen import (
     ParzenEstimator,
     good_count,
     neighbour_bandwidths,

@@ -17,8 +17,8 @@ import numpy as np
 from hyperrace._params import Declared, Integer, OneOf, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Resume, Start
-from hyperrace.optimizers._parts.ladder import rungs
-from hyperrace.optimizers._parts.rungs import is_waiting_at, report_at
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.schedule.rungs import is_waiting_at, report_at
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
@@ -77,8 +77,8 @@ def _reports(
 class ASHA(Declared):
     """Asynchronous successive halving (ASHA): never waits for a rung to fill.
 
-    The rungs are ``_parts.ladder.rungs(fidelity, eta)``: ``high * eta**-k`` anchored at the
-    maximum fidelity, in the fidelity's unit (epochs and steps rounded to whole numbers), e.g.
+    The rungs are ``_parts.schedule.ladder.rungs(fidelity, eta)``: ``high * eta**-k`` anchored at
+    the maximum fidelity, in the fidelity's unit (epochs and steps rounded to whole numbers), e.g.
     1, 3, 9, 27, 81 epochs for a fidelity of 1..81 and ``eta=3``, or 2, 6, 17, 52 for 1..52. A
     rung's population is every trial that reported at its budget (its first report at or past it:
     with a fidelity in seconds reports overshoot); its losses are the

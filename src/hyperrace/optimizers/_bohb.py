@@ -3,7 +3,7 @@
 BOHB runs synchronous Hyperband exactly (:mod:`hyperrace.optimizers._hyperband`: the same
 iterations, budgets, rung sizes, promotions and waits); only the way a *new* configuration is made
 differs. Instead of the prior it calls
-:func:`~hyperrace.optimizers._parts.kde.bohb_sample` over the Hyperband rung budgets: with
+:func:`~hyperrace.optimizers._parts.density.kde.bohb_sample` over the Hyperband rung budgets: with
 probability ``random_fraction``, or while no budget has enough observations, a draw from the
 prior; otherwise the best of ``num_samples`` candidates by ``g(x) / l(x)`` under the densities of
 good (l) and bad (g) configurations fitted on the *largest* budget with enough observations
@@ -27,9 +27,9 @@ import numpy as np
 from hyperrace._params import Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Start
-from hyperrace.optimizers._hyperband import Sampler, cycle, next_decision
-from hyperrace.optimizers._parts.kde import BOHB_PARAMETERS, BOHBParams, bohb_sample
-from hyperrace.optimizers._parts.ladder import Bracket, brackets, rungs
+from hyperrace.optimizers._parts.density.kde import BOHB_PARAMETERS, BOHBParams, bohb_sample
+from hyperrace.optimizers._parts.schedule.brackets import Sampler, cycle, next_decision
+from hyperrace.optimizers._parts.schedule.ladder import Bracket, brackets, rungs
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
@@ -37,7 +37,8 @@ __all__ = ["BOHB"]
 
 
 def kde_sampler(budgets: list[float], params: BOHBParams) -> Sampler:
-    """A Hyperband :data:`~hyperrace.optimizers._hyperband.Sampler` that draws from BOHB's model
+    """A Hyperband :data:`~hyperrace.optimizers._parts.schedule.brackets.Sampler` that draws from
+    BOHB's model
     of the largest of ``budgets`` with enough observations (the bracket and rung do not matter)."""
     kwargs = params.to_dict()
 
@@ -56,8 +57,8 @@ class BOHB(Declared):
     Iterations, brackets, budgets and promotions are Hyperband's (Li et al.'s bracket convention;
     for fidelity 1..81 epochs and ``eta=3``: 81/27/9/3/1, 34/11/3/1, 15/5/1, 8/2 and 5
     configurations at 1, 3, 9, 27, 81 epochs); each new configuration comes from a TPE-like pair
-    of product kernel density estimators (see :mod:`hyperrace.optimizers._parts.kde`) fitted on
-    the largest rung budget with enough observations. Without a fidelity: TPE-like optimization
+    of product kernel density estimators (see :mod:`hyperrace.optimizers._parts.density.kde`) fitted
+    on the largest rung budget with enough observations. Without a fidelity: TPE-like optimization
     at full fidelity (see the module docstring).
 
     Args:

@@ -1,11 +1,11 @@
 """DEHB: Hyperband's brackets, new configurations bred by differential evolution.
 
 Everything is rebuilt from the history (trials in creation order); decision info is never read.
-With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.ladder`):
+With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.schedule.ladder`):
 
 * **First round.** Iterations ``0 .. S-1`` are exactly Hyperband's (same members, draws from the
-  prior, promotions by Resume, waits): they are read with :func:`~._hyperband.scan` and own the
-  first ``N_1`` trials, ``N_1`` the sum of the brackets' ``n_0``.
+  prior, promotions by Resume, waits): they are read with :func:`~._parts.schedule.brackets.scan`
+  and own the first ``N_1`` trials, ``N_1`` the sum of the brackets' ``n_0``.
 * **Later iterations** ``j >= S`` run bracket ``j mod S`` too, but rung ``k`` is filled with
   ``n_k`` *new* trials trained from scratch to ``b_k`` (``Start(config, stop=b_k)``), never
   resumed. A later trial's *budget* is the smallest rung budget at or above its ``target`` (which
@@ -15,14 +15,15 @@ With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.ladde
   as in Hyperband). To keep that membership exact, a rung at ``b`` is filled only while no older
   iteration has an unfilled rung at ``b``; an iteration that cannot go on is passed over for
   younger ones (iterations overlap as a pipeline), a new one opens at most
-  :data:`~._hyperband.LOOKAHEAD` beyond the oldest unfinished one, and otherwise DEHB waits.
-  With one worker it never waits.
+  :data:`~._parts.schedule.brackets.LOOKAHEAD` beyond the oldest unfinished one, and otherwise DEHB
+  waits. With one worker it never waits.
 * **Sub-populations**, one per rung budget ``b`` with ``size_b`` slots (the most configurations
-  ``b`` has in any bracket, :func:`~._parts.evolution.dehb_subpopulation_sizes`), are replayed in
-  creation order. Evaluated at ``b``: a first-round trial of a bracket with rung ``b`` that reported
-  at ``b`` (or failed on its way there: loss inf), and a later trial of budget ``b`` that did.
-  The ``i``-th first-round evaluation at ``b`` targets slot ``i mod size_b``; the ``m``-th later
-  trial of budget ``b`` targets slot ``m mod size_b`` (its parent's slot, fixed when it is bred).
+  ``b`` has in any bracket, :func:`~._parts.candidates.evolution.dehb_subpopulation_sizes`), are
+  replayed in creation order. Evaluated at ``b``: a first-round trial of a bracket with rung ``b``
+  that reported at ``b`` (or failed on its way there: loss inf), and a later trial of budget ``b``
+  that did. The ``i``-th first-round evaluation at ``b`` targets slot ``i mod size_b``; the ``m``-th
+  later trial of budget ``b`` targets slot ``m mod size_b`` (its parent's slot, fixed when it is
+  bred).
   *Selection*: an evaluated trial takes its slot when the slot is empty or its loss at ``b`` is
   not worse than the occupant's. With one worker the occupant met in the replay is exactly the
   parent the trial was bred from. A later trial paused below ``b`` (clipped to the epoch budget,
@@ -34,7 +35,7 @@ With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.ladde
   from the global population (from uniform vectors when it has < 3 rows) to 3 rows; ``rand/1/bin``
   with ``mutation_factor`` and ``crossover_prob`` and the boundary fix, in unit-cube coordinates
   (:meth:`Space.to_unit` / :meth:`Space.from_unit`). ``rng`` draws the random parent, if any,
-  then what :func:`~._parts.evolution.rand1_bin` draws.
+  then what :func:`~._parts.candidates.evolution.rand1_bin` draws.
 
 Without a fidelity DEHB is plain asynchronous DE at stop 1 with a population of
 :data:`POPULATION`: the first ``POPULATION`` trials are drawn from the prior and hold the slots
@@ -59,10 +60,14 @@ from numpy.random import Generator
 from hyperrace._params import Declared, Integer, OneOf, Real, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Start
-from hyperrace.optimizers._hyperband import cycle, lookahead_wait, scan, settled
-from hyperrace.optimizers._parts.evolution import BoundMode, dehb_subpopulation_sizes, rand1_bin
-from hyperrace.optimizers._parts.ladder import Bracket, brackets
-from hyperrace.optimizers._parts.rungs import reached
+from hyperrace.optimizers._parts.candidates.evolution import (
+    BoundMode,
+    dehb_subpopulation_sizes,
+    rand1_bin,
+)
+from hyperrace.optimizers._parts.schedule.brackets import cycle, lookahead_wait, scan, settled
+from hyperrace.optimizers._parts.schedule.ladder import Bracket, brackets
+from hyperrace.optimizers._parts.schedule.rungs import reached
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import TrialRecord, TrialStatus

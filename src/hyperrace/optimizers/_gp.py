@@ -2,12 +2,13 @@
 
 Each decision, from the history alone:
 
-1. The results at the maximum fidelity (:func:`~hyperrace.optimizers._parts.observations.results`;
-   failed trials count at the worst loss seen). With fewer successful ones than ``n_initial``,
-   the configuration is drawn from the prior (the space's own sampling).
+1. The results at the maximum fidelity
+   (:func:`~hyperrace.optimizers._parts.data.observations.results`; failed trials count at the worst
+   loss seen). With fewer successful ones than ``n_initial``, the configuration is drawn from the
+   prior (the space's own sampling).
 2. Otherwise the configurations are encoded in the unit cube, numeric dimensions as
    :meth:`Space.to_unit` does (log scales applied) and each categorical one-hot
-   (:class:`~hyperrace.optimizers._parts.onehot.OneHot`). At most ``max_observations`` of them
+   (:class:`~hyperrace.optimizers._parts.data.onehot.OneHot`). At most ``max_observations`` of them
    feed the model: the best half by loss, then the most recent of the rest.
 3. A BoTorch ``SingleTaskGP`` (Matern-5/2 ARD kernel with BoTorch's Gamma priors, standardized
    outcomes, double precision) is fitted to ``-loss`` by maximising the marginal likelihood.
@@ -31,7 +32,7 @@ decision's generator seeds the Sobol points and a local ``torch.Generator``. tor
 single-threaded during a proposal, so the same history and generator give the same decision in
 any process and on any number of cores (of one platform). Fitted hyperparameters are memoized by
 the exact data, which returns what a refit would. A decision takes about 0.2 to 0.6 s with 50 to
-200 observations on one core (:mod:`~hyperrace.optimizers._parts.gp_model`).
+200 observations on one core (:mod:`~hyperrace.optimizers._parts.surrogate.gp`).
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ from hyperrace._imports import require
 from hyperrace._params import Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._parts.observations import Results, full_fidelity, results
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.observations import Results, full_fidelity, results
+from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
@@ -143,7 +144,7 @@ class GPEI(Declared):
         self, space: Space, history: History, res: Results, rng: np.random.Generator
     ) -> Decision:
         try:
-            from hyperrace.optimizers._parts.gp_model import rank_candidates
+            from hyperrace.optimizers._parts.surrogate.gp import rank_candidates
         except ImportError:
             require("botorch", "bo", "the gp_ei optimizer")  # names the extra if it is missing
             raise

@@ -10,7 +10,7 @@ import numpy as np
 from hyperrace._params import Boolean, Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._parts.observations import full_fidelity
+from hyperrace.optimizers._parts.data.observations import full_fidelity
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 

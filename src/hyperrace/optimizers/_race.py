@@ -7,11 +7,11 @@ Each decision, from the history alone:
 2. **Promotion mix** (optional). With probability ``promotion`` first try an ASHA promotion
    (rungs of reduction factor 3; a paused trial among the best third at the highest rung it
    reached resumes up to the next rung).
-3. **Model.** The surrogate (:mod:`~hyperrace.optimizers._parts.surrogate`) learns from every
-   observation of every trial (:mod:`~hyperrace.optimizers._parts.curve_data`).
-4. **Pool** (:mod:`~hyperrace.optimizers._parts.pool`). Every paused trial that can continue,
-   plus fresh configurations: ``n_prior`` from the prior and ``n_local`` perturbations of the
-   ``n_centers`` configurations the model predicts best at the maximum fidelity.
+3. **Model.** The surrogate (:mod:`~hyperrace.optimizers._parts.surrogate.base`) learns from every
+   observation of every trial (:mod:`~hyperrace.optimizers._parts.data.curve_data`).
+4. **Pool** (:mod:`~hyperrace.optimizers._parts.candidates.pool`). Every paused trial that can
+   continue, plus fresh configurations: ``n_prior`` from the prior and ``n_local`` perturbations of
+   the ``n_centers`` configurations the model predicts best at the maximum fidelity.
 5. **Acquisition** (:mod:`~hyperrace.optimizers._parts.acquisition`). Each candidate is scored;
    running trials are fantasised at their predicted loss. Ties go to the first in pool order
    (paused trials by number, then fresh ones). With ``cost_exponent > 0`` the scores are divided
@@ -39,16 +39,16 @@ from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
 from hyperrace.optimizers._parts import acquisition as acq
-from hyperrace.optimizers._parts import pool
-from hyperrace.optimizers._parts.cost import CostModel, spent_seconds
-from hyperrace.optimizers._parts.curve_data import CurveData, Ident, encode
-from hyperrace.optimizers._parts.deep_kernel_surrogate import DeepKernel
-from hyperrace.optimizers._parts.dpl_surrogate import PowerLaws
-from hyperrace.optimizers._parts.fit_chain import FitFailed
-from hyperrace.optimizers._parts.ladder import rungs
-from hyperrace.optimizers._parts.onehot import OneHot
-from hyperrace.optimizers._parts.rungs import at_rung, top
-from hyperrace.optimizers._parts.surrogate import Queries, Surrogate
+from hyperrace.optimizers._parts.candidates import pool
+from hyperrace.optimizers._parts.data.curve_data import CurveData, Ident, encode
+from hyperrace.optimizers._parts.data.onehot import OneHot
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.schedule.rungs import at_rung, top
+from hyperrace.optimizers._parts.surrogate.base import Queries, Surrogate
+from hyperrace.optimizers._parts.surrogate.cost import CostModel, spent_seconds
+from hyperrace.optimizers._parts.surrogate.deep_kernel import DeepKernel
+from hyperrace.optimizers._parts.surrogate.fit_chain import FitFailed
+from hyperrace.optimizers._parts.surrogate.power_laws import PowerLaws
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import TrialRecord, TrialStatus

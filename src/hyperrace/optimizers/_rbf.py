@@ -7,13 +7,13 @@ high-dimensional expensive black-box optimization", Engineering Optimization 45(
 
 The search runs in *restarts*. Each begins with a Latin hypercube design of ``n_initial`` points
 (default ``2(d + 1)``); then every proposal is the best of ``100 d`` candidates made by
-perturbing coordinates of the restart's best point (see :mod:`hyperrace.optimizers._parts.rbf`),
-scored by the cubic RBF fitted on the restart's results and by the distance to every evaluated
-or running configuration. The step size sigma (a fraction of the unit range) adapts: halved after
-``max(5, d)`` failures in a row, doubled after 3 successes in a row (never above
-``sigma_init``); a result is a success when it beats the restart's best loss by more than
-``1e-3 * |best|``. Once sigma falls below ``sigma_min`` the restart ends: the next trial opens a
-new design, and the model and incumbent start afresh.
+perturbing coordinates of the restart's best point (see
+:mod:`hyperrace.optimizers._parts.candidates.dycors`), scored by the cubic RBF fitted on the
+restart's results and by the distance to every evaluated or running configuration. The step size
+sigma (a fraction of the unit range) adapts: halved after ``max(5, d)`` failures in a row, doubled
+after 3 successes in a row (never above ``sigma_init``); a result is a success when it beats the
+restart's best loss by more than ``1e-3 * |best|``. Once sigma falls below ``sigma_min`` the restart
+ends: the next trial opens a new design, and the model and incumbent start afresh.
 
 Nothing is stored: each decision replays the whole schedule (restart boundaries, sigma, counters,
 the weight cycle) from the trials in creation order, so a fresh instance decides the same.
@@ -46,15 +46,15 @@ from hyperrace._params import Declared, Integer, ListOf, Real, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start, Wait
-from hyperrace.optimizers._parts.observations import full_fidelity, results
-from hyperrace.optimizers._parts.rbf import (
-    CubicRBF,
+from hyperrace.optimizers._parts.candidates.dycors import (
     dycors_candidates,
     latin_hypercube,
     min_distances,
     perturbation_probability,
     pick_candidate,
 )
+from hyperrace.optimizers._parts.data.observations import full_fidelity, results
+from hyperrace.optimizers._parts.surrogate.rbf import CubicRBF
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Categorical, Int, Space
 from hyperrace.trial import TrialStatus

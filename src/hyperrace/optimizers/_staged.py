@@ -11,11 +11,11 @@ one):
 0. **Probe**: the first ``n_probe`` trials (by number) are random configurations trained to the
    lowest rung. They measure what a step costs across the whole space.
 1. **Cheap first**: once every probe has reported (or failed), a cost model
-   (:class:`~hyperrace.optimizers._parts.cost.CostModel`, fitted on the probes' first rung only,
-   so it never changes afterwards) marks as *expensive* every hyperparameter that moves the cost
-   of a step by more than ``cost_factor`` across its range. Those are held at their cheapest value
-   (the low or high end of a numeric range, the cheapest choice of a categorical); the others are
-   searched with BOHB's density model (fitted on this stage's trials, over the cheap ones only),
+   (:class:`~hyperrace.optimizers._parts.surrogate.cost.CostModel`, fitted on the probes' first rung
+   only, so it never changes afterwards) marks as *expensive* every hyperparameter that moves the
+   cost of a step by more than ``cost_factor`` across its range. Those are held at their cheapest
+   value (the low or high end of a numeric range, the cheapest choice of a categorical); the others
+   are searched with BOHB's density model (fitted on this stage's trials, over the cheap ones only),
    raced by ASHA up to the second-highest rung only: cheap budgets.
 2. **Grow**: when the best loss at stage 1's top rung has not improved by ``min_improvement``
    (relative) over ``patience`` arrivals there, stage 2 begins. The cheap hyperparameters keep
@@ -47,10 +47,10 @@ from hyperrace._params import Boolean, Declared, Integer, Real, declare
 from hyperrace.history import History
 from hyperrace.optimizers._asha import ASHA
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
-from hyperrace.optimizers._parts.cost import CostModel
-from hyperrace.optimizers._parts.kde import bohb_sample
-from hyperrace.optimizers._parts.ladder import rungs
-from hyperrace.optimizers._parts.rungs import report_at
+from hyperrace.optimizers._parts.density.kde import bohb_sample
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.schedule.rungs import report_at
+from hyperrace.optimizers._parts.surrogate.cost import CostModel
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Categorical, Fidelity, Float, Int, Space
 from hyperrace.trial import TrialRecord, TrialStatus

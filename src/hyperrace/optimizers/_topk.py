@@ -11,7 +11,7 @@ from hyperrace._params import Declared, Integer, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
-from hyperrace.optimizers._hyperband import best, promoted, settled
+from hyperrace.optimizers._parts.schedule.brackets import best, promoted, settled
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import TrialStatus

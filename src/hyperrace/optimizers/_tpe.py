@@ -9,7 +9,7 @@ does. With the joint estimator, a share ``recombine`` of the candidates (none by
 from its per-hyperparameter marginals instead, recombining good values of different
 configurations as the univariate TPE does (which helps on nearly separable problems); all are
 scored by the joint ratio. The estimators are described in
-:mod:`hyperrace.optimizers._parts.parzen`: a uniform prior component of weight
+:mod:`hyperrace.optimizers._parts.density.parzen`: a uniform prior component of weight
 ``prior_weight``, truncated Gaussian kernels with neighbour-gap bandwidths and the "magic clip",
 and prior-smoothed categorical distributions; by default one joint
 (``multivariate``) estimator of product kernels, as Falkner et al. (BOHB, 2018) and Optuna use it
@@ -42,8 +42,8 @@ import numpy as np
 from hyperrace._params import Boolean, Declared, Integer, Real, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._parts.observations import Results, full_fidelity, results
-from hyperrace.optimizers._parts.parzen import ParzenEstimator, split_good_bad
+from hyperrace.optimizers._parts.data.observations import Results, full_fidelity, results
+from hyperrace.optimizers._parts.density.parzen import ParzenEstimator, split_good_bad
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Categorical, Int, Space
 

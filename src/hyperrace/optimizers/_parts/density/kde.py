@@ -24,7 +24,8 @@ import numpy.typing as npt
 
 from hyperrace._params import Integer, Real, declare, validate
 from hyperrace.history import History
-from hyperrace.optimizers._parts.rungs import loss_at, report_at
+from hyperrace.optimizers._parts.candidates.truncated_normal import truncated_normal
+from hyperrace.optimizers._parts.schedule.rungs import loss_at, report_at
 from hyperrace.space import Categorical, Space
 from hyperrace.trial import TrialRecord, TrialStatus
 
@@ -170,22 +171,6 @@ class ProductKDE:
         return np.exp(self.logpdf(points))
 
 
-def _truncated_normal(mean: Array, sd: Array, rng: np.random.Generator) -> Array:
-    """Normal draws restricted to [0, 1] by rejection; clipped after 200 rounds (for sd <= 1.6,
-    the most the default bandwidth_factor gives, that happens with probability < 1e-20)."""
-    out = np.array(mean, dtype=np.float64)
-    todo = np.ones(out.shape, dtype=np.bool_)
-    for _ in range(200):
-        if not todo.any():
-            return out
-        draw = rng.normal(mean[todo], sd[todo])
-        ok = (draw >= 0.0) & (draw <= 1.0)
-        idx = np.flatnonzero(todo)
-        out.flat[idx[ok]] = draw[ok]
-        todo.flat[idx[ok]] = False
-    return np.clip(out, 0.0, 1.0)
-
-
 class KDEModel:
     """BOHB's pair of densities, l over good and g over bad configurations, and its proposal."""
 
@@ -241,7 +226,7 @@ class KDEModel:
         cont = ~kde.categorical
         if cont.any():
             sd = np.tile(kde.bandwidths[cont] * self.params.bandwidth_factor, (k, 1))
-            cand[:, cont] = _truncated_normal(cand[:, cont], sd, rng)
+            cand[:, cont] = truncated_normal(cand[:, cont], sd, rng)
         for j in np.flatnonzero(kde.categorical):
             c = int(kde.n_choices[j])
             code = kde.codes[rows, j]
@@ -266,7 +251,7 @@ def bohb_model_for(
     """The model of the largest budget in ``budgets`` with enough observations, or None.
     Observed at ``b``: trials that reported at ``b`` (their first report at or past it) and failed
     trials whose target was ``b``, with losses from
-    :func:`~hyperrace.optimizers._parts.rungs.loss_at`."""
+    :func:`~hyperrace.optimizers._parts.schedule.rungs.loss_at`."""
     p = params if isinstance(params, BOHBParams) else BOHBParams(**(params or {}))
     mask, n_choices = categorical_layout(space)
     for b in sorted(set(budgets), reverse=True):

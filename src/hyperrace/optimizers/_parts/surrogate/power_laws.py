@@ -1,10 +1,10 @@
 """The DPL surrogate for the race: deep power-law ensembles fitted on every observation.
 
-:class:`PowerLaws` is the :class:`~hyperrace.optimizers._parts.surrogate.Surrogate` around
-:mod:`~hyperrace.optimizers._parts.dpl` (imported on the first fit, with torch). Budgets enter
-the power law as ``t = fidelity / high`` (DPL's convention: ``t`` in (0, 1], 1 at the maximum
-fidelity); without a fidelity every point has ``t = 1``. Failure points take the worst loss of
-the data. Fits follow :mod:`~hyperrace.optimizers._parts.fit_chain`: a fit every
+:class:`PowerLaws` is the :class:`~hyperrace.optimizers._parts.surrogate.base.Surrogate` around
+:mod:`~hyperrace.optimizers._parts.surrogate.power_law_net` (imported on the first fit, with torch).
+Budgets enter the power law as ``t = fidelity / high`` (DPL's convention: ``t`` in (0, 1], 1 at the
+maximum fidelity); without a fidelity every point has ``t = 1``. Failure points take the worst loss
+of the data. Fits follow :mod:`~hyperrace.optimizers._parts.surrogate.fit_chain`: a fit every
 ``refit_every`` new points, from scratch (``scratch_steps`` Adam steps) or continued from the
 previous fit (``refine_steps``).
 
@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from hyperrace._params import Boolean, Declared, Integer, Real, declare
-from hyperrace.optimizers._parts.curve_data import CurveData
-from hyperrace.optimizers._parts.fit_chain import Schedule, replay
-from hyperrace.optimizers._parts.surrogate import Gaussian, Queries
+from hyperrace.optimizers._parts.data.curve_data import CurveData
+from hyperrace.optimizers._parts.surrogate.base import Gaussian, Queries
+from hyperrace.optimizers._parts.surrogate.fit_chain import Schedule, replay
 
 if TYPE_CHECKING:
-    from hyperrace.optimizers._parts.dpl import PowerLawState
+    from hyperrace.optimizers._parts.surrogate.power_law_net import PowerLawState
 
 __all__ = ["PowerLaws"]
 
@@ -41,7 +41,7 @@ class _Model:
     scratch: bool = False  # whether that fit was from scratch
 
     def predict(self, queries: Queries) -> Gaussian:
-        from hyperrace.optimizers._parts import dpl
+        from hyperrace.optimizers._parts.surrogate import power_law_net as dpl
 
         mean, std = dpl.predict(self.state, queries.x, _budget(queries.fidelity, self.high))
         if self.lengthscale is not None and len(self.seen):
@@ -160,7 +160,7 @@ class PowerLaws(Declared):
         return out
 
     def model(self, data: CurveData, low: float, high: float, patience: int) -> _Model | None:
-        from hyperrace.optimizers._parts import dpl
+        from hyperrace.optimizers._parts.surrogate import power_law_net as dpl
 
         shape = dpl.PowerLawEnsemble(self.members, self.width)
         schedule = Schedule(self.refit_every, self.max_chain, patience, first=1)
