@@ -1,7 +1,7 @@
 """DyHPO's deep-kernel GP: the hand-written exact GP against the same model on GPyTorch.
 
-Both fit the same feature extractor (hyperrace.optimizers._parts.deep_kernel's network) under an
-exact GP with a constant mean, an RBF kernel with one lengthscale and an output scale, and
+Both fit the same feature extractor (hyperrace.optimizers._parts.surrogate.deep_kernel_gp's network)
+under an exact GP with a constant mean, an RBF kernel with one lengthscale and an output scale, and
 Gaussian noise, by full-batch Adam on the negative marginal log likelihood, from the same initial
 weights, on the same points (learning curves of the LCBench surrogate, in the race's format).
 Reported per size: seconds per Adam step (median of ``--repeats``), and the final negative
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from hyperrace.benchmarks import LCBench
-from hyperrace.optimizers._parts import deep_kernel as dk
+from hyperrace.optimizers._parts.surrogate import deep_kernel_gp as dk
 
 
 def _points(n: int, seed: int) -> dk.Points:
@@ -30,7 +30,7 @@ def _points(n: int, seed: int) -> dk.Points:
     configs = [task.space.sample(rng) for _ in range(n)]
     configs = [{k: v for k, v in c.items() if k != "epoch"} for c in configs]
     curves = task.curves(configs)
-    from hyperrace.optimizers._parts.onehot import OneHot
+    from hyperrace.optimizers._parts.data.onehot import OneHot
     from hyperrace.space import Space
 
     enc = OneHot(Space(**dict(task.space.dimensions)))

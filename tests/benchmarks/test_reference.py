@@ -131,10 +131,10 @@ def test_nan_losses_are_ignored_unless_all_are_nan(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"samples": 0}, r"samples=0\): samples must be an int >= 1"),
+        ({"samples": 0}, r"best_known: samples=0 must be an integer >= 1"),
         ({"samples": 2.5}, r"samples=2.5"),
         ({"samples": True}, r"samples=True"),
-        ({"seed": -1}, r"seed=-1\): seed must be an int >= 0"),
+        ({"seed": -1}, r"best_known: seed=-1 must be an integer >= 0"),
     ],
 )
 def test_bad_arguments_are_rejected(tmp_path: Path, kwargs: dict[str, Any], match: str) -> None:

@@ -17,7 +17,7 @@ from hyperrace._rng import decision_rng
 from hyperrace.history import Direction
 from hyperrace.optimizers import Decision, _registry
 from hyperrace.optimizers._asha import ASHA, quantile
-from hyperrace.optimizers._parts.ladder import rungs
+from hyperrace.optimizers._parts.schedule.ladder import rungs
 from hyperrace.study import Job
 from hyperrace.testing.conformance import CHECKS
 from hyperrace.testing.history import drive

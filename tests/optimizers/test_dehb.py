@@ -15,8 +15,8 @@ import hyperrace as hr
 from hyperrace._rng import decision_rng
 from hyperrace.optimizers import Wait, make_optimizer
 from hyperrace.optimizers._dehb import DEHB, POPULATION, populations
-from hyperrace.optimizers._parts.evolution import dehb_subpopulation_sizes, rand1_bin
-from hyperrace.optimizers._parts.ladder import brackets
+from hyperrace.optimizers._parts.candidates.evolution import dehb_subpopulation_sizes, rand1_bin
+from hyperrace.optimizers._parts.schedule.ladder import brackets
 from hyperrace.study import Job
 from hyperrace.testing.conformance import CHECKS
 from hyperrace.testing.history import drive
@@ -58,7 +58,7 @@ def test_params_defaults_and_json() -> None:
         ("mutation_factor", float("nan"), r"mutation_factor=nan"),
         ("mutation_factor", True, r"mutation_factor=True"),
         ("crossover_prob", -0.1, r"crossover_prob=-0.1 must be a number in \[0, 1\]"),
-        ("boundary", "reflect", r"boundary='reflect' must be 'random' or 'clip'"),
+        ("boundary", "reflect", r"boundary='reflect' must be one of 'random', 'clip'"),
     ],
 )
 def test_bad_params_are_named(param: str, value: Any, match: str) -> None:

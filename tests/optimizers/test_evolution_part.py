@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.optimizers._parts.evolution import (
+from hyperrace.optimizers._parts.candidates.evolution import (
     crossover_bin,
     dehb_subpopulation_sizes,
     fix_bounds,
@@ -16,7 +16,7 @@ from hyperrace.optimizers._parts.evolution import (
     rand1_bin,
     top_up,
 )
-from hyperrace.optimizers._parts.ladder import brackets
+from hyperrace.optimizers._parts.schedule.ladder import brackets
 from hyperrace.space import Fidelity
 
 POOL = np.array([[0.1, 0.2, 0.3], [0.5, 0.5, 0.5], [0.9, 0.4, 0.0]])

@@ -17,13 +17,13 @@ from hyperrace.benchmarks._functions import branin
 from hyperrace.exceptions import ConfigurationError, SpaceError
 from hyperrace.optimizers import Done, Start, make_optimizer
 from hyperrace.optimizers._gp import GPEI, model_rows
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.study import Job
 from hyperrace.testing.conformance import spaces
 from hyperrace.testing.history import drive
 from hyperrace.testing.objectives import curve_value
 
-pytest.importorskip("hyperrace.optimizers._parts.gp_model")  # needs the bo extra
+pytest.importorskip("hyperrace.optimizers._parts.surrogate.gp")  # needs the bo extra
 
 MIXED = hr.Space(
     lr=hr.Float(1e-4, 1e-1, log=True),
@@ -133,7 +133,7 @@ def test_decide_leaves_torch_state_alone() -> None:
 def test_a_failed_fit_falls_back_to_the_prior(monkeypatch: pytest.MonkeyPatch) -> None:
     from botorch.exceptions.errors import ModelFittingError
 
-    from hyperrace.optimizers._parts import gp_model
+    from hyperrace.optimizers._parts.surrogate import gp as gp_model
 
     def fail(*args: Any) -> None:
         raise ModelFittingError("All attempts to fit the model have failed.")

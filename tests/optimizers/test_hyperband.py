@@ -11,9 +11,10 @@ import pytest
 
 import hyperrace as hr
 from hyperrace.optimizers import Resume, Start, Wait
-from hyperrace.optimizers._hyperband import LOOKAHEAD, Hyperband, SuccessiveHalving
-from hyperrace.optimizers._parts.ladder import Bracket, brackets
-from hyperrace.optimizers._parts.rungs import loss_at as rung_loss
+from hyperrace.optimizers._hyperband import Hyperband, SuccessiveHalving
+from hyperrace.optimizers._parts.schedule.brackets import LOOKAHEAD
+from hyperrace.optimizers._parts.schedule.ladder import Bracket, brackets
+from hyperrace.optimizers._parts.schedule.rungs import loss_at as rung_loss
 from hyperrace.study import Job
 from hyperrace.testing.conformance import CHECKS
 from hyperrace.testing.history import drive

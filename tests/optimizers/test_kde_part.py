@@ -9,7 +9,7 @@ import pytest
 
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
-from hyperrace.optimizers._parts.kde import (
+from hyperrace.optimizers._parts.density.kde import (
     BOHBParams,
     KDEModel,
     ProductKDE,

@@ -18,11 +18,12 @@ from hyperrace._rng import decision_rng
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.optimizers import DPL, Done, DyHPO, Race, Resume, Start, Wait, make_optimizer
 from hyperrace.optimizers._parts import acquisition as acq
-from hyperrace.optimizers._parts import fit_chain, pool
-from hyperrace.optimizers._parts.curve_data import CurveData, encode
-from hyperrace.optimizers._parts.deep_kernel_surrogate import thin
-from hyperrace.optimizers._parts.onehot import OneHot
-from hyperrace.optimizers._parts.surrogate import Gaussian
+from hyperrace.optimizers._parts.candidates import pool
+from hyperrace.optimizers._parts.data.curve_data import CurveData, encode
+from hyperrace.optimizers._parts.data.onehot import OneHot
+from hyperrace.optimizers._parts.surrogate import fit_chain
+from hyperrace.optimizers._parts.surrogate.base import Gaussian
+from hyperrace.optimizers._parts.surrogate.deep_kernel import thin
 from hyperrace.storage import InMemoryStorage
 from hyperrace.study import Job
 from hyperrace.testing.conformance import spaces
@@ -31,8 +32,8 @@ from hyperrace.testing.objectives import curve_value, learning_curve
 from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
 
 torch = pytest.importorskip("torch")  # the surrogates need the bo extra
-dk = pytest.importorskip("hyperrace.optimizers._parts.deep_kernel")
-dpl = pytest.importorskip("hyperrace.optimizers._parts.dpl")
+dk = pytest.importorskip("hyperrace.optimizers._parts.surrogate.deep_kernel_gp")
+dpl = pytest.importorskip("hyperrace.optimizers._parts.surrogate.power_law_net")
 
 SPACE = spaces()["fidelity"]
 #: Small fits: these tests check behaviour, not the quality of the surrogates.
@@ -105,8 +106,8 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
 @pytest.mark.parametrize(
     ("param", "value", "match"),
     [
-        ("step", 0, r"step=0 must be a number in \(0.0, inf\]"),
-        ("step", math.inf, r"step=inf must be a number"),
+        ("step", 0, r"step=0 must be a finite number > 0"),
+        ("step", math.inf, r"step=inf must be a finite number"),
         ("step", True, r"step=True"),
         ("promotion", 1.5, r"promotion=1.5 must be a number in \[0.0, 1.0\]"),
         ("promotion", "0.2", r"promotion='0.2'"),
@@ -116,8 +117,8 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
         ("local_scale", 0, r"local_scale=0 must be a number in \(0.0, 1.0\]"),
         ("patience", 0, r"patience=0 must be an integer >= 1 or None"),
         ("max_trials", 0, r"max_trials=0 must be an integer >= 1 or None"),
-        ("cost_exponent", -1, r"cost_exponent=-1 must be a number in \[0.0, inf\]"),
-        ("cost_budget", 0, r"cost_budget=0 must be a number in \(0.0, inf\] or None"),
+        ("cost_exponent", -1, r"cost_exponent=-1 must be a finite number >= 0"),
+        ("cost_budget", 0, r"cost_budget=0 must be a finite number > 0 or None"),
         ("acquisition", "ucb", r"acquisition='ucb' must be one of 'ei_step', 'ei_max'"),
         ("allocation", "all", r"allocation='all' must be one of 'step', 'rung'"),
         ("incumbent", "best", r"incumbent='best' must be one of 'observed', 'predicted'"),
@@ -335,8 +336,8 @@ import json, sys
 import hyperrace as hr
 from hyperrace._clock import ManualClock
 from hyperrace._rng import decision_rng
-from hyperrace.optimizers._parts.curve_data import CurveData
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.curve_data import CurveData
+from hyperrace.optimizers._parts.data.onehot import OneHot
 study = hr.Study(sys.argv[2], storage=sys.argv[1])
 h = study.history()
 data = CurveData.collect(OneHot(study.space), h, 1.0, 9.0, 1.0, {})
@@ -433,7 +434,7 @@ def test_dpl_recovers_power_laws_and_its_intervals_cover() -> None:
 
 
 def test_a_first_report_weighs_as_set_once_its_curve_goes_on() -> None:
-    from hyperrace.optimizers._parts.dpl_surrogate import PowerLaws
+    from hyperrace.optimizers._parts.surrogate.power_laws import PowerLaws
 
     history = _history()
     data = CurveData.collect(OneHot(SPACE), history, 1.0, 9.0, 1.0, {})

@@ -13,13 +13,13 @@ import hyperrace as hr
 from hyperrace.benchmarks._functions import TestFunction, branin, hartmann6
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.optimizers import Done, Start, Wait, make_optimizer
-from hyperrace.optimizers._parts.rbf import (
-    CubicRBF,
+from hyperrace.optimizers._parts.candidates.dycors import (
     dycors_candidates,
     latin_hypercube,
     perturbation_probability,
     pick_candidate,
 )
+from hyperrace.optimizers._parts.surrogate.rbf import CubicRBF
 from hyperrace.optimizers._rbf import RBFDycors, _snap, replay
 from hyperrace.study import Job
 from hyperrace.testing.conformance import CHECKS

@@ -12,8 +12,8 @@ import hyperrace as hr
 from hyperrace.benchmarks import SyntheticCurves, task_objective
 from hyperrace.executors import SimulatedExecutor
 from hyperrace.optimizers import Staged, Start, Wait
-from hyperrace.optimizers._parts.cost import CostModel
-from hyperrace.optimizers._parts.ladder import rungs
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.surrogate.cost import CostModel
 from hyperrace.trial import Observation, TrialRecord, TrialStatus
 
 TASK = SyntheticCurves(seed=0)
@@ -142,11 +142,11 @@ def test_staged_without_an_expensive_hyperparameter_searches_everything() -> Non
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"cost_factor": 1.0}, "cost_factor=1.0 must be a number > 1"),
+        ({"cost_factor": 1.0}, "cost_factor=1.0 must be a finite number > 1"),
         ({"patience": 0}, "patience=0 must be an integer >= 1"),
         ({"levels": 0}, "levels=0"),
         ({"n_probe": 1}, "n_probe=1 must be an integer >= 2"),
-        ({"min_improvement": 1.5}, r"min_improvement=1.5 must be in \[0, 1\)"),
+        ({"min_improvement": 1.5}, r"min_improvement=1.5 must be a number in \[0, 1\)"),
         ({"stop_on_stall": 1}, "stop_on_stall=1 must be True or False"),
     ],
 )

@@ -117,11 +117,11 @@ def test_checkpointed_accounting_under_optimize(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"n_configs": 0}, r"n_configs=0 must be a positive integer"),
-        ({"n_configs": 2.5}, r"n_configs=2.5 must be a positive integer"),
-        ({"n_configs": True}, r"n_configs=True must be a positive integer"),
-        ({"k": 0}, r"k=0 must be a positive integer"),
-        ({"k": "3"}, r"k='3' must be a positive integer"),
+        ({"n_configs": 0}, r"n_configs=0 must be an integer >= 1"),
+        ({"n_configs": 2.5}, r"n_configs=2.5 must be an integer >= 1"),
+        ({"n_configs": True}, r"n_configs=True must be an integer >= 1"),
+        ({"k": 0}, r"k=0 must be an integer >= 1"),
+        ({"k": "3"}, r"k='3' must be an integer >= 1"),
         ({"n_configs": 4, "k": 5}, r"k=5 must not exceed n_configs=4: use k <= 4"),
     ],
 )

@@ -15,7 +15,7 @@ from hyperrace._rng import decision_rng
 from hyperrace.benchmarks._functions import TestFunction, branin, hartmann6
 from hyperrace.history import History
 from hyperrace.optimizers import Done, Start, make_optimizer
-from hyperrace.optimizers._parts.parzen import (
+from hyperrace.optimizers._parts.density.parzen import (
     ParzenEstimator,
     good_count,
     neighbour_bandwidths,
@@ -104,7 +104,7 @@ def test_defaults_and_params_round_trip_as_json() -> None:
         ("prior_weight", float("inf"), r"prior_weight=inf must be"),
         ("multivariate", 1, r"multivariate=1 must be True or False"),
         ("recombine", 1.5, r"recombine=1.5 must be a number in \[0, 1\]"),
-        ("max_trials", 0, r"max_trials=0 must be a positive integer or None"),
+        ("max_trials", 0, r"max_trials=0 must be an integer >= 1 or None"),
     ],
 )
 def test_bad_params_are_named_with_a_fix(param: str, value: Any, match: str) -> None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import hyperrace as hr
 from hyperrace.exceptions import SpaceError
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.space import INACTIVE_UNIT, Categorical, Fidelity, Float, Int, Range, Space
 from hyperrace.testing.strategies import configs, spaces
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from hyperrace._params import Integer, validate
 from hyperrace.benchmarks._task import Task
 from hyperrace.exceptions import ConfigurationError
 
@@ -41,6 +42,7 @@ CACHE_ENV = "HYPERRACE_CACHE"
 #: How many configurations are evaluated per ``final_losses`` call.
 CHUNK = 2048
 _FORMAT = 1
+_ARGUMENTS = {"samples": Integer(1), "seed": Integer(0)}
 
 
 def _cache_file(cache: str | Path | None) -> Path:
@@ -110,12 +112,6 @@ def _write(path: Path, key: str, record: dict[str, Any]) -> None:
             raise
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigurationError(f"best_known({name}={value!r}): {name} must be an int >= {low}")
-    return value
-
-
 def _sampled_range(task: Task, samples: int, seed: int) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     best, worst = math.inf, -math.inf
@@ -181,8 +177,10 @@ def reference_range(
         >>> 0 <= best < 0.05 < worst
         True
     """
-    samples = _check_int("samples", samples, 1)
-    seed = _check_int("seed", seed, 0)
+    checked = validate(
+        "best_known", _ARGUMENTS, {"samples": samples, "seed": seed}, {"samples": 10_000, "seed": 0}
+    )
+    samples, seed = checked["samples"], checked["seed"]
     name = getattr(task, "name", None)
     if not isinstance(name, str) or not name:
         raise ConfigurationError(

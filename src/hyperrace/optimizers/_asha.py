@@ -14,19 +14,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Declared, Integer, OneOf, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Resume, Start
-from hyperrace.optimizers._parts.ladder import check_eta, rungs
-from hyperrace.optimizers._parts.rungs import is_waiting_at, report_at
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.schedule.rungs import is_waiting_at, report_at
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
 
 __all__ = ["ASHA"]
 
-VARIANTS = ("promotion", "stopping")
-RULES = ("top", "quantile")
 
 #: One report at a rung: (loss, trial number). Sorted lists of these rank a rung.
 Entry = tuple[float, int]
@@ -76,11 +74,11 @@ def _reports(
 
 
 @register
-class ASHA:
+class ASHA(Declared):
     """Asynchronous successive halving (ASHA): never waits for a rung to fill.
 
-    The rungs are ``_parts.ladder.rungs(fidelity, eta)``: ``high * eta**-k`` anchored at the
-    maximum fidelity, in the fidelity's unit (epochs and steps rounded to whole numbers), e.g.
+    The rungs are ``_parts.schedule.ladder.rungs(fidelity, eta)``: ``high * eta**-k`` anchored at
+    the maximum fidelity, in the fidelity's unit (epochs and steps rounded to whole numbers), e.g.
     1, 3, 9, 27, 81 epochs for a fidelity of 1..81 and ``eta=3``, or 2, 6, 17, 52 for 1..52. A
     rung's population is every trial that reported at its budget (its first report at or past it:
     with a fidelity in seconds reports overshoot); its losses are the
@@ -121,27 +119,27 @@ class ASHA:
     """
 
     name: ClassVar[str] = "asha"
+    parameters = declare(
+        eta=Integer(2),
+        variant=OneOf(
+            "promotion",
+            "stopping",
+            note="'promotion' pauses and promotes, and needs checkpoints; 'stopping' continues "
+            "or stops each trial at each rung",
+        ),
+        rule=OneOf(
+            "top",
+            "quantile",
+            note="'top': the best floor(n/eta) of a rung, as in the paper; 'quantile': at most "
+            "the 1/eta quantile of the rung, as in Syne Tune",
+        ),
+    )
+    eta: int
+    variant: str
+    rule: str
 
     def __init__(self, eta: int = 3, variant: str = "promotion", rule: str = "top") -> None:
-        self.eta = check_eta(eta)
-        if variant not in VARIANTS:
-            raise ConfigurationError(
-                f"variant={variant!r} must be 'promotion' (pause and promote; needs checkpoints) "
-                "or 'stopping' (continue or stop each trial at each rung)"
-            )
-        if rule not in RULES:
-            raise ConfigurationError(
-                f"rule={rule!r} must be 'top' (the best floor(n/eta) of a rung, as in the paper) "
-                "or 'quantile' (at most the 1/eta quantile of the rung, as in Syne Tune)"
-            )
-        self.variant = variant
-        self.rule = rule
-
-    def get_params(self) -> dict[str, Any]:
-        return {"eta": self.eta, "variant": self.variant, "rule": self.rule}
-
-    def __repr__(self) -> str:
-        return f"ASHA(eta={self.eta}, variant={self.variant!r}, rule={self.rule!r})"
+        self._set(eta=eta, variant=variant, rule=rule)
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:

@@ -1,5 +1,8 @@
 """The optimizer protocol and its decisions.
 
+The decisions (:class:`Start`, :class:`Resume`, :class:`Wait`, :class:`Done`) are frozen records
+of :mod:`hyperrace.trial`, where storage reads them too; they are re-exported here.
+
 An optimizer is a function of (space, history, rng) to a :data:`Decision`::
 
     class MyOptimizer:
@@ -26,54 +29,15 @@ Contract
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from hyperrace.history import History
 from hyperrace.space import Space
+from hyperrace.trial import Decision, Done, Resume, Start, Wait
 
 __all__ = ["Decision", "Done", "Optimizer", "Resume", "Start", "Wait"]
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    """Train a new configuration from scratch up to fidelity ``stop``.
-
-    ``info`` holds numbers worth recording with the decision (acquisition value, bracket).
-    """
-
-    config: Mapping[str, Any]
-    stop: float
-    info: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Resume:
-    """Continue paused trial ``trial_id`` from its checkpoint up to fidelity ``stop``."""
-
-    trial_id: int
-    stop: float
-    info: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """Nothing to start now; ask again when a running trial ends."""
-
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    """The search is over (for example, a grid is exhausted)."""
-
-    reason: str = ""
-
-
-Decision = Start | Resume | Wait | Done
 
 
 @runtime_checkable

@@ -3,7 +3,7 @@
 BOHB runs synchronous Hyperband exactly (:mod:`hyperrace.optimizers._hyperband`: the same
 iterations, budgets, rung sizes, promotions and waits); only the way a *new* configuration is made
 differs. Instead of the prior it calls
-:func:`~hyperrace.optimizers._parts.kde.bohb_sample` over the Hyperband rung budgets: with
+:func:`~hyperrace.optimizers._parts.density.kde.bohb_sample` over the Hyperband rung budgets: with
 probability ``random_fraction``, or while no budget has enough observations, a draw from the
 prior; otherwise the best of ``num_samples`` candidates by ``g(x) / l(x)`` under the densities of
 good (l) and bad (g) configurations fitted on the *largest* budget with enough observations
@@ -24,11 +24,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Start
-from hyperrace.optimizers._hyperband import Sampler, cycle, next_decision
-from hyperrace.optimizers._parts.kde import BOHBParams, bohb_sample
-from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta, rungs
+from hyperrace.optimizers._parts.density.kde import BOHB_PARAMETERS, BOHBParams, bohb_sample
+from hyperrace.optimizers._parts.schedule.brackets import Sampler, cycle, next_decision
+from hyperrace.optimizers._parts.schedule.ladder import Bracket, brackets, rungs
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
@@ -36,7 +37,8 @@ __all__ = ["BOHB"]
 
 
 def kde_sampler(budgets: list[float], params: BOHBParams) -> Sampler:
-    """A Hyperband :data:`~hyperrace.optimizers._hyperband.Sampler` that draws from BOHB's model
+    """A Hyperband :data:`~hyperrace.optimizers._parts.schedule.brackets.Sampler` that draws from
+    BOHB's model
     of the largest of ``budgets`` with enough observations (the bracket and rung do not matter)."""
     kwargs = params.to_dict()
 
@@ -49,14 +51,14 @@ def kde_sampler(budgets: list[float], params: BOHBParams) -> Sampler:
 
 
 @register
-class BOHB:
+class BOHB(Declared):
     """Hyperband with model-based sampling (Falkner, Klein and Hutter, ICML 2018).
 
     Iterations, brackets, budgets and promotions are Hyperband's (Li et al.'s bracket convention;
     for fidelity 1..81 epochs and ``eta=3``: 81/27/9/3/1, 34/11/3/1, 15/5/1, 8/2 and 5
     configurations at 1, 3, 9, 27, 81 epochs); each new configuration comes from a TPE-like pair
-    of product kernel density estimators (see :mod:`hyperrace.optimizers._parts.kde`) fitted on
-    the largest rung budget with enough observations. Without a fidelity: TPE-like optimization
+    of product kernel density estimators (see :mod:`hyperrace.optimizers._parts.density.kde`) fitted
+    on the largest rung budget with enough observations. Without a fidelity: TPE-like optimization
     at full fidelity (see the module docstring).
 
     Args:
@@ -76,6 +78,14 @@ class BOHB:
     """
 
     name: ClassVar[str] = "bohb"
+    parameters = declare(eta=Integer(2), **BOHB_PARAMETERS)
+    eta: int
+    min_points_in_model: int | None
+    top_n_percent: float
+    num_samples: int
+    random_fraction: float
+    bandwidth_factor: float
+    min_bandwidth: float
 
     def __init__(
         self,
@@ -88,8 +98,8 @@ class BOHB:
         bandwidth_factor: float = 3.0,
         min_bandwidth: float = 1e-3,
     ) -> None:
-        self.eta = check_eta(eta)
-        self.params = BOHBParams(
+        self._set(
+            eta=eta,
             min_points_in_model=min_points_in_model,
             top_n_percent=top_n_percent,
             num_samples=num_samples,
@@ -97,9 +107,7 @@ class BOHB:
             bandwidth_factor=bandwidth_factor,
             min_bandwidth=min_bandwidth,
         )
-
-    def get_params(self) -> dict[str, Any]:
-        return {"eta": self.eta, **self.params.to_dict()}
+        self.params = BOHBParams(**{name: getattr(self, name) for name in BOHB_PARAMETERS})
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:

@@ -1,11 +1,11 @@
 """DEHB: Hyperband's brackets, new configurations bred by differential evolution.
 
 Everything is rebuilt from the history (trials in creation order); decision info is never read.
-With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.ladder`):
+With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.schedule.ladder`):
 
 * **First round.** Iterations ``0 .. S-1`` are exactly Hyperband's (same members, draws from the
-  prior, promotions by Resume, waits): they are read with :func:`~._hyperband.scan` and own the
-  first ``N_1`` trials, ``N_1`` the sum of the brackets' ``n_0``.
+  prior, promotions by Resume, waits): they are read with :func:`~._parts.schedule.brackets.scan`
+  and own the first ``N_1`` trials, ``N_1`` the sum of the brackets' ``n_0``.
 * **Later iterations** ``j >= S`` run bracket ``j mod S`` too, but rung ``k`` is filled with
   ``n_k`` *new* trials trained from scratch to ``b_k`` (``Start(config, stop=b_k)``), never
   resumed. A later trial's *budget* is the smallest rung budget at or above its ``target`` (which
@@ -15,14 +15,15 @@ With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.ladde
   as in Hyperband). To keep that membership exact, a rung at ``b`` is filled only while no older
   iteration has an unfilled rung at ``b``; an iteration that cannot go on is passed over for
   younger ones (iterations overlap as a pipeline), a new one opens at most
-  :data:`~._hyperband.LOOKAHEAD` beyond the oldest unfinished one, and otherwise DEHB waits.
-  With one worker it never waits.
+  :data:`~._parts.schedule.brackets.LOOKAHEAD` beyond the oldest unfinished one, and otherwise DEHB
+  waits. With one worker it never waits.
 * **Sub-populations**, one per rung budget ``b`` with ``size_b`` slots (the most configurations
-  ``b`` has in any bracket, :func:`~._parts.evolution.dehb_subpopulation_sizes`), are replayed in
-  creation order. Evaluated at ``b``: a first-round trial of a bracket with rung ``b`` that reported
-  at ``b`` (or failed on its way there: loss inf), and a later trial of budget ``b`` that did.
-  The ``i``-th first-round evaluation at ``b`` targets slot ``i mod size_b``; the ``m``-th later
-  trial of budget ``b`` targets slot ``m mod size_b`` (its parent's slot, fixed when it is bred).
+  ``b`` has in any bracket, :func:`~._parts.candidates.evolution.dehb_subpopulation_sizes`), are
+  replayed in creation order. Evaluated at ``b``: a first-round trial of a bracket with rung ``b``
+  that reported at ``b`` (or failed on its way there: loss inf), and a later trial of budget ``b``
+  that did. The ``i``-th first-round evaluation at ``b`` targets slot ``i mod size_b``; the ``m``-th
+  later trial of budget ``b`` targets slot ``m mod size_b`` (its parent's slot, fixed when it is
+  bred).
   *Selection*: an evaluated trial takes its slot when the slot is empty or its loss at ``b`` is
   not worse than the occupant's. With one worker the occupant met in the replay is exactly the
   parent the trial was bred from. A later trial paused below ``b`` (clipped to the epoch budget,
@@ -34,7 +35,7 @@ With ``S`` brackets (Li et al.'s ladder, :mod:`hyperrace.optimizers._parts.ladde
   from the global population (from uniform vectors when it has < 3 rows) to 3 rows; ``rand/1/bin``
   with ``mutation_factor`` and ``crossover_prob`` and the boundary fix, in unit-cube coordinates
   (:meth:`Space.to_unit` / :meth:`Space.from_unit`). ``rng`` draws the random parent, if any,
-  then what :func:`~._parts.evolution.rand1_bin` draws.
+  then what :func:`~._parts.candidates.evolution.rand1_bin` draws.
 
 Without a fidelity DEHB is plain asynchronous DE at stop 1 with a population of
 :data:`POPULATION`: the first ``POPULATION`` trials are drawn from the prior and hold the slots
@@ -50,19 +51,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 from numpy.random import Generator
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Declared, Integer, OneOf, Real, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Start
-from hyperrace.optimizers._hyperband import cycle, lookahead_wait, scan, settled
-from hyperrace.optimizers._parts.evolution import BoundMode, dehb_subpopulation_sizes, rand1_bin
-from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
-from hyperrace.optimizers._parts.rungs import reached
+from hyperrace.optimizers._parts.candidates.evolution import (
+    BoundMode,
+    dehb_subpopulation_sizes,
+    rand1_bin,
+)
+from hyperrace.optimizers._parts.schedule.brackets import cycle, lookahead_wait, scan, settled
+from hyperrace.optimizers._parts.schedule.ladder import Bracket, brackets
+from hyperrace.optimizers._parts.schedule.rungs import reached
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import TrialRecord, TrialStatus
@@ -127,18 +132,8 @@ def populations(
     return pops, later
 
 
-def _number(name: str, value: object, low: float, high: float, *, open_low: bool) -> float:
-    """``value`` as a float in ``(low, high]`` (``open_low``) or ``[low, high]``, or a
-    ConfigurationError naming it."""
-    v = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if v is not None and (low < v <= high or (not open_low and v == low)):
-        return v
-    bounds = f"{'(' if open_low else '['}{low:g}, {high:g}]"
-    raise ConfigurationError(f"{name}={value!r} must be a number in {bounds}")
-
-
 @register
-class DEHB:
+class DEHB(Declared):
     """Differential evolution over Hyperband's brackets (Awad, Mallik and Hutter, IJCAI 2021).
 
     The first Hyperband round is Hyperband's; afterwards every rung of a bracket is filled with
@@ -160,6 +155,16 @@ class DEHB:
     """
 
     name: ClassVar[str] = "dehb"
+    parameters = declare(
+        eta=Integer(2),
+        mutation_factor=Real(0, 2, low_open=True),
+        crossover_prob=Real(0, 1),
+        boundary=OneOf("random", "clip"),
+    )
+    eta: int
+    mutation_factor: float
+    crossover_prob: float
+    boundary: BoundMode
 
     def __init__(
         self,
@@ -169,20 +174,12 @@ class DEHB:
         crossover_prob: float = 0.5,
         boundary: BoundMode = "random",
     ) -> None:
-        self.eta = check_eta(eta)
-        self.mutation_factor = _number("mutation_factor", mutation_factor, 0, 2, open_low=True)
-        self.crossover_prob = _number("crossover_prob", crossover_prob, 0, 1, open_low=False)
-        if boundary not in ("random", "clip"):
-            raise ConfigurationError(f"boundary={boundary!r} must be 'random' or 'clip'")
-        self.boundary: BoundMode = boundary
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "eta": self.eta,
-            "mutation_factor": self.mutation_factor,
-            "crossover_prob": self.crossover_prob,
-            "boundary": self.boundary,
-        }
+        self._set(
+            eta=eta,
+            mutation_factor=mutation_factor,
+            crossover_prob=crossover_prob,
+            boundary=boundary,
+        )
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:

@@ -2,12 +2,13 @@
 
 Each decision, from the history alone:
 
-1. The results at the maximum fidelity (:func:`~hyperrace.optimizers._parts.observations.results`;
-   failed trials count at the worst loss seen). With fewer successful ones than ``n_initial``,
-   the configuration is drawn from the prior (the space's own sampling).
+1. The results at the maximum fidelity
+   (:func:`~hyperrace.optimizers._parts.data.observations.results`; failed trials count at the worst
+   loss seen). With fewer successful ones than ``n_initial``, the configuration is drawn from the
+   prior (the space's own sampling).
 2. Otherwise the configurations are encoded in the unit cube, numeric dimensions as
    :meth:`Space.to_unit` does (log scales applied) and each categorical one-hot
-   (:class:`~hyperrace.optimizers._parts.onehot.OneHot`). At most ``max_observations`` of them
+   (:class:`~hyperrace.optimizers._parts.data.onehot.OneHot`). At most ``max_observations`` of them
    feed the model: the best half by loss, then the most recent of the rest.
 3. A BoTorch ``SingleTaskGP`` (Matern-5/2 ARD kernel with BoTorch's Gamma priors, standardized
    outcomes, double precision) is fitted to ``-loss`` by maximising the marginal likelihood.
@@ -31,7 +32,7 @@ decision's generator seeds the Sobol points and a local ``torch.Generator``. tor
 single-threaded during a proposal, so the same history and generator give the same decision in
 any process and on any number of cores (of one platform). Fitted hyperparameters are memoized by
 the exact data, which returns what a refit would. A decision takes about 0.2 to 0.6 s with 50 to
-200 observations on one core (:mod:`~hyperrace.optimizers._parts.gp_model`).
+200 observations on one core (:mod:`~hyperrace.optimizers._parts.surrogate.gp`).
 """
 
 from __future__ import annotations
@@ -44,24 +45,15 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace._imports import require
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._parts.observations import Results, full_fidelity, results
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.observations import Results, full_fidelity, results
+from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
 __all__ = ["GPEI", "model_rows"]
-
-
-def _check_int(name: str, value: object, low: int, *, optional: bool = False) -> Any:
-    if optional and value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        allowed = " or None" if optional else ""
-        raise ConfigurationError(f"{name}={value!r} must be an integer >= {low}{allowed}")
-    return value
 
 
 def model_rows(losses: npt.NDArray[np.float64], cap: int) -> npt.NDArray[np.int64]:
@@ -82,7 +74,7 @@ def _key(config: Mapping[str, Any]) -> str:
 
 
 @register
-class GPEI:
+class GPEI(Declared):
     """Gaussian-process Bayesian optimization with log expected improvement, at full fidelity.
 
     See the module docstring for the algorithm. Every trial trains to the maximum fidelity (1 when
@@ -109,6 +101,16 @@ class GPEI:
     """
 
     name: ClassVar[str] = "gp_ei"
+    parameters = declare(
+        n_initial=Integer(1, optional=True),
+        n_candidates=Integer(8),
+        max_observations=Integer(2),
+        max_trials=Integer(1, optional=True),
+    )
+    n_initial: int | None
+    n_candidates: int
+    max_observations: int
+    max_trials: int | None
 
     def __init__(
         self,
@@ -118,18 +120,12 @@ class GPEI:
         max_observations: int = 200,
         max_trials: int | None = None,
     ) -> None:
-        self.n_initial: int | None = _check_int("n_initial", n_initial, 1, optional=True)
-        self.n_candidates: int = _check_int("n_candidates", n_candidates, 8)
-        self.max_observations: int = _check_int("max_observations", max_observations, 2)
-        self.max_trials: int | None = _check_int("max_trials", max_trials, 1, optional=True)
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "n_initial": self.n_initial,
-            "n_candidates": self.n_candidates,
-            "max_observations": self.max_observations,
-            "max_trials": self.max_trials,
-        }
+        self._set(
+            n_initial=n_initial,
+            n_candidates=n_candidates,
+            max_observations=max_observations,
+            max_trials=max_trials,
+        )
 
     def initial_trials(self, space: Space) -> int:
         """Successful trials needed before the model is used: ``n_initial`` or ``2 * (d + 1)``."""
@@ -148,7 +144,7 @@ class GPEI:
         self, space: Space, history: History, res: Results, rng: np.random.Generator
     ) -> Decision:
         try:
-            from hyperrace.optimizers._parts.gp_model import rank_candidates
+            from hyperrace.optimizers._parts.surrogate.gp import rank_candidates
         except ImportError:
             require("botorch", "bo", "the gp_ei optimizer")  # names the extra if it is missing
             raise

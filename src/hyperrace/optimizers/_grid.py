@@ -7,10 +7,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Boolean, Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._parts.observations import full_fidelity
+from hyperrace.optimizers._parts.data.observations import full_fidelity
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
@@ -22,7 +22,7 @@ def _key(config: Any) -> str:
 
 
 @register
-class GridSearch:
+class GridSearch(Declared):
     """Train every point of a grid to the maximum fidelity, each once, then stop.
 
     Float and Int dimensions get ``resolution`` evenly spaced values (log-spaced on a log scale,
@@ -37,23 +37,18 @@ class GridSearch:
     """
 
     name: ClassVar[str] = "grid"
+    parameters = declare(
+        resolution=Integer(2, note="values per numeric dimension"),
+        shuffle=Boolean(),
+        shuffle_seed=Integer(0),
+    )
+    resolution: int
+    shuffle: bool
+    shuffle_seed: int
 
     def __init__(self, resolution: int = 5, shuffle: bool = True, shuffle_seed: int = 0) -> None:
-        if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
-            raise ConfigurationError(
-                f"resolution={resolution!r} must be an integer >= 2 (values per numeric dimension)"
-            )
-        self.resolution = resolution
-        self.shuffle = shuffle
-        self.shuffle_seed = shuffle_seed
+        self._set(resolution=resolution, shuffle=shuffle, shuffle_seed=shuffle_seed)
         self._cache: tuple[str, list[dict[str, Any]]] | None = None
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "resolution": self.resolution,
-            "shuffle": self.shuffle,
-            "shuffle_seed": self.shuffle_seed,
-        }
 
     def points(self, space: Space) -> list[dict[str, Any]]:
         """The grid in visiting order (cached per space)."""

@@ -1,218 +1,38 @@
 """Successive halving and Hyperband (Li et al., JMLR 2018), synchronous, rebuilt from the history.
 
-The schedule is a pure function of the history:
-
-* **Membership.** Trials are assigned to bracket *iterations* by creation order: iteration 0 owns
-  the first ``n_0`` trials (``n_0`` of its bracket), iteration 1 the next ``n_0`` of its own
-  bracket, and so on. Hyperband cycles through the brackets ``s = s_max, ..., 0``; successive
-  halving repeats one bracket. A new trial joins the iteration its number falls in.
-* **Rungs.** Every member is at rung 0. A member is at rung ``i + 1`` when it was *promoted* from
-  rung ``i``: it was granted more than ``budget_i`` (its ``target``), or it already reported at
-  ``budget_{i+1}``. Rung ``i`` is *complete* when rung ``i - 1`` is complete, every promotion into
-  it was granted, and each of its members is *settled* there: it reported at ``budget_i``, failed,
-  was promoted further, or was paused below ``budget_i`` for a reason other than an interruption
-  (the study clipped its stop to the epoch budget, a time slice ran out, the objective returned
-  early). Such a member counts, but is never promoted. Running members and interrupted ones (the
-  study resumes those itself) are not settled yet.
-* **Promotion.** Once rung ``i`` is complete, its ``n_{i+1}`` best members by loss at
-  ``budget_i`` (failed ones never) are resumed one decision at a time to ``budget_{i+1}``.
-
-Each decision prefers promotions (oldest iteration first), then a new trial for the iteration the
-next trial number falls in. When the iterations started so far only wait on running trials, the
-next iteration opens so that no worker idles (as HpBandSter does), but at most :data:`LOOKAHEAD`
-iterations beyond the oldest unfinished one; past that the decision is :class:`Wait`. With one
-worker nothing waits: a trial that is not running is always settled or resumable.
-
-For fidelities in seconds a rung's value is the first report at or above the rung budget.
-
-The schedule is composed, not inherited: :func:`next_decision` takes a :data:`BracketPicker`
-(which bracket iteration ``j`` runs) and a :data:`Sampler` (how a new configuration is made):
-the prior here, BOHB's density model in :mod:`~hyperrace.optimizers._bohb`; DEHB reads the first
-round with :func:`scan`. Without a fidelity both optimizers here are random search at stop 1.
+Both run the bracket schedule of :mod:`~hyperrace.optimizers._parts.schedule.brackets`
+(membership of iterations by creation order, rungs, promotions, waits), with new configurations
+drawn from the prior. Without a fidelity both are random search at stop 1.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
-from hyperrace.optimizers._base import Decision, Resume, Start, Wait
-from hyperrace.optimizers._parts.ladder import Bracket, brackets, check_eta
-from hyperrace.optimizers._parts.rungs import loss_at, reached
+from hyperrace.optimizers._base import Decision, Start
+from hyperrace.optimizers._parts.schedule.brackets import cycle, next_decision, random_sample
+from hyperrace.optimizers._parts.schedule.ladder import brackets
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
-from hyperrace.trial import TrialRecord, TrialStatus
 
-__all__ = ["LOOKAHEAD", "Hyperband", "SuccessiveHalving", "next_decision", "scan"]
-
-#: How many iterations may be open beyond the oldest unfinished one before new trials wait.
-LOOKAHEAD = 2
-_TOL = 1e-9
-
-
-def best(
-    history: History, budget: float, trials: Sequence[TrialRecord], k: int
-) -> list[TrialRecord]:
-    """The ``k`` best of ``trials`` by loss at ``budget`` (ties: older first), never a failed or
-    unreported one."""
-    scored = [(loss_at(history, t, budget), t.number, t) for t in trials]
-    good = sorted((s for s in scored if math.isfinite(s[0])), key=lambda s: (s[0], s[1]))
-    return [s[2] for s in good[: max(k, 0)]]
-
-
-def promoted(trial: TrialRecord, budget: float, above: float | None) -> bool:
-    """True when the trial went past rung ``budget``: it was granted more, or it already reported
-    at the next rung ``above``."""
-    if trial.target > budget * (1 + _TOL):
-        return True
-    return above is not None and reached(trial.fidelity, above)
-
-
-def settled(trial: TrialRecord, budget: float, above: float | None) -> bool:
-    """True when the trial has nothing more to do at rung ``budget`` (see the module docstring)."""
-    if trial.status is TrialStatus.FAILED or promoted(trial, budget, above):
-        return True
-    if trial.status is TrialStatus.RUNNING:
-        return False
-    if reached(trial.fidelity, budget):
-        return True
-    interrupted = trial.reason.is_interruption and trial.fidelity < trial.target
-    return not interrupted
-
-
-def progress(
-    history: History, members: Sequence[TrialRecord], bracket: Bracket
-) -> tuple[bool, tuple[TrialRecord, int] | None]:
-    """Where one iteration stands: (finished, the next promotion as (trial, rung) or None)."""
-    if len(members) < bracket.sizes[0]:
-        return False, None
-    budgets = bracket.budgets
-    at_rung = list(members)
-    for i, budget in enumerate(budgets):
-        above = budgets[i + 1] if i + 1 < len(budgets) else None
-        if not all(settled(t, budget, above) for t in at_rung):
-            return False, None
-        if above is None:
-            break
-        for t in best(history, budget, at_rung, bracket.sizes[i + 1]):
-            if t.status is TrialStatus.PAUSED and not promoted(t, budget, above):
-                return False, (t, i + 1)
-        at_rung = [t for t in at_rung if promoted(t, budget, above)]
-    return True, None
-
-
-def check_bracket(bracket: object) -> int | None:
-    """``bracket`` as None or an int >= 0, or a ConfigurationError naming it."""
-    if bracket is None:
-        return None
-    if isinstance(bracket, bool) or not isinstance(bracket, int) or bracket < 0:
-        raise ConfigurationError(
-            f"bracket={bracket!r} must be an integer >= 0 (0 trains every configuration to the "
-            "maximum fidelity) or None (the most exploratory bracket)"
-        )
-    return bracket
-
-
-BracketPicker = Callable[[int], Bracket]  #: which bracket iteration ``j`` runs
-#: How a new configuration is made for ``rung`` of ``bracket``.
-Sampler = Callable[[Space, History, np.random.Generator, Bracket, int], dict[str, Any]]
-
-
-def cycle(ladder: Sequence[Bracket]) -> BracketPicker:
-    """Hyperband's picker: iteration ``j`` runs ``ladder[j mod len(ladder)]``."""
-    return lambda iteration: ladder[iteration % len(ladder)]
-
-
-def random_sample(
-    space: Space, history: History, rng: np.random.Generator, bracket: Bracket, rung: int
-) -> dict[str, Any]:
-    """A :data:`Sampler` that draws from the space's prior (successive halving, Hyperband)."""
-    return space.sample(rng)
-
-
-@dataclass(frozen=True, slots=True)
-class Position:
-    """Where the schedule stands: the due ``promotion`` if any, else the ``iteration`` (of
-    ``bracket``) a new trial joins and the ``oldest`` unfinished iteration (None: none)."""
-
-    promotion: Resume | None
-    iteration: int
-    bracket: Bracket
-    oldest: int | None
-
-
-def lookahead_wait(oldest: int | None, iteration: int) -> Wait | None:
-    """A Wait when opening ``iteration`` would lie more than :data:`LOOKAHEAD` past ``oldest``."""
-    if oldest is None or iteration - oldest <= LOOKAHEAD:
-        return None
-    return Wait(
-        f"iterations {oldest} to {iteration - 1} wait on running trials; no more than "
-        f"{LOOKAHEAD} iterations are opened beyond the oldest unfinished one"
-    )
-
-
-def scan(history: History, pick: BracketPicker, limit: int | None = None) -> Position:
-    """Read the iterations from the history in order (at most ``limit`` of them), stopping at the
-    first due promotion or at the iteration the next new trial joins."""
-    trials, n = history.trials, len(history.trials)
-    iteration = offset = 0
-    oldest: int | None = None
-    while limit is None or iteration < limit:
-        bracket = pick(iteration)
-        size = bracket.sizes[0]
-        if offset >= n:
-            break
-        finished, promotion = progress(history, trials[offset : offset + size], bracket)
-        if promotion is not None:
-            trial, rung = promotion
-            info = {"bracket": bracket.s, "rung": rung, "iteration": iteration}
-            resume = Resume(trial.trial_id, bracket.budgets[rung], info)
-            return Position(resume, iteration, bracket, oldest)
-        if not finished and oldest is None:
-            oldest = iteration
-        if offset + size > n:
-            break
-        offset += size
-        iteration += 1
-    return Position(None, iteration, pick(iteration), oldest)
-
-
-def next_decision(
-    space: Space,
-    history: History,
-    rng: np.random.Generator,
-    pick: BracketPicker,
-    sample: Sampler,
-) -> Decision:
-    """The synchronous schedule's decision: the due promotion, else a new trial made by
-    ``sample`` for the iteration the next trial number falls in, else a Wait (see the module
-    docstring). ``rng`` is used by ``sample`` only. The space must have a fidelity."""
-    pos = scan(history, pick)
-    if pos.promotion is not None:
-        return pos.promotion
-    wait = lookahead_wait(pos.oldest, pos.iteration)
-    if wait is not None:
-        return wait
-    bracket = pos.bracket
-    info = {"bracket": bracket.s, "rung": 0, "iteration": pos.iteration}
-    return Start(sample(space, history, rng, bracket, 0), bracket.budgets[0], info)
+__all__ = ["Hyperband", "SuccessiveHalving"]
 
 
 @register
-class SuccessiveHalving:
+class SuccessiveHalving(Declared):
     """Synchronous successive halving: one Hyperband bracket, run again and again.
 
     Each iteration starts ``n_0`` random configurations at the bracket's lowest budget, waits for
     all of them, and resumes the best ``1/eta`` from their checkpoints to the next budget (paying
     only the new steps), up to the maximum fidelity: for 1..81 epochs and ``eta=3`` bracket 4
-    trains 81, 27, 9, 3, 1 configurations to 1, 3, 9, 27, 81 epochs. See the module docstring for
-    membership, failures, clipped runs and waits. Without a fidelity: random search.
+    trains 81, 27, 9, 3, 1 configurations to 1, 3, 9, 27, 81 epochs. See
+    :mod:`~hyperrace.optimizers._parts.schedule.brackets` for membership, failures, clipped runs and
+    waits. Without a fidelity: random search.
 
     Args:
         eta: the halving rate: each rung keeps the best ``1/eta`` and trains them ``eta`` times
@@ -226,13 +46,20 @@ class SuccessiveHalving:
     """
 
     name: ClassVar[str] = "successive_halving"
+    parameters = declare(
+        eta=Integer(2),
+        bracket=Integer(
+            0,
+            optional=True,
+            note="0 trains every configuration to the maximum fidelity, None runs the most "
+            "exploratory bracket",
+        ),
+    )
+    eta: int
+    bracket: int | None
 
     def __init__(self, *, eta: int = 3, bracket: int | None = None) -> None:
-        self.eta = check_eta(eta)
-        self.bracket = check_bracket(bracket)
-
-    def get_params(self) -> dict[str, Any]:
-        return {"eta": self.eta, "bracket": self.bracket}
+        self._set(eta=eta, bracket=bracket)
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:
@@ -249,15 +76,17 @@ class SuccessiveHalving:
 
 
 @register
-class Hyperband:
+class Hyperband(Declared):
     """Synchronous Hyperband: successive halving over every bracket in turn.
 
     Iteration ``j`` runs bracket ``s = s_max - (j mod (s_max + 1))``: from the most exploratory
     (many configurations at the lowest budget) to plain random search at the maximum fidelity,
     then again; for fidelity 1..81 epochs and ``eta=3`` the brackets keep 81/27/9/3/1,
-    34/11/3/1, 15/5/1, 8/2 and 5 configurations (:mod:`~hyperrace.optimizers._parts.ladder`).
-    Promoted trials resume from their checkpoints, paying only the new steps. See the module
-    docstring for membership, failures, clipped runs and waits. Without a fidelity: random search.
+    34/11/3/1, 15/5/1, 8/2 and 5 configurations
+    (:mod:`~hyperrace.optimizers._parts.schedule.ladder`). Promoted trials resume from their
+    checkpoints, paying only the new steps. See
+    :mod:`~hyperrace.optimizers._parts.schedule.brackets` for membership, failures, clipped runs and
+    waits. Without a fidelity: random search.
 
     Args:
         eta: the halving rate: each rung keeps the best ``1/eta`` and trains them ``eta`` times
@@ -268,12 +97,11 @@ class Hyperband:
     """
 
     name: ClassVar[str] = "hyperband"
+    parameters = declare(eta=Integer(2))
+    eta: int
 
     def __init__(self, *, eta: int = 3) -> None:
-        self.eta = check_eta(eta)
-
-    def get_params(self) -> dict[str, Any]:
-        return {"eta": self.eta}
+        self._set(eta=eta)
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if space.fidelity is None:

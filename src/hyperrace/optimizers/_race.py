@@ -7,11 +7,11 @@ Each decision, from the history alone:
 2. **Promotion mix** (optional). With probability ``promotion`` first try an ASHA promotion
    (rungs of reduction factor 3; a paused trial among the best third at the highest rung it
    reached resumes up to the next rung).
-3. **Model.** The surrogate (:mod:`~hyperrace.optimizers._parts.surrogate`) learns from every
-   observation of every trial (:mod:`~hyperrace.optimizers._parts.curve_data`).
-4. **Pool** (:mod:`~hyperrace.optimizers._parts.pool`). Every paused trial that can continue,
-   plus fresh configurations: ``n_prior`` from the prior and ``n_local`` perturbations of the
-   ``n_centers`` configurations the model predicts best at the maximum fidelity.
+3. **Model.** The surrogate (:mod:`~hyperrace.optimizers._parts.surrogate.base`) learns from every
+   observation of every trial (:mod:`~hyperrace.optimizers._parts.data.curve_data`).
+4. **Pool** (:mod:`~hyperrace.optimizers._parts.candidates.pool`). Every paused trial that can
+   continue, plus fresh configurations: ``n_prior`` from the prior and ``n_local`` perturbations of
+   the ``n_centers`` configurations the model predicts best at the maximum fidelity.
 5. **Acquisition** (:mod:`~hyperrace.optimizers._parts.acquisition`). Each candidate is scored;
    running trials are fantasised at their predicted loss. Ties go to the first in pool order
    (paused trials by number, then fresh ones). With ``cost_exponent > 0`` the scores are divided
@@ -34,21 +34,21 @@ from typing import Any, ClassVar
 import numpy as np
 
 from hyperrace._imports import require
+from hyperrace._params import Declared, Integer, OneOf, Real, Unchecked, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
 from hyperrace.optimizers._parts import acquisition as acq
-from hyperrace.optimizers._parts import pool
-from hyperrace.optimizers._parts.cost import CostModel, spent_seconds
-from hyperrace.optimizers._parts.curve_data import CurveData, Ident, encode
-from hyperrace.optimizers._parts.deep_kernel_surrogate import DeepKernel
-from hyperrace.optimizers._parts.dpl_surrogate import PowerLaws
-from hyperrace.optimizers._parts.fit_chain import FitFailed
-from hyperrace.optimizers._parts.ladder import rungs
-from hyperrace.optimizers._parts.onehot import OneHot
-from hyperrace.optimizers._parts.params import check_choice, check_int, check_number
-from hyperrace.optimizers._parts.rungs import at_rung, top
-from hyperrace.optimizers._parts.surrogate import Queries, Surrogate
+from hyperrace.optimizers._parts.candidates import pool
+from hyperrace.optimizers._parts.data.curve_data import CurveData, Ident, encode
+from hyperrace.optimizers._parts.data.onehot import OneHot
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.schedule.rungs import at_rung, top
+from hyperrace.optimizers._parts.surrogate.base import Queries, Surrogate
+from hyperrace.optimizers._parts.surrogate.cost import CostModel, spent_seconds
+from hyperrace.optimizers._parts.surrogate.deep_kernel import DeepKernel
+from hyperrace.optimizers._parts.surrogate.fit_chain import FitFailed
+from hyperrace.optimizers._parts.surrogate.power_laws import PowerLaws
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import TrialRecord, TrialStatus
@@ -57,7 +57,6 @@ __all__ = ["DPL", "DyHPO", "Race"]
 
 #: Surrogates by name.
 SURROGATES: dict[str, type[Any]] = {PowerLaws.name: PowerLaws, DeepKernel.name: DeepKernel}
-ALLOCATIONS = ("step", "rung")
 _ETA = 3
 #: Encoded configurations memoized per instance.
 _CODES = 100_000
@@ -93,7 +92,7 @@ def _surrogate(spec: object, recipe: str | Mapping[str, Any]) -> tuple[Surrogate
 
 
 @register
-class Race:
+class Race(Declared):
     """A learning-curve race built from a surrogate, an acquisition, a pool and an allocation.
 
     See the module docstring for the decision. Needs the ``bo`` extra (PyTorch) from its first
@@ -144,6 +143,41 @@ class Race:
         "incumbent": "observed",
     }
 
+    parameters = declare(
+        surrogate=Unchecked(),  # checked by _surrogate, against the recipe's surrogate
+        acquisition=OneOf(*acq.ACQUISITIONS),
+        allocation=OneOf("step", "rung"),
+        first=OneOf("step", "rung"),
+        step=Real(0, low_open=True),
+        n_initial=Integer(1),
+        n_prior=Integer(0),
+        n_local=Integer(0),
+        n_centers=Integer(1),
+        local_scale=Real(0.0, 1.0, low_open=True),
+        promotion=Real(0.0, 1.0),
+        incumbent=OneOf("observed", "predicted"),
+        patience=Integer(1, optional=True),
+        max_trials=Integer(1, optional=True),
+        cost_exponent=Real(0),
+        cost_budget=Real(0, low_open=True, optional=True),
+    )
+    surrogate: str | dict[str, Any]
+    acquisition: str
+    allocation: str
+    first: str
+    step: float
+    n_initial: int
+    n_prior: int
+    n_local: int
+    n_centers: int
+    local_scale: float
+    promotion: float
+    incumbent: str
+    patience: int | None
+    max_trials: int | None
+    cost_exponent: float
+    cost_budget: float | None
+
     def __init__(
         self,
         *,
@@ -169,60 +203,31 @@ class Race:
         def pick(value: Any, key: str) -> Any:
             return d[key] if value is None else value
 
-        self._surrogate, self.surrogate = _surrogate(pick(surrogate, "surrogate"), d["surrogate"])
-        self.acquisition = check_choice(
-            "acquisition", pick(acquisition, "acquisition"), acq.ACQUISITIONS
+        self._surrogate, form = _surrogate(pick(surrogate, "surrogate"), d["surrogate"])
+        self._set(
+            surrogate=form,
+            acquisition=pick(acquisition, "acquisition"),
+            allocation=pick(allocation, "allocation"),
+            first=pick(first, "first"),
+            step=step,
+            n_initial=pick(n_initial, "n_initial"),
+            n_prior=pick(n_prior, "n_prior"),
+            n_local=pick(n_local, "n_local"),
+            n_centers=n_centers,
+            local_scale=local_scale,
+            promotion=pick(promotion, "promotion"),
+            incumbent=pick(incumbent, "incumbent"),
+            patience=patience,
+            max_trials=max_trials,
+            cost_exponent=cost_exponent,
+            cost_budget=cost_budget,
         )
-        self.allocation = check_choice("allocation", pick(allocation, "allocation"), ALLOCATIONS)
-        self.first = check_choice("first", pick(first, "first"), ("step", "rung"))
-        self.step: float = check_number("step", step, low=0.0, low_open=True)
-        self.n_initial: int = check_int("n_initial", pick(n_initial, "n_initial"), 1)
-        self.n_prior = check_int("n_prior", pick(n_prior, "n_prior"), 0)
-        self.n_local = check_int("n_local", pick(n_local, "n_local"), 0)
         if self.n_prior + self.n_local == 0:
             raise ConfigurationError(
                 "n_prior=0 and n_local=0 leave no fresh configuration to start; set one >= 1"
             )
-        self.n_centers = check_int("n_centers", n_centers, 1)
-        self.local_scale = check_number(
-            "local_scale", local_scale, low=0.0, high=1.0, low_open=True
-        )
-        self.promotion = check_number("promotion", pick(promotion, "promotion"), low=0.0, high=1.0)
-        self.incumbent = check_choice(
-            "incumbent", pick(incumbent, "incumbent"), ("observed", "predicted")
-        )
-        self.patience: int | None = check_int("patience", patience, 1, optional=True)
-        self.max_trials = check_int("max_trials", max_trials, 1, optional=True)
-        self.cost_exponent = check_number("cost_exponent", cost_exponent, low=0.0)
-        self.cost_budget = check_number(
-            "cost_budget", cost_budget, low=0.0, low_open=True, optional=True
-        )
         self._codes: dict[Ident, np.ndarray] = {}
         self._codes_space: Space | None = None
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "surrogate": self.surrogate,
-            "acquisition": self.acquisition,
-            "allocation": self.allocation,
-            "first": self.first,
-            "step": self.step,
-            "n_initial": self.n_initial,
-            "n_prior": self.n_prior,
-            "n_local": self.n_local,
-            "n_centers": self.n_centers,
-            "local_scale": self.local_scale,
-            "promotion": self.promotion,
-            "incumbent": self.incumbent,
-            "patience": self.patience,
-            "max_trials": self.max_trials,
-            "cost_exponent": self.cost_exponent,
-            "cost_budget": self.cost_budget,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
 
     # -- the decision ---------------------------------------------------------------------------
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._parts.observations import full_fidelity
+from hyperrace.optimizers._parts.data.observations import full_fidelity
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 
@@ -17,7 +17,7 @@ __all__ = ["RandomSearch"]
 
 
 @register
-class RandomSearch:
+class RandomSearch(Declared):
     """Sample configurations uniformly (log-uniformly on log scales) and train each to the maximum
     fidelity.
 
@@ -29,16 +29,11 @@ class RandomSearch:
     """
 
     name: ClassVar[str] = "random"
+    parameters = declare(max_trials=Integer(1, optional=True))
+    max_trials: int | None
 
     def __init__(self, max_trials: int | None = None) -> None:
-        if max_trials is not None and (isinstance(max_trials, bool) or max_trials < 1):
-            raise ConfigurationError(
-                f"max_trials={max_trials!r} must be a positive integer or None"
-            )
-        self.max_trials = max_trials
-
-    def get_params(self) -> dict[str, Any]:
-        return {"max_trials": self.max_trials}
+        self._set(max_trials=max_trials)
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         if self.max_trials is not None and len(history.trials) >= self.max_trials:

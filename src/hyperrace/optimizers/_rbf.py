@@ -7,13 +7,13 @@ high-dimensional expensive black-box optimization", Engineering Optimization 45(
 
 The search runs in *restarts*. Each begins with a Latin hypercube design of ``n_initial`` points
 (default ``2(d + 1)``); then every proposal is the best of ``100 d`` candidates made by
-perturbing coordinates of the restart's best point (see :mod:`hyperrace.optimizers._parts.rbf`),
-scored by the cubic RBF fitted on the restart's results and by the distance to every evaluated
-or running configuration. The step size sigma (a fraction of the unit range) adapts: halved after
-``max(5, d)`` failures in a row, doubled after 3 successes in a row (never above
-``sigma_init``); a result is a success when it beats the restart's best loss by more than
-``1e-3 * |best|``. Once sigma falls below ``sigma_min`` the restart ends: the next trial opens a
-new design, and the model and incumbent start afresh.
+perturbing coordinates of the restart's best point (see
+:mod:`hyperrace.optimizers._parts.candidates.dycors`), scored by the cubic RBF fitted on the
+restart's results and by the distance to every evaluated or running configuration. The step size
+sigma (a fraction of the unit range) adapts: halved after ``max(5, d)`` failures in a row, doubled
+after 3 successes in a row (never above ``sigma_init``); a result is a success when it beats the
+restart's best loss by more than ``1e-3 * |best|``. Once sigma falls below ``sigma_min`` the restart
+ends: the next trial opens a new design, and the model and incumbent start afresh.
 
 Nothing is stored: each decision replays the whole schedule (restart boundaries, sigma, counters,
 the weight cycle) from the trials in creation order, so a fresh instance decides the same.
@@ -42,18 +42,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hyperrace._params import Declared, Integer, ListOf, Real, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start, Wait
-from hyperrace.optimizers._parts.observations import full_fidelity, results
-from hyperrace.optimizers._parts.rbf import (
-    CubicRBF,
+from hyperrace.optimizers._parts.candidates.dycors import (
     dycors_candidates,
     latin_hypercube,
     min_distances,
     perturbation_probability,
     pick_candidate,
 )
+from hyperrace.optimizers._parts.data.observations import full_fidelity, results
+from hyperrace.optimizers._parts.surrogate.rbf import CubicRBF
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Categorical, Int, Space
 from hyperrace.trial import TrialStatus
@@ -164,25 +165,8 @@ def _snap(space: Space, points: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigurationError(f"{name}={value!r} must be an integer >= {low}, e.g. {name}={low}")
-    return value
-
-
-def _check_real(name: str, value: object, interval: str, example: float) -> float:
-    """``value`` as a float if it lies in ``interval``: "(0, 1]" or "[0, 1]"."""
-    real = isinstance(value, int | float) and not isinstance(value, bool)
-    x = float(value) if real else math.nan  # type: ignore[arg-type]
-    if not (0.0 <= x <= 1.0 and (x > 0.0 or interval[0] == "[")):
-        raise ConfigurationError(
-            f"{name}={value!r} must be a number in {interval}; e.g. {name}={example}"
-        )
-    return x
-
-
 @register
-class RBFDycors:
+class RBFDycors(Declared):
     """HORD: a cubic RBF surrogate searched by DYCORS, every trial at full fidelity.
 
     Args:
@@ -199,6 +183,18 @@ class RBFDycors:
     """
 
     name: ClassVar[str] = "rbf_dycors"
+    parameters = declare(
+        max_evaluations=Integer(1),
+        n_initial=Integer(1, optional=True),
+        sigma_init=Real(0, 1, low_open=True),
+        sigma_min=Real(0, 1, low_open=True),
+        weights=ListOf(Real(0, 1)),
+    )
+    max_evaluations: int
+    n_initial: int | None
+    sigma_init: float
+    sigma_min: float
+    weights: tuple[float, ...]
 
     def __init__(
         self,
@@ -209,31 +205,17 @@ class RBFDycors:
         sigma_min: float = 0.005,
         weights: Sequence[float] = (0.3, 0.5, 0.8, 0.95),
     ) -> None:
-        self.max_evaluations = _check_int("max_evaluations", max_evaluations, 1)
-        self.n_initial = None if n_initial is None else _check_int("n_initial", n_initial, 1)
-        self.sigma_init = _check_real("sigma_init", sigma_init, "(0, 1]", 0.2)
-        self.sigma_min = _check_real("sigma_min", sigma_min, "(0, 1]", 0.005)
+        self._set(
+            max_evaluations=max_evaluations,
+            n_initial=n_initial,
+            sigma_init=sigma_init,
+            sigma_min=sigma_min,
+            weights=weights,
+        )
         if self.sigma_min >= self.sigma_init:
             raise ConfigurationError(
                 f"sigma_min={sigma_min!r} must be below sigma_init={sigma_init!r}; e.g. 0.005"
             )
-        if isinstance(weights, str | bytes) or not isinstance(weights, Sequence) or not weights:
-            raise ConfigurationError(
-                f"weights={weights!r} must be a non-empty list of numbers in [0, 1], "
-                "e.g. [0.3, 0.5, 0.8, 0.95]"
-            )
-        self.weights = tuple(
-            _check_real(f"weights[{i}]", w, "[0, 1]", 0.5) for i, w in enumerate(weights)
-        )
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "max_evaluations": self.max_evaluations,
-            "n_initial": self.n_initial,
-            "sigma_init": self.sigma_init,
-            "sigma_min": self.sigma_min,
-            "weights": list(self.weights),
-        }
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         n_trials = len(history.trials)

@@ -11,11 +11,11 @@ one):
 0. **Probe**: the first ``n_probe`` trials (by number) are random configurations trained to the
    lowest rung. They measure what a step costs across the whole space.
 1. **Cheap first**: once every probe has reported (or failed), a cost model
-   (:class:`~hyperrace.optimizers._parts.cost.CostModel`, fitted on the probes' first rung only,
-   so it never changes afterwards) marks as *expensive* every hyperparameter that moves the cost
-   of a step by more than ``cost_factor`` across its range. Those are held at their cheapest value
-   (the low or high end of a numeric range, the cheapest choice of a categorical); the others are
-   searched with BOHB's density model (fitted on this stage's trials, over the cheap ones only),
+   (:class:`~hyperrace.optimizers._parts.surrogate.cost.CostModel`, fitted on the probes' first rung
+   only, so it never changes afterwards) marks as *expensive* every hyperparameter that moves the
+   cost of a step by more than ``cost_factor`` across its range. Those are held at their cheapest
+   value (the low or high end of a numeric range, the cheapest choice of a categorical); the others
+   are searched with BOHB's density model (fitted on this stage's trials, over the cheap ones only),
    raced by ASHA up to the second-highest rung only: cheap budgets.
 2. **Grow**: when the best loss at stage 1's top rung has not improved by ``min_improvement``
    (relative) over ``patience`` arrivals there, stage 2 begins. The cheap hyperparameters keep
@@ -43,14 +43,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Boolean, Declared, Integer, Real, declare
 from hyperrace.history import History
 from hyperrace.optimizers._asha import ASHA
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
-from hyperrace.optimizers._parts.cost import CostModel
-from hyperrace.optimizers._parts.kde import bohb_sample
-from hyperrace.optimizers._parts.ladder import check_eta, rungs
-from hyperrace.optimizers._parts.rungs import report_at
+from hyperrace.optimizers._parts.density.kde import bohb_sample
+from hyperrace.optimizers._parts.schedule.ladder import rungs
+from hyperrace.optimizers._parts.schedule.rungs import report_at
+from hyperrace.optimizers._parts.surrogate.cost import CostModel
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Categorical, Fidelity, Float, Int, Space
 from hyperrace.trial import TrialRecord, TrialStatus
@@ -58,14 +58,8 @@ from hyperrace.trial import TrialRecord, TrialStatus
 __all__ = ["Staged"]
 
 
-def _positive_int(name: str, value: object, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ConfigurationError(f"{name}={value!r} must be an integer >= {low}")
-    return value
-
-
 @register
-class Staged:
+class Staged(Declared):
     """Settle the cheap hyperparameters on cheap budgets, then grow the expensive ones.
 
     Args:
@@ -84,6 +78,22 @@ class Staged:
     """
 
     name: ClassVar[str] = "staged"
+    parameters = declare(
+        n_probe=Integer(2, optional=True),
+        cost_factor=Real(1, low_open=True),
+        patience=Integer(1),
+        min_improvement=Real(0, 1, high_open=True),
+        levels=Integer(1),
+        eta=Integer(2),
+        stop_on_stall=Boolean(),
+    )
+    n_probe: int | None
+    cost_factor: float
+    patience: int
+    min_improvement: float
+    levels: int
+    eta: int
+    stop_on_stall: bool
 
     def __init__(
         self,
@@ -95,41 +105,16 @@ class Staged:
         eta: int = 3,
         stop_on_stall: bool = False,
     ) -> None:
-        if n_probe is not None:
-            _positive_int("n_probe", n_probe, 2)
-        if isinstance(cost_factor, bool) or not (
-            isinstance(cost_factor, int | float) and cost_factor > 1
-        ):
-            raise ConfigurationError(f"cost_factor={cost_factor!r} must be a number > 1")
-        if isinstance(min_improvement, bool) or not (
-            isinstance(min_improvement, int | float) and 0 <= min_improvement < 1
-        ):
-            raise ConfigurationError(f"min_improvement={min_improvement!r} must be in [0, 1)")
-        self.n_probe = n_probe
-        self.cost_factor = float(cost_factor)
-        self.patience = _positive_int("patience", patience)
-        self.min_improvement = float(min_improvement)
-        self.levels = _positive_int("levels", levels)
-        self.eta = check_eta(eta)
-        if not isinstance(stop_on_stall, bool):
-            raise ConfigurationError(f"stop_on_stall={stop_on_stall!r} must be True or False")
-        self.stop_on_stall = stop_on_stall
+        self._set(
+            n_probe=n_probe,
+            cost_factor=cost_factor,
+            patience=patience,
+            min_improvement=min_improvement,
+            levels=levels,
+            eta=eta,
+            stop_on_stall=stop_on_stall,
+        )
         self._asha = ASHA(eta=self.eta)
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "n_probe": self.n_probe,
-            "cost_factor": self.cost_factor,
-            "patience": self.patience,
-            "min_improvement": self.min_improvement,
-            "levels": self.levels,
-            "eta": self.eta,
-            "stop_on_stall": self.stop_on_stall,
-        }
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"Staged({params})"
 
     # -- the decision ---------------------------------------------------------------------------
 

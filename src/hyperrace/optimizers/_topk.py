@@ -3,14 +3,15 @@ train only the best few in full."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
+from hyperrace._params import Declared, Integer, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
-from hyperrace.optimizers._hyperband import best, promoted, settled
+from hyperrace.optimizers._parts.schedule.brackets import best, promoted, settled
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
 from hyperrace.trial import TrialStatus
@@ -18,14 +19,8 @@ from hyperrace.trial import TrialStatus
 __all__ = ["OneEpochTopK"]
 
 
-def _check_count(name: str, value: object, fix: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name}={value!r} must be a positive integer ({fix})")
-    return value
-
-
 @register
-class OneEpochTopK:
+class OneEpochTopK(Declared):
     """Train ``n_configs`` random configurations to the lowest fidelity, then the best ``k`` of
     them to the maximum fidelity, and stop.
 
@@ -50,18 +45,17 @@ class OneEpochTopK:
     """
 
     name: ClassVar[str] = "one_epoch_top_k"
+    parameters = declare(n_configs=Integer(1), k=Integer(1))
+    n_configs: int
+    k: int
 
     def __init__(self, *, n_configs: int = 50, k: int = 3) -> None:
-        self.n_configs = _check_count("n_configs", n_configs, "e.g. n_configs=50")
-        self.k = _check_count("k", k, "e.g. k=3")
+        self._set(n_configs=n_configs, k=k)
         if k > n_configs:
             raise ConfigurationError(
                 f"k={k} must not exceed n_configs={n_configs}: use k <= {n_configs}, or raise "
                 "n_configs"
             )
-
-    def get_params(self) -> dict[str, Any]:
-        return {"n_configs": self.n_configs, "k": self.k}
 
     def decide(self, space: Space, history: History, rng: np.random.Generator) -> Decision:
         trials = history.trials

@@ -9,7 +9,7 @@ does. With the joint estimator, a share ``recombine`` of the candidates (none by
 from its per-hyperparameter marginals instead, recombining good values of different
 configurations as the univariate TPE does (which helps on nearly separable problems); all are
 scored by the joint ratio. The estimators are described in
-:mod:`hyperrace.optimizers._parts.parzen`: a uniform prior component of weight
+:mod:`hyperrace.optimizers._parts.density.parzen`: a uniform prior component of weight
 ``prior_weight``, truncated Gaussian kernels with neighbour-gap bandwidths and the "magic clip",
 and prior-smoothed categorical distributions; by default one joint
 (``multivariate``) estimator of product kernels, as Falkner et al. (BOHB, 2018) and Optuna use it
@@ -35,28 +35,19 @@ old ones).
 
 from __future__ import annotations
 
-import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Boolean, Declared, Integer, Real, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Done, Start
-from hyperrace.optimizers._parts.observations import Results, full_fidelity, results
-from hyperrace.optimizers._parts.parzen import ParzenEstimator, split_good_bad
+from hyperrace.optimizers._parts.data.observations import Results, full_fidelity, results
+from hyperrace.optimizers._parts.density.parzen import ParzenEstimator, split_good_bad
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Categorical, Int, Space
 
 __all__ = ["TPE"]
-
-
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_real(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _n_choices(space: Space) -> np.ndarray:
@@ -74,7 +65,7 @@ def _snap_integers(space: Space, candidates: np.ndarray) -> np.ndarray:
 
 
 @register
-class TPE:
+class TPE(Declared):
     """Tree-structured Parzen estimator: propose the candidate maximising l(x) / g(x).
 
     Args:
@@ -97,6 +88,24 @@ class TPE:
     """
 
     name: ClassVar[str] = "tpe"
+    parameters = declare(
+        n_startup=Integer(0),
+        n_ei_candidates=Integer(1),
+        gamma=Real(0, 1, low_open=True),
+        max_good=Integer(1),
+        prior_weight=Real(0, low_open=True),
+        multivariate=Boolean(),
+        recombine=Real(0, 1),
+        max_trials=Integer(1, optional=True),
+    )
+    n_startup: int
+    n_ei_candidates: int
+    gamma: float
+    max_good: int
+    prior_weight: float
+    multivariate: bool
+    recombine: float
+    max_trials: int | None
 
     def __init__(
         self,
@@ -110,58 +119,16 @@ class TPE:
         recombine: float = 0.0,
         max_trials: int | None = None,
     ) -> None:
-        given = {
-            "n_startup": n_startup,
-            "n_ei_candidates": n_ei_candidates,
-            "gamma": gamma,
-            "max_good": max_good,
-            "prior_weight": prior_weight,
-            "multivariate": multivariate,
-            "recombine": recombine,
-            "max_trials": max_trials,
-        }
-        rules = {
-            "n_startup": (_is_int(n_startup) and n_startup >= 0, "an integer >= 0, e.g. 10"),
-            "n_ei_candidates": (
-                _is_int(n_ei_candidates) and n_ei_candidates >= 1,
-                "an integer >= 1, e.g. 24",
-            ),
-            "gamma": (_is_real(gamma) and 0 < gamma <= 1, "a number in (0, 1], e.g. 0.1"),
-            "max_good": (_is_int(max_good) and max_good >= 1, "an integer >= 1, e.g. 25"),
-            "prior_weight": (
-                _is_real(prior_weight) and prior_weight > 0,
-                "a finite number > 0, e.g. 1.0",
-            ),
-            "multivariate": (isinstance(multivariate, bool), "True or False"),
-            "recombine": (_is_real(recombine) and 0 <= recombine <= 1, "a number in [0, 1]"),
-            "max_trials": (
-                max_trials is None or (_is_int(max_trials) and max_trials >= 1),
-                "a positive integer or None",
-            ),
-        }
-        for key, (ok, what) in rules.items():
-            if not ok:
-                raise ConfigurationError(f"TPE: {key}={given[key]!r} must be {what}")
-        self.n_startup = n_startup
-        self.n_ei_candidates = n_ei_candidates
-        self.gamma = float(gamma)
-        self.max_good = max_good
-        self.prior_weight = float(prior_weight)
-        self.multivariate = multivariate
-        self.recombine = float(recombine)
-        self.max_trials = max_trials
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "n_startup": self.n_startup,
-            "n_ei_candidates": self.n_ei_candidates,
-            "gamma": self.gamma,
-            "max_good": self.max_good,
-            "prior_weight": self.prior_weight,
-            "multivariate": self.multivariate,
-            "recombine": self.recombine,
-            "max_trials": self.max_trials,
-        }
+        self._set(
+            n_startup=n_startup,
+            n_ei_candidates=n_ei_candidates,
+            gamma=gamma,
+            max_good=max_good,
+            prior_weight=prior_weight,
+            multivariate=multivariate,
+            recombine=recombine,
+            max_trials=max_trials,
+        )
 
     def estimators(self, space: Space, history: History) -> tuple[ParzenEstimator, ParzenEstimator]:
         """The estimators (l over the good, g over the bad and pending configurations) that a

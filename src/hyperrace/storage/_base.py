@@ -38,7 +38,15 @@ from typing import Any, Literal, Protocol
 
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import Direction, History
-from hyperrace.trial import DecisionRecord, Observation, StopReason, TrialRecord, TrialStatus
+from hyperrace.trial import (
+    DecisionRecord,
+    Observation,
+    Resume,
+    Start,
+    StopReason,
+    TrialRecord,
+    TrialStatus,
+)
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -106,7 +114,9 @@ def _new_key() -> str:
 
 @dataclass(frozen=True, slots=True)
 class NewDecision:
-    """A decision to write: start ``config`` or resume ``trial_id``, up to fidelity ``stop``.
+    """A decision to write: start ``config`` or resume ``trial_id``, up to fidelity ``stop``
+    (:meth:`of` makes one from an optimizer's :class:`~hyperrace.trial.Start` or
+    :class:`~hyperrace.trial.Resume`).
 
     ``enqueued``: the index of the queued configuration (:meth:`Storage.enqueue`) a start takes
     out of the study's queue; the new trial gets that entry's user attributes.
@@ -131,6 +141,32 @@ class NewDecision:
                 f"decision key {self.key!r} must be a string of 1 to {MAX_KEY_LENGTH} "
                 "characters; leave key out for a fresh random one"
             )
+
+    @classmethod
+    def of(
+        cls,
+        decision: Start | Resume,
+        *,
+        stop: float | None = None,
+        optimizer: str = "",
+        enqueued: int | None = None,
+    ) -> NewDecision:
+        """The decision to write for an optimizer's :class:`~hyperrace.trial.Start` or
+        :class:`~hyperrace.trial.Resume`, with its info; ``stop`` replaces the decision's own
+        (clipped to a budget), ``enqueued`` only for a start."""
+        stop = decision.stop if stop is None else stop
+        if isinstance(decision, Start):
+            return cls(
+                "start",
+                stop,
+                config=decision.config,
+                optimizer=optimizer,
+                info=decision.info,
+                enqueued=enqueued,
+            )
+        return cls(
+            "resume", stop, trial_id=decision.trial_id, optimizer=optimizer, info=decision.info
+        )
 
     def same_as(self, record: DecisionRecord) -> bool:
         """Whether ``record`` (found under this decision's key) is this decision: the same

@@ -454,23 +454,11 @@ class Study:
                 if stop <= start:
                     return Wait("the epoch budget left is granted to running trials")
             made_by = "study" if "resumed" in decision.info else self.optimizer.name
-            new = (
-                NewDecision(
-                    "start",
-                    stop,
-                    config=decision.config,
-                    optimizer=made_by,
-                    info=decision.info,
-                    enqueued=enqueued,
-                )
-                if isinstance(decision, Start)
-                else NewDecision(
-                    "resume",
-                    stop,
-                    trial_id=decision.trial_id,
-                    optimizer=made_by,
-                    info=decision.info,
-                )
+            new = NewDecision.of(
+                decision,
+                stop=stop,
+                optimizer=made_by,
+                enqueued=enqueued,
             )
             try:
                 record, trial = self.storage.apply_decision(

@@ -2,6 +2,11 @@
 
 Records are plain values: storage builds them, :class:`~hyperrace.history.History` holds them,
 optimizers, the CLI and the dashboard read them. Nothing changes a record after it is made.
+
+An optimizer's decision is one of the closed set :data:`Decision` (:class:`Start`,
+:class:`Resume`, :class:`Wait`, :class:`Done`); the study writes a Start or a Resume to the
+storage, which records it as a :class:`DecisionRecord`. They live here, below both optimizers and
+storage, so that both use the same records.
 """
 
 from __future__ import annotations
@@ -16,12 +21,17 @@ from typing import Any
 from hyperrace.exceptions import ConfigurationError
 
 __all__ = [
+    "Decision",
     "DecisionRecord",
+    "Done",
     "Enqueued",
     "Observation",
+    "Resume",
+    "Start",
     "StopReason",
     "TrialRecord",
     "TrialStatus",
+    "Wait",
     "as_value",
     "check_user_attr",
     "check_value",
@@ -277,3 +287,41 @@ class Enqueued:
     index: int
     config: Mapping[str, Any]
     user_attrs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Train a new configuration from scratch up to fidelity ``stop``.
+
+    ``info`` holds numbers worth recording with the decision (acquisition value, bracket).
+    """
+
+    config: Mapping[str, Any]
+    stop: float
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Continue paused trial ``trial_id`` from its checkpoint up to fidelity ``stop``."""
+
+    trial_id: int
+    stop: float
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Nothing to start now; ask again when a running trial ends."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The search is over (for example, a grid is exhausted)."""
+
+    reason: str = ""
+
+
+Decision = Start | Resume | Wait | Done

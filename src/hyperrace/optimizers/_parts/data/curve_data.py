@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace.history import History
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.trial import TrialRecord, TrialStatus
 
 __all__ = ["CurveData", "Ident", "encode", "ident"]

@@ -1,10 +1,10 @@
-"""DYCORS's pieces: a cubic RBF surrogate, Latin hypercube designs, and candidate search.
+"""Candidates by coordinate search (DYCORS): Latin hypercube designs, perturbations of the best
+point, and the choice among them by surrogate value and distance.
 
-Everything works in the unit cube [0, 1]^d of :meth:`Space.to_unit` and uses numpy only.
+Everything works in the unit cube [0, 1]^d of :meth:`Space.to_unit` and uses numpy only. The
+surrogate that scores the candidates is
+:class:`~hyperrace.optimizers._parts.surrogate.rbf.CubicRBF`.
 
-* :class:`CubicRBF`: s(x) = sum_i lam_i |x - x_i|^3 + c0 + c.x, the interpolant of the data
-  (the cubic kernel is conditionally positive definite of order 2, hence the linear tail). Fitted
-  by solving the saddle system [[Phi, P], [P^T, 0]] [lam; c] = [f; 0] with P = [1, X].
 * :func:`latin_hypercube`: one point per stratum [k/n, (k+1)/n) in every dimension.
 * :func:`perturbation_probability`, :func:`dycors_candidates` and :func:`pick_candidate`: the
   candidate step of DYCORS (Regis and Shoemaker, Engineering Optimization 45(5), 2013), as used
@@ -13,26 +13,26 @@ Everything works in the unit cube [0, 1]^d of :meth:`Space.to_unit` and uses num
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
 import numpy.typing as npt
 
+from hyperrace.optimizers._parts.candidates.truncated_normal import truncated_normal
+
 __all__ = [
-    "CubicRBF",
+    "distances",
     "dycors_candidates",
     "latin_hypercube",
     "min_distances",
     "perturbation_probability",
     "pick_candidate",
-    "truncated_normal",
 ]
 
 Array = npt.NDArray[np.float64]
 
 
-def _distances(a: Array, b: Array) -> Array:
+def distances(a: Array, b: Array) -> Array:
     """Euclidean distances between the rows of ``a`` (m, d) and of ``b`` (n, d): shape (m, n)."""
     sq = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2.0 * (a @ b.T)
     return np.asarray(np.sqrt(np.maximum(sq, 0.0)), dtype=float)
@@ -42,54 +42,7 @@ def min_distances(points: Array, others: Array) -> Array:
     """The distance from each row of ``points`` to its nearest row of ``others`` (inf if none)."""
     if len(others) == 0:
         return np.full(len(points), np.inf)
-    return np.asarray(_distances(points, others).min(axis=1), dtype=float)
-
-
-class CubicRBF:
-    """The cubic radial basis function interpolant with a linear tail, fitted on (x, f) pairs.
-
-    Duplicate rows are merged (their values averaged) so that the system stays regular. The
-    system is solved exactly; if it is singular (for example, points on a hyperplane leave the
-    tail undetermined), a tiny ridge ``eta`` is added to Phi's diagonal and the least-squares
-    solution of minimum norm is taken. The tail is centred on the points' mean, so that with too
-    few points it leans to a constant rather than to a slope.
-    """
-
-    def __init__(self, x: npt.ArrayLike, f: npt.ArrayLike, *, eta: float = 1e-8) -> None:
-        x = np.atleast_2d(np.asarray(x, dtype=float))
-        f = np.asarray(f, dtype=float).ravel()
-        if len(x) != len(f) or len(x) == 0:
-            raise ValueError(f"need as many values as points (>= 1), got {len(x)} and {len(f)}")
-        x, inverse = np.unique(x, axis=0, return_inverse=True)
-        f = np.bincount(inverse.ravel(), weights=f) / np.bincount(inverse.ravel())
-        n, d = x.shape
-        self.centers = x
-        self.shift = x.mean(axis=0)  # a centred tail: when underdetermined, prefer a constant
-        phi = _distances(x, x) ** 3
-        p = np.hstack([np.ones((n, 1)), x - self.shift])
-        a = np.block([[phi, p], [p.T, np.zeros((d + 1, d + 1))]])
-        rhs = np.concatenate([f, np.zeros(d + 1)])
-        coef = self._solve(a, rhs, n, eta)
-        self.lam = coef[:n]
-        self.tail = coef[n:]
-
-    @staticmethod
-    def _solve(a: Array, rhs: Array, n: int, eta: float) -> Array:
-        scale = float(np.max(np.abs(rhs))) + 1.0
-        with contextlib.suppress(np.linalg.LinAlgError):  # singular: regularise below
-            coef = np.linalg.solve(a, rhs)
-            if np.all(np.isfinite(coef)) and np.max(np.abs(a @ coef - rhs)) <= 1e-8 * scale:
-                return np.asarray(coef, dtype=float)
-        reg = a.copy()
-        reg[np.arange(n), np.arange(n)] += eta * (1.0 + float(np.max(np.abs(a[:n, :n]))))
-        return np.asarray(np.linalg.lstsq(reg, rhs, rcond=None)[0], dtype=float)
-
-    def __call__(self, y: npt.ArrayLike) -> Array:
-        """The interpolant at the rows of ``y`` (shape (m, d)); shape (m,)."""
-        y = np.atleast_2d(np.asarray(y, dtype=float))
-        kernel = _distances(y, self.centers) ** 3
-        linear = (y - self.shift) @ self.tail[1:]
-        return np.asarray(kernel @ self.lam + self.tail[0] + linear, dtype=float)
+    return np.asarray(distances(points, others).min(axis=1), dtype=float)
 
 
 def latin_hypercube(
@@ -125,21 +78,6 @@ def perturbation_probability(n: int, n0: int, n_max: int, d: int) -> float:
         return floor
     shrink = 1.0 - math.log(max(n - n0, 0) + 1.0) / math.log(n_max - n0)
     return max(min(20.0 / d, 1.0) * shrink, floor)
-
-
-def truncated_normal(
-    mean: npt.ArrayLike, sd: npt.ArrayLike, rng: np.random.Generator, shape: tuple[int, ...]
-) -> Array:
-    """Normal draws of ``shape`` truncated to [0, 1], by rejection (``mean`` lies in [0, 1])."""
-    mu = np.broadcast_to(np.asarray(mean, dtype=float), shape)
-    s = np.broadcast_to(np.asarray(sd, dtype=float), shape)
-    out = mu + s * rng.standard_normal(shape)
-    for _ in range(200):
-        bad = (out < 0.0) | (out > 1.0)
-        if not bad.any():
-            break
-        out[bad] = mu[bad] + s[bad] * rng.standard_normal(int(bad.sum()))
-    return np.clip(out, 0.0, 1.0)
 
 
 def dycors_candidates(

@@ -4,7 +4,7 @@ Contract
 --------
 :func:`paused` lists the trials that may continue (paused below the maximum fidelity, not ended
 by their own objective). :func:`fresh` draws new configurations with the decision's generator,
-as rows of the one-hot unit cube (:class:`~hyperrace.optimizers._parts.onehot.OneHot`), none
+as rows of the one-hot unit cube (:class:`~hyperrace.optimizers._parts.data.onehot.OneHot`), none
 equal to a configuration of the history and none repeated:
 
 * ``n_prior`` from the space's prior: each dimension's own distribution (uniform, log-uniform,
@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace.history import History
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.space import Categorical, Float, Int
 from hyperrace.trial import StopReason, TrialRecord
 

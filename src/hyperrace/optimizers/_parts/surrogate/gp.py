@@ -5,7 +5,7 @@ module that ``import hyperrace`` loads (:class:`~hyperrace.optimizers._gp.GPEI` 
 its first model-based decision).
 
 Everything is in double precision, over inputs in the unit cube (any encoding, e.g.
-:class:`~hyperrace.optimizers._parts.onehot.OneHot`), maximising ``y`` (pass ``-loss``).
+:class:`~hyperrace.optimizers._parts.data.onehot.OneHot`), maximising ``y`` (pass ``-loss``).
 
 Determinism: the fitted model is a function of the data alone (the global torch generator, which
 ``fit_gpytorch_mll`` draws from when it retries a fit from the priors, is seeded with 0 inside

@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace._params import Integer, Real, declare, validate
 from hyperrace.history import History
-from hyperrace.optimizers._parts.rungs import loss_at, report_at
+from hyperrace.optimizers._parts.candidates.truncated_normal import truncated_normal
+from hyperrace.optimizers._parts.schedule.rungs import loss_at, report_at
 from hyperrace.space import Categorical, Space
 from hyperrace.trial import TrialRecord, TrialStatus
 
 __all__ = [
+    "BOHB_PARAMETERS",
     "BOHBParams",
     "KDEModel",
     "ProductKDE",
@@ -46,12 +48,17 @@ _DENSITY_FLOOR = 1e-32
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
-def _int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _real(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+#: BOHB's model and sampling parameters, each with what it accepts.
+BOHB_PARAMETERS = declare(
+    min_points_in_model=Integer(
+        1, optional=True, note="None means d + 1; smaller values are raised to d + 1"
+    ),
+    top_n_percent=Real(0, 100, low_open=True, high_open=True),
+    num_samples=Integer(1),
+    random_fraction=Real(0, 1),
+    bandwidth_factor=Real(0, low_open=True),
+    min_bandwidth=Real(0, low_open=True),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,18 +76,9 @@ class BOHBParams:
     min_bandwidth: float = 1e-3
 
     def __post_init__(self) -> None:
-        m, q, k, rho, bf, mb = astuple(self)
-        rules = {
-            "min_points_in_model": ("None or an int >= 1", m is None or (_int(m) and m >= 1)),
-            "top_n_percent": ("in (0, 100)", _real(q) and 0 < q < 100),
-            "num_samples": ("an int >= 1", _int(k) and k >= 1),
-            "random_fraction": ("in [0, 1]", _real(rho) and 0 <= rho <= 1),
-            "bandwidth_factor": ("> 0", _real(bf) and bf > 0),
-            "min_bandwidth": ("> 0", _real(mb) and mb > 0),
-        }
-        for name, (what, ok) in rules.items():
-            if not ok:
-                raise ConfigurationError(f"{name}={getattr(self, name)!r} must be {what}")
+        defaults = {f.name: f.default for f in fields(self)}
+        for name, value in validate("BOHB", BOHB_PARAMETERS, asdict(self), defaults).items():
+            object.__setattr__(self, name, value)
 
     def n_min(self, d: int) -> int:
         """Observations a model needs at least, for ``d`` hyperparameters."""
@@ -173,22 +171,6 @@ class ProductKDE:
         return np.exp(self.logpdf(points))
 
 
-def _truncated_normal(mean: Array, sd: Array, rng: np.random.Generator) -> Array:
-    """Normal draws restricted to [0, 1] by rejection; clipped after 200 rounds (for sd <= 1.6,
-    the most the default bandwidth_factor gives, that happens with probability < 1e-20)."""
-    out = np.array(mean, dtype=np.float64)
-    todo = np.ones(out.shape, dtype=np.bool_)
-    for _ in range(200):
-        if not todo.any():
-            return out
-        draw = rng.normal(mean[todo], sd[todo])
-        ok = (draw >= 0.0) & (draw <= 1.0)
-        idx = np.flatnonzero(todo)
-        out.flat[idx[ok]] = draw[ok]
-        todo.flat[idx[ok]] = False
-    return np.clip(out, 0.0, 1.0)
-
-
 class KDEModel:
     """BOHB's pair of densities, l over good and g over bad configurations, and its proposal."""
 
@@ -244,7 +226,7 @@ class KDEModel:
         cont = ~kde.categorical
         if cont.any():
             sd = np.tile(kde.bandwidths[cont] * self.params.bandwidth_factor, (k, 1))
-            cand[:, cont] = _truncated_normal(cand[:, cont], sd, rng)
+            cand[:, cont] = truncated_normal(cand[:, cont], sd, rng)
         for j in np.flatnonzero(kde.categorical):
             c = int(kde.n_choices[j])
             code = kde.codes[rows, j]
@@ -269,7 +251,7 @@ def bohb_model_for(
     """The model of the largest budget in ``budgets`` with enough observations, or None.
     Observed at ``b``: trials that reported at ``b`` (their first report at or past it) and failed
     trials whose target was ``b``, with losses from
-    :func:`~hyperrace.optimizers._parts.rungs.loss_at`."""
+    :func:`~hyperrace.optimizers._parts.schedule.rungs.loss_at`."""
     p = params if isinstance(params, BOHBParams) else BOHBParams(**(params or {}))
     mask, n_choices = categorical_layout(space)
     for b in sorted(set(budgets), reverse=True):

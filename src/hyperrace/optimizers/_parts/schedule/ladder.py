@@ -18,16 +18,9 @@ from dataclasses import dataclass
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.space import Fidelity
 
-__all__ = ["Bracket", "brackets", "check_eta", "rungs", "s_max"]
+__all__ = ["Bracket", "brackets", "rungs", "s_max"]
 
 _TOL = 1e-9
-
-
-def check_eta(eta: object) -> int:
-    """``eta`` as an int >= 2, or a ConfigurationError naming it."""
-    if isinstance(eta, bool) or not isinstance(eta, int) or eta < 2:
-        raise ConfigurationError(f"eta={eta!r} must be an integer >= 2 (3 is the usual choice)")
-    return eta
 
 
 def s_max(low: float, high: float, eta: int) -> int:

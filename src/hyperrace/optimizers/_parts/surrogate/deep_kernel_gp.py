@@ -1,7 +1,7 @@
 """DyHPO's surrogate: a neural feature extractor under an exact Gaussian process, in PyTorch.
 
 This module imports torch at import time: import it lazily, never from a module that
-``import hyperrace`` loads (:class:`~hyperrace.optimizers._parts.deep_kernel_surrogate.DeepKernel`
+``import hyperrace`` loads (:class:`~hyperrace.optimizers._parts.surrogate.deep_kernel.DeepKernel`
 imports it on its first fit).
 
 The model (Wistuba, Kadra and Grabocka, NeurIPS 2022, section 4) maps one point, a configuration

@@ -51,7 +51,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from hyperrace.optimizers._parts.deep_kernel import one_thread
+from hyperrace.optimizers._parts.surrogate.deep_kernel_gp import one_thread
 
 __all__ = ["PowerLawEnsemble", "PowerLawState", "fit", "predict"]
 

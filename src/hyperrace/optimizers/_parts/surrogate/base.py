@@ -6,11 +6,11 @@ Contract
 A surrogate is built from keyword parameters (JSON values, reported by ``get_params``) and has
 one method, ``model(data, low, high, patience) -> Model | None``:
 
-* ``data`` is a :class:`~hyperrace.optimizers._parts.curve_data.CurveData`: every report of
+* ``data`` is a :class:`~hyperrace.optimizers._parts.data.curve_data.CurveData`: every report of
   every trial in canonical order, failures included;
 * the model must be a deterministic function of ``data`` (and the parameters): a fresh instance
   given the same data returns the same predictions bit for bit (fits go through
-  :mod:`~hyperrace.optimizers._parts.fit_chain`, memoized in the process);
+  :mod:`~hyperrace.optimizers._parts.surrogate.fit_chain`, memoized in the process);
 * it returns None when it cannot fit yet (too little data, a failed fit): the race then falls
   back to its prior;
 * ``Model.predict(queries)`` returns a :class:`Gaussian` (or any object with the same methods)
@@ -19,8 +19,8 @@ one method, ``model(data, low, high, patience) -> Model | None``:
 * a model may say which fit it uses (``fitted_at``, the number of points it was fitted on, and
   ``scratch``, whether that fit started from scratch): the race records them with a decision.
 
-Implementations: :class:`~hyperrace.optimizers._parts.dpl_surrogate.PowerLaws` (DPL), and
-:class:`~hyperrace.optimizers._parts.deep_kernel_surrogate.DeepKernel` (DyHPO's deep-kernel GP).
+Implementations: :class:`~hyperrace.optimizers._parts.surrogate.power_laws.PowerLaws` (DPL), and
+:class:`~hyperrace.optimizers._parts.surrogate.deep_kernel.DeepKernel` (DyHPO's deep-kernel GP).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from hyperrace.optimizers._parts.curve_data import CurveData
+from hyperrace.optimizers._parts.data.curve_data import CurveData
 
 __all__ = ["Gaussian", "Model", "Queries", "Surrogate"]
 

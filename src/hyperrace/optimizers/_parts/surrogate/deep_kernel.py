@@ -1,15 +1,16 @@
 """DyHPO's deep-kernel GP as a race surrogate.
 
-:class:`DeepKernel` is the :class:`~hyperrace.optimizers._parts.surrogate.Surrogate` around
-:mod:`~hyperrace.optimizers._parts.deep_kernel` (imported on the first fit, with torch). A point
-is (configuration, budget ``(b - low) / (high - low)``, the curve reported before ``b``, the loss
-at ``b``); a query continues its trial's curve (a fresh configuration has an empty one).
+:class:`DeepKernel` is the :class:`~hyperrace.optimizers._parts.surrogate.base.Surrogate` around
+:mod:`~hyperrace.optimizers._parts.surrogate.deep_kernel_gp` (imported on the first fit, with
+torch). A point is (configuration, budget ``(b - low) / (high - low)``, the curve reported before
+``b``, the loss at ``b``); a query continues its trial's curve (a fresh configuration has an empty
+one).
 
 **Cost.** A fit and a prediction condition the GP on at most ``max_points`` points (cubic in
 them). When there are more, the data are thinned: every trial's latest point first, then the
 points of the most advanced trials (highest fidelity, then best loss), newest first. Fits follow
-:mod:`~hyperrace.optimizers._parts.fit_chain` (every ``refit_every`` points, from scratch with
-``scratch_steps`` Adam steps or continued with ``refine_steps``); between fit points the last
+:mod:`~hyperrace.optimizers._parts.surrogate.fit_chain` (every ``refit_every`` points, from scratch
+with ``scratch_steps`` Adam steps or continued with ``refine_steps``); between fit points the last
 fit's weights are conditioned on the current data.
 
 Reference: M. Wistuba, A. Kadra and J. Grabocka, "Supervising the Multi-Fidelity Race of
@@ -20,18 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from hyperrace.optimizers._parts.curve_data import CurveData
-from hyperrace.optimizers._parts.fit_chain import FitFailed, Schedule, replay
-from hyperrace.optimizers._parts.params import check_int, check_number
-from hyperrace.optimizers._parts.surrogate import Gaussian, Queries
+from hyperrace._params import Declared, Integer, Real, declare
+from hyperrace.optimizers._parts.data.curve_data import CurveData
+from hyperrace.optimizers._parts.surrogate.base import Gaussian, Queries
+from hyperrace.optimizers._parts.surrogate.fit_chain import FitFailed, Schedule, replay
 
 if TYPE_CHECKING:
-    from hyperrace.optimizers._parts.deep_kernel import Points, State
+    from hyperrace.optimizers._parts.surrogate.deep_kernel_gp import Points, State
 
 __all__ = ["DeepKernel", "curves", "thin"]
 
@@ -84,7 +85,7 @@ def _budget(fidelity: Array, low: float, high: float) -> Array:
 def _points(data: CurveData, p: int, cap: int, low: float, high: float) -> Points:
     """The training set from the first ``p`` points (thinned to ``cap``); failure points at the
     worst loss among them."""
-    from hyperrace.optimizers._parts.deep_kernel import Points
+    from hyperrace.optimizers._parts.surrogate.deep_kernel_gp import Points
 
     budget = _budget(data.fidelity, low, high)
     idx = thin(data, p, cap, budget)
@@ -104,7 +105,7 @@ class _Model:
     scratch: bool = False  # whether that fit was from scratch
 
     def predict(self, queries: Queries) -> Gaussian:
-        from hyperrace.optimizers._parts import deep_kernel as dk
+        from hyperrace.optimizers._parts.surrogate import deep_kernel_gp as dk
 
         rows, lengths = curves(
             [self.data.curves[i] if i >= 0 else np.zeros(0) for i in queries.trial]
@@ -119,7 +120,7 @@ class _Model:
         return Gaussian(pred.mean, pred.std)
 
 
-class DeepKernel:
+class DeepKernel(Declared):
     """DyHPO's deep-kernel GP surrogate (see the module docstring).
 
     Args:
@@ -132,6 +133,20 @@ class DeepKernel:
     """
 
     name: ClassVar[str] = "deep_kernel"
+    parameters = declare(
+        max_points=Integer(8),
+        refit_every=Integer(1),
+        scratch_steps=Integer(1),
+        refine_steps=Integer(1),
+        max_chain=Integer(1),
+        lr=Real(0.0, low_open=True),
+    )
+    max_points: int
+    refit_every: int
+    scratch_steps: int
+    refine_steps: int
+    max_chain: int
+    lr: float
 
     def __init__(
         self,
@@ -143,29 +158,17 @@ class DeepKernel:
         max_chain: int = 20,
         lr: float = 0.01,
     ) -> None:
-        self.max_points = check_int("max_points", max_points, 8)
-        self.refit_every = check_int("refit_every", refit_every, 1)
-        self.scratch_steps = check_int("scratch_steps", scratch_steps, 1)
-        self.refine_steps = check_int("refine_steps", refine_steps, 1)
-        self.max_chain = check_int("max_chain", max_chain, 1)
-        self.lr = check_number("lr", lr, low=0.0, low_open=True)
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "max_points": self.max_points,
-            "refit_every": self.refit_every,
-            "scratch_steps": self.scratch_steps,
-            "refine_steps": self.refine_steps,
-            "max_chain": self.max_chain,
-            "lr": self.lr,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"DeepKernel({args})"
+        self._set(
+            max_points=max_points,
+            refit_every=refit_every,
+            scratch_steps=scratch_steps,
+            refine_steps=refine_steps,
+            max_chain=max_chain,
+            lr=lr,
+        )
 
     def model(self, data: CurveData, low: float, high: float, patience: int) -> _Model | None:
-        from hyperrace.optimizers._parts import deep_kernel as dk
+        from hyperrace.optimizers._parts.surrogate import deep_kernel_gp as dk
 
         if len(data) < 2:
             return None

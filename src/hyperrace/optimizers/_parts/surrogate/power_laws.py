@@ -1,10 +1,10 @@
 """The DPL surrogate for the race: deep power-law ensembles fitted on every observation.
 
-:class:`PowerLaws` is the :class:`~hyperrace.optimizers._parts.surrogate.Surrogate` around
-:mod:`~hyperrace.optimizers._parts.dpl` (imported on the first fit, with torch). Budgets enter
-the power law as ``t = fidelity / high`` (DPL's convention: ``t`` in (0, 1], 1 at the maximum
-fidelity); without a fidelity every point has ``t = 1``. Failure points take the worst loss of
-the data. Fits follow :mod:`~hyperrace.optimizers._parts.fit_chain`: a fit every
+:class:`PowerLaws` is the :class:`~hyperrace.optimizers._parts.surrogate.base.Surrogate` around
+:mod:`~hyperrace.optimizers._parts.surrogate.power_law_net` (imported on the first fit, with torch).
+Budgets enter the power law as ``t = fidelity / high`` (DPL's convention: ``t`` in (0, 1], 1 at the
+maximum fidelity); without a fidelity every point has ``t = 1``. Failure points take the worst loss
+of the data. Fits follow :mod:`~hyperrace.optimizers._parts.surrogate.fit_chain`: a fit every
 ``refit_every`` new points, from scratch (``scratch_steps`` Adam steps) or continued from the
 previous fit (``refine_steps``).
 
@@ -15,18 +15,17 @@ Optimization", NeurIPS 2023.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from hyperrace.exceptions import ConfigurationError
-from hyperrace.optimizers._parts.curve_data import CurveData
-from hyperrace.optimizers._parts.fit_chain import Schedule, replay
-from hyperrace.optimizers._parts.params import check_int, check_number
-from hyperrace.optimizers._parts.surrogate import Gaussian, Queries
+from hyperrace._params import Boolean, Declared, Integer, Real, declare
+from hyperrace.optimizers._parts.data.curve_data import CurveData
+from hyperrace.optimizers._parts.surrogate.base import Gaussian, Queries
+from hyperrace.optimizers._parts.surrogate.fit_chain import Schedule, replay
 
 if TYPE_CHECKING:
-    from hyperrace.optimizers._parts.dpl import PowerLawState
+    from hyperrace.optimizers._parts.surrogate.power_law_net import PowerLawState
 
 __all__ = ["PowerLaws"]
 
@@ -42,7 +41,7 @@ class _Model:
     scratch: bool = False  # whether that fit was from scratch
 
     def predict(self, queries: Queries) -> Gaussian:
-        from hyperrace.optimizers._parts import dpl
+        from hyperrace.optimizers._parts.surrogate import power_law_net as dpl
 
         mean, std = dpl.predict(self.state, queries.x, _budget(queries.fidelity, self.high))
         if self.lengthscale is not None and len(self.seen):
@@ -70,7 +69,7 @@ def _budget(fidelity: np.ndarray, high: float) -> np.ndarray:
     return out
 
 
-class PowerLaws:
+class PowerLaws(Declared):
     """Deep power-law ensemble (DPL) surrogate.
 
     Args:
@@ -100,6 +99,28 @@ class PowerLaws:
     """
 
     name: ClassVar[str] = "dpl"
+    parameters = declare(
+        members=Integer(1),
+        width=Integer(1),
+        refit_every=Integer(1),
+        scratch_steps=Integer(1),
+        refine_steps=Integer(1),
+        max_chain=Integer(1),
+        lr=Real(0.0, low_open=True),
+        bootstrap=Boolean(),
+        first_weight=Real(0.0, 1.0),
+        novelty=Real(0.0, low_open=True, optional=True),
+    )
+    members: int
+    width: int
+    refit_every: int
+    scratch_steps: int
+    refine_steps: int
+    max_chain: int
+    lr: float
+    bootstrap: bool
+    first_weight: float
+    novelty: float | None
 
     def __init__(
         self,
@@ -115,36 +136,18 @@ class PowerLaws:
         first_weight: float = 1.0,
         novelty: float | None = None,
     ) -> None:
-        self.members = check_int("members", members, 1)
-        self.width = check_int("width", width, 1)
-        self.refit_every = check_int("refit_every", refit_every, 1)
-        self.scratch_steps = check_int("scratch_steps", scratch_steps, 1)
-        self.refine_steps = check_int("refine_steps", refine_steps, 1)
-        self.max_chain = check_int("max_chain", max_chain, 1)
-        self.lr = check_number("lr", lr, low=0.0, low_open=True)
-        if not isinstance(bootstrap, bool):
-            raise ConfigurationError(f"bootstrap={bootstrap!r} must be True or False")
-        self.bootstrap = bootstrap
-        self.first_weight = check_number("first_weight", first_weight, low=0.0, high=1.0)
-        self.novelty = check_number("novelty", novelty, low=0.0, low_open=True, optional=True)
-
-    def get_params(self) -> dict[str, Any]:
-        return {
-            "members": self.members,
-            "width": self.width,
-            "refit_every": self.refit_every,
-            "scratch_steps": self.scratch_steps,
-            "refine_steps": self.refine_steps,
-            "max_chain": self.max_chain,
-            "lr": self.lr,
-            "bootstrap": self.bootstrap,
-            "first_weight": self.first_weight,
-            "novelty": self.novelty,
-        }
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"PowerLaws({args})"
+        self._set(
+            members=members,
+            width=width,
+            refit_every=refit_every,
+            scratch_steps=scratch_steps,
+            refine_steps=refine_steps,
+            max_chain=max_chain,
+            lr=lr,
+            bootstrap=bootstrap,
+            first_weight=first_weight,
+            novelty=novelty,
+        )
 
     def _point_weights(self, data: CurveData, p: int) -> np.ndarray | None:
         """``first_weight`` for the first report of each trial that has reported again among
@@ -157,7 +160,7 @@ class PowerLaws:
         return out
 
     def model(self, data: CurveData, low: float, high: float, patience: int) -> _Model | None:
-        from hyperrace.optimizers._parts import dpl
+        from hyperrace.optimizers._parts.surrogate import power_law_net as dpl
 
         shape = dpl.PowerLawEnsemble(self.members, self.width)
         schedule = Schedule(self.refit_every, self.max_chain, patience, first=1)

@@ -4,7 +4,7 @@ Every observation carries the processor (and wall) seconds its run spent since t
 report. Training cost is close to multiplicative in the hyperparameters that set it (batch size,
 width, depth): its logarithm is close to linear in their log-scaled values, which is what the
 unit-cube encoding already holds. So the model is a ridge regression of ``log(seconds per step)``
-on the one-hot unit encoding (:class:`~hyperrace.optimizers._parts.onehot.OneHot`), the simple,
+on the one-hot unit encoding (:class:`~hyperrace.optimizers._parts.data.onehot.OneHot`), the simple,
 low-variance kind of cost model that predicts training time well (ALGORITHMS.md section 6), with
 the ridge penalty picked by exact leave-one-out error over ``exp(-4) .. exp(4)``.
 
@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace.history import History
-from hyperrace.optimizers._parts.onehot import OneHot
+from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.space import Categorical, Space
 from hyperrace.trial import Observation, TrialRecord, TrialStatus
 

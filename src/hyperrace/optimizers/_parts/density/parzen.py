@@ -41,6 +41,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from hyperrace.optimizers._parts.candidates.truncated_normal import truncated_normal
+
 __all__ = ["ParzenEstimator", "good_count", "neighbour_bandwidths", "split_good_bad"]
 
 Array = npt.NDArray[np.float64]
@@ -213,21 +215,5 @@ class ParzenEstimator:
             else:
                 out[:, j] = rng.random(size)
                 mean, sd = self.data[row[own], j], self.sigma[row[own], j]
-                out[own, j] = _truncated_normal(mean, sd, rng)
+                out[own, j] = truncated_normal(mean, sd, rng)
         return out
-
-
-def _truncated_normal(mean: Array, sd: Array, rng: np.random.Generator) -> Array:
-    """Normal draws restricted to [0, 1] by rejection. With mean in [0, 1] and sd <= 1 a round
-    accepts with probability >= 0.34, so the clip after 100 rounds (chance < 1e-18) is moot."""
-    out = mean.copy()
-    todo = np.ones(out.shape, dtype=np.bool_)
-    for _ in range(100):
-        if not todo.any():
-            break
-        draw = rng.normal(mean[todo], sd[todo])
-        ok = (draw >= 0.0) & (draw <= 1.0)
-        idx = np.flatnonzero(todo)
-        out[idx[ok]] = draw[ok]
-        todo[idx[ok]] = False
-    return np.clip(out, 0.0, 1.0)

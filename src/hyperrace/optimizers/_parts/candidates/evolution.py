@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.optimizers._parts.ladder import Bracket
+from hyperrace.optimizers._parts.schedule.ladder import Bracket
 
 __all__ = [
     "BoundMode",
@@ -131,7 +131,7 @@ def dehb_subpopulation_sizes(brackets: Iterable[Bracket]) -> dict[float, int]:
     """For each budget, the most configurations it holds in any bracket, lowest budget first.
 
     >>> from hyperrace.space import Fidelity
-    >>> from hyperrace.optimizers._parts.ladder import brackets
+    >>> from hyperrace.optimizers._parts.schedule.ladder import brackets
     >>> dehb_subpopulation_sizes(brackets(Fidelity(1, 81), 3))
     {1.0: 81, 3.0: 34, 9.0: 15, 27.0: 8, 81.0: 5}
     """

@@ -1,0 +1,1 @@
+"""Where candidate configurations come from: pools, evolution, coordinate search, sampling."""

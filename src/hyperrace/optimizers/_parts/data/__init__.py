@@ -1,0 +1,1 @@
+"""The history as the other parts read it: results, curves, encodings."""

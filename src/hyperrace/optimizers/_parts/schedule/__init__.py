@@ -1,0 +1,1 @@
+"""Fidelity schedules: ladders and brackets, reports at a rung, the bracket schedule."""

@@ -1,0 +1,1 @@
+"""Models of the loss or the cost of a configuration at a budget, and their refit schedule."""
