@@ -66,7 +66,7 @@ import sqlalchemy as sa
 
 from hyperrace.benchmarks import SyntheticCurves
 from hyperrace.history import History
-from hyperrace.optimizers._parts.ladder import rungs
+from hyperrace.optimizers._parts.schedule.ladder import rungs
 from hyperrace.space import Categorical, Fidelity, Float, Int, Space
 from hyperrace.storage import open_storage
 
