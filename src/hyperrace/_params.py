@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -62,7 +63,7 @@ class _Refused(Exception):
         self.value, self.what, self.where = value, what, where
 
 
-class Constraint:
+class Constraint(ABC):
     """What values a parameter accepts. Subclasses define :meth:`describe` and :meth:`convert`.
 
     Args:
@@ -74,13 +75,13 @@ class Constraint:
         self.optional = optional
         self.note = note
 
+    @abstractmethod
     def describe(self) -> str:
         """What is accepted, e.g. ``"an integer >= 1"`` (without the ``or None``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def convert(self, value: Any) -> Any:
         """The value as stored (e.g. a float), or :class:`_Refused`."""
-        raise NotImplementedError
 
     def example(self) -> Any:
         """A value this constraint accepts, for the error's "e.g." (None: no example)."""

@@ -142,6 +142,21 @@ class NewDecision:
                 "characters; leave key out for a fresh random one"
             )
 
+    def record(self, index: int, trial_id: int, start: float, now: float) -> DecisionRecord:
+        """The record of this decision once written as the study's decision ``index`` (at
+        ``now``), on trial ``trial_id`` from fidelity ``start``."""
+        return DecisionRecord(
+            index,
+            self.kind,
+            trial_id,
+            start,
+            self.stop,
+            self.optimizer,
+            dict(self.info),
+            now,
+            self.key,
+        )
+
     @classmethod
     def of(
         cls,

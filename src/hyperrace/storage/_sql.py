@@ -303,6 +303,16 @@ class SQLStorage:
         with self._write.begin() as conn:
             yield conn
 
+    def _one_statement(self, statement: Any, params: Any = None) -> list[Any]:
+        """The rows of ``statement`` (SQL text with ``%s`` parameters, or a SQLAlchemy
+        statement) run on PostgreSQL as its own transaction: one round trip, no BEGIN or COMMIT
+        of the client's (one statement sees one snapshot)."""
+        with self._write.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            if isinstance(statement, str):
+                return list(conn.exec_driver_sql(statement, params).all())
+            return list(conn.execute(statement).all())
+
     @contextmanager
     def _ro(self) -> Iterator[Connection]:
         with self._read.begin() as conn:
@@ -663,18 +673,7 @@ class SQLStorage:
                     )
             except IntegrityError as exc:
                 raise DecisionConflict(f"decision {index} of study {study_id} is taken") from exc
-            record = DecisionRecord(
-                index,
-                decision.kind,
-                int(trial_id),
-                float(start),
-                decision.stop,
-                decision.optimizer,
-                dict(decision.info),
-                now,
-                decision.key,
-            )
-            return record, int(trial_id)
+            return decision.record(index, int(trial_id), float(start), now), int(trial_id)
 
         record, trial_id = self._retry(run)
         return record, self.trial(trial_id)
@@ -694,26 +693,21 @@ class SQLStorage:
             raise ValueError("a start decision needs a config")
         config = _dumps(decision.config) if start_kind else None
         try:
-            with self._write.connect() as conn:
-                code, trial_id, start, number = (
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
-                    .exec_driver_sql(
-                        _DECIDE_CALL,
-                        (
-                            study_id,
-                            index,
-                            decision.kind,
-                            decision.key,
-                            config,
-                            None if start_kind else decision.trial_id,
-                            decision.stop,
-                            decision.optimizer,
-                            _dumps(decision.info),
-                            now,
-                        ),
-                    )
-                    .one()
-                )
+            [(code, trial_id, start, number)] = self._one_statement(
+                _DECIDE_CALL,
+                (
+                    study_id,
+                    index,
+                    decision.kind,
+                    decision.key,
+                    config,
+                    None if start_kind else decision.trial_id,
+                    decision.stop,
+                    decision.optimizer,
+                    _dumps(decision.info),
+                    now,
+                ),
+            )
         except IntegrityError as exc:  # a trial's number taken by the general path meanwhile
             raise DecisionConflict(f"decision {index} of study {study_id} is taken") from exc
         if code == "check":
@@ -725,17 +719,7 @@ class SQLStorage:
                 else f"decision {index} of study {study_id} is taken, or trial "
                 f"{decision.trial_id} is not a paused trial here"
             )
-        record = DecisionRecord(
-            index,
-            decision.kind,
-            int(trial_id),
-            float(start),
-            decision.stop,
-            decision.optimizer,
-            dict(decision.info),
-            now,
-            decision.key,
-        )
+        record = decision.record(index, int(trial_id), float(start), now)
         if not start_kind:
             return record, self.trial(trial_id)
         # a new trial's record is what was just written: no need to read it back
@@ -979,25 +963,20 @@ class SQLStorage:
         """A report through PostgreSQL's ``hr_report`` (one statement, its own transaction):
         the result, or ``None`` (nothing written) when it is not the common case (an error to
         raise, a retrained step) and :meth:`report`'s general path must take it."""
-        with self._write.connect() as conn:
-            code, target = (
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                .exec_driver_sql(
-                    _REPORT_CALL,
-                    (
-                        trial_id,
-                        observation.fidelity,
-                        observation.value,
-                        observation.wall_seconds,
-                        observation.cpu_seconds,
-                        observation.time,
-                        work,
-                        checkpoint_fidelity,
-                        run,
-                    ),
-                )
-                .one()
-            )
+        [(code, target)] = self._one_statement(
+            _REPORT_CALL,
+            (
+                trial_id,
+                observation.fidelity,
+                observation.value,
+                observation.wall_seconds,
+                observation.cpu_seconds,
+                observation.time,
+                work,
+                checkpoint_fidelity,
+                run,
+            ),
+        )
         if code == "check":
             return None
         return Reported(TrialStatus.RUNNING, target)
@@ -1014,14 +993,9 @@ class SQLStorage:
         """A run ended through PostgreSQL's ``hr_end_run`` (one statement, its own
         transaction); False (nothing written) when :meth:`end_run`'s general path must take it
         (a trial not running, a stale run: an error to raise)."""
-        with self._write.connect() as conn:
-            code = (
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-                .exec_driver_sql(
-                    _END_RUN_CALL, (trial_id, status.value, reason.value, message, now, run)
-                )
-                .scalar_one()
-            )
+        [(code,)] = self._one_statement(
+            _END_RUN_CALL, (trial_id, status.value, reason.value, message, now, run)
+        )
         return bool(code == "ok")
 
     def end_run(
@@ -1308,17 +1282,12 @@ class SQLStorage:
     def trial(self, trial_id: int) -> TrialRecord:
         def one_statement() -> TrialRecord:
             # the row and its curve in one statement (one snapshot, one round trip)
-            with self._write.connect() as conn:
-                rows = (
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
-                    .execute(
-                        sa.select(*self._trial_columns(), *self._observation_columns())
-                        .select_from(trials.outerjoin(observations))
-                        .where(trials.c.trial_id == trial_id)
-                        .order_by(observations.c.fidelity)
-                    )
-                    .all()
-                )
+            rows = self._one_statement(
+                sa.select(*self._trial_columns(), *self._observation_columns())
+                .select_from(trials.outerjoin(observations))
+                .where(trials.c.trial_id == trial_id)
+                .order_by(observations.c.fidelity)
+            )
             if not rows:
                 raise KeyError(f"no trial with trial_id={trial_id}")
             n = len(self._trial_columns())
