@@ -18,6 +18,7 @@ from hyperrace.trial._records import (
     as_value,
     check_user_attr,
     check_value,
+    curves_from_rows,
     short_repr,
 )
 
@@ -42,5 +43,6 @@ __all__ = [
     "as_value",
     "check_user_attr",
     "check_value",
+    "curves_from_rows",
     "short_repr",
 ]

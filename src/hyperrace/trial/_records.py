@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "as_value",
     "check_user_attr",
     "check_value",
+    "curves_from_rows",
     "short_repr",
 ]
 
@@ -158,6 +159,54 @@ class Observation:
     cpu_seconds: float = 0.0
     time: float = 0.0
     seq: int = 0
+
+
+_NEW = object.__new__
+_SET_FIDELITY, _SET_VALUE, _SET_WALL, _SET_CPU, _SET_TIME, _SET_SEQ = (
+    Observation.__dict__[name].__set__  # the slots' descriptors: what the frozen init calls
+    for name in ("fidelity", "value", "wall_seconds", "cpu_seconds", "time", "seq")
+)
+
+
+def curves_from_rows(
+    rows: Iterable[tuple[int, float, float, float, float, float, int]],
+) -> dict[int, tuple[Observation, ...]]:
+    """The curves of many trials from rows ``(trial_id, fidelity, value, wall_seconds,
+    cpu_seconds, time, seq)`` ordered by trial id, then fidelity: ``{trial_id: curve}``.
+
+    The same observations as ``Observation(*row[1:])``, about three times faster: a storage
+    reading a study of a million observations builds each through its slots' descriptors, not
+    through the frozen dataclass's ``__init__`` (six ``object.__setattr__`` calls). The values
+    must already have their types (as a database driver returns them); nothing is checked."""
+    curves: dict[int, tuple[Observation, ...]] = {}
+    current: list[Observation] = []
+    last = None
+    new, set_f, set_v, set_w, set_c, set_t, set_s = (
+        _NEW,
+        _SET_FIDELITY,
+        _SET_VALUE,
+        _SET_WALL,
+        _SET_CPU,
+        _SET_TIME,
+        _SET_SEQ,
+    )
+    for trial_id, fidelity, value, wall, cpu, time, seq in rows:
+        if trial_id != last:
+            if last is not None:
+                curves[last] = tuple(current)
+            current = []
+            last = trial_id
+        o = new(Observation)
+        set_f(o, fidelity)
+        set_v(o, value)
+        set_w(o, wall)
+        set_c(o, cpu)
+        set_t(o, time)
+        set_s(o, seq)
+        current.append(o)
+    if last is not None:
+        curves[last] = tuple(current)
+    return curves
 
 
 @dataclass(frozen=True, slots=True)
