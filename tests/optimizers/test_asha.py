@@ -471,3 +471,40 @@ def test_a_study_built_with_the_stopping_variant_object(space: hr.Space) -> None
     assert stored.optimizer == {"name": "asha", "params": opt.get_params()}
     study.optimize(learning_curve, budget=hr.Budget(epochs=150), progress=False)
     assert study.history().work == 150
+
+
+@pytest.mark.parametrize(("variant", "rule"), VARIANTS)
+def test_the_rung_table_kept_across_decisions_decides_as_a_fresh_instance(
+    tmp_path: Path, variant: str, rule: str
+) -> None:
+    """ASHA keeps each rung ranked between decisions and updates it from the trials whose record
+    changed (a storage's incremental read hands back the same record for the others): at every
+    step of an asynchronous race, and for a history of another study given to the same instance,
+    its decision is a fresh instance's."""
+    kept = ASHA(variant=variant, rule=rule)
+    study = hr.Study(
+        "kept",
+        SPACE27,
+        storage=f"sqlite:///{tmp_path / 'kept.db'}",
+        seed=3,
+        optimizer=ASHA(variant=variant, rule=rule),
+    )
+    order = random.Random(11)
+    in_flight: list[Job] = []
+    other = hr.Study("other", SPACE27, storage="memory://", seed=4, optimizer=ASHA())
+    for step in range(70):
+        while len(in_flight) < 3:
+            in_flight.append(study.ask())
+        history = study.history()
+        fresh = ASHA(variant=variant, rule=rule)
+        assert kept.decide(SPACE27, history, rng(step)) == fresh.decide(SPACE27, history, rng(step))
+        if step % 25 == 24:  # another study's history in between: the table starts again
+            job = other.ask()
+            finish(other, [job], order)
+            h = other.history()
+            assert kept.decide(SPACE27, h, rng(step)) == ASHA(variant=variant, rule=rule).decide(
+                SPACE27, h, rng(step)
+            )
+        order.shuffle(in_flight)
+        finish(study, [in_flight.pop()], order)
+    assert any(t.fidelity == 27 for t in study.trials)

@@ -18,16 +18,12 @@ from hyperrace._params import Declared, Integer, OneOf, declare
 from hyperrace.history import History
 from hyperrace.optimizers._base import Decision, Resume, Start
 from hyperrace.optimizers._parts.schedule.ladder import rungs
-from hyperrace.optimizers._parts.schedule.rungs import is_waiting_at, report_at
+from hyperrace.optimizers._parts.schedule.table import Entry, RungTable, resting_at
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
-from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
+from hyperrace.trial import Observation, TrialRecord
 
 __all__ = ["ASHA"]
-
-
-#: One report at a rung: (loss, trial number). Sorted lists of these rank a rung.
-Entry = tuple[float, int]
 
 
 def quantile(ordered: Sequence[Entry], q: float) -> float:
@@ -57,20 +53,6 @@ def passes(ordered: Sequence[Entry], entry: Entry, eta: int, rule: str) -> bool:
     if rule == "top":
         return bisect.bisect_left(ordered, entry) < len(ordered) // eta
     return len(ordered) >= 2 and entry[0] <= quantile(ordered, 1.0 / eta)
-
-
-def _reports(
-    history: History, ladder: Sequence[float]
-) -> dict[float, list[tuple[TrialRecord, Observation]]]:
-    """For each rung budget, the trials that reached it with their first report at or past it."""
-    out: dict[float, list[tuple[TrialRecord, Observation]]] = {b: [] for b in ladder}
-    for trial in history.trials:
-        for budget in ladder:
-            obs = report_at(trial, budget)
-            if obs is None:
-                break
-            out[budget].append((trial, obs))
-    return out
 
 
 @register
@@ -145,69 +127,65 @@ class ASHA(Declared):
         if space.fidelity is None:
             return Start(space.sample(rng), 1.0)
         ladder = rungs(space.fidelity, self.eta)
-        decision = self._finish(history, ladder)
+        table = self._rung_table(ladder)
+        table.update(history)
+        decision = self._finish(table, ladder)
         if decision is None:
-            reports = _reports(history, ladder)
             if self.variant == "promotion":
-                decision = self._promote(history, ladder, reports)
+                decision = self._promote(table, ladder)
             else:
-                decision = self._continue(history, ladder, reports)
+                decision = self._continue(table, ladder)
         return decision or Start(space.sample(rng), ladder[0], {"rung": 0})
+
+    def _rung_table(self, ladder: Sequence[float]) -> RungTable:
+        """The rungs of ``ladder`` as the last decision left them (a cache: a fresh one decides
+        the same; see :mod:`~hyperrace.optimizers._parts.schedule.table`)."""
+        table = getattr(self, "_table", None)
+        if table is None or table.ladder != tuple(ladder):
+            table = RungTable(ladder)
+            self._table = table
+        return table
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the cache stays with this process: a copy or a pickle starts without it
+        return {k: v for k, v in self.__dict__.items() if k != "_table"}
 
     def _resume(
         self, trial: TrialRecord, rung: int, ladder: Sequence[float], **info: Any
     ) -> Resume:
         return Resume(trial.trial_id, ladder[rung], {"rung": rung, "variant": self.variant, **info})
 
-    def _finish(self, history: History, ladder: Sequence[float]) -> Resume | None:
+    def _finish(self, table: RungTable, ladder: Sequence[float]) -> Resume | None:
         """Resume the oldest trial paused short of a rung (not by its objective's choice)."""
-        for t in history.paused:
-            if t.reason is StopReason.OBJECTIVE_RETURNED or _resting(t, ladder):
-                continue
-            above = [k for k, b in enumerate(ladder) if b > t.fidelity]
-            if above:
-                return self._resume(t, above[0], ladder, finish=True)
-        return None
+        first = table.first_unfinished()
+        if first is None:
+            return None
+        trial_id, rung = first
+        return self._resume(table.record(trial_id), rung, ladder, finish=True)
 
-    def _loss(self, history: History, trial: TrialRecord, obs: Observation) -> Entry:
-        failed = trial.status is TrialStatus.FAILED
-        return (math.inf if failed else history.loss(obs.value), trial.number)
-
-    def _promote(
-        self,
-        history: History,
-        ladder: Sequence[float],
-        reports: dict[float, list[tuple[TrialRecord, Observation]]],
-    ) -> Resume | None:
-        """Promote the best promotable trial of the highest rung that has one."""
+    def _promote(self, table: RungTable, ladder: Sequence[float]) -> Resume | None:
+        """Promote the best promotable trial of the highest rung that has one: the best of the
+        trials resting at a rung, if the rule allows it (the rule allows a trial only if it
+        allows every better one, so when the best does not pass, none does)."""
         for k in range(len(ladder) - 2, -1, -1):
-            entries = [(t, self._loss(history, t, obs)) for t, obs in reports[ladder[k]]]
-            waiting = [(e, t) for t, e in entries if _resting_at(t, ladder[k])]
-            if not waiting:
+            if not table.resting[k]:
                 continue
-            ordered = sorted(e for _, e in entries)
-            ok = [(e, t) for e, t in waiting if passes(ordered, e, self.eta, self.rule)]
-            if ok:
-                return self._resume(min(ok, key=lambda pair: pair[0])[1], k + 1, ladder)
+            entry, trial_id = table.resting[k][0]
+            if passes(table.ranked[k], entry, self.eta, self.rule):
+                return self._resume(table.record(trial_id), k + 1, ladder)
         return None
 
-    def _continue(
-        self,
-        history: History,
-        ladder: Sequence[float],
-        reports: dict[float, list[tuple[TrialRecord, Observation]]],
-    ) -> Resume | None:
+    def _continue(self, table: RungTable, ladder: Sequence[float]) -> Resume | None:
         """Resume the oldest trial paused at a rung that it was allowed to go on from."""
         go: list[tuple[int, int, TrialRecord]] = []
         for k in range(len(ladder) - 1):
-            budget = ladder[k]
-            if not any(_resting_at(t, budget) for t, _ in reports[budget]):
+            if not table.resting[k]:
                 continue
+            budget = ladder[k]
             ordered: list[Entry] = []
-            for t, obs in sorted(reports[budget], key=_report_order):
-                entry = self._loss(history, t, obs)
+            for t, entry, _ in sorted(table.reports(k), key=_report_order):
                 bisect.insort(ordered, entry)
-                if _resting_at(t, budget) and (
+                if resting_at(t, budget) and (
                     len(ordered) < 2 or passes(ordered, entry, self.eta, self.rule)
                 ):
                     go.append((t.number, k, t))
@@ -217,17 +195,8 @@ class ASHA(Declared):
         return self._resume(trial, k + 1, ladder)
 
 
-def _report_order(pair: tuple[TrialRecord, Observation]) -> tuple[int, float, int]:
+def _report_order(report: tuple[TrialRecord, Entry, Observation]) -> tuple[int, float, int]:
     """Reports in the order the storage recorded them (``seq``; time and trial number order
     those of a history built by hand, whose ``seq`` are all 0)."""
-    trial, obs = pair
+    trial, _, obs = report
     return obs.seq, obs.time, trial.number
-
-
-def _resting_at(trial: TrialRecord, budget: float) -> bool:
-    """Paused at ``budget`` and granted no more: it may go on from there (not promoted yet)."""
-    return is_waiting_at(trial, budget) and trial.target <= budget
-
-
-def _resting(trial: TrialRecord, ladder: Sequence[float]) -> bool:
-    return any(_resting_at(trial, b) for b in ladder)
