@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import json
 import time
 import weakref
@@ -24,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from hyperrace._gc import collector_paused
 from hyperrace.exceptions import ConfigurationError, HyperraceError, StorageError
 from hyperrace.history import Direction, History
 from hyperrace.storage._base import (
@@ -159,20 +159,6 @@ def _driver_rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
     finally:
         cursor.close()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a history's records are built: it would
-    otherwise run every few thousand new objects and rescan all of them (half the time of
-    building a million observations). Restored as it was."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _merge(
@@ -1408,7 +1394,7 @@ class SQLStorage:
         where = [trials.c.study_id == study_id]
         if after is not None:
             where.append(trials.c.version > after)
-        with _collector_paused():  # a million new rows and records, none of them in a cycle
+        with collector_paused():  # a million new rows and records, none of them in a cycle
             trial_rows = _driver_rows(
                 conn, sa.select(*self._trial_columns()).where(*where).order_by(trials.c.number)
             )

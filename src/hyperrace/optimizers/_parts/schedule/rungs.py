@@ -17,15 +17,29 @@ from collections.abc import Iterable
 from hyperrace.history import History
 from hyperrace.trial import Observation, TrialRecord, TrialStatus
 
-__all__ = ["at_rung", "is_waiting_at", "loss_at", "ranked", "reached", "report_at", "top"]
+__all__ = [
+    "at_rung",
+    "is_waiting_at",
+    "loss_at",
+    "ranked",
+    "reached",
+    "report_at",
+    "threshold",
+    "top",
+]
 
 #: Relative tolerance of fidelity comparisons (budgets computed as ``high * eta**-k``).
 _TOL = 1e-9
 
 
+def threshold(budget: float) -> float:
+    """The lowest fidelity that counts as having reached ``budget`` (up to rounding)."""
+    return budget * (1 - _TOL)
+
+
 def reached(fidelity: float, budget: float) -> bool:
     """True when ``fidelity`` is at or past ``budget`` (up to rounding)."""
-    return fidelity >= budget * (1 - _TOL)
+    return fidelity >= threshold(budget)
 
 
 def report_at(trial: TrialRecord, budget: float) -> Observation | None:

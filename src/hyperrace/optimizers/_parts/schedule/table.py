@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hyperrace._gc import collector_paused
 from hyperrace.history import History
-from hyperrace.optimizers._parts.schedule.rungs import is_waiting_at, report_at
+from hyperrace.optimizers._parts.schedule.rungs import is_waiting_at, threshold
 from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
 
 __all__ = ["Entry", "RungTable", "resting_at"]
@@ -72,6 +73,7 @@ class RungTable:
 
     def __init__(self, ladder: Sequence[float]) -> None:
         self.ladder = tuple(ladder)
+        self._lows = tuple(threshold(b) for b in self.ladder)
         self._direction = ""
         self._facts: dict[int, _Facts] = {}
         self.ranked: list[list[Entry]] = [[] for _ in self.ladder]
@@ -102,9 +104,10 @@ class RungTable:
             changed = list(history.trials)
         if len(changed) > _ONE_BY_ONE:
             # many changes (the first history, a rebuild): sort each list once
-            for trial in changed:
-                facts[trial.trial_id] = self._facts_of(history, trial)
-            self._sort_all()
+            with collector_paused():
+                for trial in changed:
+                    facts[trial.trial_id] = self._facts_of(history, trial)
+                self._sort_all()
             return
         for trial in changed:
             old = facts.get(trial.trial_id)
@@ -155,21 +158,29 @@ class RungTable:
         self._unfinished.sort()
 
     def _facts_of(self, history: History, trial: TrialRecord) -> _Facts:
+        # one pass over the curve (in increasing fidelity): each rung's report is the first at
+        # or past its budget, as ``report_at`` finds it; written out, since a study of 100,000
+        # trials runs it 100,000 times on its first decision
+        lows, ladder = self._lows, self.ladder
+        n = len(lows)
         failed = trial.status is TrialStatus.FAILED
-        entries = []
-        for budget in self.ladder:
-            obs = report_at(trial, budget)
-            if obs is None:
+        sign = 1.0 if history.direction == "minimize" else -1.0
+        entries: list[tuple[Entry, Observation]] = []
+        k = 0
+        for obs in trial.curve:
+            while k < n and obs.fidelity >= lows[k]:
+                entries.append(((math.inf if failed else sign * obs.value, trial.number), obs))
+                k += 1
+            if k == n:
                 break
-            entries.append(((math.inf if failed else history.loss(obs.value), trial.number), obs))
-        resting = tuple(k for k, b in enumerate(self.ladder) if resting_at(trial, b))
+        resting: tuple[int, ...] = ()
         unfinished = -1
-        if (
-            trial.status is TrialStatus.PAUSED
-            and trial.reason is not StopReason.OBJECTIVE_RETURNED
-            and not resting
-        ):
-            unfinished = next((k for k, b in enumerate(self.ladder) if b > trial.fidelity), -1)
+        if trial.status is TrialStatus.PAUSED:
+            fidelity, target = trial.fidelity, trial.target
+            # resting_at(trial, ladder[k]), for each rung
+            resting = tuple(i for i in range(n) if fidelity >= lows[i] and target <= ladder[i])
+            if not resting and trial.reason is not StopReason.OBJECTIVE_RETURNED:
+                unfinished = next((i for i in range(n) if ladder[i] > fidelity), -1)
         return _Facts(trial, tuple(entries), resting, unfinished)
 
     def _add(self, f: _Facts) -> None:
