@@ -766,3 +766,74 @@ def test_the_cost_aware_race_prefers_cheap_steps_and_cools_down() -> None:
     cooled = run(cost_exponent=1.0, cost_budget=10.0)
     weights = [d.info["cost_weight"] for d in cooled.decisions if "cost_weight" in d.info]
     assert weights and weights[-1] == 0.0 and weights == sorted(weights, reverse=True)
+
+
+# -- a big study: the surrogate's bounded sample ---------------------------------------------
+
+
+def _big_history(direction: str = "minimize") -> hr.History:
+    """60 trials of 1-6 reports: some running, some failed, values falling with the number."""
+    trials = []
+    for n in range(60):
+        length = 1 + n % 6
+        values = [1.0 / (1 + n % 17) + 0.1 / f for f in range(1, length + 1)]
+        if n % 11 == 3:
+            status, reason = TrialStatus.FAILED, StopReason.ERROR
+        elif n % 13 == 5:
+            status, reason = TrialStatus.RUNNING, StopReason.NONE
+        else:
+            status, reason = TrialStatus.PAUSED, StopReason.REACHED
+        trials.append(_trial(n, CONFIGS[n % 10], values, status, reason))
+    return hr.History(direction, tuple(trials), n_decisions=90, version=400)  # type: ignore[arg-type]
+
+
+def _points(history: hr.History) -> int:
+    return sum(len(t.curve) + (t.status is TrialStatus.FAILED) for t in history.trials)
+
+
+def test_a_big_history_is_cut_to_running_best_and_an_even_sample() -> None:
+    from hyperrace.optimizers._parts.data.bounded import bounded
+
+    full = _big_history()
+    assert bounded(full, _points(full)) is full  # small enough: itself
+    cut = bounded(full, 60)
+    assert _points(cut) <= 60 < _points(full)
+    kept = {t.trial_id for t in cut.trials}
+    assert [t.number for t in cut.trials] == sorted(t.number for t in cut.trials)
+    assert {t.trial_id for t in full.running} <= kept  # every running trial
+    best = sorted(
+        (t for t in full.trials if t.curve and t.status is not TrialStatus.FAILED),
+        key=lambda t: (min(o.value for o in t.curve), t.number),
+    )
+    assert {t.trial_id for t in best[:3]} <= kept  # the best ones (as many as half the points allow)
+    assert any(t.status is TrialStatus.FAILED for t in cut.trials)  # the sample has failures
+    numbers = [t.number for t in cut.trials]
+    assert numbers[0] < 10 and numbers[-1] > 50  # the sample spans the study
+    assert (cut.n_decisions, cut.version, cut.direction) == (90, 400, "minimize")
+    memo: dict[Any, Any] = {}
+    assert bounded(full, 60, memo).trials == cut.trials == bounded(full, 60, memo).trials
+    # maximizing: the best trials are those of the highest values
+    up = bounded(_big_history("maximize"), 60)
+    top = max(full.trials, key=lambda t: max((o.value for o in t.curve), default=-1.0))
+    assert top.status is not TrialStatus.FAILED
+    assert top.trial_id in {t.trial_id for t in up.trials}
+    assert {t.trial_id for t in up.trials} != kept  # another ranking, another sample
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_past_max_points_the_race_decides_from_the_sample_as_a_fresh_instance(name: str) -> None:
+    study = _study(name, seed=6, max_points=12)
+    live = study.optimizer
+    for _ in range(6):
+        drive(study, 3, curve_value)
+        history = study.history()
+        decision = live.decide(study.space, history, decision_rng(1, history.n_decisions))
+        assert _fresh_decision(live, study.space, history) == decision
+        if isinstance(decision, Resume):  # only a trial of the sample is resumed
+            from hyperrace.optimizers._parts.data.bounded import bounded
+
+            sample = bounded(history, 12)
+            assert decision.trial_id in {t.trial_id for t in sample.trials}
+        if decision.info.get("source") == "model":
+            assert decision.info["points"] <= 12 + 3  # the sample, and its failure points
+    assert _points(study.history()) > 12
