@@ -805,7 +805,7 @@ def test_a_big_history_is_cut_to_running_best_and_an_even_sample() -> None:
         (t for t in full.trials if t.curve and t.status is not TrialStatus.FAILED),
         key=lambda t: (min(o.value for o in t.curve), t.number),
     )
-    assert {t.trial_id for t in best[:3]} <= kept  # the best ones (as many as half the points allow)
+    assert {t.trial_id for t in best[:3]} <= kept  # the best (as many as half the points allow)
     assert any(t.status is TrialStatus.FAILED for t in cut.trials)  # the sample has failures
     numbers = [t.number for t in cut.trials]
     assert numbers[0] < 10 and numbers[-1] > 50  # the sample spans the study
