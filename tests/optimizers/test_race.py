@@ -821,8 +821,10 @@ def test_a_big_history_is_cut_to_running_best_and_an_even_sample() -> None:
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
-def test_past_max_points_the_race_decides_from_the_sample_as_a_fresh_instance(name: str) -> None:
-    study = _study(name, seed=6, max_points=12)
+def test_past_max_observations_the_race_decides_from_the_sample_as_a_fresh_instance(
+    name: str,
+) -> None:
+    study = _study(name, seed=6, max_observations=12)
     live = study.optimizer
     for _ in range(6):
         drive(study, 3, curve_value)

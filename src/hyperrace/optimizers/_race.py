@@ -9,7 +9,7 @@ Each decision, from the history alone:
    reached resumes up to the next rung).
 3. **Model.** The surrogate (:mod:`~hyperrace.optimizers._parts.surrogate.base`) learns from every
    observation of every trial (:mod:`~hyperrace.optimizers._parts.data.curve_data`); past
-   ``max_points`` observations, from a sample of whole curves
+   ``max_observations`` observations, from a sample of whole curves
    (:mod:`~hyperrace.optimizers._parts.data.bounded`).
 4. **Pool** (:mod:`~hyperrace.optimizers._parts.candidates.pool`). Every paused trial that can
    continue, plus fresh configurations: ``n_prior`` from the prior and ``n_local`` perturbations of
@@ -126,8 +126,8 @@ class Race(Declared):
             many observations; None: ``max(20, 1.2 * steps from the lowest to the highest
             fidelity)``.
         max_trials: start no new trial after this many (None: no limit).
-        max_points: the most points (reports) the surrogate trains on; a bigger study trains it
-            on a sample of whole curves (the running trials, the best ones, an even sample of the
+        max_observations: the most points (reports) the surrogate trains on; a bigger study
+            trains it on a sample of whole curves (the running trials, the best ones, an even sample of the
             others; :mod:`~hyperrace.optimizers._parts.data.bounded`), and only the paused
             trials of the sample are candidates to resume. None: every point, however many.
         cost_exponent: ``kappa >= 0``; above 0 scores are divided by the relative predicted
@@ -165,7 +165,7 @@ class Race(Declared):
         incumbent=OneOf("observed", "predicted"),
         patience=Integer(1, optional=True),
         max_trials=Integer(1, optional=True),
-        max_points=Integer(1, optional=True),
+        max_observations=Integer(1, optional=True),
         cost_exponent=Real(0),
         cost_budget=Real(0, low_open=True, optional=True),
     )
@@ -183,7 +183,7 @@ class Race(Declared):
     incumbent: str
     patience: int | None
     max_trials: int | None
-    max_points: int | None
+    max_observations: int | None
     cost_exponent: float
     cost_budget: float | None
 
@@ -204,7 +204,7 @@ class Race(Declared):
         incumbent: str | None = None,
         patience: int | None = None,
         max_trials: int | None = None,
-        max_points: int | None = 2000,
+        max_observations: int | None = 2000,
         cost_exponent: float = 0.0,
         cost_budget: float | None = None,
     ) -> None:
@@ -229,7 +229,7 @@ class Race(Declared):
             incumbent=pick(incumbent, "incumbent"),
             patience=patience,
             max_trials=max_trials,
-            max_points=max_points,
+            max_observations=max_observations,
             cost_exponent=cost_exponent,
             cost_budget=cost_budget,
         )
@@ -248,8 +248,8 @@ class Race(Declared):
         first = self._first(space, low, high)
         draw = float(rng.random())  # always drawn: the stream does not depend on the branch
         may_start = self.max_trials is None or len(history.trials) < self.max_trials
-        if self.max_points is not None:
-            history = bounded(history, self.max_points, self._sample_memo)
+        if self.max_observations is not None:
+            history = bounded(history, self.max_observations, self._sample_memo)
         waiting = pool.paused(history, high)
         if not waiting and not may_start:
             if history.running:

@@ -2,14 +2,14 @@
 
 A learning-curve surrogate trains on every point of every curve: at a thousand observations that
 is what wins the race, at a million (a study of 100,000 trials) one fit takes hours. Past
-``max_points`` points, :func:`bounded` keeps whole trials, chosen from the history alone (a fresh
-instance picks the same), by what the race needs of them:
+``max_observations`` points, :func:`bounded` keeps whole trials, chosen from the history alone
+(a fresh instance picks the same), by what the race needs of them:
 
 1. every running trial (the race fantasises them);
 2. the best trials (by the best loss on their curve, ties to the older trial) until half of the
    points are used: the region the race refines, and the paused trials most worth resuming;
-3. an even sample, by trial number, of the others until ``max_points``: the rest of the space,
-   failures included, so the model still learns where the losses are bad.
+3. an even sample, by trial number, of the others until ``max_observations``: the rest of the
+   space, failures included, so the model still learns where the losses are bad.
 
 A trial's points are its reports plus one failure point if it failed. The sample is a
 :class:`History` of the kept trials, in creation order, with the study's decision count and
@@ -48,10 +48,10 @@ def _summary(trial: TrialRecord, minimize: bool, memo: Memo) -> tuple[int, float
     return points, best
 
 
-def bounded(history: History, max_points: int, memo: Memo | None = None) -> History:
-    """``history`` itself when it holds at most ``max_points`` points, else the sample of whole
-    trials described in the module docstring (at most ``max_points`` points, unless the running
-    trials alone hold more).
+def bounded(history: History, max_observations: int, memo: Memo | None = None) -> History:
+    """``history`` itself when it holds at most ``max_observations`` points, else the sample of
+    whole trials described in the module docstring (at most ``max_observations`` points, unless
+    the running trials alone hold more).
 
     ``memo``: a dictionary kept between calls on successive snapshots of one study (it only
     saves time: the sample is the same without it)."""
@@ -61,12 +61,12 @@ def bounded(history: History, max_points: int, memo: Memo | None = None) -> Hist
     minimize = history.direction == "minimize"
     trials = history.trials
     summaries = [_summary(t, minimize, memo) for t in trials]
-    if sum(points for points, _ in summaries) <= max_points:
+    if sum(points for points, _ in summaries) <= max_observations:
         return history
     keep = [i for i, t in enumerate(trials) if t.status is TrialStatus.RUNNING]
     used = sum(summaries[i][0] for i in keep)
     taken = set(keep)
-    half = max(used, max_points // 2)
+    half = max(used, max_observations // 2)
     # every kept trial has at least one point: the best `half` trials are enough to look at
     candidates = (
         (best, trials[i].number, i)
@@ -80,11 +80,11 @@ def bounded(history: History, max_points: int, memo: Memo | None = None) -> Hist
         taken.add(i)
         used += summaries[i][0]
     rest = [i for i in range(len(trials)) if i not in taken]  # in creation order
-    room = max_points - used
+    room = max_observations - used
     total = sum(summaries[i][0] for i in rest)
     if room > 0 and total > 0:
         for i in rest[:: max(1, math.ceil(total / room))]:
-            if used + summaries[i][0] <= max_points:
+            if used + summaries[i][0] <= max_observations:
                 keep.append(i)
                 used += summaries[i][0]
     keep.sort()
