@@ -129,7 +129,7 @@ class Race(Declared):
         max_observations: the most points (reports) the surrogate trains on; a bigger study
             trains it on a sample of whole curves (the running trials, the best ones, an even
             sample of the others; :mod:`~hyperrace.optimizers._parts.data.bounded`), and only
-            the paused trials of the sample are candidates to resume. None: every point, however many.
+            the paused trials of the sample are candidates to resume. None: every point.
         cost_exponent: ``kappa >= 0``; above 0 scores are divided by the relative predicted
             cost of each candidate's step to the power ``kappa * gamma``.
         cost_budget: processor seconds the study will spend in all; with it ``gamma`` cools from
