@@ -1,7 +1,8 @@
 """The reading commands of the CLI: ``studies``, ``show``, ``best``, ``export``, ``upgrade``.
 
-They read a study straight from its storage (not through :class:`hyperrace.Study`), so that a
-study whose optimizer is a custom object, not a registered name, can be shown as well. They never
+They read a study with :func:`hyperrace.study.read_study` (not through
+:class:`hyperrace.Study`), so that a study whose optimizer is a custom object, not a registered
+name, can be shown as well. They never
 write to the storage, and refuse to create a SQLite file that does not exist.
 """
 
