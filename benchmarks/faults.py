@@ -1,7 +1,7 @@
 """Fault injection, many rounds: kill workers and drivers of real studies, restart PostgreSQL, and
 count what was lost, duplicated or left illegal.
 
-The scenarios are those of ``tests/faults`` (see :mod:`hyperrace.testing.faults`), with more
+The scenarios are those of ``tests/faults`` (its harness ``tests/faults/faultkit.py``), with more
 rounds. A round is one study (random search, ``--epochs`` steps of 6-step trials, each step a
 ``--step-seconds`` sleep) faulted while it runs, resumed to its end by new drivers and audited:
 
@@ -65,8 +65,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from hyperrace.testing import faults
-from hyperrace.testing.faults import Setup, Tally
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
+import faultkit
+from faultkit import Setup, Tally
 
 STORAGES = ("sqlite", "postgresql")
 EXECUTORS = ("processes", "ray")
@@ -91,13 +92,13 @@ def _storage(kind: str, pg: str, folder: Path) -> Iterator[Callable[[str], str]]
     if kind == "sqlite":
         yield lambda name: f"sqlite:///{folder / (name + '.db')}"
         return
-    with faults.postgres_database(pg) as url:
+    with faultkit.postgres_database(pg) as url:
         yield lambda _name: url
 
 
 def _pg_reachable(pg: str) -> str | None:
     try:
-        with faults.postgres_database(pg, timeout=5.0):
+        with faultkit.postgres_database(pg, timeout=5.0):
             return None
     except Exception as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -142,40 +143,40 @@ def _run_storage(
             (
                 "worker",
                 "SIGKILL a worker mid-step",
-                lambda t: faults.kill_worker_scenario(
+                lambda t: faultkit.kill_worker_scenario(
                     setup("worker"), kills=kills, tally=t, rng=rng
                 ),
             ),
             (
                 "last",
                 "SIGKILL a worker after its last report",
-                lambda t: faults.die_after_last_report_scenario(setup("last"), tally=t),
+                lambda t: faultkit.die_after_last_report_scenario(setup("last"), tally=t),
             ),
             (
                 "hung",
                 "a hung objective (stall_after)",
-                lambda t: faults.hung_objective_scenario(
+                lambda t: faultkit.hung_objective_scenario(
                     setup("hung", **(peers if t.rounds % 4 in (2, 3) else {})),
-                    hang_in=faults.HANGS[t.rounds % len(faults.HANGS)],
+                    hang_in=faultkit.HANGS[t.rounds % len(faultkit.HANGS)],
                     tally=t,
                 ),
             ),
             (
                 "answer",
                 "the answer of a decision's commit lost",
-                lambda t: faults.lost_answer_scenario(setup("answer"), answers=kills, tally=t),
+                lambda t: faultkit.lost_answer_scenario(setup("answer"), answers=kills, tally=t),
             ),
             (
                 "driver",
                 "SIGKILL the driver",
-                lambda t: faults.kill_driver_scenario(
+                lambda t: faultkit.kill_driver_scenario(
                     setup("driver"), kills=kills, tally=t, rng=rng
                 ),
             ),
             (
                 "peer",
                 "SIGKILL a peer `hyperrace worker`",
-                lambda t: faults.kill_driver_scenario(
+                lambda t: faultkit.kill_driver_scenario(
                     setup("peer", **peers), kills=kills, tally=t, rng=rng
                 ),
             ),
@@ -185,14 +186,14 @@ def _run_storage(
                 (
                     "ray-worker",
                     "SIGKILL a Ray worker mid-step",
-                    lambda t: faults.kill_worker_scenario(
+                    lambda t: faultkit.kill_worker_scenario(
                         setup("ray-worker", **on_ray), kills=kills, tally=t, rng=rng
                     ),
                 ),
                 (
                     "ray-driver",
                     "SIGKILL the driver (Ray)",
-                    lambda t: faults.kill_driver_scenario(
+                    lambda t: faultkit.kill_driver_scenario(
                         setup("ray-driver", **on_ray), kills=kills, tally=t, rng=rng
                     ),
                 ),
@@ -208,13 +209,13 @@ def _run_storage(
             tally = Tally("restart PostgreSQL")
             try:
                 for _ in range(args.pg_restarts):
-                    faults.restart_postgres_scenario(setup("restart"), restarts=1, tally=tally)
+                    faultkit.restart_postgres_scenario(setup("restart"), restarts=1, tally=tally)
                 tallies.append(tally)
                 print(_line(kind, tally), file=sys.stderr, flush=True)
-            except faults.RestartUnavailable as exc:
+            except faultkit.RestartUnavailable as exc:
                 print(f"PostgreSQL cannot be restarted here, skipped: {exc}", file=sys.stderr)
         if args.random_seconds > 0 and "random" in args.scenarios:
-            tally = faults.randomized_scenario(
+            tally = faultkit.randomized_scenario(
                 lambda i: setup("random", **(peers if i % 2 else {})),
                 seconds=args.random_seconds,
                 rng=rng,

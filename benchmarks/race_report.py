@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
+from hyperrace.benchmarks._families import make_task
 from hyperrace.benchmarks._harness import best_at
 from hyperrace.benchmarks._report import normalised_regret
-from hyperrace.benchmarks._runner import make_task
 
 EPOCHS = (100.0, 300.0, 1000.0)
 FRACTIONS = (0.1, 0.25, 0.5, 1.0)

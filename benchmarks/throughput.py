@@ -52,6 +52,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# fresh PostgreSQL databases come from the harness of the fault tests (tests/faults/faultkit.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "faults"))
+
 STORAGES = ("sqlite", "postgresql")
 EXECUTORS = ("processes", "ray")
 STEPS = 5
@@ -73,7 +76,7 @@ class Run:
 
 @contextlib.contextmanager
 def _url(storage: str, pg: str, folder: Path) -> Iterator[str]:
-    from hyperrace.testing.faults import postgres_database
+    from faultkit import postgres_database
 
     if storage == "sqlite":
         path = Path(tempfile.mkdtemp(dir=folder)) / "study.db"
@@ -122,7 +125,7 @@ def _measure(
 
 
 def _pg_reachable(pg: str) -> str | None:
-    from hyperrace.testing.faults import postgres_database
+    from faultkit import postgres_database
 
     try:
         with postgres_database(pg, timeout=5.0):

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+# the storage conformance suite ships in the package: its assertions say what they compared
+pytest.register_assert_rewrite("hyperrace.testing.storage")
+
 PG_BASE = os.environ.get("HYPERRACE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
 

@@ -1,5 +1,7 @@
 """Storages for the fault tests: a SQLite file, and a fresh PostgreSQL database that survives a
-restart of the server (it is created and dropped through connections of its own)."""
+restart of the server (it is created and dropped through connections of its own).
+
+The harness is ``faultkit.py`` in this folder (pytest puts the folder on the path)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ def fault_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'study.db'}"
         return
-    from hyperrace.testing.faults import postgres_database
+    from faultkit import postgres_database
 
     with postgres_database(str(request.getfixturevalue("pg_server"))) as url:
         yield url

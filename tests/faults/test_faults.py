@@ -2,9 +2,9 @@
 
 Each test runs a real study (drivers in subprocesses, worker processes, a SQLite file or a
 PostgreSQL database), injects its faults, resumes the study to the end and audits it with
-:func:`hyperrace.testing.faults.audit`: no acknowledged report lost, no step trained by two runs
-at once, no decision index used twice, every trial in a legal final state, the budget spent
-exactly. ``HYPERRACE_FAULTS_SECONDS`` sets how long the randomized test keeps killing (default
+:func:`faultkit.audit` (``faultkit.py`` here): no acknowledged report lost, no step trained by
+two runs at once, no decision index used twice, every trial in a legal final state, the budget
+spent exactly. ``HYPERRACE_FAULTS_SECONDS`` sets how long the randomized test keeps killing (default
 15 s per storage); ``benchmarks/faults.py`` runs the same scenarios for longer.
 """
 
@@ -16,10 +16,9 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
+import faultkit
 import pytest
-
-from hyperrace.testing import faults
-from hyperrace.testing.faults import Setup, Tally
+from faultkit import Setup, Tally
 
 pytestmark = pytest.mark.faults
 
@@ -38,7 +37,7 @@ def test_sigkill_of_workers_mid_step_loses_and_duplicates_nothing(
     fault_url: str, tmp_path: Path
 ) -> None:
     setup = Setup(fault_url, "kill-worker", tmp_path / "study", epochs=60)
-    tally = faults.kill_worker_scenario(setup, kills=2, rng=random.Random(1))
+    tally = faultkit.kill_worker_scenario(setup, kills=2, rng=random.Random(1))
     _assert_clean(tally, epochs=60)
     assert tally.kills == 2
     assert tally.lost_runs >= 2  # each killed worker was in a step: its run was lost, resumed
@@ -48,7 +47,7 @@ def test_sigkill_of_the_driver_leaves_workers_that_finish_and_a_new_driver_resum
     fault_url: str, tmp_path: Path
 ) -> None:
     setup = Setup(fault_url, "kill-driver", tmp_path / "study", epochs=60)
-    tally = faults.kill_driver_scenario(setup, kills=1, rng=random.Random(2))
+    tally = faultkit.kill_driver_scenario(setup, kills=1, rng=random.Random(2))
     _assert_clean(tally, epochs=60)
     assert tally.kills == 1
     # its two worker processes (and multiprocessing's resource tracker) outlive it, stop their
@@ -67,7 +66,7 @@ def test_random_kills_of_workers_and_drivers(fault_url: str, tmp_path: Path) -> 
         base = Setup(fault_url, f"random-{i}", tmp_path / f"study-{i}", epochs=60, seed=i)
         return dataclasses.replace(base, driver="worker", drivers=2, workers=1) if i % 2 else base
 
-    tally = faults.randomized_scenario(setup, seconds=seconds, rng=random.Random(3))
+    tally = faultkit.randomized_scenario(setup, seconds=seconds, rng=random.Random(3))
     _assert_clean(tally, epochs=60)
     assert tally.kills >= 5
     assert tally.orphans.survivors == 0, tally.orphans
@@ -79,7 +78,7 @@ def test_sigkill_of_a_peer_hyperrace_worker_then_a_new_peer_resumes(
     setup = Setup(
         fault_url, "peers", tmp_path / "study", epochs=60, driver="worker", drivers=2, workers=1
     )
-    tally = faults.kill_driver_scenario(setup, kills=1, rng=random.Random(5))
+    tally = faultkit.kill_driver_scenario(setup, kills=1, rng=random.Random(5))
     _assert_clean(tally, epochs=60)
     assert tally.kills == 1
     assert tally.orphans.found >= 1 and tally.orphans.survivors == 0, tally.orphans
@@ -89,7 +88,7 @@ def test_sigkill_of_a_worker_after_its_last_report_before_its_run_ended(
     fault_url: str, tmp_path: Path
 ) -> None:
     setup = Setup(fault_url, "after-last-report", tmp_path / "study", epochs=36)
-    tally = faults.die_after_last_report_scenario(setup, trial_number=0)
+    tally = faultkit.die_after_last_report_scenario(setup, trial_number=0)
     assert tally.kills == 1
     _assert_clean(tally, epochs=36)
 
@@ -102,9 +101,11 @@ def test_a_hung_objective_is_stopped_after_stall_after_and_resumed(
     # ends it: in an optimize driver, then in a peer worker. Each trial is paused with what it
     # reported and resumed from there (the scenario records a problem otherwise)
     setup = Setup(fault_url, "hung", tmp_path / "study", epochs=36)
-    tally = faults.hung_objective_scenario(setup, trial_number=0, stall_after=1.5, hang_in="sleep")
+    tally = faultkit.hung_objective_scenario(
+        setup, trial_number=0, stall_after=1.5, hang_in="sleep"
+    )
     io = Setup(fault_url, "hung-io", tmp_path / "io", epochs=36)
-    faults.hung_objective_scenario(io, trial_number=0, stall_after=1.5, hang_in="io", tally=tally)
+    faultkit.hung_objective_scenario(io, trial_number=0, stall_after=1.5, hang_in="io", tally=tally)
     peers = Setup(
         fault_url,
         "hung-peers",
@@ -114,7 +115,7 @@ def test_a_hung_objective_is_stopped_after_stall_after_and_resumed(
         drivers=2,
         workers=1,
     )
-    faults.hung_objective_scenario(
+    faultkit.hung_objective_scenario(
         peers, trial_number=1, stall_after=1.5, hang_in="lock", tally=tally
     )
     assert tally.kills == 3
@@ -128,7 +129,7 @@ def test_the_lost_answer_of_a_decision_commit_makes_no_second_decision(
     # the driver's second and fourth decisions are committed, then the connection seems to
     # drop: the retry returns the run recorded, which is trained; no run waits for nobody
     setup = Setup(fault_url, "answer", tmp_path / "study", epochs=36)
-    tally = faults.lost_answer_scenario(setup, answers=2)
+    tally = faultkit.lost_answer_scenario(setup, answers=2)
     assert tally.kills == 2
     _assert_clean(tally, epochs=36)
     assert (tally.lost_runs, tally.idle_runs) == (0, 0)
@@ -136,11 +137,11 @@ def test_the_lost_answer_of_a_decision_commit_makes_no_second_decision(
 
 @pytest.mark.postgres
 def test_postgresql_restart_mid_study(pg_server: str, tmp_path: Path) -> None:
-    with faults.postgres_database(pg_server) as url:
+    with faultkit.postgres_database(pg_server) as url:
         setup = Setup(url, "pg-restart", tmp_path / "study", epochs=60)
         try:
-            tally = faults.restart_postgres_scenario(setup, restarts=1)
-        except faults.RestartUnavailable as exc:
+            tally = faultkit.restart_postgres_scenario(setup, restarts=1)
+        except faultkit.RestartUnavailable as exc:
             if os.environ.get("CI") == "true":
                 pytest.fail(f"restarting PostgreSQL is required under CI=true: {exc}")
             pytest.skip(f"PostgreSQL cannot be restarted here: {exc}")
@@ -165,15 +166,15 @@ def ray_address() -> Iterator[str]:
 @pytest.mark.ray
 @pytest.mark.postgres
 def test_ray_workers_and_driver_killed(pg_server: str, ray_address: str, tmp_path: Path) -> None:
-    with faults.postgres_database(pg_server) as url:
+    with faultkit.postgres_database(pg_server) as url:
 
         def setup(name: str) -> Setup:
             return Setup(
                 url, name, tmp_path / name, epochs=60, executor="ray", ray_address=ray_address
             )
 
-        tally = faults.kill_worker_scenario(setup("ray-worker"), kills=1, rng=random.Random(6))
-        faults.kill_driver_scenario(setup("ray-driver"), kills=1, tally=tally)
+        tally = faultkit.kill_worker_scenario(setup("ray-worker"), kills=1, rng=random.Random(6))
+        faultkit.kill_driver_scenario(setup("ray-driver"), kills=1, tally=tally)
     _assert_clean(tally, epochs=60)
     assert tally.kills == 2
     assert tally.lost_runs >= 1  # the Ray worker killed mid-step

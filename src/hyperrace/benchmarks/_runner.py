@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hyperrace.benchmarks._families import TASK_KINDS, make_task
 from hyperrace.benchmarks._harness import RunConfig, parse_label, run_ours
 from hyperrace.benchmarks._report import (
     curves,
@@ -28,47 +29,7 @@ from hyperrace.benchmarks._task import Task
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.optimizers import available
 
-__all__ = ["TASK_KINDS", "Benchmark", "make_task"]
-
-#: Task families by name, and what their instances are.
-TASK_KINDS = {
-    "synthetic": "SyntheticCurves seeds (integers, e.g. 0,1,2)",
-    "lcbench": "LCBench instances (OpenML task ids, e.g. 3945,7593; 'all' for the 34)",
-}
-
-
-def make_task(kind: str, instance: str) -> Task:
-    """The task of family ``kind`` named ``instance`` (see :data:`TASK_KINDS`)."""
-    if kind == "synthetic":
-        from hyperrace.benchmarks._synthetic import SyntheticCurves
-
-        try:
-            seed = int(instance)
-        except ValueError:
-            raise ConfigurationError(
-                f"synthetic instance {instance!r} must be an integer seed, e.g. 0"
-            ) from None
-        return SyntheticCurves(seed=seed)
-    if kind == "lcbench":
-        from hyperrace.benchmarks._lcbench import LCBench
-
-        return LCBench(instance)
-    raise ConfigurationError(f"unknown task {kind!r}; choose one of {', '.join(TASK_KINDS)}")
-
-
-def instances_of(kind: str, text: str | None) -> list[str]:
-    """Parse ``--instances`` (comma-separated; ``all`` or nothing: the family's default set)."""
-    if kind == "lcbench" and (text is None or text == "all"):
-        from hyperrace.benchmarks._lcbench import LCBench
-
-        return [str(i) for i in LCBench.instances()]
-    if text is None or text == "all":
-        return ["0", "1", "2"]
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if not names:
-        raise ConfigurationError(f"--instances {text!r} names no instance")
-    return names
-
+__all__ = ["Benchmark"]
 
 _TASKS: dict[tuple[str, str], Task] = {}
 

@@ -12,7 +12,7 @@ __all__ = ["add_parser", "cmd_benchmark"]
 
 def add_parser(sub: Any, positive_int: Any) -> None:
     """Add the ``benchmark`` subcommand to ``sub`` (the CLI's subparsers)."""
-    from hyperrace.benchmarks._runner import TASK_KINDS
+    from hyperrace.benchmarks._families import TASK_KINDS
 
     help_text = "compare optimizers on benchmark tasks (simulated clock): regret table and plots"
     p = sub.add_parser("benchmark", help=help_text, description=help_text)
@@ -68,7 +68,8 @@ def add_parser(sub: Any, positive_int: Any) -> None:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     import os
 
-    from hyperrace.benchmarks._runner import Benchmark, instances_of
+    from hyperrace.benchmarks._families import instances_of
+    from hyperrace.benchmarks._runner import Benchmark
 
     bench = Benchmark(
         kind=args.task,

@@ -1,7 +1,8 @@
 """The reading commands of the CLI: ``studies``, ``show``, ``best``, ``export``, ``upgrade``.
 
-They read a study straight from its storage (not through :class:`hyperrace.Study`), so that a
-study whose optimizer is a custom object, not a registered name, can be shown as well. They never
+They read a study with :func:`hyperrace.study.read_study` (not through
+:class:`hyperrace.Study`), so that a study whose optimizer is a custom object, not a registered
+name, can be shown as well. They never
 write to the storage, and refuse to create a SQLite file that does not exist.
 """
 
@@ -16,10 +17,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hyperrace.cli._tables import format_time, format_value, render_table
-from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
+from hyperrace.exceptions import ConfigurationError, StorageError
 from hyperrace.history import BEST_BY, BestBy, History
 from hyperrace.space import Space
 from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, mask_url, open_storage
+from hyperrace.study import find_study, read_study
 from hyperrace.study._export import (
     DURATION_COLUMNS,
     TIME_COLUMNS,
@@ -35,8 +37,8 @@ __all__ = [
     "cmd_studies",
     "cmd_upgrade",
     "export_records",
+    "find",
     "load_study",
-    "missing_study",
     "open_existing",
     "sqlite_path",
 ]
@@ -68,16 +70,22 @@ def open_existing(url: str) -> Storage:
     return open_storage(url)
 
 
-def missing_study(storage: Storage, name: str) -> StudyNotFoundError:
-    """The error for a study ``name`` that is not in ``storage``, with the CLI's advice."""
-    names = [s.name for s in storage.list_studies()]
-    listing = ", ".join(repr(n) for n in names) if names else "none"
+def _advice(storage: Storage, name: str) -> str:
     url = mask_url(storage.url)
-    return StudyNotFoundError(
-        f"study {name!r} does not exist in {url} (studies there: {listing}); list them with "
-        f"`hyperrace studies --storage {url}`, or create it with `hyperrace create {name} "
-        f"--space SPACE --storage {url}`"
+    return (
+        f"list them with `hyperrace studies --storage {url}`, or create it with `hyperrace "
+        f"create {name} --space SPACE --storage {url}`"
     )
+
+
+def find(storage: Storage, name: str) -> StudyInfo:
+    """The stored study ``name``: :func:`~hyperrace.study.find_study` with the command line's
+    advice.
+
+    Raises:
+        StudyNotFoundError: there is no such study; the message lists the existing ones.
+    """
+    return find_study(storage, name, advice=_advice(storage, name))
 
 
 def load_study(
@@ -88,11 +96,8 @@ def load_study(
     Raises:
         StudyNotFoundError: there is no such study; the message lists the existing ones.
     """
-    info = storage.get_study(name)
-    if info is None:
-        raise missing_study(storage, name)
-    history = storage.history(info.study_id, decisions=decisions)
-    return info, Space.from_dict(info.space), history
+    snap = read_study(storage, name, decisions=decisions, advice=_advice(storage, name))
+    return snap.info, snap.space, snap.history
 
 
 def _out() -> TextIO:

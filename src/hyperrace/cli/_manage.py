@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hyperrace.cli._commands import missing_study, open_existing
+from hyperrace.cli._commands import find, open_existing
 from hyperrace.exceptions import ConfigurationError, SpaceError
 from hyperrace.space import Space
 from hyperrace.storage import DEFAULT_URL, MEMORY_NAMES, mask_url
@@ -129,9 +129,7 @@ def _confirm(question: str) -> bool:
 
 def cmd_delete(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
-    info = storage.get_study(args.name)
-    if info is None:
-        raise missing_study(storage, args.name)
+    info = find(storage, args.name)
     n = len(storage.history(info.study_id).trials)
     question = f"delete study {args.name!r} and its {n} trials from {mask_url(storage.url)}?"
     if not args.yes and not _confirm(question):

@@ -6,11 +6,10 @@ from typing import Any, TextIO
 
 from hyperrace.cli._tables import format_time, format_value, render_table
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.executors import trial_folder
 from hyperrace.history import History
 from hyperrace.space import Space
 from hyperrace.storage import StudyInfo
-from hyperrace.trial import TrialRecord, TrialStatus
+from hyperrace.trial import TrialRecord, TrialStatus, trial_folder
 
 __all__ = ["show_trial"]
 

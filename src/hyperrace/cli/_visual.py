@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hyperrace.cli._commands import missing_study, open_existing
+from hyperrace.cli._commands import find, open_existing
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.storage import mask_url
 
@@ -71,8 +71,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise ConfigurationError(f"--out {args.out}: the folder {out.parent} does not exist")
     storage = open_existing(args.storage)
-    if storage.get_study(args.name) is None:
-        raise missing_study(storage, args.name)
+    find(storage, args.name)
     snap = read(storage, args.name)
     if suffix == ".html":
         write_html(snap, args.view, out)

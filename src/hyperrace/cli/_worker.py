@@ -31,10 +31,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hyperrace.exceptions import ConfigurationError, StudyNotFoundError
+from hyperrace.exceptions import ConfigurationError
 from hyperrace.executors import Objective, Outcome, ProcessExecutor, RunSpec
 from hyperrace.storage import Storage, mask_url
-from hyperrace.study import Budget, Study
+from hyperrace.study import Budget, Study, find_study
 
 __all__ = ["add_parser", "cmd_worker", "load_objective"]
 
@@ -456,14 +456,12 @@ def _join(url: str, name: str) -> Study:
     from hyperrace.cli._commands import open_existing
 
     storage = open_existing(url)
-    if storage.get_study(name) is None:
-        names = [s.name for s in storage.list_studies()]
-        listing = ", ".join(repr(n) for n in names) if names else "none"
-        raise StudyNotFoundError(
-            f"study {name!r} does not exist in {mask_url(storage.url)} (studies there: "
-            f"{listing}); a worker joins an existing study: create it first, e.g. in Python "
-            f"hr.Study({name!r}, space, storage={mask_url(url)!r}), then start the workers"
-        )
+    find_study(
+        storage,
+        name,
+        advice="a worker joins an existing study: create it first, e.g. in Python "
+        f"hr.Study({name!r}, space, storage={mask_url(url)!r}), then start the workers",
+    )
     return Study(name, storage=storage)
 
 

@@ -40,9 +40,9 @@ from hyperrace._imports import require
 from hyperrace.dashboard._auth import check_token
 from hyperrace.dashboard._auth import install as install_token
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
-from hyperrace.executors import trial_folder
 from hyperrace.history import History
 from hyperrace.storage import MEMORY_NAMES, Storage, mask_url, open_storage
+from hyperrace.trial import trial_folder
 from hyperrace.visual import (
     COLOUR_BY,
     Snapshot,

@@ -12,9 +12,9 @@ from hyperrace.executors._run import (
     Outcome,
     RunSpec,
     run_job,
-    trial_folder,
 )
 from hyperrace.executors._simulated import SimulatedClock, SimulatedExecutor, elapse
+from hyperrace.trial import trial_folder  # its home is trial/, with checkpoints
 
 __all__ = [
     "HARD_STOP_EXIT_CODE",

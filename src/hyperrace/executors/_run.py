@@ -29,7 +29,6 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from hyperrace._clock import Clock, ClockName, SystemClock, resolve_clock
@@ -44,6 +43,7 @@ from hyperrace.trial import (
     Trial,
     TrialStatus,
     check_value,
+    trial_folder,
 )
 
 __all__ = [
@@ -56,7 +56,6 @@ __all__ = [
     "lost_run",
     "recorded_outcome",
     "run_job",
-    "trial_folder",
 ]
 
 Objective = Callable[[Trial], Any]
@@ -145,11 +144,6 @@ class Outcome:
     reason: StopReason
     fidelity: float
     message: str = ""
-
-
-def trial_folder(artifacts: str | Path, trial_id: int) -> Path:
-    """The checkpoint folder of a trial inside a study's artifact folder."""
-    return Path(artifacts) / f"trial-{trial_id}"
 
 
 def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:

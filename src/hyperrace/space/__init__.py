@@ -14,9 +14,9 @@ Example::
     config = space.sample(rng)  # {"lr": 0.0031, "depth": 5, "optimizer": "adam"}
 """
 
-from hyperrace.space._base import Dimension
+from hyperrace.space._base import Conditional, Dimension
 from hyperrace.space._categorical import Categorical
-from hyperrace.space._conditions import Conditional, Range, When
+from hyperrace.space._conditions import Range, When
 from hyperrace.space._dimensions import Fidelity, Float, Int
 from hyperrace.space._dimensions import dimension_from_dict as dimension_from_dict
 from hyperrace.space._space import INACTIVE_UNIT, Space

@@ -1,19 +1,20 @@
-"""The abstract :class:`Dimension` every search-space axis derives from."""
+"""The abstract :class:`Dimension` every search-space axis derives from, and
+:class:`Conditional`: a dimension with the condition that activates it (``dim.when(...)``)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hyperrace.exceptions import SpaceError
+from hyperrace.space._conditions import Range, When, clause
+from hyperrace.space._value import Value
 
-if TYPE_CHECKING:
-    from hyperrace.space._conditions import Conditional
-
-#: A hyperparameter value: the JSON-native scalar types.
-Value = str | int | float | bool
+__all__ = ["Conditional", "Dimension", "Value", "when_from_dict"]
 
 
 class Dimension(ABC):
@@ -64,6 +65,50 @@ class Dimension(ABC):
         (``layers=Range(above=1)``). Parents are hyperparameters defined earlier in the space.
         While inactive, the hyperparameter is absent from the config.
         """
-        from hyperrace.space._conditions import Conditional
-
         return Conditional(self, **clauses)
+
+
+@dataclass(frozen=True, slots=True, init=False)
+class Conditional:
+    """A dimension together with the condition that activates it (made by ``dim.when(...)``).
+
+    Pass it to :class:`~hyperrace.space.Space` like a dimension; the space keeps the plain
+    dimension in ``space.dimensions`` and the condition in ``space.conditions``.
+    """
+
+    dimension: Dimension
+    condition: When
+
+    def __init__(self, dimension: Dimension, **clauses: object) -> None:
+        """Make ``dimension`` active only when every ``parent=clause`` holds."""
+        if isinstance(dimension, Conditional):
+            raise SpaceError("a dimension takes one when(...): put every clause in it")
+        if not clauses:
+            raise SpaceError(
+                f"{dimension!r}.when(): name at least one parent, e.g. when(optimizer='sgd')"
+            )
+        object.__setattr__(self, "dimension", dimension)
+        object.__setattr__(self, "condition", When(tuple(clause(p, s) for p, s in clauses.items())))
+
+    def __repr__(self) -> str:
+        return f"{self.dimension!r}.when({', '.join(map(repr, self.condition.clauses))})"
+
+
+def when_from_dict(dimension: Dimension, d: object) -> Conditional:
+    """Rebuild ``dimension.when(...)`` from :meth:`When.to_dict` output."""
+    if not isinstance(d, Mapping) or not d:
+        raise SpaceError(
+            f"a 'when' entry must be a non-empty mapping of parent to clause, got {d!r}"
+        )
+    clauses: dict[str, object] = {}
+    for parent, spec in d.items():
+        if isinstance(spec, Mapping) and set(spec) == {"in"} and isinstance(spec["in"], list):
+            clauses[str(parent)] = list(spec["in"])
+        elif isinstance(spec, Mapping) and set(spec) == {"above", "below"}:
+            clauses[str(parent)] = Range(above=spec["above"], below=spec["below"])
+        else:
+            raise SpaceError(
+                f"'when' clause {parent!r}: {spec!r} is neither {{'in': [...]}} nor "
+                "{'above': ..., 'below': ...}"
+            )
+    return Conditional(dimension, **clauses)

@@ -1,9 +1,10 @@
 """Conditions: a hyperparameter that is *active* only for some values of others.
 
-A conditional dimension is made with :meth:`Dimension.when`, one keyword per parent
-hyperparameter; every clause must hold (and every parent be active) for the dimension to be
-active. A clause is a value (equality), a list of values (any of them) or a :class:`Range` of a
-numeric parent (strict bounds). An inactive hyperparameter is absent from a config.
+A conditional dimension (:class:`~hyperrace.space.Conditional`, kept in ``_base`` with the
+:class:`~hyperrace.space.Dimension` it wraps) is made with :meth:`Dimension.when`, one keyword
+per parent hyperparameter; every clause must hold (and every parent be active) for the dimension
+to be active. A clause is a value (equality), a list of values (any of them) or a :class:`Range`
+of a numeric parent (strict bounds). An inactive hyperparameter is absent from a config.
 
 Example:
 
@@ -28,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyperrace.exceptions import SpaceError
-from hyperrace.space._base import Dimension, Value
+from hyperrace.space._value import Value
 
-__all__ = ["Clause", "Conditional", "Range", "When", "when_from_dict"]
+__all__ = ["Clause", "Range", "When", "clause"]
 
 
 def _bound(label: str, x: object) -> float | None:
@@ -129,7 +130,8 @@ class When:
         return f"When({', '.join(map(repr, self.clauses))})"
 
 
-def _clause(parent: str, spec: object) -> Clause:
+def clause(parent: str, spec: object) -> Clause:
+    """The clause ``parent=spec`` of ``dim.when(...)``: a value, a list of values or a Range."""
     if isinstance(spec, Range):
         return Clause(parent, range=spec)
     if isinstance(spec, Mapping):
@@ -142,51 +144,3 @@ def _clause(parent: str, spec: object) -> Clause:
             raise SpaceError(f"when({parent}=[]): give at least one value")
         return Clause(parent, values=tuple(values))
     return Clause(parent, values=(spec,))  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True, slots=True, init=False)
-class Conditional:
-    """A dimension together with the condition that activates it (made by ``dim.when(...)``).
-
-    Pass it to :class:`~hyperrace.space.Space` like a dimension; the space keeps the plain
-    dimension in ``space.dimensions`` and the condition in ``space.conditions``.
-    """
-
-    dimension: Dimension
-    condition: When
-
-    def __init__(self, dimension: Dimension, **clauses: object) -> None:
-        """Make ``dimension`` active only when every ``parent=clause`` holds."""
-        if isinstance(dimension, Conditional):
-            raise SpaceError("a dimension takes one when(...): put every clause in it")
-        if not clauses:
-            raise SpaceError(
-                f"{dimension!r}.when(): name at least one parent, e.g. when(optimizer='sgd')"
-            )
-        object.__setattr__(self, "dimension", dimension)
-        object.__setattr__(
-            self, "condition", When(tuple(_clause(p, s) for p, s in clauses.items()))
-        )
-
-    def __repr__(self) -> str:
-        return f"{self.dimension!r}.when({', '.join(map(repr, self.condition.clauses))})"
-
-
-def when_from_dict(dimension: Dimension, d: object) -> Conditional:
-    """Rebuild ``dimension.when(...)`` from :meth:`When.to_dict` output."""
-    if not isinstance(d, Mapping) or not d:
-        raise SpaceError(
-            f"a 'when' entry must be a non-empty mapping of parent to clause, got {d!r}"
-        )
-    clauses: dict[str, object] = {}
-    for parent, spec in d.items():
-        if isinstance(spec, Mapping) and set(spec) == {"in"} and isinstance(spec["in"], list):
-            clauses[str(parent)] = list(spec["in"])
-        elif isinstance(spec, Mapping) and set(spec) == {"above", "below"}:
-            clauses[str(parent)] = Range(above=spec["above"], below=spec["below"])
-        else:
-            raise SpaceError(
-                f"'when' clause {parent!r}: {spec!r} is neither {{'in': [...]}} nor "
-                "{'above': ..., 'below': ...}"
-            )
-    return Conditional(dimension, **clauses)

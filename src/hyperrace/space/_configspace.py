@@ -25,9 +25,9 @@ import numpy as np
 
 from hyperrace._imports import require
 from hyperrace.exceptions import SpaceError
-from hyperrace.space._base import Dimension
+from hyperrace.space._base import Conditional, Dimension
 from hyperrace.space._categorical import Categorical
-from hyperrace.space._conditions import Conditional, Range
+from hyperrace.space._conditions import Range
 from hyperrace.space._dimensions import Fidelity, Float, Int
 
 __all__ = ["from_configspace"]

@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace.exceptions import SpaceError
-from hyperrace.space._base import Dimension, Value
-from hyperrace.space._conditions import Clause, Conditional, When, when_from_dict
+from hyperrace.space._base import Conditional, Dimension, Value, when_from_dict
+from hyperrace.space._conditions import Clause, When
 from hyperrace.space._dimensions import Fidelity, Float, Int, dimension_from_dict
 
 #: The unit coordinate :meth:`Space.to_unit` gives an inactive hyperparameter: the centre of the

@@ -23,10 +23,9 @@ from hyperrace.exceptions import (
     ConfigurationError,
     SpaceError,
     StudyMismatchError,
-    StudyNotFoundError,
     TrialStateError,
 )
-from hyperrace.executors import Gpus, Objective, RunSpec, trial_folder
+from hyperrace.executors import Gpus, Objective, RunSpec
 from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.optimizers import (
     Decision,
@@ -51,6 +50,7 @@ from hyperrace.study._budget import Budget
 from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
 from hyperrace.study._keeper import Keeper, check_liveness
+from hyperrace.study._stored import find_study
 from hyperrace.trial import (
     Checkpoint,
     Observation,
@@ -61,6 +61,7 @@ from hyperrace.trial import (
     check_user_attr,
     check_value,
     short_repr,
+    trial_folder,
 )
 
 if TYPE_CHECKING:
@@ -193,7 +194,11 @@ class Study:
         self._snapshots: dict[bool, History] = {}
         self._snapshot_lock = threading.Lock()
         self._keeper: Keeper | None = None  # started by the first ask()
-        info = self.storage.get_study(name)
+        info = (
+            self.storage.get_study(name)
+            if space is not None
+            else find_study(self.storage, name, advice="pass a space to create it")
+        )
         if info is None:
             info = self._create(name, space, direction, optimizer, seed)
         else:
@@ -229,13 +234,6 @@ class Study:
         optimizer: str | Optimizer | None,
         seed: int | None,
     ) -> StudyInfo:
-        if space is None:
-            names = [s.name for s in self.storage.list_studies()]
-            listing = ", ".join(repr(n) for n in names) if names else "none"
-            raise StudyNotFoundError(
-                f"study {name!r} does not exist in {mask_url(self.storage.url)}; pass a space to "
-                f"create it (studies there: {listing})"
-            )
         if not isinstance(space, Space):
             raise ConfigurationError(
                 f"space must be a hyperrace.Space, got {type(space).__name__}; "

@@ -1,7 +1,7 @@
 """Trials: frozen records of configs, curves and decisions, the objective's Trial handle,
 checkpoints."""
 
-from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint
+from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint, trial_folder
 from hyperrace.trial._handle import InvalidValue, ReportMirror, ReportSink, Trial
 from hyperrace.trial._records import (
     Decision,
@@ -45,4 +45,5 @@ __all__ = [
     "check_value",
     "curves_from_rows",
     "short_repr",
+    "trial_folder",
 ]

@@ -1,4 +1,5 @@
-"""Checkpoints: the state a paused trial is resumed from, one folder per trial.
+"""Checkpoints: the state a paused trial is resumed from, one folder per trial
+(:func:`trial_folder`: ``trial-<id>`` in the study's artifacts folder).
 
 A checkpoint is written to a temporary file and renamed into place, so a killed process leaves
 either the previous checkpoint or the new one, never half a file. Its fidelity is part of its file
@@ -30,7 +31,7 @@ from typing import IO, Any
 
 from hyperrace.exceptions import ConfigurationError, UntrustedCheckpointError
 
-__all__ = ["TRUSTED_ENV", "Checkpoint"]
+__all__ = ["TRUSTED_ENV", "Checkpoint", "trial_folder"]
 
 _NAME = re.compile(r"^checkpoint-(?P<fidelity>[0-9.e+-]+)\.(?P<fmt>pt|pkl)$")
 
@@ -134,6 +135,11 @@ def _refusal(path: Path, what: str) -> UntrustedCheckpointError:
         f"set {TRUSTED_ENV}=1); otherwise save plain data: dicts, lists, numbers, strings, "
         "tensors, NumPy arrays (a state_dict() rather than the object)"
     )
+
+
+def trial_folder(artifacts: str | Path, trial_id: int) -> Path:
+    """The checkpoint folder of a trial inside a study's artifact folder."""
+    return Path(artifacts) / f"trial-{trial_id}"
 
 
 def _format_fidelity(fidelity: float) -> str:

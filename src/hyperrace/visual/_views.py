@@ -1,20 +1,19 @@
 """A study read once (:class:`Snapshot`), and each named view of it as a Plotly figure.
 
 The dashboard and ``hyperrace plot`` both go through here: :func:`read` loads a study from a
-storage without writing to it; :func:`figure` turns a snapshot into the figure of one view.
+storage without writing to it (the study layer's :func:`~hyperrace.study.read_study`: this
+package never opens a storage itself); :func:`figure` turns a snapshot into the figure of one
+view.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from hyperrace.exceptions import ConfigurationError, StudyNotFoundError
+from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
-from hyperrace.space import Space
-from hyperrace.storage import Storage, StudyInfo, mask_url
+from hyperrace.study import Snapshot, read_study
 from hyperrace.trial import TrialStatus
 from hyperrace.visual import _plotly as fig
 from hyperrace.visual._data import best_so_far, parallel_table, race
@@ -26,35 +25,10 @@ __all__ = ["VIEWS", "Snapshot", "figure", "marker", "metric_of", "read", "summar
 VIEWS = ("race", "best", "timeline", "parallel", "importance")
 
 
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """One study as read at one moment: what it was created with, its space and its history
-    (with the decision records)."""
-
-    info: StudyInfo
-    space: Space
-    history: History
-
-
-def read(storage: Storage, name: str, since: Mapping[int, History] | None = None) -> Snapshot:
-    """Read study ``name`` (never writes).
-
-    ``since``: earlier snapshots by study id; the history is read incrementally from the one of
-    this study (a caller that polls keeps them, see the dashboard).
-
-    Raises:
-        StudyNotFoundError: there is no such study; the message lists the studies there.
-    """
-    info = storage.get_study(name)
-    if info is None:
-        names = [s.name for s in storage.list_studies()]
-        listing = ", ".join(repr(n) for n in names) if names else "none"
-        raise StudyNotFoundError(
-            f"study {name!r} does not exist in {mask_url(storage.url)} (studies there: {listing})"
-        )
-    before = since.get(info.study_id) if since is not None else None
-    history = storage.history(info.study_id, decisions=True, since=before)
-    return Snapshot(info, Space.from_dict(info.space), history)
+#: Read a study once, never writing: ``read(storage, name, since=None)`` is
+#: :func:`hyperrace.study.read_study` (with the decision records), a :class:`Snapshot`; ``since``
+#: maps study ids to earlier histories, read on from incrementally.
+read = read_study
 
 
 def metric_of(snap: Snapshot) -> str:

@@ -118,7 +118,7 @@ def run_peer_on(task: Task, config: RunConfig) -> dict[str, Any]:
 
 def run_peer_here(kind: str, instance: str, config: RunConfig) -> dict[str, Any]:
     """:func:`run_peer_on` the task (``kind``, ``instance``) of :func:`make_task`."""
-    from hyperrace.benchmarks._runner import make_task
+    from hyperrace.benchmarks._families import make_task
 
     return run_peer_on(make_task(kind, instance), config)
 

@@ -2,7 +2,13 @@
 what the study lost, duplicated or left in an illegal state.
 
 Shared by ``tests/faults`` (short runs in the test suite) and ``benchmarks/faults.py`` (many
-rounds). Every scenario runs real processes against a real SQLite file or PostgreSQL database:
+rounds); not part of the ``hyperrace`` package. It is imported as ``faultkit`` with this folder
+on the Python path: pytest puts it there for the tests of this folder, and the benchmark
+scripts put it there themselves. The processes of a fault study find it the same way: a driver
+is the script ``driver.py`` of this folder (Python puts a script's folder on its path, and Ray
+adds that folder to the path of its workers), and a ``hyperrace worker`` driver is given this
+folder with ``--path``; the worker processes of either inherit the path. Every scenario runs
+real processes against a real SQLite file or PostgreSQL database:
 
 * a **driver** is a separate process that runs the study: ``Study.optimize`` (see :func:`drive`)
   with worker processes or Ray tasks, or a peer ``hyperrace worker`` (several may run at once).
@@ -14,8 +20,9 @@ rounds). Every scenario runs real processes against a real SQLite file or Postgr
   value and whether the storage holds it (an acknowledged report). It can also hang, blocked
   for ever in the middle of a step (in ``time.sleep``, on a lock or reading a pipe), to be
   stopped by ``stall_after``;
-* the answer of a commit can be lost (:func:`lose_commit_answers`): the driver's decision is
-  committed, then the storage sees the error of a dropped connection and retries;
+* the answer of a commit can be lost (:func:`~hyperrace.testing.storage.lose_commit_answers`,
+  of the storage conformance suite): the driver's decision is committed, then the storage sees
+  the error of a dropped connection and retries;
 * after the faults the study is resumed to the end by new drivers and :func:`audit` counts
 
   - **lost**: acknowledged reports that the storage does not hold at the end (or holds with
@@ -59,6 +66,7 @@ from hyperrace.exceptions import ConfigurationError
 from hyperrace.executors import ProcessExecutor
 from hyperrace.storage import Storage, open_storage
 from hyperrace.testing.objectives import curve_value
+from hyperrace.testing.storage import lose_commit_answers
 from hyperrace.trial import StopReason, Trial, TrialStatus
 
 __all__ = [
@@ -66,6 +74,7 @@ __all__ = [
     "HANGS",
     "HANG_ENV",
     "HANG_IN_ENV",
+    "HERE",
     "LOG_DIR_ENV",
     "LOSE_ENV",
     "SPACE",
@@ -74,7 +83,6 @@ __all__ = [
     "Audit",
     "Driver",
     "LoggedObjective",
-    "LostAnswers",
     "Orphans",
     "RestartUnavailable",
     "Setup",
@@ -87,7 +95,6 @@ __all__ = [
     "kill_driver_scenario",
     "kill_worker_scenario",
     "logged_objective",
-    "lose_commit_answers",
     "lost_answer_scenario",
     "postgres_database",
     "randomized_scenario",
@@ -300,7 +307,8 @@ def logged_objective(trial: Trial) -> None:
     ``HYPERRACE_FAULTS_STEP_SECONDS``, ``HYPERRACE_FAULTS_STORAGE`` and, optionally,
     ``HYPERRACE_FAULTS_DIE_AFTER_LAST_REPORT``, ``HYPERRACE_FAULTS_HANG`` and
     ``HYPERRACE_FAULTS_HANG_IN``): the objective that
-    ``hyperrace worker --objective hyperrace.testing.faults:logged_objective`` imports."""
+    ``hyperrace worker --objective faultkit:logged_objective --path FOLDER`` imports (FOLDER:
+    this module's folder)."""
     _objective_from_env()(trial)
 
 
@@ -365,7 +373,8 @@ def read_steps(log_dir: str | Path) -> list[Step]:
 # -- drivers -----------------------------------------------------------------------------------
 
 
-_DRIVE = "import sys; from hyperrace.testing.faults import drive; sys.exit(drive(sys.argv[1:]))"
+#: This module's folder: driver processes run its ``driver.py`` and import this module from it.
+HERE = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -472,7 +481,9 @@ class Setup:
                 "worker",
                 *common,
                 "--objective",
-                "hyperrace.testing.faults:logged_objective",
+                "faultkit:logged_objective",
+                "--path",
+                str(HERE),
                 "--processes",
                 str(self.workers),
                 "--budget-epochs",
@@ -480,8 +491,7 @@ class Setup:
             ]
         return [
             sys.executable,
-            "-c",
-            _DRIVE,
+            str(HERE / "driver.py"),
             *common,
             "--log-dir",
             str(self.log_dir),
@@ -517,7 +527,7 @@ class Setup:
 
 def drive(argv: list[str] | None = None) -> int:
     """A driver process: run the study of a :class:`Setup` (given as arguments) to its end."""
-    parser = argparse.ArgumentParser(prog="hyperrace.testing.faults.drive")
+    parser = argparse.ArgumentParser(prog="driver.py")
     parser.add_argument("--storage", required=True)
     parser.add_argument("--study", required=True)
     parser.add_argument("--log-dir", required=True)
@@ -760,102 +770,6 @@ class _Round:
             for driver in self.drivers:
                 driver.stop()
         self.tally.add(audit(self.setup))
-
-
-# -- lost answers ------------------------------------------------------------------------------
-
-
-@dataclass
-class LostAnswers:
-    """What :func:`lose_commit_answers` did: how many commits it let through and then failed."""
-
-    lost: int = 0
-    seen: int = 0
-
-
-@contextlib.contextmanager
-def lose_commit_answers(
-    table: str = "hr_decisions",
-    *,
-    every: int = 1,
-    times: int = 1,
-    marker_dir: str | Path | None = None,
-) -> Iterator[LostAnswers]:
-    """Within the block, lose the answers of commits: a transaction of any SQL storage of this
-    process that inserted into ``table`` is committed for real, then its commit raises the
-    ``OperationalError`` of a dropped connection, as when the server restarts between the
-    commit and its reply. The storage cannot tell whether its write went through.
-
-    Args:
-        table: the table whose inserting transactions lose their answers.
-        every: lose the answer of every ``every``-th such commit (1: each one).
-        times: lose at most this many answers.
-        marker_dir: touch a file ``lost-answer-<pid>-<n>`` there for each answer lost, so that
-            a scenario can count them across processes.
-
-    Yields the counts, updated as commits happen.
-    """
-    import sqlalchemy as sa
-    from sqlalchemy.engine import Connection, Engine
-    from sqlalchemy.exc import OperationalError
-
-    if every < 1 or times < 0:
-        raise ConfigurationError(f"every={every} must be at least 1 and times={times} at least 0")
-    prefix = f"INSERT INTO {table.upper()} "
-    flag = "hyperrace_faults_inserted"
-    counts = LostAnswers()
-
-    # on PostgreSQL a report and a decision are one call of a function, committed on its own
-    function = {"hr_decisions": "FROM HR_DECIDE(", "hr_observations": "FROM HR_REPORT("}.get(
-        table.lower()
-    )
-
-    def after_execute(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        text = statement.lstrip().upper()
-        if text.startswith(prefix):
-            conn.info[flag] = True
-        elif function is not None and function in text:
-            conn.info[flag] = True
-            lose(conn, committed=True)  # the call was its own transaction
-
-    def on_commit(conn: Connection) -> None:
-        lose(conn, committed=False)
-
-    def lose(conn: Connection, committed: bool) -> None:
-        if not conn.info.pop(flag, False):
-            return
-        counts.seen += 1
-        if counts.lost >= times or counts.seen % every:
-            return
-        if not committed:
-            dbapi = conn.connection.dbapi_connection
-            assert dbapi is not None
-            dbapi.commit()  # the write goes through ...
-        counts.lost += 1
-        if marker_dir is not None:
-            (Path(marker_dir) / f"lost-answer-{os.getpid()}-{counts.lost}").touch()
-        # ... and the answer is lost
-        raise OperationalError(
-            "COMMIT",
-            None,
-            ConnectionError("server closed the connection unexpectedly (answer lost on purpose)"),
-        )
-
-    def on_rollback(conn: Connection) -> None:
-        conn.info.pop(flag, None)
-
-    listeners: list[tuple[str, Callable[..., Any]]] = [
-        ("after_cursor_execute", after_execute),
-        ("commit", on_commit),
-        ("rollback", on_rollback),
-    ]
-    for name, fn in listeners:
-        sa.event.listen(Engine, name, fn)
-    try:
-        yield counts
-    finally:
-        for name, fn in listeners:
-            sa.event.remove(Engine, name, fn)
 
 
 # -- the audit ---------------------------------------------------------------------------------
