@@ -31,7 +31,6 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from hyperrace._clock import Clock
 from hyperrace.exceptions import ConfigurationError, StudyNotFoundError
 from hyperrace.executors import Objective, Outcome, ProcessExecutor
 from hyperrace.storage import mask_url
@@ -321,19 +320,17 @@ class _WorkerHooks(Hooks):
     after a signal (once its jobs stopped), or once it has been idle for ``idle_exit``
     seconds."""
 
-    def __init__(
-        self, study: Study, clock: Clock, idle_exit: float | None, signals: _Signals
-    ) -> None:
-        self._study = study
-        self._clock = clock
+    def __init__(self, race: Race, idle_exit: float | None, signals: _Signals) -> None:
+        self._race = race
+        self._clock = race.clock
         self._idle_exit = idle_exit
         self._signals = signals
-        self._idle_since = clock.wall()
+        self._idle_since = self._clock.wall()
         self._waiting = False
         self.ran = 0
 
     def claimed(self, job: Job) -> None:
-        trial = self._study.storage.trial(job.trial_id)
+        trial = self._race.storage.trial(job.trial_id)
         self._waiting = False
         logger.info(
             "claimed trial %d: %s fidelity %g -> %g",
@@ -365,7 +362,7 @@ class _WorkerHooks(Hooks):
             return None
         if not self._waiting and now - self._idle_since >= 1.0:
             self._waiting = True
-            others = len(self._study.history().running)
+            others = len(self._race.history().running)
             if others:
                 logger.info(
                     "no job to claim now; waiting for %d running trial%s",
@@ -470,7 +467,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         gpus=args.gpus,
         gpus_per_worker=args.gpus_per_worker,
     )
-    hooks = _WorkerHooks(study, study.clock, args.idle_exit, signals)
+    hooks = _WorkerHooks(race, args.idle_exit, signals)
     gpus = executor.gpus
     logger.info(
         "joined study %r in %s (%d worker process%s%s): %s",
