@@ -241,7 +241,7 @@ def test_budget_hard_stop_grace() -> None:
     job = study.ask()
     assert isinstance(job, hr.Job)
     study.close()
-    spec = study._spec(job, hr.Budget(trial_cpu_seconds=40.0), 1.0)
+    spec = study._race.spec(job, budget=hr.Budget(trial_cpu_seconds=40.0))
     assert (spec.time_slice, spec.slice_clock, spec.hard_stop_grace) == (40.0, "process", 10.0)
 
 
@@ -428,5 +428,5 @@ def test_budget_trial_seconds_and_its_clock() -> None:
     job = study.ask()
     assert isinstance(job, hr.Job)
     study.close()
-    spec = study._spec(job, hr.Budget(trial_seconds=40.0, trial_clock="wall"), 1.0)
+    spec = study._race.spec(job, budget=hr.Budget(trial_seconds=40.0, trial_clock="wall"))
     assert (spec.time_slice, spec.slice_clock, spec.hard_stop_grace) == (40.0, "wall", 10.0)

@@ -32,9 +32,11 @@ from types import FrameType
 from typing import Any
 
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.executors import Objective, Outcome, ProcessExecutor, RunSpec
-from hyperrace.storage import Storage, mask_url
-from hyperrace.study import Budget, Study, find_study
+from hyperrace.executors import Objective, Outcome, ProcessExecutor
+from hyperrace.storage import mask_url
+from hyperrace.study import Budget, Job, Study, find_study
+from hyperrace.study._loop import LOGGER, Hooks, RaceLoop
+from hyperrace.study._race import Race
 
 __all__ = ["add_parser", "cmd_worker", "load_objective"]
 
@@ -287,15 +289,11 @@ class _Once(logging.Filter):
         self._last = ""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.module != "_loop":
+        if record.name != LOGGER:
             return True
         message = record.getMessage()
         repeated, self._last = message == self._last, message
         return not repeated
-
-
-class _Leaving(Exception):
-    """Raised out of the race loop by :class:`_WorkerExecutor` when the worker leaves."""
 
 
 class _Signals:
@@ -316,69 +314,35 @@ class _Signals:
         )
 
 
-class _WorkerExecutor:
-    """A :class:`~hyperrace.executors.ProcessExecutor` with what a worker adds: a log line for
-    each job it claims and each job that ends, and leaving the race loop (by raising
-    :class:`_Leaving` from :meth:`wait`) after a signal once its jobs stopped, or once it has
-    been idle for ``idle_exit`` seconds."""
+class _WorkerHooks(Hooks):
+    """What a worker adds to the race loop: a log line for each job it claims and each job that
+    ends, a line when it has no job and waits for other workers' trials, and leaving the race
+    after a signal (once its jobs stopped), or once it has been idle for ``idle_exit``
+    seconds."""
 
-    def __init__(
-        self,
-        study: Study,
-        processes: int | None,
-        idle_exit: float | None,
-        signals: _Signals,
-        gpus: str | list[str] | None = None,
-        gpus_per_worker: int = 1,
-    ) -> None:
-        self._inner = ProcessExecutor(
-            processes if processes is not None or gpus is not None else 1,
-            gpus=gpus,
-            gpus_per_worker=gpus_per_worker,
-        )
-        self._study = study
-        self._clock = study.clock
+    def __init__(self, race: Race, idle_exit: float | None, signals: _Signals) -> None:
+        self._race = race
+        self._clock = race.clock
         self._idle_exit = idle_exit
         self._signals = signals
-        self._storage: Storage | None = None
-        self._jobs: set[int] = set()  # the trials of the jobs in flight
         self._idle_since = self._clock.wall()
         self._waiting = False
-        self._stop_asked = False
         self.ran = 0
 
-    @property
-    def workers(self) -> int:
-        return self._inner.workers
-
-    @property
-    def gpus(self) -> tuple[tuple[str, ...], ...] | None:
-        return self._inner.gpus
-
-    def start(self, storage: Storage, objective: Objective) -> None:
-        self._inner.start(storage, objective)
-        self._storage = storage
-
-    def free(self) -> int:
-        return 0 if self._signals.first is not None else self._inner.free()
-
-    def submit(self, spec: RunSpec) -> None:
-        assert self._storage is not None
-        trial = self._storage.trial(spec.trial_id)
-        self._inner.submit(spec)
-        self._jobs.add(spec.trial_id)
+    def claimed(self, job: Job) -> None:
+        trial = self._race.storage.trial(job.trial_id)
         self._waiting = False
         logger.info(
             "claimed trial %d: %s fidelity %g -> %g",
-            spec.trial_id,
+            job.trial_id,
             "resume it from" if trial.curve else "start it,",
             trial.checkpoint_fidelity or 0.0,
-            spec.stop,
+            job.stop,
         )
 
-    def _log_end(self, outcome: Outcome) -> None:
-        self._jobs.discard(outcome.trial_id)
+    def ended(self, outcome: Outcome) -> None:
         self.ran += 1
+        self._idle_since = self._clock.wall()
         detail = outcome.message.strip().splitlines()[-1] if outcome.message.strip() else ""
         logger.info(
             "trial %d %s at fidelity %g: %s%s",
@@ -389,41 +353,25 @@ class _WorkerExecutor:
             f" ({detail})" if detail else "",
         )
 
-    def wait(self, timeout: float | None) -> list[Outcome]:
-        outcomes = self._inner.wait(timeout)
-        for outcome in outcomes:
-            self._log_end(outcome)
-        now = self._clock.wall()
-        if self._jobs or outcomes:
-            self._idle_since = now
+    def leave(self, running: int) -> str | None:
         if self._signals.first is not None:
-            if not self._stop_asked:
-                self._stop_asked = True
-                self._inner.request_stop()
-            if not self._jobs:
-                raise _Leaving("stopped by a signal")
-        elif not self._jobs:
-            self._note_idle(now)
-        return outcomes
-
-    def _note_idle(self, now: float) -> None:
+            return "stopped by a signal"
+        now = self._clock.wall()
+        if running:
+            self._idle_since = now
+            return None
         if not self._waiting and now - self._idle_since >= 1.0:
             self._waiting = True
-            running = len(self._study.history().running)
-            if running:
+            others = len(self._race.history().running)
+            if others:
                 logger.info(
                     "no job to claim now; waiting for %d running trial%s",
-                    running,
-                    "" if running == 1 else "s",
+                    others,
+                    "" if others == 1 else "s",
                 )
         if self._idle_exit is not None and now - self._idle_since >= self._idle_exit:
-            raise _Leaving(f"no job for {self._idle_exit:g} seconds")
-
-    def request_stop(self) -> None:
-        self._inner.request_stop()
-
-    def shutdown(self, *, grace: float = 30.0) -> None:
-        self._inner.shutdown(grace=grace)
+            return f"no job for {self._idle_exit:g} seconds"
+        return None
 
 
 def _budget(args: argparse.Namespace) -> Budget | None:
@@ -489,6 +437,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     budget = _budget(args)
     objective = load_objective(args.objective, args.path)
     study = _join(args.storage, args.study)
+    race = Race(
+        storage=study.storage,
+        study_id=study.study_id,
+        name=study.name,
+        space=study.space,
+        optimizer=study.optimizer,
+        seed=study.seed,
+        clock=study.clock,
+        artifacts=study.artifacts,
+        heartbeat_interval=args.heartbeat_interval,
+        stale_after=args.stale_after,
+        max_retries=args.max_retries,
+    )
     handler = None
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -499,9 +460,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logger.setLevel(logging.INFO)
     signals = _Signals()
     old = {s: signal.signal(s, signals) for s in (signal.SIGINT, signal.SIGTERM)}
-    executor = _WorkerExecutor(
-        study, args.processes, args.idle_exit, signals, args.gpus, args.gpus_per_worker
+    executor = ProcessExecutor(
+        args.processes if args.processes is not None or args.gpus is not None else 1,
+        gpus=args.gpus,
+        gpus_per_worker=args.gpus_per_worker,
     )
+    hooks = _WorkerHooks(race, args.idle_exit, signals)
     gpus = executor.gpus
     logger.info(
         "joined study %r in %s (%d worker process%s%s): %s",
@@ -513,16 +477,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         _summary(study),
     )
     try:
-        try:
-            _take_jobs(study, objective, budget, args, executor)
-            why = "the study is done"
-        except _Leaving as exc:
-            why = str(exc)
+        left = _take_jobs(race, objective, budget, args, executor, hooks)
         logger.info(
             "leaving (%s) after %d job%s; study: %s",
-            why,
-            executor.ran,
-            "" if executor.ran == 1 else "s",
+            left or "the study is done",
+            hooks.ran,
+            "" if hooks.ran == 1 else "s",
             _summary(study),
         )
         return 130 if signals.first == signal.SIGINT else 0
@@ -535,27 +495,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _take_jobs(
-    study: Study,
+    race: Race,
     objective: Objective,
     budget: Budget | None,
     args: argparse.Namespace,
-    executor: _WorkerExecutor,
-) -> None:
+    executor: ProcessExecutor,
+    hooks: _WorkerHooks,
+) -> str | None:
     """Run the race loop until the study is quiet: a loop that returned with nothing running
     anywhere and no decision recorded meanwhile. (A loop returns when nothing runs; it is run
-    again if another worker decided meanwhile, since that may be new work.)"""
+    again if another worker decided meanwhile, since that may be new work.) Returns the reason
+    the hooks gave to leave, or ``None`` once the study is done."""
     while True:
-        before = study.history().n_decisions
-        study.optimize(
+        before = race.history().n_decisions
+        left = RaceLoop(
+            race,
             objective,
-            budget,
+            budget=budget,
             executor=executor,
             progress=False,
-            heartbeat_interval=args.heartbeat_interval,
-            stale_after=args.stale_after,
-            max_retries=args.max_retries,
             stall_after=args.stall_after,
-        )
-        after = study.history()
+            hooks=hooks,
+        ).run()
+        if left is not None:
+            return left
+        after = race.history()
         if not after.running and after.n_decisions == before:
-            return
+            return None

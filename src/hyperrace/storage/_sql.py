@@ -142,7 +142,7 @@ def _best_with(fidelity: float, value: float, last: bool) -> dict[str, Any]:
     return out
 
 
-def _driver_rows(conn: Connection, statement: Any) -> list[tuple[Any, ...]]:
+def _driver_rows(conn: Connection, statement: Any) -> Sequence[Any]:
     """The rows of ``statement`` as the database driver returns them: plain tuples, in the
     transaction of ``conn``, without SQLAlchemy's row objects (a million of those cost seconds).
     On PostgreSQL the values travel in binary, which psycopg decodes faster than text. Only for

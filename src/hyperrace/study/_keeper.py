@@ -6,73 +6,38 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from typing import TYPE_CHECKING
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace.study._race import Race
 
-if TYPE_CHECKING:
-    from hyperrace.study._study import Study
-
-__all__ = ["Keeper", "check_liveness"]
+__all__ = ["Keeper"]
 
 logger = logging.getLogger("hyperrace")
 
 
-def check_liveness(
-    heartbeat_interval: float, stale_after: float | None, max_retries: int | None
-) -> float:
-    """Check the heartbeat settings; return ``stale_after`` (default: 3 heartbeat intervals)."""
-    if isinstance(heartbeat_interval, bool) or not (
-        isinstance(heartbeat_interval, int | float) and heartbeat_interval > 0
-    ):
-        raise ConfigurationError(
-            f"heartbeat_interval={heartbeat_interval!r} must be a positive number of seconds"
-        )
-    stale = 3.0 * heartbeat_interval if stale_after is None else stale_after
-    if isinstance(stale, bool) or not (
-        isinstance(stale, int | float) and stale > heartbeat_interval
-    ):
-        raise ConfigurationError(
-            f"stale_after={stale_after!r} must be more than heartbeat_interval="
-            f"{heartbeat_interval!r}, or a live trial is taken as lost between two heartbeats "
-            "(default: 3 intervals)"
-        )
-    if max_retries is not None and (
-        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-    ):
-        raise ConfigurationError(f"max_retries={max_retries!r} must be an integer >= 0, or None")
-    return float(stale)
-
-
 class Keeper:
-    """Every ``interval`` seconds: mark the tracked trials alive, and take trials of the study
-    whose heartbeat is older than ``stale_after`` as lost (``Study.recover``).
+    """Every ``race.heartbeat_interval`` seconds: mark the tracked trials alive, and take trials
+    of the study whose heartbeat is older than ``race.stale_after`` as lost
+    (:meth:`Race.recover <hyperrace.study._race.Race.recover>`, with ``race.max_retries``).
 
-    The thread holds the study weakly: it ends when the study object is dropped, or on
-    :meth:`close`. Storage errors (a database restarting) are logged and retried at the next
-    tick; a tick never raises.
+    The thread holds the race weakly: it ends when the race is dropped (its study object with
+    it), or on :meth:`close`. Storage errors (a database restarting) are logged and retried at
+    the next tick; a tick never raises.
     """
 
-    def __init__(
-        self, study: Study, interval: float, stale_after: float, max_retries: int | None
-    ) -> None:
-        self.interval = interval
-        self.stale_after = stale_after
-        self.max_retries = max_retries
+    def __init__(self, race: Race) -> None:
+        self._race = weakref.ref(race)
         self._tracked: dict[int, int] = {}  # trial id -> the decision of its job
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(
-            target=self._run,
-            args=(weakref.ref(study),),
-            daemon=True,
-            name=f"hyperrace-keeper-{study.name}",
+            target=self._run, daemon=True, name=f"hyperrace-keeper-{race.name}"
         )
         self._thread.start()
 
-    def configure(self, interval: float, stale_after: float, max_retries: int | None) -> None:
-        """Use these settings from the next tick on."""
-        self.interval, self.stale_after, self.max_retries = interval, stale_after, max_retries
+    def use(self, race: Race) -> None:
+        """Keep ``race`` (the same study with other liveness settings) from the next tick on;
+        the caller holds it."""
+        self._race = weakref.ref(race)
 
     def track(self, trial_id: int, decision: int) -> None:
         with self._lock:
@@ -92,25 +57,29 @@ class Keeper:
         with self._lock:
             return frozenset(self._tracked)
 
-    def tick(self, study: Study) -> list[int]:
+    def tick(self, race: Race) -> list[int]:
         """One round: heartbeats, then recovery; returns the ids of trials taken as lost."""
         try:
-            study.storage.heartbeat(sorted(self.tracked), now=study.clock.timestamp())
-            lost = study.recover(stale_after=self.stale_after, max_retries=self.max_retries)
+            race.storage.heartbeat(sorted(self.tracked), now=race.clock.timestamp())
+            lost = race.recover(stale_after=race.stale_after, max_retries=race.max_retries)
         except Exception as exc:  # the next tick tries again
-            logger.warning("study %r: heartbeat or recovery failed (%s); retrying", study.name, exc)
+            logger.warning("study %r: heartbeat or recovery failed (%s); retrying", race.name, exc)
             return []
         if lost:
-            logger.info("study %r: trials %s were lost and are paused or failed", study.name, lost)
+            logger.info("study %r: trials %s were lost and are paused or failed", race.name, lost)
         return lost
 
-    def _run(self, ref: weakref.ref[Study]) -> None:
-        while not self._stop.wait(self.interval):
-            study = ref()
-            if study is None:
+    def _interval(self) -> float | None:
+        race = self._race()
+        return None if race is None else race.heartbeat_interval
+
+    def _run(self) -> None:
+        while (interval := self._interval()) is not None and not self._stop.wait(interval):
+            race = self._race()
+            if race is None:
                 return
-            self.tick(study)
-            del study  # hold the study only during a tick
+            self.tick(race)
+            del race  # hold the race only during a tick
 
     def close(self) -> None:
         self._stop.set()

@@ -1,5 +1,6 @@
 """The Study: create or load a study by name, drive it step by step (ask / report / tell) or let
-it run (``optimize``). The race loop here is the only writer of decisions."""
+it run (``optimize``). Its :class:`~hyperrace.study._race.Race` is the only writer of decisions:
+``ask`` takes the next job from it, ``optimize`` runs a race loop over it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import numbers
 import re
 import shutil
 import tempfile
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,38 +18,24 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from hyperrace._clock import Clock, SystemClock
-from hyperrace._rng import decision_rng, new_seed
+from hyperrace._rng import new_seed
 from hyperrace.exceptions import (
     ConfigurationError,
     SpaceError,
     StudyMismatchError,
     TrialStateError,
 )
-from hyperrace.executors import Gpus, Objective, RunSpec
+from hyperrace.executors import Gpus, Objective
 from hyperrace.history import BEST_BY, BestBy, Direction, History
-from hyperrace.optimizers import (
-    Decision,
-    Done,
-    Optimizer,
-    Resume,
-    Start,
-    Wait,
-    make_optimizer,
-    spec_of,
-)
+from hyperrace.optimizers import Done, Optimizer, Wait, make_optimizer, spec_of
 from hyperrace.space import Space
-from hyperrace.storage import (
-    DecisionConflict,
-    NewDecision,
-    Storage,
-    StudyInfo,
-    mask_url,
-    open_storage,
-)
+from hyperrace.storage import Storage, StudyInfo, mask_url, open_storage
 from hyperrace.study._budget import Budget
 from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
-from hyperrace.study._keeper import Keeper, check_liveness
+from hyperrace.study._keeper import Keeper
+from hyperrace.study._loop import RaceLoop
+from hyperrace.study._race import Race
 from hyperrace.study._stored import find_study
 from hyperrace.trial import (
     Checkpoint,
@@ -71,7 +57,6 @@ __all__ = ["Study"]
 
 logger = logging.getLogger("hyperrace")
 
-_MAX_CONFLICTS = 200
 #: A trial to read the columns of an empty study's data frame from.
 _EMPTY_TRIAL = TrialRecord(0, 0, {}, TrialStatus.RUNNING)
 
@@ -190,9 +175,6 @@ class Study:
             )
         self.storage = open_storage(storage)
         self.clock = clock or SystemClock()
-        # the latest snapshots read, without and with decisions: the next read starts from them
-        self._snapshots: dict[bool, History] = {}
-        self._snapshot_lock = threading.Lock()
         self._keeper: Keeper | None = None  # started by the first ask()
         info = (
             self.storage.get_study(name)
@@ -223,6 +205,17 @@ class Study:
         if metric is not None and info.attrs.get("metric") != metric:
             self.storage.set_study_attr(info.study_id, "metric", metric)
         self.metric: str = metric or str(info.attrs.get("metric") or "value")
+        # decides and records the jobs; ask() gives it its liveness settings
+        self._race = Race(
+            storage=self.storage,
+            study_id=info.study_id,
+            name=self.name,
+            space=self.space,
+            optimizer=self.optimizer,
+            seed=self.seed,
+            clock=self.clock,
+            artifacts=self.artifacts,
+        )
 
     # -- creation and loading -----------------------------------------------------------------
 
@@ -303,12 +296,7 @@ class Study:
         Read incrementally: only what changed since this object's previous snapshot is read
         from the storage, and unchanged trial records are shared between snapshots.
         """
-        with self._snapshot_lock:
-            snapshot = self.storage.history(
-                self.study_id, decisions=decisions, since=self._snapshots.get(decisions)
-            )
-            self._snapshots[decisions] = snapshot
-            return snapshot
+        return self._race.history(decisions=decisions)
 
     @property
     def trials(self) -> list[TrialRecord]:
@@ -336,8 +324,7 @@ class Study:
     @property
     def elapsed_seconds(self) -> float:
         """Wall-clock seconds spent in ``optimize``, over every call."""
-        info = self.storage.get_study(self.name)
-        return info.elapsed_seconds if info else 0.0
+        return self._race.elapsed_seconds
 
     def to_dataframe(self, *, per: Literal["trial", "observation"] = "trial") -> Any:
         """The study as a pandas DataFrame (needs the ``dataframe`` extra).
@@ -385,115 +372,15 @@ class Study:
             frame["duration"] = frame["datetime_complete"] - frame["datetime_start"]  # exact
         return frame
 
-    # -- deciding -----------------------------------------------------------------------------
+    # -- fidelity -----------------------------------------------------------------------------
 
     @property
     def _max_fidelity(self) -> float:
-        return float(self.space.fidelity.high) if self.space.fidelity is not None else 1.0
+        return self._race.max_fidelity
 
     @property
     def _integer_fidelity(self) -> bool:
-        return self.space.fidelity is None or self.space.fidelity.is_integer
-
-    def _native(self, fidelity: float) -> float:
-        """An int for epochs and steps (``range(job.start + 1, job.stop + 1)`` works), the float
-        itself for seconds."""
-        if self._integer_fidelity and float(fidelity).is_integer():
-            return int(fidelity)
-        return fidelity
-
-    def _clip(self, start: float, stop: float, left: float) -> float:
-        stop = min(stop, start + left)
-        return float(math.floor(stop)) if self._integer_fidelity else stop
-
-    def _decide(self, history: History) -> tuple[Decision, int | None]:
-        """The next decision, and the queue entry a start takes (``None``: none)."""
-        interrupted = [
-            t for t in history.paused if t.reason.is_interruption and t.fidelity < t.target
-        ]
-        if interrupted:
-            t = interrupted[0]
-            return Resume(t.trial_id, t.target, {"resumed": "interrupted"}), None
-        rng = decision_rng(self.seed, history.n_decisions)
-        decision = self.optimizer.decide(self.space, history, rng)
-        if not history.enqueued or isinstance(decision, Resume | Wait):
-            return decision, None
-        # the queue comes first: the optimizer's start (its budget and bookkeeping) with the
-        # queued values; once the optimizer is done, the queue still trains to the maximum
-        entry = history.enqueued[0]
-        if isinstance(decision, Start):
-            config, stop, info = dict(decision.config), decision.stop, dict(decision.info)
-        else:
-            config, stop, info = self.space.sample(rng), self._max_fidelity, {}
-        config.update(entry.config)
-        return Start(config, stop, {**info, "enqueued": entry.index}), entry.index
-
-    def _next(self, budget: Budget | None, elapsed: float) -> Job | Wait | Done:
-        """Decide and record the next job (retrying when another process decided first)."""
-        for _ in range(_MAX_CONFLICTS):
-            history = self.history()
-            usage = budget.usage(history, elapsed) if budget is not None else None
-            if usage is not None and usage.exhausted:
-                return Done(usage.exhausted)  # before asking: no decision is made to be dropped
-            if usage is not None and not usage.can_start and not history.paused:
-                return Done(f"the trial budget ({usage.budget.trials}) is spent")
-            decision, enqueued = self._decide(history)
-            if isinstance(decision, Wait | Done):
-                return decision
-            self._validate(decision, history)
-            start = (
-                0.0 if isinstance(decision, Start) else history.trial(decision.trial_id).fidelity
-            )
-            stop = decision.stop
-            if budget is not None and usage is not None:
-                if isinstance(decision, Start) and not usage.can_start:
-                    return Done(f"the trial budget ({budget.trials}) is spent")
-                stop = self._clip(start, stop, usage.epochs_left)
-                if stop <= start:
-                    return Wait("the epoch budget left is granted to running trials")
-            made_by = "study" if "resumed" in decision.info else self.optimizer.name
-            new = NewDecision.of(
-                decision,
-                stop=stop,
-                optimizer=made_by,
-                enqueued=enqueued,
-            )
-            try:
-                record, trial = self.storage.apply_decision(
-                    self.study_id, history.n_decisions, new, now=self.clock.timestamp()
-                )
-            except DecisionConflict:
-                continue
-            return Job(
-                trial.trial_id,
-                trial.number,
-                dict(trial.config),
-                self._native(record.start),
-                self._native(record.stop),
-                record.kind,
-                record.index,
-                dict(record.info),
-            )
-        raise RuntimeError(f"no decision could be recorded after {_MAX_CONFLICTS} conflicts")
-
-    def _validate(self, decision: Start | Resume, history: History) -> None:
-        name = self.optimizer.name
-        low = float(self.space.fidelity.low) if self.space.fidelity is not None else 1.0
-        if not (low <= decision.stop <= self._max_fidelity):
-            raise ConfigurationError(
-                f"optimizer {name!r} asked for stop={decision.stop}, outside the fidelity range "
-                f"[{low:g}, {self._max_fidelity:g}]"
-            )
-        if isinstance(decision, Start):
-            self.space.validate(decision.config)
-        else:
-            trial = history.trial(decision.trial_id)
-            if trial.status is not TrialStatus.PAUSED or decision.stop <= trial.fidelity:
-                raise ConfigurationError(
-                    f"optimizer {name!r} asked to resume trial {trial.trial_id} "
-                    f"({trial.status.value} at fidelity {trial.fidelity:g}) up to "
-                    f"{decision.stop:g}; only paused trials can be resumed, to a higher fidelity"
-                )
+        return self._race.integer_fidelity
 
     # -- the queue and user attributes --------------------------------------------------------
 
@@ -589,13 +476,14 @@ class Study:
                 clipped to the epochs left (those granted to running trials count as spent), and
                 ``Done`` comes once the budget is spent.
         """
-        stale = check_liveness(heartbeat_interval, stale_after, max_retries)
+        race = self._race.with_liveness(heartbeat_interval, stale_after, max_retries)
         if self._keeper is None:
-            self._keeper = Keeper(self, heartbeat_interval, stale, max_retries)
+            self._keeper = Keeper(race)
         else:
-            self._keeper.configure(heartbeat_interval, stale, max_retries)
-        self.recover(stale_after=stale, max_retries=max_retries)
-        job = self._next(budget, self.elapsed_seconds if budget and budget.seconds else 0.0)
+            self._keeper.use(race)
+        self._race = race  # the keeper holds it weakly
+        race.recover(stale_after=race.stale_after, max_retries=race.max_retries)
+        job = race.next(budget)
         if isinstance(job, Job):
             self._keeper.track(job.trial_id, job.decision)
         return job
@@ -747,42 +635,9 @@ class Study:
         """Take running trials whose heartbeat is older than ``stale_after`` seconds as lost:
         pause them so that they are resumed from their checkpoint, or fail those lost more than
         ``max_retries`` times. Returns their ids."""
-        now = self.clock.timestamp()
-        return self.storage.recover_stale(
-            self.study_id,
-            older_than=now - stale_after,
-            now=now,
-            max_retries=max_retries,
-            max_fidelity=self._max_fidelity,
-        )
+        return self._race.recover(stale_after=stale_after, max_retries=max_retries)
 
     # -- optimize -----------------------------------------------------------------------------
-
-    def _spec(
-        self,
-        job: Job,
-        budget: Budget | None,
-        heartbeat_interval: float | None,
-        max_retries: int | None = 3,
-        stall_after: float | None = None,
-    ) -> RunSpec:
-        fidelity = self.space.fidelity
-        return RunSpec(
-            study_id=self.study_id,
-            trial_id=job.trial_id,
-            stop=job.stop,
-            max_fidelity=self._max_fidelity,
-            integer_fidelity=self._integer_fidelity,
-            artifacts=str(self.artifacts),
-            time_slice=budget.time_slice if budget else None,
-            slice_clock=budget.slice_clock if budget else "auto",
-            fidelity_clock=fidelity.clock if fidelity is not None else "auto",
-            hard_stop_grace=budget.grace_in_effect if budget else None,
-            heartbeat_interval=heartbeat_interval,
-            max_retries=max_retries,
-            decision=job.decision,
-            stall_after=stall_after,
-        )
 
     def optimize(
         self,
@@ -844,22 +699,19 @@ class Study:
         the main script outside ``if __name__ == "__main__":`` is refused with
         :class:`~hyperrace.ConfigurationError`.
         """
-        from hyperrace.study._loop import RaceLoop
-
+        race = self._race.with_liveness(heartbeat_interval, stale_after, max_retries)
         RaceLoop(
-            self,
+            race,
             objective,
-            budget,
-            workers,
-            executor,
-            progress,
-            heartbeat_interval,
-            stale_after,
-            max_failures_in_a_row,
-            max_retries,
-            stall_after,
-            gpus,
-            gpus_per_worker,
+            budget=budget,
+            workers=workers,
+            executor=executor,
+            progress=progress,
+            best_by=self.best_by,
+            max_failures_in_a_row=max_failures_in_a_row,
+            stall_after=stall_after,
+            gpus=gpus,
+            gpus_per_worker=gpus_per_worker,
         ).run()
 
     def __repr__(self) -> str:
