@@ -185,3 +185,34 @@ def test_records_turn_into_json(snap: Snapshot) -> None:
 
     for view in ("race", "best", "timeline", "parallel", "importance"):
         json.dumps(figure(snap, view), allow_nan=False)
+
+
+def test_a_big_study_draws_the_running_the_best_and_an_even_sample(snap: Snapshot) -> None:
+    from hyperrace.visual import drawn_trials, figure
+
+    h = snap.history
+    n = len(h.trials)
+    everyone = drawn_trials(h, n)
+    assert everyone.ids == {t.trial_id for t in h.trials} and everyone.note == ""
+    most = n // 3
+    drawn = drawn_trials(h, most)
+    assert len(drawn.ids) == most
+    assert f"{most:,} of {n:,} trials drawn" in drawn.note
+    ranked = sorted(
+        (t for t in h.trials if t.curve and t.status is not TrialStatus.FAILED),
+        key=lambda t: (min(o.value for o in t.curve), t.number),
+    )
+    assert {t.trial_id for t in ranked[: most // 2]} <= drawn.ids  # the front of the race
+    numbers = sorted(t.number for t in h.trials if t.trial_id in drawn.ids)
+    assert numbers[-1] - numbers[0] > n // 2  # the sample spans the study
+    with pytest.raises(ConfigurationError, match="most=0"):
+        drawn_trials(h, 0)
+    # the race, the timeline and the parallel coordinates draw the sample and say so
+    r = race(h, snap.space, most=most)
+    assert {s.trial_id for s in r.segments} <= drawn.ids and r.drawn == drawn.note
+    assert set(r.configs) <= drawn.ids
+    assert len(parallel_table(h, snap.space, most=most).numbers) <= most
+    for view in ("race", "timeline", "parallel"):
+        fig = figure(snap, view, most=most)
+        assert drawn.note in fig["layout"]["title"]["text"], view
+        assert "drawn" not in figure(snap, view, most=None)["layout"]["title"]["text"]

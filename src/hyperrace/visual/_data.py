@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hyperrace.exceptions import SpaceError
+from hyperrace.exceptions import ConfigurationError, SpaceError
 from hyperrace.history import Direction, History
 from hyperrace.space import Categorical, Space
 from hyperrace.trial import DecisionRecord, Observation, TrialRecord, TrialStatus
@@ -35,6 +35,7 @@ __all__ = [
     "OUTCOMES",
     "BestPoint",
     "BestSoFar",
+    "Drawn",
     "Outcome",
     "ParallelColumn",
     "ParallelTable",
@@ -42,6 +43,7 @@ __all__ = [
     "Segment",
     "TrialDetail",
     "best_so_far",
+    "drawn_trials",
     "parallel_table",
     "race",
     "trial_detail",
@@ -112,6 +114,8 @@ class Race:
         best_trial: the ``trial_id`` of :meth:`History.best`'s trial, or ``None``.
         configs: each trial's hyperparameters, by ``trial_id``.
         metric: what the values are (``Study(metric=...)``, ``"value"`` by default).
+        drawn: empty when every trial is in ``segments``; else what part of the study is (see
+            :func:`drawn_trials`), for a figure's title.
     """
 
     segments: tuple[Segment, ...]
@@ -123,6 +127,7 @@ class Race:
     best_trial: int | None
     configs: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     metric: str = "value"
+    drawn: str = ""
 
 
 def _origin(history: History) -> float:
@@ -214,7 +219,13 @@ def _trained_from(
     return min(obs.time, max(began, obs.time - max(obs.wall_seconds, 0.0))) - origin
 
 
-def race(history: History, space: Space | None = None, *, metric: str = "value") -> Race:
+def race(
+    history: History,
+    space: Space | None = None,
+    *,
+    metric: str = "value",
+    most: int | None = None,
+) -> Race:
     """Cut every learning curve of ``history`` into its runs (see the module docstring).
 
     Args:
@@ -222,7 +233,10 @@ def race(history: History, space: Space | None = None, *, metric: str = "value")
             without them each trial is one segment.
         space: the study's space, for the maximum fidelity and its name (optional).
         metric: the name of the reported values.
+        most: the most trials whose runs are cut (None: all); a bigger study gives the runs of
+            :func:`drawn_trials` only, and says so in :attr:`Race.drawn`.
     """
+    shown = drawn_trials(history, most) if most is not None else None
     fidelity = space.fidelity if space is not None else None
     max_fidelity = float(fidelity.high) if fidelity is not None else None
     origin = _origin(history)
@@ -231,7 +245,10 @@ def race(history: History, space: Space | None = None, *, metric: str = "value")
         by_trial.setdefault(d.trial_id, []).append(d)
     segments: list[Segment] = []
     for trial in history.trials:
-        segments.extend(_segments(trial, by_trial.get(trial.trial_id, []), origin, max_fidelity))
+        if shown is None or trial.trial_id in shown.ids:
+            segments.extend(
+                _segments(trial, by_trial.get(trial.trial_id, []), origin, max_fidelity)
+            )
     best = history.best()
     return Race(
         segments=tuple(segments),
@@ -241,9 +258,57 @@ def race(history: History, space: Space | None = None, *, metric: str = "value")
         fidelity_name=(space.fidelity_name or "fidelity") if space is not None else "fidelity",
         direction=history.direction,
         best_trial=best.trial_id if best is not None else None,
-        configs={t.trial_id: dict(t.config) for t in history.trials},
+        configs={
+            t.trial_id: dict(t.config)
+            for t in history.trials
+            if shown is None or t.trial_id in shown.ids
+        },
         metric=metric,
+        drawn=shown.note if shown is not None else "",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Drawn:
+    """The trials a figure of a big study draws: ``ids``, and ``note`` saying which (empty when
+    every trial is drawn)."""
+
+    ids: frozenset[int]
+    note: str
+
+
+def drawn_trials(history: History, most: int) -> Drawn:
+    """At most ``most`` trials to draw (at least the running ones): every trial when there are
+    no more; else the running trials, the best ones (by the best value on their curve; failed
+    trials are not ranked) up to half of ``most``, and an even sample of the others by trial
+    number (failures included) up to ``most``. A figure of 100,000 trials would send tens of
+    megabytes to the browser and draw lines no one can tell apart; this keeps the front of the
+    race and the shape of the rest."""
+    if most < 1:
+        raise ConfigurationError(f"most={most!r} must be an integer >= 1")
+    trials = history.trials
+    if len(trials) <= most:
+        return Drawn(frozenset(t.trial_id for t in trials), "")
+    keep = {t.trial_id for t in trials if t.status is TrialStatus.RUNNING}
+    sign = 1.0 if history.direction == "minimize" else -1.0
+    ranked = sorted(
+        (min(sign * o.value for o in t.curve), t.number, t.trial_id)
+        for t in trials
+        if t.curve and t.status is not TrialStatus.FAILED and t.trial_id not in keep
+    )
+    n_best = max(0, min(len(ranked), most // 2 - len(keep)))
+    keep.update(tid for _, _, tid in ranked[:n_best])
+    rest = [t.trial_id for t in trials if t.trial_id not in keep]
+    room = most - len(keep)
+    if room > 0 and rest:
+        keep.update(rest[:: max(1, math.ceil(len(rest) / room))][:room])
+    running = sum(1 for t in trials if t.status is TrialStatus.RUNNING)
+    note = (
+        f"{len(keep):,} of {len(trials):,} trials drawn: "
+        + (f"the {running:,} running, " if running else "")
+        + f"the best {n_best:,} and an even sample of the others"
+    )
+    return Drawn(frozenset(keep), note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,6 +413,8 @@ class ParallelTable:
     value: tuple[float, ...]
     fidelity_name: str
     metric: str = "value"
+    #: empty when every trial that reported is a row; else which are (:func:`drawn_trials`)
+    drawn: str = ""
 
 
 def _choice_index(dim: Categorical, config: Mapping[str, Any], name: str) -> float | None:
@@ -373,9 +440,13 @@ def _number(config: Mapping[str, Any], name: str) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def parallel_table(history: History, space: Space, *, metric: str = "value") -> ParallelTable:
-    """The configurations and last values of every trial that reported (failed ones too)."""
-    rows = [t for t in history.trials if t.curve]
+def parallel_table(
+    history: History, space: Space, *, metric: str = "value", most: int | None = None
+) -> ParallelTable:
+    """The configurations and last values of every trial that reported (failed ones too); of
+    :func:`drawn_trials` only with ``most`` in a bigger study."""
+    shown = drawn_trials(history, most) if most is not None else None
+    rows = [t for t in history.trials if t.curve and (shown is None or t.trial_id in shown.ids)]
     columns = []
     for name, dim in space.dimensions.items():
         if isinstance(dim, Categorical):
@@ -394,6 +465,7 @@ def parallel_table(history: History, space: Space, *, metric: str = "value") -> 
         value=tuple(t.curve[-1].value for t in rows),
         fidelity_name=space.fidelity_name or "fidelity",
         metric=metric,
+        drawn=shown.note if shown is not None else "",
     )
 
 

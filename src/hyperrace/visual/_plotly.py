@@ -331,10 +331,13 @@ def race_figure(
         "time": "when it was trained",
     }[paint.by]
     better = " (lower is better)" if race.direction == "minimize" else " (higher is better)"
+    title = f"The race: every learning curve, coloured by {what}"
+    if race.drawn:
+        title = f"The race, coloured by {what} ({race.drawn})"
     return {
         "data": traces,
         "layout": _layout(
-            f"The race: every learning curve, coloured by {what}",
+            title,
             xaxis=_axis(race.fidelity_name, **({"type": "log", **ticks} if log_x else {})),
             yaxis=_axis(race.metric + better),
             legend={"orientation": "v", "x": 1.01, "y": 1, "font": {"size": 11}},
@@ -442,7 +445,8 @@ def timeline_figure(race: Race) -> Figure:
     return {
         "data": traces,
         "layout": _layout(
-            "Runs over time: which trial trained when, and how each run ended",
+            "Runs over time: which trial trained when, and how each run ended"
+            + (f" ({race.drawn})" if race.drawn else ""),
             xaxis=_axis(f"time since the study began ({unit})"),
             yaxis=_axis("trial", autorange="reversed"),
         ),
@@ -517,7 +521,8 @@ def parallel_figure(table: ParallelTable, *, direction: str = "minimize") -> Fig
             }
         ],
         "layout": _layout(
-            f"Parallel coordinates ({len(table.numbers)} trials; bright is better)",
+            f"Parallel coordinates ({table.drawn or f'{len(table.numbers)} trials'}; "
+            "bright is better)",
             margin={"l": 70, "r": 70, "t": 80, "b": 30},
         ),
     }

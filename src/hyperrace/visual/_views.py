@@ -19,10 +19,12 @@ from hyperrace.visual import _plotly as fig
 from hyperrace.visual._data import best_so_far, parallel_table, race
 from hyperrace.visual._importance import importance
 
-__all__ = ["VIEWS", "Snapshot", "figure", "marker", "metric_of", "read", "summary"]
+__all__ = ["MOST_DRAWN", "VIEWS", "Snapshot", "figure", "marker", "metric_of", "read", "summary"]
 
 #: The views a study can be drawn as.
 VIEWS = ("race", "best", "timeline", "parallel", "importance")
+#: The most trials a figure draws by default (see :func:`figure`).
+MOST_DRAWN = 2000
 
 
 #: Read a study once, never writing: ``read(storage, name, since=None)`` is
@@ -75,9 +77,14 @@ def summary(snap: Snapshot) -> dict[str, Any]:
     }
 
 
-def figure(snap: Snapshot, view: str, *, colour: str = "auto") -> dict[str, Any]:
+def figure(
+    snap: Snapshot, view: str, *, colour: str = "auto", most: int | None = MOST_DRAWN
+) -> dict[str, Any]:
     """The Plotly figure (a JSON-able dict) of one of :data:`VIEWS`; ``colour`` is what the
-    race is coloured by (:data:`~hyperrace.visual.COLOUR_BY`).
+    race is coloured by (:data:`~hyperrace.visual.COLOUR_BY`). In a study of more than
+    ``most`` trials the race, the timeline and the parallel coordinates draw a sample of them
+    (:func:`~hyperrace.visual.drawn_trials`: the running, the best, an even sample of the rest;
+    the title says so); None draws every trial.
 
     Raises:
         ConfigurationError: ``view`` is not one of :data:`VIEWS`, or ``colour`` is unknown.
@@ -85,16 +92,18 @@ def figure(snap: Snapshot, view: str, *, colour: str = "auto") -> dict[str, Any]
     fidelity_name = snap.space.fidelity_name or "fidelity"
     metric = metric_of(snap)
     if view == "race":
-        return fig.race_figure(race(snap.history, snap.space, metric=metric), colour=colour)
+        return fig.race_figure(
+            race(snap.history, snap.space, metric=metric, most=most), colour=colour
+        )
     if view == "best":
         return fig.best_figure(
             best_so_far(snap.history, snap.space), fidelity_name=fidelity_name, metric=metric
         )
     if view == "timeline":
-        return fig.timeline_figure(race(snap.history, snap.space, metric=metric))
+        return fig.timeline_figure(race(snap.history, snap.space, metric=metric, most=most))
     if view == "parallel":
         return fig.parallel_figure(
-            parallel_table(snap.history, snap.space, metric=metric),
+            parallel_table(snap.history, snap.space, metric=metric, most=most),
             direction=snap.history.direction,
         )
     if view == "importance":
