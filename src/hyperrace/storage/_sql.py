@@ -1431,12 +1431,38 @@ class SQLStorage:
     @staticmethod
     def _decisions(conn: Connection, study_id: int, start: int) -> tuple[DecisionRecord, ...]:
         """The study's decisions from index ``start`` on, in order."""
-        rows = conn.execute(
-            sa.select(decisions_t)
-            .where(decisions_t.c.study_id == study_id, decisions_t.c.idx >= start)
-            .order_by(decisions_t.c.idx)
-        ).all()
-        return tuple(SQLStorage._decision_record(d) for d in rows)
+        d = decisions_t.c
+        with collector_paused():
+            rows = _driver_rows(
+                conn,
+                sa.select(
+                    d.idx,
+                    d.kind,
+                    d.trial_id,
+                    d.start,
+                    d.stop,
+                    d.optimizer,
+                    d.info,
+                    d.time,
+                    d.decision_key,
+                )
+                .where(d.study_id == study_id, d.idx >= start)
+                .order_by(d.idx),
+            )
+            return tuple(
+                DecisionRecord(
+                    idx,
+                    kind,
+                    trial_id,
+                    begin,
+                    stop,
+                    optimizer,
+                    load_json(info, f"decision {idx}", "info", dict) if info != "{}" else {},
+                    when,
+                    key or "",
+                )
+                for idx, kind, trial_id, begin, stop, optimizer, info, when, key in rows
+            )
 
     def close(self) -> None:
         self._finalizer()
