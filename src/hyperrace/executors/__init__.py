@@ -11,6 +11,7 @@ from hyperrace.executors._run import (
     Objective,
     Outcome,
     RunSpec,
+    pause_interrupted,
     run_job,
     trial_folder,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "SimulatedClock",
     "SimulatedExecutor",
     "elapse",
+    "pause_interrupted",
     "plan_gpus",
     "run_job",
     "trial_folder",

@@ -39,10 +39,10 @@ from hyperrace.executors._run import (
     Outcome,
     RunSpec,
     lost_run,
+    pause_interrupted,
     run_job,
 )
 from hyperrace.storage import Storage, mask_url, open_storage
-from hyperrace.trial import StopReason, TrialStatus
 
 __all__ = ["RayExecutor"]
 
@@ -422,15 +422,8 @@ class RayExecutor:
         """Pause the trial of a job that did not end by itself, if it is still running."""
         assert self._storage is not None
         with contextlib.suppress(TrialStateError, KeyError):  # ended meanwhile, or no trial
-            if self._storage.trial(spec.trial_id).status is TrialStatus.RUNNING:
-                self._storage.end_run(
-                    spec.trial_id,
-                    TrialStatus.PAUSED,
-                    StopReason.INTERRUPTED,
-                    message,
-                    now=self._clock.timestamp(),
-                    run=spec.decision,
-                )
+            trial = self._storage.trial(spec.trial_id)
+            pause_interrupted(self._storage, trial, message, clock=self._clock, run=spec.decision)
 
     def request_stop(self) -> None:
         if self._flag is not None:

@@ -38,12 +38,22 @@ from hyperrace.exceptions import TrialStateError
 from hyperrace.storage import Storage
 from hyperrace.trial import (
     Checkpoint,
+    Failed,
+    HardStopped,
+    Interrupted,
+    InvalidReport,
     InvalidValue,
     Observation,
+    Returned,
+    RunEnd,
+    RunState,
+    SliceSpent,
     StopReason,
     Trial,
+    TrialRecord,
     TrialStatus,
     check_value,
+    end_of_run,
 )
 
 __all__ = [
@@ -54,6 +64,7 @@ __all__ = [
     "Outcome",
     "RunSpec",
     "lost_run",
+    "pause_interrupted",
     "recorded_outcome",
     "run_job",
     "trial_folder",
@@ -167,6 +178,21 @@ def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:
     # also when nothing changed (it ended before it was lost, e.g. the worker died after ending
     # the run): the outcome is what is recorded now
     return recorded_outcome(storage, spec.trial_id)
+
+
+def pause_interrupted(
+    storage: Storage, trial: TrialRecord, message: str, *, clock: Clock, run: int | None
+) -> None:
+    """End the run of a job that did not end by itself (the study or the executor stopped while
+    it ran): its trial, read as ``trial``, is paused with reason ``interrupted`` and
+    ``message``, to be resumed first, if it is still running; a trial already ended is left as
+    it is. ``run`` is the job's decision. Raises what ``Storage.end_run`` raises (e.g.
+    :class:`~hyperrace.TrialStateError`: it ended, or its run was taken as lost, meanwhile)."""
+    if trial.status is TrialStatus.RUNNING:
+        end = end_of_run(RunState.of(trial), Interrupted(message))
+        storage.end_run(
+            trial.trial_id, end.status, end.reason, end.message, now=clock.timestamp(), run=run
+        )
 
 
 def recorded_outcome(storage: Storage, trial_id: int) -> Outcome:
@@ -323,13 +349,14 @@ class _Watchdog:
                 f"{spent - told_at:.1f} {words} seconds later (grace {self._grace:g} s)"
             )
         message = f"{what}, at fidelity {fidelity:g} (what it reported is kept)"
-        done = fidelity >= spec.max_fidelity
+        state = RunState(fidelity, spec.stop, spec.max_fidelity)
+        end = end_of_run(state, HardStopped(message))
         try:
             self._storage.end_run(
                 spec.trial_id,
-                TrialStatus.COMPLETED if done else TrialStatus.PAUSED,
-                StopReason.REACHED if fidelity >= spec.stop else StopReason.TIME_SLICE,
-                message,
+                end.status,
+                end.reason,
+                end.message,
                 now=self._clock.timestamp(),
                 run=spec.decision,
             )
@@ -494,13 +521,20 @@ def run_job(
         else None
     )
 
-    def end(status: TrialStatus, reason: StopReason, message: str = "") -> Outcome:
-        if not closed:
+    def end(what: RunEnd) -> Outcome:
+        """Record how the run ended (unless it was closed elsewhere); return its outcome."""
+        e = end_of_run(RunState(trial.fidelity, spec.stop, spec.max_fidelity), what)
+        if not closed and not isinstance(what, InvalidReport):  # the report failed it already
             with contextlib.suppress(TrialStateError):  # closed elsewhere: nothing to end
                 storage.end_run(
-                    spec.trial_id, status, reason, message, now=clock.timestamp(), run=spec.decision
+                    spec.trial_id,
+                    e.status,
+                    e.reason,
+                    e.message,
+                    now=clock.timestamp(),
+                    run=spec.decision,
                 )
-        return Outcome(spec.trial_id, status, reason, trial.fidelity, message)
+        return Outcome(spec.trial_id, e.status, e.reason, trial.fidelity, e.message)
 
     try:
         try:
@@ -513,46 +547,23 @@ def run_job(
             if not may_exit and grace is not None:
                 _warn_if_overdue(spec, trial, grace)
     except InvalidValue as exc:
-        return Outcome(
-            spec.trial_id, TrialStatus.FAILED, StopReason.INVALID_VALUE, trial.fidelity, str(exc)
-        )
+        return end(InvalidReport(str(exc)))
     except KeyboardInterrupt:
-        end(TrialStatus.PAUSED, StopReason.INTERRUPTED, "interrupted (Ctrl-C)")
+        end(Interrupted("interrupted (Ctrl-C)"))
         raise
     except Exception:
-        return end(TrialStatus.FAILED, StopReason.ERROR, traceback.format_exc())
+        return end(Failed(traceback.format_exc()))
     if result is not None and not trial.should_stop and not closed:
         problem = check_value(result)
         if problem is not None or trial.fidelity < spec.stop:
             try:
                 trial.report(result, fidelity=spec.stop)
             except InvalidValue as exc:
-                return Outcome(
-                    spec.trial_id,
-                    TrialStatus.FAILED,
-                    StopReason.INVALID_VALUE,
-                    trial.fidelity,
-                    str(exc),
-                )
+                return end(InvalidReport(str(exc)))
     if result is None and trial.reports == 0 and not closed:
-        return end(TrialStatus.FAILED, StopReason.ERROR, NO_REPORT_MESSAGE)
+        return end(Failed(NO_REPORT_MESSAGE))
     if closed or trial.stop_reason is StopReason.INTERRUPTED:
-        if not closed:
-            return end(TrialStatus.PAUSED, StopReason.INTERRUPTED, why_stopped)
-        return Outcome(spec.trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED, trial.fidelity)
-    if trial.fidelity >= spec.max_fidelity:
-        return end(TrialStatus.COMPLETED, StopReason.REACHED)
-    if trial.stop_reason is StopReason.TIME_SLICE:
-        return end(
-            TrialStatus.PAUSED,
-            StopReason.TIME_SLICE,
-            f"its time slice of {spec.time_slice:g} {_CLOCK_WORDS[trial.slice_clock]} seconds was "
-            f"spent at fidelity {trial.fidelity:g} (granted {spec.stop:g})",
-        )
-    if trial.fidelity >= spec.stop:
-        return end(TrialStatus.PAUSED, StopReason.REACHED)
-    return end(
-        TrialStatus.PAUSED,
-        StopReason.OBJECTIVE_RETURNED,
-        f"the objective returned at fidelity {trial.fidelity:g} before the granted {spec.stop:g}",
-    )
+        return end(Interrupted("" if closed else why_stopped))
+    if trial.stop_reason is StopReason.TIME_SLICE and trial.time_slice is not None:
+        return end(SliceSpent(trial.time_slice, _CLOCK_WORDS[trial.slice_clock]))
+    return end(Returned())

@@ -14,6 +14,7 @@ from hyperrace.executors import (
     Objective,
     Outcome,
     ProcessExecutor,
+    pause_interrupted,
     plan_gpus,
 )
 from hyperrace.optimizers import Done, Wait
@@ -22,7 +23,7 @@ from hyperrace.study._interrupt import raise_interrupted
 from hyperrace.study._job import Job
 from hyperrace.study._keeper import check_liveness
 from hyperrace.study._progress import make_progress
-from hyperrace.trial import StopReason, TrialStatus
+from hyperrace.trial import TrialStatus
 
 if TYPE_CHECKING:
     from hyperrace.study._study import Study
@@ -213,16 +214,14 @@ class RaceLoop:
         """Pause trials of this loop that are still running (after Ctrl-C or an error)."""
         for trial_id in list(self.mine):
             trial = self.study.storage.trial(trial_id)
-            if trial.status is TrialStatus.RUNNING:
-                try:
-                    self.study.storage.end_run(
-                        trial_id,
-                        TrialStatus.PAUSED,
-                        StopReason.INTERRUPTED,
-                        "the study was stopped while it ran",
-                        now=self.study.clock.timestamp(),
-                        run=self.mine[trial_id].decision,
-                    )
-                except Exception as exc:  # recovered elsewhere meanwhile: nothing to do
-                    logger.debug("could not pause trial %d: %s", trial_id, exc)
+            try:
+                pause_interrupted(
+                    self.study.storage,
+                    trial,
+                    "the study was stopped while it ran",
+                    clock=self.study.clock,
+                    run=self.mine[trial_id].decision,
+                )
+            except Exception as exc:  # recovered elsewhere meanwhile: nothing to do
+                logger.debug("could not pause trial %d: %s", trial_id, exc)
         self.mine.clear()

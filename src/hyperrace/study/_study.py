@@ -53,13 +53,16 @@ from hyperrace.study._job import Job
 from hyperrace.study._keeper import Keeper, check_liveness
 from hyperrace.trial import (
     Checkpoint,
+    Failed,
     Observation,
-    StopReason,
+    Returned,
+    RunState,
     TrialRecord,
     TrialStatus,
     as_value,
     check_user_attr,
     check_value,
+    end_of_run,
     short_repr,
 )
 
@@ -723,20 +726,17 @@ class Study:
         trial = self.storage.trial(job.trial_id)
         if trial.status is not TrialStatus.RUNNING:
             return trial
-        if error is not None:
-            end = (TrialStatus.FAILED, StopReason.ERROR, error)
-        elif trial.fidelity >= self._max_fidelity:
-            end = (TrialStatus.COMPLETED, StopReason.REACHED, "")
-        elif trial.fidelity >= job.stop:
-            end = (TrialStatus.PAUSED, StopReason.REACHED, "")
-        else:
-            end = (
-                TrialStatus.PAUSED,
-                StopReason.OBJECTIVE_RETURNED,
-                f"told at fidelity {trial.fidelity:g} before the granted {job.stop:g}",
-            )
+        state = RunState(trial.fidelity, job.stop, self._max_fidelity)
+        end = end_of_run(state, Returned(told=True) if error is None else Failed(error))
         try:
-            self.storage.end_run(job.trial_id, *end, now=self.clock.timestamp(), run=job.decision)
+            self.storage.end_run(
+                job.trial_id,
+                end.status,
+                end.reason,
+                end.message,
+                now=self.clock.timestamp(),
+                run=job.decision,
+            )
         except TrialStateError as exc:  # ended, or lost and resumed, meanwhile
             logger.warning("tell(job of trial %d) changed nothing: %s", job.trial_id, exc)
         return self.storage.trial(job.trial_id)

@@ -1,7 +1,20 @@
 """Trials: frozen records of configs, curves and decisions, the objective's Trial handle,
-checkpoints."""
+checkpoints, and the rule that ends a run (:func:`end_of_run`)."""
 
 from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint
+from hyperrace.trial._ending import (
+    Ending,
+    Failed,
+    HardStopped,
+    Interrupted,
+    InvalidReport,
+    Lost,
+    Returned,
+    RunEnd,
+    RunState,
+    SliceSpent,
+    end_of_run,
+)
 from hyperrace.trial._handle import InvalidValue, ReportMirror, ReportSink, Trial
 from hyperrace.trial._records import (
     Decision,
@@ -27,12 +40,22 @@ __all__ = [
     "Decision",
     "DecisionRecord",
     "Done",
+    "Ending",
     "Enqueued",
+    "Failed",
+    "HardStopped",
+    "Interrupted",
+    "InvalidReport",
     "InvalidValue",
+    "Lost",
     "Observation",
     "ReportMirror",
     "ReportSink",
     "Resume",
+    "Returned",
+    "RunEnd",
+    "RunState",
+    "SliceSpent",
     "Start",
     "StopReason",
     "Trial",
@@ -42,5 +65,6 @@ __all__ = [
     "as_value",
     "check_user_attr",
     "check_value",
+    "end_of_run",
     "short_repr",
 ]
