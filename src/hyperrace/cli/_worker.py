@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any
 
 from hyperrace.exceptions import ConfigurationError, StudyNotFoundError
-from hyperrace.executors import Objective, Outcome, ProcessExecutor, RunSpec
+from hyperrace.executors import Liveness, Objective, Outcome, ProcessExecutor, RunSpec
 from hyperrace.storage import Storage, mask_url
 from hyperrace.study import Budget, Study
 
@@ -49,6 +49,13 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be a positive number")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
 def _seconds(text: str) -> float:
@@ -171,7 +178,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> 
     )
     p.add_argument(
         "--stall-after",
-        type=_positive_float,
+        type=_number,
         default=None,
         metavar="T",
         help="wall-clock seconds without a report or trial.alive() after which a run is taken "
@@ -179,14 +186,14 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> 
     )
     p.add_argument(
         "--heartbeat-interval",
-        type=_positive_float,
+        type=_number,
         default=10.0,
         metavar="H",
         help="seconds between the heartbeats of a running trial (default: 10)",
     )
     p.add_argument(
         "--stale-after",
-        type=_positive_float,
+        type=_number,
         default=None,
         metavar="A",
         help="seconds without a heartbeat after which a running trial is taken as lost and "
@@ -480,14 +487,12 @@ def _summary(study: Study) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    if args.max_retries < 0:
-        raise ConfigurationError(f"--max-retries {args.max_retries} must be at least 0")
-    if args.stale_after is not None and args.stale_after <= args.heartbeat_interval:
-        raise ConfigurationError(
-            f"--stale-after {args.stale_after:g} must be more than --heartbeat-interval "
-            f"{args.heartbeat_interval:g}, or a live trial is taken as lost between two "
-            "heartbeats (default: 3 intervals)"
-        )
+    liveness = Liveness(
+        heartbeat_interval=args.heartbeat_interval,
+        stale_after=args.stale_after,
+        max_retries=args.max_retries,
+        stall_after=args.stall_after,
+    )
     budget = _budget(args)
     objective = load_objective(args.objective, args.path)
     study = _join(args.storage, args.study)
@@ -516,7 +521,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     try:
         try:
-            _take_jobs(study, objective, budget, args, executor)
+            _take_jobs(study, objective, budget, liveness, executor)
             why = "the study is done"
         except _Leaving as exc:
             why = str(exc)
@@ -540,7 +545,7 @@ def _take_jobs(
     study: Study,
     objective: Objective,
     budget: Budget | None,
-    args: argparse.Namespace,
+    liveness: Liveness,
     executor: _WorkerExecutor,
 ) -> None:
     """Run the race loop until the study is quiet: a loop that returned with nothing running
@@ -553,10 +558,7 @@ def _take_jobs(
             budget,
             executor=executor,
             progress=False,
-            heartbeat_interval=args.heartbeat_interval,
-            stale_after=args.stale_after,
-            max_retries=args.max_retries,
-            stall_after=args.stall_after,
+            liveness=liveness,
         )
         after = study.history()
         if not after.running and after.n_decisions == before:

@@ -1,9 +1,11 @@
 """Executors: run the objective for jobs, in this process, in local worker processes, as Ray
-tasks (``RayExecutor``, extra ``ray``), or on a simulated clock (benchmarks)."""
+tasks (``RayExecutor``, extra ``ray``), or on a simulated clock (benchmarks); the liveness
+settings (``Liveness``) that heartbeats, lost and hung runs follow."""
 
 from hyperrace.executors._base import Executor
 from hyperrace.executors._gpus import GpuPlan, Gpus, plan_gpus
 from hyperrace.executors._inprocess import InProcessExecutor
+from hyperrace.executors._liveness import Liveness
 from hyperrace.executors._processes import ProcessExecutor
 from hyperrace.executors._ray import RayExecutor
 from hyperrace.executors._run import (
@@ -23,6 +25,7 @@ __all__ = [
     "GpuPlan",
     "Gpus",
     "InProcessExecutor",
+    "Liveness",
     "Objective",
     "Outcome",
     "ProcessExecutor",

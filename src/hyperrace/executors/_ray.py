@@ -11,7 +11,8 @@ node), where a trial's checkpoints are written by one worker and read by the nex
 * :meth:`RayExecutor.request_stop` sets a flag held by a small actor; a running task asks it at a
   report (at most once a second) and stops there: its trial is paused with what it reported.
 * A task whose worker or node died (killed, out of memory, node lost) is a lost run: its trial
-  is paused to be resumed from its checkpoint, or failed after ``RunSpec.max_retries`` lost runs.
+  is paused to be resumed from its checkpoint, or failed after ``max_retries`` lost runs (the
+  job's ``RunSpec.liveness``).
   Ray itself never retries a job (``max_retries=0``): retrying is the study's decision, recorded.
 * Time slices are enforced hard, as in local worker processes (``run_job(may_exit=True)``): an
   overdue run is ended in the storage and its worker exits; the driver takes the recorded state.

@@ -11,11 +11,12 @@ processes do): a watchdog thread ends the run in the storage, keeping what it re
 the process with :data:`HARD_STOP_EXIT_CODE`. With the wall clock this also stops a run blocked
 in ``time.sleep``, I/O, a lock or a CUDA call, which spends no processor time.
 
-A run that shows no progress (no report, no ``trial.alive()``) for ``RunSpec.stall_after``
-wall-clock seconds is hung: the watchdog counts it as a lost run (paused, reason ``lost``, to be
-resumed from its checkpoint; failed once lost more than ``max_retries`` times) and ends the
-process the same way. A thread cannot be stopped from outside, so in the driver's own process
-the slice is only enforced at reports, and a hung run is only logged.
+A run that shows no progress (no report, no ``trial.alive()``) for ``stall_after`` wall-clock
+seconds (of the job's :class:`~hyperrace.executors.Liveness`) is hung: the watchdog counts it as
+a lost run (paused, reason ``lost``, to be resumed from its checkpoint; failed once lost more
+than ``max_retries`` times) and ends the process the same way. A thread cannot be stopped from
+outside, so in the driver's own process the slice is only enforced at reports, and a hung run is
+only logged.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hyperrace._clock import Clock, ClockName, SystemClock, resolve_clock
 from hyperrace._devices import record_names, torch_names
 from hyperrace.exceptions import TrialStateError
+from hyperrace.executors._liveness import Liveness
 from hyperrace.storage import Storage
 from hyperrace.trial import (
     Checkpoint,
@@ -74,9 +76,9 @@ Objective = Callable[[Trial], Any]
 
 #: The exit status of a worker process whose run was stopped hard: its time slice and grace
 #: period were spent without a report that could stop it, or it made no progress for
-#: ``stall_after`` seconds. The run is already ended in the storage (the trial paused with what
-#: it reported, or counted as lost), so the driver takes the recorded state as the job's
-#: outcome.
+#: ``Liveness.stall_after`` seconds. The run is already ended in the storage (the trial paused
+#: with what it reported, or counted as lost), so the driver takes the recorded state as the
+#: job's outcome.
 HARD_STOP_EXIT_CODE = 86
 
 #: Why a run whose objective returned ``None`` without a report failed: nothing was learnt, and
@@ -109,20 +111,20 @@ class RunSpec:
         slice_clock: ``"wall"``, ``"process"`` or ``"auto"`` (wall for a run given GPUs,
             processor seconds otherwise): what ``time_slice`` and ``hard_stop_grace`` count.
         fidelity_clock: the same choice for a fidelity in seconds.
-        heartbeat_interval: seconds between heartbeats (``None``: none are sent).
+        liveness: the study's liveness settings: the run's heartbeats come every
+            ``heartbeat_interval`` seconds; a run without progress for ``stall_after`` seconds
+            is hung; a trial whose runs were lost more than ``max_retries`` times fails
+            instead of being resumed.
+        heartbeats: whether the run sends heartbeats (False where the executor marks its trials
+            alive itself, as the simulated one does).
         hard_stop_grace: seconds (of ``slice_clock``) an objective may run past ``time_slice``
             without reporting before a worker process that may exit (``run_job(may_exit=True)``)
             stops it hard; ``None``: the slice is only enforced at reports.
-        stall_after: wall-clock seconds without a report or ``trial.alive()`` after which the
-            run is taken as hung: a worker process that may exit stops it and counts it as a
-            lost run (``None``: never).
         gpus: the GPUs the run trains on, as this machine names them (``("0",)``); ``()``:
             the CPU; ``None``: none were assigned. Set by the executor.
         decision: the index of the decision that made this job: the storage refuses reports
             and ends from the run once it is not the trial's current run (it was taken as lost
             and the trial resumed elsewhere). ``None``: not checked.
-        max_retries: runs of the trial that may be lost (worker died, heartbeat stopped) before
-            it fails instead of being resumed (``None``: no limit).
     """
 
     study_id: int
@@ -132,13 +134,12 @@ class RunSpec:
     integer_fidelity: bool
     artifacts: str
     time_slice: float | None = None
-    heartbeat_interval: float | None = 10.0
-    max_retries: int | None = 3
+    liveness: Liveness = field(default_factory=Liveness)
+    heartbeats: bool = True
     hard_stop_grace: float | None = None
     decision: int | None = None
     slice_clock: ClockName = "auto"
     fidelity_clock: ClockName = "auto"
-    stall_after: float | None = None
     gpus: tuple[str, ...] | None = None
 
     @property
@@ -166,12 +167,13 @@ def trial_folder(artifacts: str | Path, trial_id: int) -> Path:
 def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:
     """The outcome of a job whose worker was lost (died, killed, unreachable): the trial is
     paused at what it reported, to be resumed from its checkpoint, or failed once it was lost
-    more than ``spec.max_retries`` times. A trial already ended elsewhere is left as it is."""
+    more than ``spec.liveness.max_retries`` times. A trial already ended elsewhere is left as it
+    is."""
     storage.lose_run(
         spec.trial_id,
         message,
         now=SystemClock().timestamp(),
-        max_retries=spec.max_retries,
+        max_retries=spec.liveness.max_retries,
         run=spec.decision,
         max_fidelity=spec.max_fidelity,
     )
@@ -213,12 +215,12 @@ class InFlightHeartbeats:
     def send(self, storage: Storage, specs: Iterable[RunSpec]) -> float | None:
         """Heartbeat ``specs`` if due; return the seconds until the next beat is due
         (``None``: none of them wants heartbeats)."""
-        wanted = [s for s in specs if s.heartbeat_interval]
+        wanted = [s for s in specs if s.heartbeats]
         if not wanted:
             return None
         now = self._clock.wall()
         if now >= self._next:
-            self._next = now + min(s.heartbeat_interval or 0.0 for s in wanted)
+            self._next = now + min(s.liveness.heartbeat_interval for s in wanted)
             ids = [s.trial_id for s in wanted]
             try:
                 storage.heartbeat(ids, now=self._clock.timestamp())
@@ -288,7 +290,7 @@ class _Watchdog:
         self._lock = lock
         self._slice = trial.time_slice if grace is not None else None
         self._grace = grace or 0.0
-        self._stall = spec.stall_after
+        self._stall = spec.liveness.stall_after
         self._may_exit = may_exit
         self._closed = threading.Event()
         self._thread = threading.Thread(
@@ -378,7 +380,7 @@ class _Watchdog:
                 spec.trial_id,
                 message,
                 now=self._clock.timestamp(),
-                max_retries=spec.max_retries,
+                max_retries=spec.liveness.max_retries,
                 run=spec.decision,
                 max_fidelity=spec.max_fidelity,
             )
@@ -442,7 +444,7 @@ def run_job(
     With ``may_exit`` (the caller's process exists for this run, as a worker process does) and
     both ``spec.time_slice`` and ``spec.hard_stop_grace``, a run that is overdue is stopped hard:
     ended in the storage, then its process exits with :data:`HARD_STOP_EXIT_CODE`; so is a run
-    that shows no progress for ``spec.stall_after`` seconds, counted as a lost run (see
+    that shows no progress for ``spec.liveness.stall_after`` seconds, counted as a lost run (see
     :class:`_Watchdog`). Without ``may_exit`` the slice is only enforced at reports, a run that
     went past its slice and grace without reporting is logged as a warning, and so is a hung
     run.
@@ -510,14 +512,14 @@ def run_job(
         attr_sink=lambda key, value: storage.set_trial_user_attr(spec.trial_id, key, value),
     )
     beat = (
-        _Heartbeat(storage, spec.trial_id, spec.heartbeat_interval, clock)
-        if spec.heartbeat_interval
+        _Heartbeat(storage, spec.trial_id, spec.liveness.heartbeat_interval, clock)
+        if spec.heartbeats
         else None
     )
     grace = spec.hard_stop_grace if spec.time_slice is not None else None
     watchdog = (
         _Watchdog(storage, spec, trial, clock, lock, grace if may_exit else None, may_exit=may_exit)
-        if (may_exit and grace is not None) or spec.stall_after is not None
+        if (may_exit and grace is not None) or spec.liveness.stall_after is not None
         else None
     )
 

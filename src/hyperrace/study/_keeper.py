@@ -8,57 +8,28 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
-from hyperrace.exceptions import ConfigurationError
+from hyperrace.executors import Liveness
 
 if TYPE_CHECKING:
     from hyperrace.study._study import Study
 
-__all__ = ["Keeper", "check_liveness"]
+__all__ = ["Keeper"]
 
 logger = logging.getLogger("hyperrace")
 
 
-def check_liveness(
-    heartbeat_interval: float, stale_after: float | None, max_retries: int | None
-) -> float:
-    """Check the heartbeat settings; return ``stale_after`` (default: 3 heartbeat intervals)."""
-    if isinstance(heartbeat_interval, bool) or not (
-        isinstance(heartbeat_interval, int | float) and heartbeat_interval > 0
-    ):
-        raise ConfigurationError(
-            f"heartbeat_interval={heartbeat_interval!r} must be a positive number of seconds"
-        )
-    stale = 3.0 * heartbeat_interval if stale_after is None else stale_after
-    if isinstance(stale, bool) or not (
-        isinstance(stale, int | float) and stale > heartbeat_interval
-    ):
-        raise ConfigurationError(
-            f"stale_after={stale_after!r} must be more than heartbeat_interval="
-            f"{heartbeat_interval!r}, or a live trial is taken as lost between two heartbeats "
-            "(default: 3 intervals)"
-        )
-    if max_retries is not None and (
-        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-    ):
-        raise ConfigurationError(f"max_retries={max_retries!r} must be an integer >= 0, or None")
-    return float(stale)
-
-
 class Keeper:
-    """Every ``interval`` seconds: mark the tracked trials alive, and take trials of the study
-    whose heartbeat is older than ``stale_after`` as lost (``Study.recover``).
+    """Every ``liveness.heartbeat_interval`` seconds: mark the tracked trials alive, and take
+    trials of the study whose heartbeat is older than ``liveness.stale_after`` as lost
+    (``Study.recover``).
 
     The thread holds the study weakly: it ends when the study object is dropped, or on
     :meth:`close`. Storage errors (a database restarting) are logged and retried at the next
     tick; a tick never raises.
     """
 
-    def __init__(
-        self, study: Study, interval: float, stale_after: float, max_retries: int | None
-    ) -> None:
-        self.interval = interval
-        self.stale_after = stale_after
-        self.max_retries = max_retries
+    def __init__(self, study: Study, liveness: Liveness) -> None:
+        self.liveness = liveness
         self._tracked: dict[int, int] = {}  # trial id -> the decision of its job
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -70,9 +41,9 @@ class Keeper:
         )
         self._thread.start()
 
-    def configure(self, interval: float, stale_after: float, max_retries: int | None) -> None:
+    def configure(self, liveness: Liveness) -> None:
         """Use these settings from the next tick on."""
-        self.interval, self.stale_after, self.max_retries = interval, stale_after, max_retries
+        self.liveness = liveness
 
     def track(self, trial_id: int, decision: int) -> None:
         with self._lock:
@@ -96,7 +67,8 @@ class Keeper:
         """One round: heartbeats, then recovery; returns the ids of trials taken as lost."""
         try:
             study.storage.heartbeat(sorted(self.tracked), now=study.clock.timestamp())
-            lost = study.recover(stale_after=self.stale_after, max_retries=self.max_retries)
+            liveness = self.liveness
+            lost = study.recover(stale_after=liveness.stale_after, max_retries=liveness.max_retries)
         except Exception as exc:  # the next tick tries again
             logger.warning("study %r: heartbeat or recovery failed (%s); retrying", study.name, exc)
             return []
@@ -105,7 +77,7 @@ class Keeper:
         return lost
 
     def _run(self, ref: weakref.ref[Study]) -> None:
-        while not self._stop.wait(self.interval):
+        while not self._stop.wait(self.liveness.heartbeat_interval):
             study = ref()
             if study is None:
                 return

@@ -11,6 +11,7 @@ from hyperrace.executors import (
     Executor,
     Gpus,
     InProcessExecutor,
+    Liveness,
     Objective,
     Outcome,
     ProcessExecutor,
@@ -21,7 +22,6 @@ from hyperrace.optimizers import Done, Wait
 from hyperrace.study._budget import Budget
 from hyperrace.study._interrupt import raise_interrupted
 from hyperrace.study._job import Job
-from hyperrace.study._keeper import check_liveness
 from hyperrace.study._progress import make_progress
 from hyperrace.trial import TrialStatus
 
@@ -79,11 +79,8 @@ class RaceLoop:
         workers: int | None,
         executor: Executor | str | None,
         progress: bool | None,
-        heartbeat_interval: float,
-        stale_after: float | None,
+        liveness: Liveness,
         max_failures_in_a_row: int | None = None,
-        max_retries: int | None = 3,
-        stall_after: float | None = None,
         gpus: Gpus = None,
         gpus_per_worker: int = 1,
     ) -> None:
@@ -98,25 +95,13 @@ class RaceLoop:
         self.budget = budget
         self.executor = _executor(executor, workers, study, gpus, gpus_per_worker)
         self.progress = progress
-        self.heartbeat_interval = heartbeat_interval
-        self.stale_after = check_liveness(heartbeat_interval, stale_after, max_retries)
+        self.liveness = liveness
         self.mine: dict[int, Job] = {}
         if max_failures_in_a_row is not None and max_failures_in_a_row < 1:
             raise ConfigurationError(
                 f"max_failures_in_a_row={max_failures_in_a_row!r} must be >= 1, or None"
             )
         self.max_failures = max_failures_in_a_row
-        self.max_retries = max_retries
-        if stall_after is not None and (
-            isinstance(stall_after, bool)
-            or not isinstance(stall_after, int | float)
-            or not 0 < stall_after < float("inf")
-        ):
-            raise ConfigurationError(
-                f"stall_after={stall_after!r} must be a positive number of seconds, or None to "
-                "never take a run without progress as hung"
-            )
-        self.stall_after = stall_after
         self.failures = 0
 
     def run(self) -> None:
@@ -129,7 +114,9 @@ class RaceLoop:
         interrupted: list[int] | None = None  # the trials in flight when Ctrl-C came
         try:
             while True:
-                study.recover(stale_after=self.stale_after, max_retries=self.max_retries)
+                study.recover(
+                    stale_after=self.liveness.stale_after, max_retries=self.liveness.max_retries
+                )
                 elapsed = elapsed0 + clock.wall() - t0
                 last: Job | Wait | Done | None = None
                 while not stopping and executor.free() > 0:
@@ -137,15 +124,7 @@ class RaceLoop:
                     if not isinstance(last, Job):
                         break
                     self.mine[last.trial_id] = last
-                    executor.submit(
-                        study._spec(
-                            last,
-                            self.budget,
-                            self.heartbeat_interval,
-                            self.max_retries,
-                            self.stall_after,
-                        )
-                    )
+                    executor.submit(study._spec(last, self.budget, self.liveness))
                 outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
                 for outcome in outcomes:
                     self.mine.pop(outcome.trial_id, None)
@@ -167,7 +146,7 @@ class RaceLoop:
                 if self.mine or outcomes or isinstance(last, Job):
                     continue
                 if history.running:  # trials of another driver, or not yet known as lost
-                    time.sleep(min(1.0, self.heartbeat_interval / 2))
+                    time.sleep(min(1.0, self.liveness.heartbeat_interval / 2))
                     continue
                 if isinstance(last, Wait):
                     logger.warning(

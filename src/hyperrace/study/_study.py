@@ -26,7 +26,7 @@ from hyperrace.exceptions import (
     StudyNotFoundError,
     TrialStateError,
 )
-from hyperrace.executors import Gpus, Objective, RunSpec, trial_folder
+from hyperrace.executors import Gpus, Liveness, Objective, RunSpec, trial_folder
 from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.optimizers import (
     Decision,
@@ -50,7 +50,7 @@ from hyperrace.storage import (
 from hyperrace.study._budget import Budget
 from hyperrace.study._default import default_optimizer
 from hyperrace.study._job import Job
-from hyperrace.study._keeper import Keeper, check_liveness
+from hyperrace.study._keeper import Keeper
 from hyperrace.trial import (
     Checkpoint,
     Failed,
@@ -575,6 +575,7 @@ class Study:
         heartbeat_interval: float = 10.0,
         stale_after: float | None = None,
         max_retries: int | None = 3,
+        liveness: Liveness | None = None,
     ) -> Job | Wait | Done:
         """The next job: a trial to train from ``job.start`` up to ``job.stop``.
 
@@ -593,13 +594,20 @@ class Study:
             budget: counted over the whole study as in :meth:`optimize`: the job's ``stop`` is
                 clipped to the epochs left (those granted to running trials count as spent), and
                 ``Done`` comes once the budget is spent.
+            liveness: ``heartbeat_interval``, ``stale_after`` and ``max_retries`` as one
+                :class:`~hyperrace.executors.Liveness` record (then leave those three out).
         """
-        stale = check_liveness(heartbeat_interval, stale_after, max_retries)
+        live = Liveness.of(
+            liveness,
+            heartbeat_interval=heartbeat_interval,
+            stale_after=stale_after,
+            max_retries=max_retries,
+        )
         if self._keeper is None:
-            self._keeper = Keeper(self, heartbeat_interval, stale, max_retries)
+            self._keeper = Keeper(self, live)
         else:
-            self._keeper.configure(heartbeat_interval, stale, max_retries)
-        self.recover(stale_after=stale, max_retries=max_retries)
+            self._keeper.configure(live)
+        self.recover(stale_after=live.stale_after, max_retries=live.max_retries)
         job = self._next(budget, self.elapsed_seconds if budget and budget.seconds else 0.0)
         if isinstance(job, Job):
             self._keeper.track(job.trial_id, job.decision)
@@ -764,9 +772,7 @@ class Study:
         self,
         job: Job,
         budget: Budget | None,
-        heartbeat_interval: float | None,
-        max_retries: int | None = 3,
-        stall_after: float | None = None,
+        liveness: Liveness,
     ) -> RunSpec:
         fidelity = self.space.fidelity
         return RunSpec(
@@ -780,10 +786,8 @@ class Study:
             slice_clock=budget.slice_clock if budget else "auto",
             fidelity_clock=fidelity.clock if fidelity is not None else "auto",
             hard_stop_grace=budget.grace_in_effect if budget else None,
-            heartbeat_interval=heartbeat_interval,
-            max_retries=max_retries,
+            liveness=liveness,
             decision=job.decision,
-            stall_after=stall_after,
         )
 
     def optimize(
@@ -801,6 +805,7 @@ class Study:
         stall_after: float | None = None,
         gpus: Gpus = None,
         gpus_per_worker: int = 1,
+        liveness: Liveness | None = None,
     ) -> None:
         """Run the race until the budget is spent or the optimizer is done.
 
@@ -838,6 +843,9 @@ class Study:
                 trial's record and the dashboard show. No two workers share a GPU unless it is
                 listed twice. ``None`` (default): not managed.
             gpus_per_worker: GPUs each worker process owns.
+            liveness: ``heartbeat_interval``, ``stale_after``, ``max_retries`` and
+                ``stall_after`` as one :class:`~hyperrace.executors.Liveness` record (then leave
+                those four out).
 
         Ctrl-C pauses the running trials at what they reported and raises a
         ``KeyboardInterrupt`` that says how many were paused (uncaught in a script, that line
@@ -848,6 +856,13 @@ class Study:
         """
         from hyperrace.study._loop import RaceLoop
 
+        live = Liveness.of(
+            liveness,
+            heartbeat_interval=heartbeat_interval,
+            stale_after=stale_after,
+            max_retries=max_retries,
+            stall_after=stall_after,
+        )
         RaceLoop(
             self,
             objective,
@@ -855,11 +870,8 @@ class Study:
             workers,
             executor,
             progress,
-            heartbeat_interval,
-            stale_after,
+            live,
             max_failures_in_a_row,
-            max_retries,
-            stall_after,
             gpus,
             gpus_per_worker,
         ).run()
