@@ -124,7 +124,7 @@ def _spec(study: hr.Study, job: hr.Job, stop: float) -> RunSpec:
         max_fidelity=20,
         integer_fidelity=True,
         artifacts=str(study.artifacts),
-        heartbeat_interval=None,
+        heartbeats=False,
     )
 
 

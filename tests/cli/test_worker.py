@@ -385,10 +385,10 @@ def test_a_missing_study_or_database_is_named(
     assert main(["worker", "--storage", url, "--study", "alpha", *spec, *both_slices]) == 2
     assert "give one or the other" in capsys.readouterr().err
     assert main(["worker", "--storage", url, "--study", "alpha", *spec, "--max-retries", "-1"]) == 2
-    assert "--max-retries -1 must be at least 0" in capsys.readouterr().err
+    assert "max_retries=-1 must be an integer >= 0" in capsys.readouterr().err
     stale = ["--heartbeat-interval", "2", "--stale-after", "1"]
     assert main(["worker", "--storage", url, "--study", "alpha", *spec, *stale]) == 2
-    assert "--stale-after 1 must be more than --heartbeat-interval 2" in capsys.readouterr().err
+    assert "stale_after=1.0 must be more than heartbeat_interval=2.0" in capsys.readouterr().err
     both = ["--until-done", "--idle-exit", "5"]
     assert main(["worker", "--storage", url, "--study", "alpha", *spec, *both]) == 2
     assert "not allowed with argument" in capsys.readouterr().err

@@ -24,6 +24,7 @@ import hyperrace as hr
 from hyperrace.executors import (
     HARD_STOP_EXIT_CODE,
     InProcessExecutor,
+    Liveness,
     Outcome,
     ProcessExecutor,
     RunSpec,
@@ -80,7 +81,7 @@ def _spec(study: hr.Study, job: hr.Job, **slice_: float) -> RunSpec:
         max_fidelity=float(study.space.fidelity.high),  # type: ignore[union-attr]
         integer_fidelity=True,
         artifacts=str(study.artifacts),
-        heartbeat_interval=0.5,
+        liveness=Liveness(heartbeat_interval=0.5),
         **slice_,  # type: ignore[arg-type]
     )
 
@@ -324,7 +325,8 @@ def test_a_hung_run_is_stopped_after_stall_after_and_counted_as_lost(
     try:
         job = study.ask()
         assert isinstance(job, hr.Job)
-        spec = dataclasses.replace(_spec(study, job), stall_after=1.0, max_retries=3)
+        liveness = Liveness(heartbeat_interval=0.5, stall_after=1.0, max_retries=3)
+        spec = dataclasses.replace(_spec(study, job), liveness=liveness)
         t0 = time.monotonic()
         outcome, worker = _run_one(executor, spec)
         seconds = time.monotonic() - t0

@@ -32,7 +32,7 @@ from types import FrameType
 from typing import Any
 
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.executors import Objective, Outcome, ProcessExecutor
+from hyperrace.executors import Liveness, Objective, Outcome, ProcessExecutor
 from hyperrace.storage import mask_url
 from hyperrace.study import Budget, Job, Study, find_study
 from hyperrace.study._loop import LOGGER, Hooks, RaceLoop
@@ -51,6 +51,13 @@ def _positive_float(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text} must be a positive number")
     return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
 
 
 def _seconds(text: str) -> float:
@@ -173,7 +180,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> 
     )
     p.add_argument(
         "--stall-after",
-        type=_positive_float,
+        type=_number,
         default=None,
         metavar="T",
         help="wall-clock seconds without a report or trial.alive() after which a run is taken "
@@ -181,14 +188,14 @@ def add_parser(sub: Any, common: argparse.ArgumentParser, positive_int: Any) -> 
     )
     p.add_argument(
         "--heartbeat-interval",
-        type=_positive_float,
+        type=_number,
         default=10.0,
         metavar="H",
         help="seconds between the heartbeats of a running trial (default: 10)",
     )
     p.add_argument(
         "--stale-after",
-        type=_positive_float,
+        type=_number,
         default=None,
         metavar="A",
         help="seconds without a heartbeat after which a running trial is taken as lost and "
@@ -426,14 +433,12 @@ def _summary(study: Study) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    if args.max_retries < 0:
-        raise ConfigurationError(f"--max-retries {args.max_retries} must be at least 0")
-    if args.stale_after is not None and args.stale_after <= args.heartbeat_interval:
-        raise ConfigurationError(
-            f"--stale-after {args.stale_after:g} must be more than --heartbeat-interval "
-            f"{args.heartbeat_interval:g}, or a live trial is taken as lost between two "
-            "heartbeats (default: 3 intervals)"
-        )
+    liveness = Liveness(
+        heartbeat_interval=args.heartbeat_interval,
+        stale_after=args.stale_after,
+        max_retries=args.max_retries,
+        stall_after=args.stall_after,
+    )
     budget = _budget(args)
     objective = load_objective(args.objective, args.path)
     study = _join(args.storage, args.study)
@@ -446,9 +451,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         seed=study.seed,
         clock=study.clock,
         artifacts=study.artifacts,
-        heartbeat_interval=args.heartbeat_interval,
-        stale_after=args.stale_after,
-        max_retries=args.max_retries,
+        liveness=liveness,
     )
     handler = None
     if not logger.handlers:
@@ -477,7 +480,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         _summary(study),
     )
     try:
-        left = _take_jobs(race, objective, budget, args, executor, hooks)
+        left = _take_jobs(race, objective, budget, executor, hooks)
         logger.info(
             "leaving (%s) after %d job%s; study: %s",
             left or "the study is done",
@@ -498,7 +501,6 @@ def _take_jobs(
     race: Race,
     objective: Objective,
     budget: Budget | None,
-    args: argparse.Namespace,
     executor: ProcessExecutor,
     hooks: _WorkerHooks,
 ) -> str | None:
@@ -514,7 +516,6 @@ def _take_jobs(
             budget=budget,
             executor=executor,
             progress=False,
-            stall_after=args.stall_after,
             hooks=hooks,
         ).run()
         if left is not None:

@@ -1,9 +1,11 @@
 """Executors: run the objective for jobs, in this process, in local worker processes, as Ray
-tasks (``RayExecutor``, extra ``ray``), or on a simulated clock (benchmarks)."""
+tasks (``RayExecutor``, extra ``ray``), or on a simulated clock (benchmarks); the liveness
+settings (``Liveness``) that heartbeats, lost and hung runs follow."""
 
 from hyperrace.executors._base import Executor
 from hyperrace.executors._gpus import GpuPlan, Gpus, plan_gpus
 from hyperrace.executors._inprocess import InProcessExecutor
+from hyperrace.executors._liveness import Liveness
 from hyperrace.executors._processes import ProcessExecutor
 from hyperrace.executors._ray import RayExecutor
 from hyperrace.executors._run import (
@@ -11,6 +13,7 @@ from hyperrace.executors._run import (
     Objective,
     Outcome,
     RunSpec,
+    pause_interrupted,
     run_job,
 )
 from hyperrace.executors._simulated import SimulatedClock, SimulatedExecutor, elapse
@@ -22,6 +25,7 @@ __all__ = [
     "GpuPlan",
     "Gpus",
     "InProcessExecutor",
+    "Liveness",
     "Objective",
     "Outcome",
     "ProcessExecutor",
@@ -30,6 +34,7 @@ __all__ = [
     "SimulatedClock",
     "SimulatedExecutor",
     "elapse",
+    "pause_interrupted",
     "plan_gpus",
     "run_job",
     "trial_folder",

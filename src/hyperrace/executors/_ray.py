@@ -11,7 +11,8 @@ node), where a trial's checkpoints are written by one worker and read by the nex
 * :meth:`RayExecutor.request_stop` sets a flag held by a small actor; a running task asks it at a
   report (at most once a second) and stops there: its trial is paused with what it reported.
 * A task whose worker or node died (killed, out of memory, node lost) is a lost run: its trial
-  is paused to be resumed from its checkpoint, or failed after ``RunSpec.max_retries`` lost runs.
+  is paused to be resumed from its checkpoint, or failed after ``max_retries`` lost runs (the
+  job's ``RunSpec.liveness``).
   Ray itself never retries a job (``max_retries=0``): retrying is the study's decision, recorded.
 * Time slices are enforced hard, as in local worker processes (``run_job(may_exit=True)``): an
   overdue run is ended in the storage and its worker exits; the driver takes the recorded state.
@@ -39,10 +40,10 @@ from hyperrace.executors._run import (
     Outcome,
     RunSpec,
     lost_run,
+    pause_interrupted,
     run_job,
 )
 from hyperrace.storage import Storage, mask_url, open_storage
-from hyperrace.trial import StopReason, TrialStatus
 
 __all__ = ["RayExecutor"]
 
@@ -422,15 +423,8 @@ class RayExecutor:
         """Pause the trial of a job that did not end by itself, if it is still running."""
         assert self._storage is not None
         with contextlib.suppress(TrialStateError, KeyError):  # ended meanwhile, or no trial
-            if self._storage.trial(spec.trial_id).status is TrialStatus.RUNNING:
-                self._storage.end_run(
-                    spec.trial_id,
-                    TrialStatus.PAUSED,
-                    StopReason.INTERRUPTED,
-                    message,
-                    now=self._clock.timestamp(),
-                    run=spec.decision,
-                )
+            trial = self._storage.trial(spec.trial_id)
+            pause_interrupted(self._storage, trial, message, clock=self._clock, run=spec.decision)
 
     def request_stop(self) -> None:
         if self._flag is not None:

@@ -11,11 +11,12 @@ processes do): a watchdog thread ends the run in the storage, keeping what it re
 the process with :data:`HARD_STOP_EXIT_CODE`. With the wall clock this also stops a run blocked
 in ``time.sleep``, I/O, a lock or a CUDA call, which spends no processor time.
 
-A run that shows no progress (no report, no ``trial.alive()``) for ``RunSpec.stall_after``
-wall-clock seconds is hung: the watchdog counts it as a lost run (paused, reason ``lost``, to be
-resumed from its checkpoint; failed once lost more than ``max_retries`` times) and ends the
-process the same way. A thread cannot be stopped from outside, so in the driver's own process
-the slice is only enforced at reports, and a hung run is only logged.
+A run that shows no progress (no report, no ``trial.alive()``) for ``stall_after`` wall-clock
+seconds (of the job's :class:`~hyperrace.executors.Liveness`) is hung: the watchdog counts it as
+a lost run (paused, reason ``lost``, to be resumed from its checkpoint; failed once lost more
+than ``max_retries`` times) and ends the process the same way. A thread cannot be stopped from
+outside, so in the driver's own process the slice is only enforced at reports, and a hung run is
+only logged.
 """
 
 from __future__ import annotations
@@ -28,21 +29,32 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from hyperrace._clock import Clock, ClockName, SystemClock, resolve_clock
 from hyperrace._devices import record_names, torch_names
 from hyperrace.exceptions import TrialStateError
+from hyperrace.executors._liveness import Liveness
 from hyperrace.storage import Storage
 from hyperrace.trial import (
     Checkpoint,
+    Failed,
+    HardStopped,
+    Interrupted,
+    InvalidReport,
     InvalidValue,
     Observation,
+    Returned,
+    RunEnd,
+    RunState,
+    SliceSpent,
     StopReason,
     Trial,
+    TrialRecord,
     TrialStatus,
     check_value,
+    end_of_run,
     trial_folder,
 )
 
@@ -54,6 +66,7 @@ __all__ = [
     "Outcome",
     "RunSpec",
     "lost_run",
+    "pause_interrupted",
     "recorded_outcome",
     "run_job",
 ]
@@ -62,9 +75,9 @@ Objective = Callable[[Trial], Any]
 
 #: The exit status of a worker process whose run was stopped hard: its time slice and grace
 #: period were spent without a report that could stop it, or it made no progress for
-#: ``stall_after`` seconds. The run is already ended in the storage (the trial paused with what
-#: it reported, or counted as lost), so the driver takes the recorded state as the job's
-#: outcome.
+#: ``Liveness.stall_after`` seconds. The run is already ended in the storage (the trial paused
+#: with what it reported, or counted as lost), so the driver takes the recorded state as the
+#: job's outcome.
 HARD_STOP_EXIT_CODE = 86
 
 #: Why a run whose objective returned ``None`` without a report failed: nothing was learnt, and
@@ -97,20 +110,20 @@ class RunSpec:
         slice_clock: ``"wall"``, ``"process"`` or ``"auto"`` (wall for a run given GPUs,
             processor seconds otherwise): what ``time_slice`` and ``hard_stop_grace`` count.
         fidelity_clock: the same choice for a fidelity in seconds.
-        heartbeat_interval: seconds between heartbeats (``None``: none are sent).
+        liveness: the study's liveness settings: the run's heartbeats come every
+            ``heartbeat_interval`` seconds; a run without progress for ``stall_after`` seconds
+            is hung; a trial whose runs were lost more than ``max_retries`` times fails
+            instead of being resumed.
+        heartbeats: whether the run sends heartbeats (False where the executor marks its trials
+            alive itself, as the simulated one does).
         hard_stop_grace: seconds (of ``slice_clock``) an objective may run past ``time_slice``
             without reporting before a worker process that may exit (``run_job(may_exit=True)``)
             stops it hard; ``None``: the slice is only enforced at reports.
-        stall_after: wall-clock seconds without a report or ``trial.alive()`` after which the
-            run is taken as hung: a worker process that may exit stops it and counts it as a
-            lost run (``None``: never).
         gpus: the GPUs the run trains on, as this machine names them (``("0",)``); ``()``:
             the CPU; ``None``: none were assigned. Set by the executor.
         decision: the index of the decision that made this job: the storage refuses reports
             and ends from the run once it is not the trial's current run (it was taken as lost
             and the trial resumed elsewhere). ``None``: not checked.
-        max_retries: runs of the trial that may be lost (worker died, heartbeat stopped) before
-            it fails instead of being resumed (``None``: no limit).
     """
 
     study_id: int
@@ -120,13 +133,12 @@ class RunSpec:
     integer_fidelity: bool
     artifacts: str
     time_slice: float | None = None
-    heartbeat_interval: float | None = 10.0
-    max_retries: int | None = 3
+    liveness: Liveness = field(default_factory=Liveness)
+    heartbeats: bool = True
     hard_stop_grace: float | None = None
     decision: int | None = None
     slice_clock: ClockName = "auto"
     fidelity_clock: ClockName = "auto"
-    stall_after: float | None = None
     gpus: tuple[str, ...] | None = None
 
     @property
@@ -149,18 +161,34 @@ class Outcome:
 def lost_run(storage: Storage, spec: RunSpec, message: str) -> Outcome:
     """The outcome of a job whose worker was lost (died, killed, unreachable): the trial is
     paused at what it reported, to be resumed from its checkpoint, or failed once it was lost
-    more than ``spec.max_retries`` times. A trial already ended elsewhere is left as it is."""
+    more than ``spec.liveness.max_retries`` times. A trial already ended elsewhere is left as it
+    is."""
     storage.lose_run(
         spec.trial_id,
         message,
         now=SystemClock().timestamp(),
-        max_retries=spec.max_retries,
+        max_retries=spec.liveness.max_retries,
         run=spec.decision,
         max_fidelity=spec.max_fidelity,
     )
     # also when nothing changed (it ended before it was lost, e.g. the worker died after ending
     # the run): the outcome is what is recorded now
     return recorded_outcome(storage, spec.trial_id)
+
+
+def pause_interrupted(
+    storage: Storage, trial: TrialRecord, message: str, *, clock: Clock, run: int | None
+) -> None:
+    """End the run of a job that did not end by itself (the study or the executor stopped while
+    it ran): its trial, read as ``trial``, is paused with reason ``interrupted`` and
+    ``message``, to be resumed first, if it is still running; a trial already ended is left as
+    it is. ``run`` is the job's decision. Raises what ``Storage.end_run`` raises (e.g.
+    :class:`~hyperrace.TrialStateError`: it ended, or its run was taken as lost, meanwhile)."""
+    if trial.status is TrialStatus.RUNNING:
+        end = end_of_run(RunState.of(trial), Interrupted(message))
+        storage.end_run(
+            trial.trial_id, end.status, end.reason, end.message, now=clock.timestamp(), run=run
+        )
 
 
 def recorded_outcome(storage: Storage, trial_id: int) -> Outcome:
@@ -181,12 +209,12 @@ class InFlightHeartbeats:
     def send(self, storage: Storage, specs: Iterable[RunSpec]) -> float | None:
         """Heartbeat ``specs`` if due; return the seconds until the next beat is due
         (``None``: none of them wants heartbeats)."""
-        wanted = [s for s in specs if s.heartbeat_interval]
+        wanted = [s for s in specs if s.heartbeats]
         if not wanted:
             return None
         now = self._clock.wall()
         if now >= self._next:
-            self._next = now + min(s.heartbeat_interval or 0.0 for s in wanted)
+            self._next = now + min(s.liveness.heartbeat_interval for s in wanted)
             ids = [s.trial_id for s in wanted]
             try:
                 storage.heartbeat(ids, now=self._clock.timestamp())
@@ -256,7 +284,7 @@ class _Watchdog:
         self._lock = lock
         self._slice = trial.time_slice if grace is not None else None
         self._grace = grace or 0.0
-        self._stall = spec.stall_after
+        self._stall = spec.liveness.stall_after
         self._may_exit = may_exit
         self._closed = threading.Event()
         self._thread = threading.Thread(
@@ -317,13 +345,14 @@ class _Watchdog:
                 f"{spent - told_at:.1f} {words} seconds later (grace {self._grace:g} s)"
             )
         message = f"{what}, at fidelity {fidelity:g} (what it reported is kept)"
-        done = fidelity >= spec.max_fidelity
+        state = RunState(fidelity, spec.stop, spec.max_fidelity)
+        end = end_of_run(state, HardStopped(message))
         try:
             self._storage.end_run(
                 spec.trial_id,
-                TrialStatus.COMPLETED if done else TrialStatus.PAUSED,
-                StopReason.REACHED if fidelity >= spec.stop else StopReason.TIME_SLICE,
-                message,
+                end.status,
+                end.reason,
+                end.message,
                 now=self._clock.timestamp(),
                 run=spec.decision,
             )
@@ -345,7 +374,7 @@ class _Watchdog:
                 spec.trial_id,
                 message,
                 now=self._clock.timestamp(),
-                max_retries=spec.max_retries,
+                max_retries=spec.liveness.max_retries,
                 run=spec.decision,
                 max_fidelity=spec.max_fidelity,
             )
@@ -409,7 +438,7 @@ def run_job(
     With ``may_exit`` (the caller's process exists for this run, as a worker process does) and
     both ``spec.time_slice`` and ``spec.hard_stop_grace``, a run that is overdue is stopped hard:
     ended in the storage, then its process exits with :data:`HARD_STOP_EXIT_CODE`; so is a run
-    that shows no progress for ``spec.stall_after`` seconds, counted as a lost run (see
+    that shows no progress for ``spec.liveness.stall_after`` seconds, counted as a lost run (see
     :class:`_Watchdog`). Without ``may_exit`` the slice is only enforced at reports, a run that
     went past its slice and grace without reporting is logged as a warning, and so is a hung
     run.
@@ -477,24 +506,31 @@ def run_job(
         attr_sink=lambda key, value: storage.set_trial_user_attr(spec.trial_id, key, value),
     )
     beat = (
-        _Heartbeat(storage, spec.trial_id, spec.heartbeat_interval, clock)
-        if spec.heartbeat_interval
+        _Heartbeat(storage, spec.trial_id, spec.liveness.heartbeat_interval, clock)
+        if spec.heartbeats
         else None
     )
     grace = spec.hard_stop_grace if spec.time_slice is not None else None
     watchdog = (
         _Watchdog(storage, spec, trial, clock, lock, grace if may_exit else None, may_exit=may_exit)
-        if (may_exit and grace is not None) or spec.stall_after is not None
+        if (may_exit and grace is not None) or spec.liveness.stall_after is not None
         else None
     )
 
-    def end(status: TrialStatus, reason: StopReason, message: str = "") -> Outcome:
-        if not closed:
+    def end(what: RunEnd) -> Outcome:
+        """Record how the run ended (unless it was closed elsewhere); return its outcome."""
+        e = end_of_run(RunState(trial.fidelity, spec.stop, spec.max_fidelity), what)
+        if not closed and not isinstance(what, InvalidReport):  # the report failed it already
             with contextlib.suppress(TrialStateError):  # closed elsewhere: nothing to end
                 storage.end_run(
-                    spec.trial_id, status, reason, message, now=clock.timestamp(), run=spec.decision
+                    spec.trial_id,
+                    e.status,
+                    e.reason,
+                    e.message,
+                    now=clock.timestamp(),
+                    run=spec.decision,
                 )
-        return Outcome(spec.trial_id, status, reason, trial.fidelity, message)
+        return Outcome(spec.trial_id, e.status, e.reason, trial.fidelity, e.message)
 
     try:
         try:
@@ -507,46 +543,23 @@ def run_job(
             if not may_exit and grace is not None:
                 _warn_if_overdue(spec, trial, grace)
     except InvalidValue as exc:
-        return Outcome(
-            spec.trial_id, TrialStatus.FAILED, StopReason.INVALID_VALUE, trial.fidelity, str(exc)
-        )
+        return end(InvalidReport(str(exc)))
     except KeyboardInterrupt:
-        end(TrialStatus.PAUSED, StopReason.INTERRUPTED, "interrupted (Ctrl-C)")
+        end(Interrupted("interrupted (Ctrl-C)"))
         raise
     except Exception:
-        return end(TrialStatus.FAILED, StopReason.ERROR, traceback.format_exc())
+        return end(Failed(traceback.format_exc()))
     if result is not None and not trial.should_stop and not closed:
         problem = check_value(result)
         if problem is not None or trial.fidelity < spec.stop:
             try:
                 trial.report(result, fidelity=spec.stop)
             except InvalidValue as exc:
-                return Outcome(
-                    spec.trial_id,
-                    TrialStatus.FAILED,
-                    StopReason.INVALID_VALUE,
-                    trial.fidelity,
-                    str(exc),
-                )
+                return end(InvalidReport(str(exc)))
     if result is None and trial.reports == 0 and not closed:
-        return end(TrialStatus.FAILED, StopReason.ERROR, NO_REPORT_MESSAGE)
+        return end(Failed(NO_REPORT_MESSAGE))
     if closed or trial.stop_reason is StopReason.INTERRUPTED:
-        if not closed:
-            return end(TrialStatus.PAUSED, StopReason.INTERRUPTED, why_stopped)
-        return Outcome(spec.trial_id, TrialStatus.PAUSED, StopReason.INTERRUPTED, trial.fidelity)
-    if trial.fidelity >= spec.max_fidelity:
-        return end(TrialStatus.COMPLETED, StopReason.REACHED)
-    if trial.stop_reason is StopReason.TIME_SLICE:
-        return end(
-            TrialStatus.PAUSED,
-            StopReason.TIME_SLICE,
-            f"its time slice of {spec.time_slice:g} {_CLOCK_WORDS[trial.slice_clock]} seconds was "
-            f"spent at fidelity {trial.fidelity:g} (granted {spec.stop:g})",
-        )
-    if trial.fidelity >= spec.stop:
-        return end(TrialStatus.PAUSED, StopReason.REACHED)
-    return end(
-        TrialStatus.PAUSED,
-        StopReason.OBJECTIVE_RETURNED,
-        f"the objective returned at fidelity {trial.fidelity:g} before the granted {spec.stop:g}",
-    )
+        return end(Interrupted("" if closed else why_stopped))
+    if trial.stop_reason is StopReason.TIME_SLICE and trial.time_slice is not None:
+        return end(SliceSpent(trial.time_slice, _CLOCK_WORDS[trial.slice_clock]))
+    return end(Returned())

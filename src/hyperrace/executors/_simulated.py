@@ -211,7 +211,7 @@ class SimulatedExecutor:
             raise RuntimeError("SimulatedExecutor.submit() before start()")
         if len(self._active) >= self._workers:
             raise RuntimeError("SimulatedExecutor.submit() with no free worker")
-        job = _Job(self, dataclasses.replace(spec, heartbeat_interval=None))
+        job = _Job(self, dataclasses.replace(spec, heartbeats=False))
         self._active[spec.trial_id] = job
         job.thread.start()
         self._resume(job)

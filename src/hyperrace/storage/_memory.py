@@ -16,16 +16,19 @@ from hyperrace.storage._base import (
     StudyInfo,
     StudySummary,
 )
-from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
+from hyperrace.storage._rules import check_end_status, check_run, check_running
 from hyperrace.trial import (
     DecisionRecord,
     Enqueued,
+    Lost,
     Observation,
+    RunState,
     StopReason,
     TrialRecord,
     TrialStatus,
     as_value,
     check_value,
+    end_of_run,
 )
 
 __all__ = ["InMemoryStorage"]
@@ -343,26 +346,19 @@ class InMemoryStorage:
         max_retries: int | None,
         max_fidelity: float | None,
     ) -> TrialStatus:
-        lost = lost_outcome(
-            trial.lost_count,
-            message,
-            max_retries,
-            fidelity=trial.fidelity,
-            target=trial.target,
-            max_fidelity=max_fidelity,
-        )
+        ending = end_of_run(RunState.of(trial, max_fidelity), Lost(message, max_retries))
         self._put(
             dataclasses.replace(
                 trial,
-                status=lost.status,
-                reason=lost.reason,
-                message=lost.message,
+                status=ending.status,
+                reason=ending.reason,
+                message=ending.message,
                 updated=now,
                 heartbeat=None,
-                lost_count=trial.lost_count + lost.counted,
+                lost_count=trial.lost_count + ending.lost,
             )
         )
-        return lost.status
+        return ending.status
 
     def lose_run(
         self,

@@ -34,7 +34,7 @@ from hyperrace.storage._base import (
     StudySummary,
 )
 from hyperrace.storage._rows import DECODE_ERRORS, bad_row, load_json, trial_row_problem
-from hyperrace.storage._rules import check_end_status, check_run, check_running, lost_outcome
+from hyperrace.storage._rules import check_end_status, check_run, check_running
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
 from hyperrace.storage._schema import enqueued as enqueued_t
@@ -42,13 +42,16 @@ from hyperrace.storage._urls import hide_password, mask_url, shows_password, wit
 from hyperrace.trial import (
     DecisionRecord,
     Enqueued,
+    Lost,
     Observation,
+    RunState,
     StopReason,
     TrialRecord,
     TrialStatus,
     as_value,
     check_value,
     curves_from_rows,
+    end_of_run,
 )
 
 __all__ = ["SQLStorage", "normalize_url"]
@@ -1142,27 +1145,21 @@ class SQLStorage:
         """End the lost run of the (locked, running) trial of a :meth:`_losable` row; the caller
         records the change (:meth:`_changed`)."""
         trial_id, lost_before, target, fidelity = row[:4]
-        lost = lost_outcome(
-            lost_before,
-            message,
-            max_retries,
-            fidelity=fidelity,
-            target=target,
-            max_fidelity=max_fidelity,
-        )
+        state = RunState(fidelity, target, max_fidelity, lost_before)
+        ending = end_of_run(state, Lost(message, max_retries))
         conn.execute(
             trials.update()
             .where(trials.c.trial_id == trial_id)
             .values(
-                status=lost.status.value,
-                reason=lost.reason.value,
-                message=lost.message,
+                status=ending.status.value,
+                reason=ending.reason.value,
+                message=ending.message,
                 updated=now,
                 heartbeat=None,
-                lost_count=lost_before + int(lost.counted),
+                lost_count=lost_before + int(ending.lost),
             )
         )
-        return lost.status
+        return ending.status
 
     def lose_run(
         self,

@@ -15,9 +15,10 @@ logger = logging.getLogger("hyperrace")
 
 
 class Keeper:
-    """Every ``race.heartbeat_interval`` seconds: mark the tracked trials alive, and take trials
-    of the study whose heartbeat is older than ``race.stale_after`` as lost
-    (:meth:`Race.recover <hyperrace.study._race.Race.recover>`, with ``race.max_retries``).
+    """Every ``race.liveness.heartbeat_interval`` seconds: mark the tracked trials alive, and
+    take trials of the study whose heartbeat is older than ``race.liveness.stale_after`` as lost
+    (:meth:`Race.recover <hyperrace.study._race.Race.recover>`, failing those lost more than
+    ``race.liveness.max_retries`` times).
 
     The thread holds the race weakly: it ends when the race is dropped (its study object with
     it), or on :meth:`close`. Storage errors (a database restarting) are logged and retried at
@@ -61,7 +62,7 @@ class Keeper:
         """One round: heartbeats, then recovery; returns the ids of trials taken as lost."""
         try:
             race.storage.heartbeat(sorted(self.tracked), now=race.clock.timestamp())
-            lost = race.recover(stale_after=race.stale_after, max_retries=race.max_retries)
+            lost = race.recover()
         except Exception as exc:  # the next tick tries again
             logger.warning("study %r: heartbeat or recovery failed (%s); retrying", race.name, exc)
             return []
@@ -71,7 +72,7 @@ class Keeper:
 
     def _interval(self) -> float | None:
         race = self._race()
-        return None if race is None else race.heartbeat_interval
+        return None if race is None else race.liveness.heartbeat_interval
 
     def _run(self) -> None:
         while (interval := self._interval()) is not None and not self._stop.wait(interval):

@@ -21,6 +21,7 @@ from hyperrace.executors import (
     Objective,
     Outcome,
     ProcessExecutor,
+    pause_interrupted,
     plan_gpus,
 )
 from hyperrace.history import BestBy
@@ -30,7 +31,7 @@ from hyperrace.study._interrupt import raise_interrupted
 from hyperrace.study._job import Job
 from hyperrace.study._progress import make_progress
 from hyperrace.study._race import Race
-from hyperrace.trial import StopReason, TrialStatus
+from hyperrace.trial import TrialStatus
 
 __all__ = ["LOGGER", "Hooks", "RaceLoop"]
 
@@ -97,7 +98,7 @@ class RaceLoop:
     """One race over ``race``'s study: ``optimize`` builds one per call, ``hyperrace worker``
     one per round. See :meth:`hyperrace.Study.optimize` for the arguments; ``best_by`` is how
     the progress display ranks trials, ``hooks`` what the caller adds (default: nothing). The
-    liveness settings are ``race``'s."""
+    liveness settings (heartbeats, lost and hung runs) are ``race.liveness``."""
 
     def __init__(
         self,
@@ -110,7 +111,6 @@ class RaceLoop:
         progress: bool | None = None,
         best_by: BestBy = "last",
         max_failures_in_a_row: int | None = None,
-        stall_after: float | None = None,
         gpus: Gpus = None,
         gpus_per_worker: int = 1,
         hooks: Hooks | None = None,
@@ -134,16 +134,6 @@ class RaceLoop:
                 f"max_failures_in_a_row={max_failures_in_a_row!r} must be >= 1, or None"
             )
         self.max_failures = max_failures_in_a_row
-        if stall_after is not None and (
-            isinstance(stall_after, bool)
-            or not isinstance(stall_after, int | float)
-            or not 0 < stall_after < float("inf")
-        ):
-            raise ConfigurationError(
-                f"stall_after={stall_after!r} must be a positive number of seconds, or None to "
-                "never take a run without progress as hung"
-            )
-        self.stall_after = stall_after
         self.failures = 0
 
     def run(self) -> str | None:
@@ -159,7 +149,7 @@ class RaceLoop:
         interrupted: list[int] | None = None  # the trials in flight when Ctrl-C came
         try:
             while True:
-                race.recover(stale_after=race.stale_after, max_retries=race.max_retries)
+                race.recover()
                 leaving = leaving or hooks.leave(len(self.mine))
                 if leaving is not None and not self.mine:
                     break
@@ -174,9 +164,7 @@ class RaceLoop:
                         break
                     self.mine[last.trial_id] = last
                     hooks.claimed(last)
-                    executor.submit(
-                        race.spec(last, budget=self.budget, stall_after=self.stall_after)
-                    )
+                    executor.submit(race.spec(last, budget=self.budget))
                 outcomes = executor.wait(timeout=0.25 if self.mine else 0.0)
                 for outcome in outcomes:
                     self.mine.pop(outcome.trial_id, None)
@@ -202,7 +190,7 @@ class RaceLoop:
                 if self.mine or outcomes or isinstance(last, Job):
                     continue
                 if history.running:  # trials of another driver, or not yet known as lost
-                    time.sleep(min(1.0, race.heartbeat_interval / 2))
+                    time.sleep(min(1.0, race.liveness.heartbeat_interval / 2))
                     continue
                 if isinstance(last, Wait):
                     logger.warning(
@@ -249,16 +237,14 @@ class RaceLoop:
         storage, clock = self.race.storage, self.race.clock
         for trial_id in list(self.mine):
             trial = storage.trial(trial_id)
-            if trial.status is TrialStatus.RUNNING:
-                try:
-                    storage.end_run(
-                        trial_id,
-                        TrialStatus.PAUSED,
-                        StopReason.INTERRUPTED,
-                        "the study was stopped while it ran",
-                        now=clock.timestamp(),
-                        run=self.mine[trial_id].decision,
-                    )
-                except Exception as exc:  # recovered elsewhere meanwhile: nothing to do
-                    logger.debug("could not pause trial %d: %s", trial_id, exc)
+            try:
+                pause_interrupted(
+                    storage,
+                    trial,
+                    "the study was stopped while it ran",
+                    clock=clock,
+                    run=self.mine[trial_id].decision,
+                )
+            except Exception as exc:  # recovered elsewhere meanwhile: nothing to do
+                logger.debug("could not pause trial %d: %s", trial_id, exc)
         self.mine.clear()

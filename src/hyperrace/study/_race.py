@@ -2,7 +2,8 @@
 
 A :class:`Race` holds what deciding needs (the storage, the study's id and name, its space,
 optimizer and seed, the clock, the checkpoint folder) and the liveness settings of the runs it
-hands out (heartbeat interval, when a run is taken as lost, how many lost runs a trial may have).
+hands out (:class:`~hyperrace.executors.Liveness`: heartbeat interval, when a run is taken as
+lost or hung, how many lost runs a trial may have).
 :meth:`Race.next` decides and records the next job; :meth:`Race.spec` says how an executor runs
 it. ``Study`` (ask / tell), the race loop of ``optimize`` and the keeper of an ask/tell process
 all use a race, and none of them uses another.
@@ -21,7 +22,7 @@ from pathlib import Path
 from hyperrace._clock import Clock
 from hyperrace._rng import decision_rng
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.executors import RunSpec
+from hyperrace.executors import Liveness, RunSpec
 from hyperrace.history import History
 from hyperrace.optimizers import Decision, Done, Optimizer, Resume, Start, Wait
 from hyperrace.space import Space
@@ -30,36 +31,10 @@ from hyperrace.study._budget import Budget
 from hyperrace.study._job import Job
 from hyperrace.trial import TrialStatus
 
-__all__ = ["Race", "check_liveness"]
+__all__ = ["Race"]
 
 #: Decisions tried in a row before giving up, each lost to another process deciding first.
 _MAX_CONFLICTS = 200
-
-
-def check_liveness(
-    heartbeat_interval: float, stale_after: float | None, max_retries: int | None
-) -> float:
-    """Check the heartbeat settings; return ``stale_after`` (default: 3 heartbeat intervals)."""
-    if isinstance(heartbeat_interval, bool) or not (
-        isinstance(heartbeat_interval, int | float) and heartbeat_interval > 0
-    ):
-        raise ConfigurationError(
-            f"heartbeat_interval={heartbeat_interval!r} must be a positive number of seconds"
-        )
-    stale = 3.0 * heartbeat_interval if stale_after is None else stale_after
-    if isinstance(stale, bool) or not (
-        isinstance(stale, int | float) and stale > heartbeat_interval
-    ):
-        raise ConfigurationError(
-            f"stale_after={stale_after!r} must be more than heartbeat_interval="
-            f"{heartbeat_interval!r}, or a live trial is taken as lost between two heartbeats "
-            "(default: 3 intervals)"
-        )
-    if max_retries is not None and (
-        isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0
-    ):
-        raise ConfigurationError(f"max_retries={max_retries!r} must be an integer >= 0, or None")
-    return float(stale)
 
 
 class _Snapshots:
@@ -83,14 +58,8 @@ class Race:
         seed: the study's seed: decision ``i`` draws from the generator of ``(seed, i)``.
         clock: where time comes from.
         artifacts: the folder of the study's checkpoints.
-        heartbeat_interval: seconds between a running trial's heartbeats.
-        stale_after: seconds without a heartbeat after which a running trial is taken as lost
-            (default: 3 heartbeat intervals).
-        max_retries: lost runs of one trial before it fails instead of being resumed
-            (``None``: no limit).
-
-    Raises:
-        ConfigurationError: a liveness setting is out of range (the message names the fix).
+        liveness: the liveness settings of the runs it hands out, checked when the record was
+            made (default: ``Liveness()``).
     """
 
     def __init__(
@@ -104,9 +73,7 @@ class Race:
         seed: int,
         clock: Clock,
         artifacts: str | Path,
-        heartbeat_interval: float = 10.0,
-        stale_after: float | None = None,
-        max_retries: int | None = 3,
+        liveness: Liveness | None = None,
     ) -> None:
         self.storage = storage
         self.study_id = study_id
@@ -116,30 +83,16 @@ class Race:
         self.seed = seed
         self.clock = clock
         self.artifacts = artifacts
-        self.stale_after = check_liveness(heartbeat_interval, stale_after, max_retries)
-        self.heartbeat_interval = heartbeat_interval
-        self.max_retries = max_retries
+        self.liveness = Liveness() if liveness is None else liveness
         self._snapshots = _Snapshots()
 
-    def with_liveness(
-        self, heartbeat_interval: float, stale_after: float | None, max_retries: int | None
-    ) -> Race:
-        """This race with other liveness settings (checked as the constructor does); it shares
-        this race's snapshots, so that reads stay incremental. ``self`` when they are the same.
-        """
-        stale = check_liveness(heartbeat_interval, stale_after, max_retries)
-        if (heartbeat_interval, stale, max_retries) == (
-            self.heartbeat_interval,
-            self.stale_after,
-            self.max_retries,
-        ):
+    def with_liveness(self, liveness: Liveness) -> Race:
+        """This race with the liveness settings ``liveness``; it shares this race's snapshots,
+        so that reads stay incremental. ``self`` when they are the same."""
+        if liveness == self.liveness:
             return self
         race = copy.copy(self)
-        race.heartbeat_interval, race.stale_after, race.max_retries = (
-            heartbeat_interval,
-            stale,
-            max_retries,
-        )
+        race.liveness = liveness
         return race
 
     # -- reading ------------------------------------------------------------------------------
@@ -173,11 +126,16 @@ class Race:
 
     # -- liveness -----------------------------------------------------------------------------
 
-    def recover(self, *, stale_after: float, max_retries: int | None) -> list[int]:
-        """Take running trials whose heartbeat is older than ``stale_after`` seconds as lost:
-        pause them to be resumed, or fail those lost more than ``max_retries`` times. Returns
-        their ids. (The race's own settings are ``self.stale_after`` and ``self.max_retries``.)
-        """
+    def recover(self) -> list[int]:
+        """Take running trials whose heartbeat is older than ``liveness.stale_after`` seconds as
+        lost: pause them to be resumed, or fail those lost more than ``liveness.max_retries``
+        times. Returns their ids."""
+        live = self.liveness
+        return self.recover_stale(stale_after=live.stale_after, max_retries=live.max_retries)
+
+    def recover_stale(self, *, stale_after: float, max_retries: int | None) -> list[int]:
+        """:meth:`recover` with these numbers instead of the race's own (``Study.recover``: one
+        round by hand)."""
         now = self.clock.timestamp()
         return self.storage.recover_stale(
             self.study_id,
@@ -249,12 +207,10 @@ class Race:
             )
         raise RuntimeError(f"no decision could be recorded after {_MAX_CONFLICTS} conflicts")
 
-    def spec(
-        self, job: Job, *, budget: Budget | None = None, stall_after: float | None = None
-    ) -> RunSpec:
+    def spec(self, job: Job, *, budget: Budget | None = None) -> RunSpec:
         """How an executor runs ``job``: its trial and stop, the study's fidelity, the time slice
-        of ``budget``, this race's liveness settings, and ``stall_after`` (seconds without
-        progress before a run is taken as hung; ``None``: never)."""
+        of ``budget``, and this race's liveness settings (its heartbeats, when it is hung, how
+        many lost runs its trial may have)."""
         fidelity = self.space.fidelity
         return RunSpec(
             study_id=self.study_id,
@@ -267,10 +223,8 @@ class Race:
             slice_clock=budget.slice_clock if budget else "auto",
             fidelity_clock=fidelity.clock if fidelity is not None else "auto",
             hard_stop_grace=budget.grace_in_effect if budget else None,
-            heartbeat_interval=self.heartbeat_interval,
-            max_retries=self.max_retries,
+            liveness=self.liveness,
             decision=job.decision,
-            stall_after=stall_after,
         )
 
     def _native(self, fidelity: float) -> float:

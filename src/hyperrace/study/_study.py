@@ -25,7 +25,7 @@ from hyperrace.exceptions import (
     StudyMismatchError,
     TrialStateError,
 )
-from hyperrace.executors import Gpus, Objective
+from hyperrace.executors import Gpus, Liveness, Objective
 from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.optimizers import Done, Optimizer, Wait, make_optimizer, spec_of
 from hyperrace.space import Space
@@ -39,13 +39,16 @@ from hyperrace.study._race import Race
 from hyperrace.study._stored import find_study
 from hyperrace.trial import (
     Checkpoint,
+    Failed,
     Observation,
-    StopReason,
+    Returned,
+    RunState,
     TrialRecord,
     TrialStatus,
     as_value,
     check_user_attr,
     check_value,
+    end_of_run,
     short_repr,
     trial_folder,
 )
@@ -457,6 +460,7 @@ class Study:
         heartbeat_interval: float = 10.0,
         stale_after: float | None = None,
         max_retries: int | None = 3,
+        liveness: Liveness | None = None,
     ) -> Job | Wait | Done:
         """The next job: a trial to train from ``job.start`` up to ``job.stop``.
 
@@ -475,14 +479,22 @@ class Study:
             budget: counted over the whole study as in :meth:`optimize`: the job's ``stop`` is
                 clipped to the epochs left (those granted to running trials count as spent), and
                 ``Done`` comes once the budget is spent.
+            liveness: ``heartbeat_interval``, ``stale_after`` and ``max_retries`` as one
+                :class:`~hyperrace.executors.Liveness` record (then leave those three out).
         """
-        race = self._race.with_liveness(heartbeat_interval, stale_after, max_retries)
+        live = Liveness.of(
+            liveness,
+            heartbeat_interval=heartbeat_interval,
+            stale_after=stale_after,
+            max_retries=max_retries,
+        )
+        race = self._race.with_liveness(live)
         if self._keeper is None:
             self._keeper = Keeper(race)
         else:
             self._keeper.use(race)
         self._race = race  # the keeper holds it weakly
-        race.recover(stale_after=race.stale_after, max_retries=race.max_retries)
+        race.recover()
         job = race.next(budget)
         if isinstance(job, Job):
             self._keeper.track(job.trial_id, job.decision)
@@ -609,20 +621,17 @@ class Study:
         trial = self.storage.trial(job.trial_id)
         if trial.status is not TrialStatus.RUNNING:
             return trial
-        if error is not None:
-            end = (TrialStatus.FAILED, StopReason.ERROR, error)
-        elif trial.fidelity >= self._max_fidelity:
-            end = (TrialStatus.COMPLETED, StopReason.REACHED, "")
-        elif trial.fidelity >= job.stop:
-            end = (TrialStatus.PAUSED, StopReason.REACHED, "")
-        else:
-            end = (
-                TrialStatus.PAUSED,
-                StopReason.OBJECTIVE_RETURNED,
-                f"told at fidelity {trial.fidelity:g} before the granted {job.stop:g}",
-            )
+        state = RunState(trial.fidelity, job.stop, self._max_fidelity)
+        end = end_of_run(state, Returned(told=True) if error is None else Failed(error))
         try:
-            self.storage.end_run(job.trial_id, *end, now=self.clock.timestamp(), run=job.decision)
+            self.storage.end_run(
+                job.trial_id,
+                end.status,
+                end.reason,
+                end.message,
+                now=self.clock.timestamp(),
+                run=job.decision,
+            )
         except TrialStateError as exc:  # ended, or lost and resumed, meanwhile
             logger.warning("tell(job of trial %d) changed nothing: %s", job.trial_id, exc)
         return self.storage.trial(job.trial_id)
@@ -635,7 +644,7 @@ class Study:
         """Take running trials whose heartbeat is older than ``stale_after`` seconds as lost:
         pause them so that they are resumed from their checkpoint, or fail those lost more than
         ``max_retries`` times. Returns their ids."""
-        return self._race.recover(stale_after=stale_after, max_retries=max_retries)
+        return self._race.recover_stale(stale_after=stale_after, max_retries=max_retries)
 
     # -- optimize -----------------------------------------------------------------------------
 
@@ -654,6 +663,7 @@ class Study:
         stall_after: float | None = None,
         gpus: Gpus = None,
         gpus_per_worker: int = 1,
+        liveness: Liveness | None = None,
     ) -> None:
         """Run the race until the budget is spent or the optimizer is done.
 
@@ -691,6 +701,9 @@ class Study:
                 trial's record and the dashboard show. No two workers share a GPU unless it is
                 listed twice. ``None`` (default): not managed.
             gpus_per_worker: GPUs each worker process owns.
+            liveness: ``heartbeat_interval``, ``stale_after``, ``max_retries`` and
+                ``stall_after`` as one :class:`~hyperrace.executors.Liveness` record (then leave
+                those four out).
 
         Ctrl-C pauses the running trials at what they reported and raises a
         ``KeyboardInterrupt`` that says how many were paused (uncaught in a script, that line
@@ -699,7 +712,14 @@ class Study:
         the main script outside ``if __name__ == "__main__":`` is refused with
         :class:`~hyperrace.ConfigurationError`.
         """
-        race = self._race.with_liveness(heartbeat_interval, stale_after, max_retries)
+        live = Liveness.of(
+            liveness,
+            heartbeat_interval=heartbeat_interval,
+            stale_after=stale_after,
+            max_retries=max_retries,
+            stall_after=stall_after,
+        )
+        race = self._race.with_liveness(live)
         RaceLoop(
             race,
             objective,
@@ -709,7 +729,6 @@ class Study:
             progress=progress,
             best_by=self.best_by,
             max_failures_in_a_row=max_failures_in_a_row,
-            stall_after=stall_after,
             gpus=gpus,
             gpus_per_worker=gpus_per_worker,
         ).run()

@@ -1,7 +1,20 @@
 """Trials: frozen records of configs, curves and decisions, the objective's Trial handle,
-checkpoints."""
+checkpoints, and the rule that ends a run (:func:`end_of_run`)."""
 
 from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint, trial_folder
+from hyperrace.trial._ending import (
+    Ending,
+    Failed,
+    HardStopped,
+    Interrupted,
+    InvalidReport,
+    Lost,
+    Returned,
+    RunEnd,
+    RunState,
+    SliceSpent,
+    end_of_run,
+)
 from hyperrace.trial._handle import InvalidValue, ReportMirror, ReportSink, Trial
 from hyperrace.trial._records import (
     Decision,
@@ -28,12 +41,22 @@ __all__ = [
     "Decision",
     "DecisionRecord",
     "Done",
+    "Ending",
     "Enqueued",
+    "Failed",
+    "HardStopped",
+    "Interrupted",
+    "InvalidReport",
     "InvalidValue",
+    "Lost",
     "Observation",
     "ReportMirror",
     "ReportSink",
     "Resume",
+    "Returned",
+    "RunEnd",
+    "RunState",
+    "SliceSpent",
     "Start",
     "StopReason",
     "Trial",
@@ -44,6 +67,7 @@ __all__ = [
     "check_user_attr",
     "check_value",
     "curves_from_rows",
+    "end_of_run",
     "short_repr",
     "trial_folder",
 ]
