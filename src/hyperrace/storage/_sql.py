@@ -145,20 +145,33 @@ def _best_with(fidelity: float, value: float, last: bool) -> dict[str, Any]:
     return out
 
 
-def _driver_rows(conn: Connection, statement: Any) -> Sequence[Any]:
-    """The rows of ``statement`` as the database driver returns them: plain tuples, in the
-    transaction of ``conn``, without SQLAlchemy's row objects (a million of those cost seconds).
-    On PostgreSQL the values travel in binary, which psycopg decodes faster than text. Only for
-    columns whose driver values are already the record's types (numbers and text)."""
-    compiled = statement.compile(dialect=conn.dialect)
+#: Compiled SQL of the statements :func:`_driver_rows` runs, by dialect and statement name:
+#: (text, the parameters' names in order for a positional dialect, else None). Compiling a
+#: select costs about 0.4 ms of processor time, paid once per process instead of per read.
+_COMPILED: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _driver_rows(
+    conn: Connection, name: str, build: Callable[[], Any], **params: Any
+) -> Sequence[Any]:
+    """The rows of the statement ``build()`` (named ``name``: one name, one statement, whose
+    values are bound parameters ``params``) as the database driver returns them: plain tuples,
+    in the transaction of ``conn``, without SQLAlchemy's row objects (a million of those cost
+    seconds). On PostgreSQL the values travel in binary, which psycopg decodes faster than text.
+    Only for columns whose driver values are already the record's types (numbers and text)."""
+    key = (conn.dialect.name, name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        c = build().compile(dialect=conn.dialect)
+        compiled = (str(c), tuple(c.positiontup or ()) if c.positional else None)
+        _COMPILED[key] = compiled
+    text, order = compiled
     driver = conn.connection.dbapi_connection
     assert driver is not None
     cursor = driver.cursor(binary=True) if conn.dialect.name == "postgresql" else driver.cursor()
     try:
-        params = compiled.params
-        if compiled.positional:  # SQLite's "?" parameters
-            params = [params[name] for name in compiled.positiontup or ()]
-        cursor.execute(str(compiled), params)
+        # SQLite's "?" parameters are positional
+        cursor.execute(text, params if order is None else [params[n] for n in order])
         return cursor.fetchall()
     finally:
         cursor.close()
@@ -1388,21 +1401,34 @@ class SQLStorage:
         self, conn: Connection, study_id: int, after: int | None
     ) -> tuple[TrialRecord, ...]:
         """The study's trials changed after version ``after`` (all with ``None``), by number."""
-        where = [trials.c.study_id == study_id]
-        if after is not None:
-            where.append(trials.c.version > after)
+
+        def where() -> list[Any]:
+            clauses = [trials.c.study_id == sa.bindparam("study_id")]
+            if after is not None:
+                clauses.append(trials.c.version > sa.bindparam("after"))
+            return clauses
+
+        shape = "all" if after is None else "changed"
+        bound = {"study_id": study_id} if after is None else {"study_id": study_id, "after": after}
         with collector_paused():  # a million new rows and records, none of them in a cycle
             trial_rows = _driver_rows(
-                conn, sa.select(*self._trial_columns()).where(*where).order_by(trials.c.number)
+                conn,
+                f"trials-{shape}",
+                lambda: sa.select(*self._trial_columns()).where(*where()).order_by(trials.c.number),
+                **bound,
             )
             if not trial_rows:
                 return ()
             obs_rows = _driver_rows(
                 conn,
-                sa.select(observations.c.trial_id, *self._observation_columns())
-                .join(trials, trials.c.trial_id == observations.c.trial_id)
-                .where(*where)
-                .order_by(observations.c.trial_id, observations.c.fidelity),
+                f"observations-{shape}",
+                lambda: (
+                    sa.select(observations.c.trial_id, *self._observation_columns())
+                    .join(trials, trials.c.trial_id == observations.c.trial_id)
+                    .where(*where())
+                    .order_by(observations.c.trial_id, observations.c.fidelity)
+                ),
+                **bound,
             )
             curves = curves_from_rows(obs_rows)
             del obs_rows
@@ -1432,19 +1458,24 @@ class SQLStorage:
         with collector_paused():
             rows = _driver_rows(
                 conn,
-                sa.select(
-                    d.idx,
-                    d.kind,
-                    d.trial_id,
-                    d.start,
-                    d.stop,
-                    d.optimizer,
-                    d.info,
-                    d.time,
-                    d.decision_key,
-                )
-                .where(d.study_id == study_id, d.idx >= start)
-                .order_by(d.idx),
+                "decisions",
+                lambda: (
+                    sa.select(
+                        d.idx,
+                        d.kind,
+                        d.trial_id,
+                        d.start,
+                        d.stop,
+                        d.optimizer,
+                        d.info,
+                        d.time,
+                        d.decision_key,
+                    )
+                    .where(d.study_id == sa.bindparam("study_id"), d.idx >= sa.bindparam("start"))
+                    .order_by(d.idx)
+                ),
+                study_id=study_id,
+                start=start,
             )
             return tuple(
                 DecisionRecord(
