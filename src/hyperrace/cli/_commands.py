@@ -135,24 +135,21 @@ def cmd_show(args: argparse.Namespace) -> int:
         from hyperrace.cli._trial import show_trial
 
         return show_trial(info, space, history, args.trial, _out())
-    all_rows = trial_rows(history, space)
-    if args.limit is not None:
-        if args.limit < 0:
-            raise ConfigurationError(f"--limit {args.limit} must be >= 0")
-        shown = all_rows[: args.limit]
-    else:
-        shown = all_rows
+    if args.limit is not None and args.limit < 0:
+        raise ConfigurationError(f"--limit {args.limit} must be >= 0")
+    shown = trial_rows(history, space, args.limit)  # rows of the shown trials only
+    n_trials = len(history.trials)
     headers = ["trial", "status", "fidelity", "value", "work", "reason", *space.names]
     table = [[row["trial_id"], *(row[h] for h in headers[1:])] for row in shown]
     by = _best_by(info)
     best = history.best(by)
     title = (
         f"study {info.name!r} ({info.direction}, optimizer {info.optimizer.get('name', '?')}): "
-        f"{len(all_rows)} trials"
+        f"{n_trials} trials"
     )
     render_table(headers, table, _out(), title=title, formats=dict.fromkeys(space.names, 4))
-    if len(shown) < len(all_rows):
-        _out().write(f"showing {len(shown)} of {len(all_rows)} trials; see more with --limit\n")
+    if len(shown) < n_trials:
+        _out().write(f"showing {len(shown)} of {n_trials} trials; see more with --limit\n")
     if best is not None:
         _out().write(
             f"best: trial {best.trial_id}, value {format_value(history.best_value(by))} at "

@@ -115,11 +115,12 @@ def observation_records(history: History, space: Space) -> list[dict[str, Any]]:
     return out
 
 
-def trial_rows(history: History, space: Space) -> list[dict[str, Any]]:
+def trial_rows(history: History, space: Space, limit: int | None = None) -> list[dict[str, Any]]:
     """One row per trial for ``hyperrace show``: its status, last fidelity and value, work, stop
-    reason, config (columns named as the hyperparameters)."""
+    reason, config (columns named as the hyperparameters); of the first ``limit`` trials only
+    when given."""
     out = []
-    for t in history.trials:
+    for t in history.trials[:limit]:
         row: dict[str, Any] = {
             "trial_id": t.trial_id,
             "number": t.number,
