@@ -137,7 +137,8 @@ def test_repr_prints_the_parameters() -> None:
     )
 
     class Sub(Toy):
-        pass
+        """Declares nothing of its own: the repr names the subclass, with the inherited
+        parameters."""
 
     assert repr(Sub()).startswith("Sub(n=4, ")
 
