@@ -9,6 +9,10 @@ Contract
   :class:`DecisionConflict` when that number is taken or the trial to resume is no longer paused:
   the caller then reads a fresh history and decides again. This is how many processes deciding at
   once stay consistent without any lock held between reading and writing.
+* Deciding is also serialised where the storage can (:meth:`Storage.deciding`): a process that
+  reads, decides and writes inside it makes the study's other deciders wait, so that a decision
+  is not made twice and thrown away. It is an economy, not the guarantee: a decision made
+  outside it (another storage, a lock not granted in time) still conflicts as above.
 * Decisions are idempotent: each :class:`NewDecision` carries a key of its own
   (:attr:`NewDecision.key`, made by the client), stored with it. Applying a decision whose key
   the study holds already returns the decision recorded then, with its trial, and writes
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -275,6 +280,14 @@ class Storage(Protocol):
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
         """Set one JSON-serialisable user attribute of a trial, whatever its status (a change
         of the trial: the next snapshot shows it)."""
+        ...
+
+    def deciding(self, study_id: int) -> AbstractContextManager[None]:
+        """A context in which this thread reads the study, decides and applies the decision
+        while the study's other deciders wait (for at most a few seconds, then they go on
+        without it). A storage whose processes cannot wait on each other returns a context that
+        does nothing; deciding in it stays correct through :class:`DecisionConflict`. Not
+        re-entrant: a thread enters it once per decision."""
         ...
 
     def apply_decision(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -58,6 +59,9 @@ __all__ = ["SQLStorage", "normalize_url"]
 
 T = TypeVar("T")
 _RETRIES = 8
+#: the first key of the PostgreSQL advisory lock that a study's deciders take, the study's id
+#: being the second (:meth:`SQLStorage.deciding`)
+_DECIDING_LOCK = 727270002
 # a row's status and reason by their stored text: a dictionary lookup, several times cheaper than
 # the enum's constructor (which stays the fallback, raising for text that is neither)
 _STATUSES = {s.value: s for s in TrialStatus}
@@ -208,8 +212,14 @@ class SQLStorage:
             always created at the current version.
     """
 
+    #: Seconds a decider waits for the study's other decider on PostgreSQL (:meth:`deciding`)
+    #: before it decides without waiting.
+    deciding_wait: float = 10.0
+
     def __init__(self, url: str, *, busy_timeout: float = 60.0, upgrade: bool = False) -> None:
         self._url = normalize_url(url)
+        # the connection a thread holds while it decides (see deciding): its statements use it
+        self._pinned = threading.local()
         error: BaseException | None = None
         try:
             self._open(url, busy_timeout, upgrade)
@@ -341,23 +351,96 @@ class SQLStorage:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._write.begin() as conn:
-            yield conn
+        pinned: Connection | None = getattr(self._pinned, "conn", None)
+        if pinned is None:
+            with self._write.begin() as conn:
+                yield conn
+            return
+        pinned.execution_options(isolation_level=pinned.default_isolation_level)
+        with pinned.begin():
+            yield pinned
 
     def _one_statement(self, statement: Any, params: Any = None) -> list[Any]:
         """The rows of ``statement`` (SQL text with ``%s`` parameters, or a SQLAlchemy
         statement) run on PostgreSQL as its own transaction: one round trip, no BEGIN or COMMIT
         of the client's (one statement sees one snapshot)."""
-        with self._write.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+
+        def rows(conn: Connection) -> list[Any]:
             if isinstance(statement, str):
                 return list(conn.exec_driver_sql(statement, params).all())
             return list(conn.execute(statement).all())
 
+        pinned: Connection | None = getattr(self._pinned, "conn", None)
+        if pinned is None:
+            with self._write.connect() as conn:
+                return rows(conn.execution_options(isolation_level="AUTOCOMMIT"))
+        pinned.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            out = rows(pinned)
+        except BaseException:
+            pinned.rollback()  # SQLAlchemy's own transaction: the server's is over already
+            raise
+        pinned.commit()
+        return out
+
     @contextmanager
     def _ro(self) -> Iterator[Connection]:
-        with self._read.begin() as conn:
-            yield conn
+        pinned: Connection | None = getattr(self._pinned, "conn", None)
+        if pinned is None:
+            with self._read.begin() as conn:
+                yield conn
+            return
+        pinned.execution_options(isolation_level="REPEATABLE READ")
+        with pinned.begin():
+            yield pinned
+
+    @contextmanager
+    def deciding(self, study_id: int) -> Iterator[None]:
+        """On PostgreSQL: hold the study's advisory lock (a session lock on the connection this
+        thread keeps for the block), so that the study's other deciders wait while this one
+        reads, decides and writes, instead of deciding at the same time and throwing all but
+        one decision away. A decider that waited :attr:`deciding_wait` seconds goes on without
+        the lock (its decision may then conflict, and is made again). The lock goes with the
+        connection: a process that dies holding it frees it. SQLite: a context that does
+        nothing (its writers take turns on the file already)."""
+        if self._sqlite or getattr(self._pinned, "conn", None) is not None:
+            yield
+            return
+        wait_ms = max(1, int(self.deciding_wait * 1000))
+        with self._write.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            held_on = None
+            try:
+                # one round trip: the wait's limit holds for this call's own transaction only
+                conn.exec_driver_sql(
+                    f"SELECT set_config('lock_timeout', '{wait_ms}', true); "
+                    f"SELECT pg_advisory_lock({_DECIDING_LOCK}, {int(study_id)})"
+                )
+                conn.commit()
+                held_on = conn.connection.dbapi_connection
+            except OperationalError:
+                # not granted in time, or the connection failed: decide without the lock
+                conn.rollback()
+            self._pinned.conn = conn
+            try:
+                yield
+            finally:
+                self._pinned.conn = None
+                if held_on is not None and not conn.invalidated:
+                    self._release_deciding(conn, held_on, study_id)
+
+    @staticmethod
+    def _release_deciding(conn: Connection, held_on: Any, study_id: int) -> None:
+        """Unlock what :meth:`deciding` locked, on the session that holds it (a connection that
+        was replaced after a failure lost its session, and the lock with it)."""
+        if conn.connection.dbapi_connection is not held_on:
+            return
+        try:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_DECIDING_LOCK}, {int(study_id)})")
+            conn.commit()
+        except OperationalError:  # the session is gone, and its lock with it
+            conn.rollback()
 
     # -- schema -------------------------------------------------------------------------------
 
@@ -1217,11 +1300,13 @@ class SQLStorage:
         )
 
         def any_stale() -> bool:
-            with self._ro() as conn:  # the common case, nothing stale, takes no write lock
-                return (
-                    conn.execute(sa.select(trials.c.trial_id).where(*stale).limit(1)).first()
-                    is not None
-                )
+            # the common case, nothing stale, takes no write lock (and on PostgreSQL one round
+            # trip, no transaction of the client's)
+            query = sa.select(trials.c.trial_id).where(*stale).limit(1)
+            if not self._sqlite:
+                return bool(self._one_statement(query))
+            with self._ro() as conn:
+                return conn.execute(query).first() is not None
 
         def run() -> list[int]:
             with self._tx() as conn:

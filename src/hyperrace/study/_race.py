@@ -166,6 +166,12 @@ class Race:
         """
         if elapsed is None:
             elapsed = self.elapsed_seconds if budget and budget.seconds else 0.0
+        # the study's other deciders wait meanwhile (where the storage can make them): a
+        # decision made at the same time as another would be thrown away and made again
+        with self.storage.deciding(self.study_id):
+            return self._next(budget, elapsed)
+
+    def _next(self, budget: Budget | None, elapsed: float) -> Job | Wait | Done:
         for _ in range(_MAX_CONFLICTS):
             history = self.history()
             usage = budget.usage(history, elapsed) if budget is not None else None

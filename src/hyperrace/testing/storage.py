@@ -112,6 +112,33 @@ def check_decisions_are_numbered_and_conflicts_detected(storage: Storage) -> Non
     assert all(t.status is TrialStatus.RUNNING for t in h.trials)
 
 
+def check_a_decision_made_while_deciding_reads_and_writes_as_any_other(storage: Storage) -> None:
+    sid = _study(storage)
+    t0 = _start(storage, sid, 0)
+    with storage.deciding(sid):
+        h = storage.history(sid)
+        with _raises(DecisionConflict):  # a failed write inside leaves the block usable
+            _start(storage, sid, 0)
+        t1 = _start(storage, sid, h.n_decisions, x=0.25)
+        storage.report(t1, Observation(1.0, 0.5, 2.0), run=1)
+        assert storage.trial(t1).curve[0].value == 0.5
+        # another thread is not held up by this one's block (it does not decide)
+        seen: list[float] = []
+        other = threading.Thread(
+            target=lambda: seen.append(len(storage.history(sid).trials)), daemon=True
+        )
+        other.start()
+        other.join(30)
+        assert seen == [2], f"another thread read {seen} while one was deciding, not [2]"
+    with _raises(RuntimeError, "raised inside"), storage.deciding(sid):
+        raise RuntimeError("raised inside")
+    with storage.deciding(sid):  # entered again after an error inside
+        _start(storage, sid, 2)
+    h = storage.history(sid, decisions=True)
+    assert [d.index for d in h.decisions] == [0, 1, 2]
+    assert h.trials[0].trial_id == t0 and h.trials[1].curve[0].value == 0.5
+
+
 def check_report_commits_and_replaces_a_retrained_step(storage: Storage) -> None:
     sid = _study(storage)
     tid = _start(storage, sid, 0)
@@ -762,6 +789,7 @@ CHECKS: dict[str, Check] = {
     for f in (
         check_create_study_is_idempotent_and_keeps_what_it_was_given,
         check_decisions_are_numbered_and_conflicts_detected,
+        check_a_decision_made_while_deciding_reads_and_writes_as_any_other,
         check_report_commits_and_replaces_a_retrained_step,
         check_non_finite_value_fails_the_trial_and_is_not_stored,
         check_floats_round_trip_exactly,
