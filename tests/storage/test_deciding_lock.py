@@ -165,3 +165,25 @@ def test_the_connection_is_left_clean_after_a_failure_inside(pg_url: str, fail: 
         assert storage.history(sid).n_decisions == (1 if fail == "conflict" else 0)
     finally:
         storage.close()
+
+
+def test_the_decision_itself_frees_the_lock(pg_url: str) -> None:
+    a, b = SQLStorage(pg_url), SQLStorage(pg_url)
+    try:
+        sid = _study(a)
+        with a.deciding(sid):
+            waiting = Decider(b, sid)
+            assert not waiting.entered.wait(0.5)
+            a.apply_decision(sid, 0, NewDecision("start", 1.0, config={"x": 0.5}), now=2.0)
+            # free once the decision is written, before the block ends
+            assert waiting.entered.wait(10), "the lock outlived the decision it guarded"
+            waiting.leave()
+        # and the block's end does not release a lock it no longer holds (nor another's)
+        with b.deciding(sid):
+            still = Decider(a, sid)
+            assert not still.entered.wait(0.5), "b's lock was released by a's block"
+        assert still.entered.wait(10)
+        still.leave()
+    finally:
+        a.close()
+        b.close()

@@ -118,6 +118,12 @@ _END_RUN_CALL = "SELECT code FROM hr_end_run(%s, %s, %s, %s, %s, %s)"
 _DECIDE_CALL = (
     "SELECT code, trial_id, start, number FROM hr_decide(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 )
+#: The same, releasing the study's decision lock (:meth:`SQLStorage.deciding`) in the same
+#: round trip: the lock is free as soon as the server has written the decision.
+_DECIDE_AND_RELEASE_CALL = (
+    "SELECT d.code, d.trial_id, d.start, d.number, pg_advisory_unlock(%s, %s) "
+    "FROM hr_decide(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS d"
+)
 
 
 def _better(value: Any, best: Any) -> Any:
@@ -150,9 +156,35 @@ def _best_with(fidelity: float, value: float, last: bool) -> dict[str, Any]:
 
 
 #: Compiled SQL of the statements :func:`_driver_rows` runs, by dialect and statement name:
-#: (text, the parameters' names in order for a positional dialect, else None). Compiling a
+#: (text, the parameters' names in order for a positional dialect, else None, the values of
+#: the statement's own constants). Compiling a
 #: select costs about 0.4 ms of processor time, paid once per process instead of per read.
-_COMPILED: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+_COMPILED: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+
+def _compiled(
+    conn: Connection, name: str, build: Callable[[], Any]
+) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+    """The SQL text of statement ``name`` (built by ``build``) for ``conn``'s dialect, compiled
+    once per process; the order of its parameters' names (``None``: by name); and the values of
+    the parameters the statement holds itself (its constants)."""
+    key = (conn.dialect.name, name)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        c = build().compile(dialect=conn.dialect)
+        constants = {k: v for k, v in c.params.items() if v is not None}
+        compiled = (str(c), tuple(c.positiontup or ()) if c.positional else None, constants)
+        _COMPILED[key] = compiled
+    return compiled
+
+
+def _bound(
+    compiled: tuple[str, tuple[str, ...] | None, dict[str, Any]], params: Mapping[str, Any]
+) -> Any:
+    _, order, constants = compiled
+    values = {**constants, **params} if constants else params
+    # SQLite's "?" parameters are positional
+    return values if order is None else [values[n] for n in order]
 
 
 def _driver_rows(
@@ -163,22 +195,36 @@ def _driver_rows(
     in the transaction of ``conn``, without SQLAlchemy's row objects (a million of those cost
     seconds). On PostgreSQL the values travel in binary, which psycopg decodes faster than text.
     Only for columns whose driver values are already the record's types (numbers and text)."""
-    key = (conn.dialect.name, name)
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        c = build().compile(dialect=conn.dialect)
-        compiled = (str(c), tuple(c.positiontup or ()) if c.positional else None)
-        _COMPILED[key] = compiled
-    text, order = compiled
+    compiled = _compiled(conn, name, build)
     driver = conn.connection.dbapi_connection
     assert driver is not None
     cursor = driver.cursor(binary=True) if conn.dialect.name == "postgresql" else driver.cursor()
     try:
-        # SQLite's "?" parameters are positional
-        cursor.execute(text, params if order is None else [params[n] for n in order])
+        cursor.execute(compiled[0], _bound(compiled, params))
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def _pipelined_rows(
+    conn: Connection, reads: Sequence[tuple[str, Callable[[], Any], Mapping[str, Any]]]
+) -> list[Sequence[Any]]:
+    """PostgreSQL: the rows of each read ``(name, build, params)`` as in :func:`_driver_rows`,
+    all sent in one pipeline with the transaction's begin and commit: one round trip for the
+    lot. Ends ``conn``'s transaction (its commit is one of the pipeline's messages)."""
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    cursors = [driver.cursor(binary=True) for _ in reads]
+    try:
+        with driver.pipeline():
+            for cursor, (name, build, params) in zip(cursors, reads, strict=True):
+                compiled = _compiled(conn, name, build)
+                cursor.execute(compiled[0], _bound(compiled, params))
+            driver.commit()
+        return [cursor.fetchall() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
 
 
 def _merge(
@@ -198,6 +244,75 @@ def _merge(
         else:
             return None
     return tuple(out)
+
+
+def _head_statement() -> Any:
+    """A snapshot's head: the study's direction, its version, its number of decisions and of
+    queued configurations, in one row (parameter ``study_id``)."""
+    n_decisions = (
+        sa.select(sa.func.coalesce(sa.func.max(decisions_t.c.idx), -1) + 1)
+        .where(decisions_t.c.study_id == sa.bindparam("study_id"))
+        .scalar_subquery()
+    )
+    n_queued = (
+        sa.select(sa.func.count())
+        .where(enqueued_t.c.study_id == sa.bindparam("study_id"), enqueued_t.c.trial_id.is_(None))
+        .scalar_subquery()
+    )
+    return sa.select(studies.c.direction, studies.c.version, n_decisions, n_queued).where(
+        studies.c.study_id == sa.bindparam("study_id")
+    )
+
+
+def _enqueued_statement() -> Any:
+    """The study's queued configurations not taken yet, in order (parameter ``study_id``)."""
+    e = enqueued_t.c
+    return (
+        sa.select(e.idx, e.config, e.user_attrs)
+        .where(e.study_id == sa.bindparam("study_id"), e.trial_id.is_(None))
+        .order_by(e.idx)
+    )
+
+
+def _enqueued_records(rows: Sequence[Any]) -> tuple[Enqueued, ...]:
+    return tuple(
+        Enqueued(
+            i,
+            load_json(c, f"queued configuration {i}", "config", dict),
+            load_json(u, f"queued configuration {i}", "user_attrs", dict),
+        )
+        for i, c, u in rows
+    )
+
+
+def _decisions_statement() -> Any:
+    """The study's decisions from index ``start`` on, in order (parameters ``study_id``,
+    ``start``)."""
+    d = decisions_t.c
+    return (
+        sa.select(
+            d.idx, d.kind, d.trial_id, d.start, d.stop, d.optimizer, d.info, d.time, d.decision_key
+        )
+        .where(d.study_id == sa.bindparam("study_id"), d.idx >= sa.bindparam("start"))
+        .order_by(d.idx)
+    )
+
+
+def _decision_records(rows: Sequence[Any]) -> tuple[DecisionRecord, ...]:
+    return tuple(
+        DecisionRecord(
+            idx,
+            kind,
+            trial_id,
+            begin,
+            stop,
+            optimizer,
+            load_json(info, f"decision {idx}", "info", dict) if info != "{}" else {},
+            when,
+            key or "",
+        )
+        for idx, kind, trial_id, begin, stop, optimizer, info, when, key in rows
+    )
 
 
 class SQLStorage:
@@ -422,11 +537,15 @@ class SQLStorage:
                 # not granted in time, or the connection failed: decide without the lock
                 conn.rollback()
             self._pinned.conn = conn
+            self._pinned.held = study_id if held_on is not None else None
             try:
                 yield
             finally:
                 self._pinned.conn = None
-                if held_on is not None and not conn.invalidated:
+                # still held unless the decision's own statement released it
+                held = self._pinned.held == study_id
+                self._pinned.held = None
+                if held and held_on is not None and not conn.invalidated:
                     self._release_deciding(conn, held_on, study_id)
 
     @staticmethod
@@ -816,10 +935,13 @@ class SQLStorage:
         if start_kind and decision.config is None:
             raise ValueError("a start decision needs a config")
         config = _dumps(decision.config) if start_kind else None
+        # this thread holds the study's decision lock: the decision's statement releases it
+        release = getattr(self._pinned, "held", None) == study_id
         try:
-            [(code, trial_id, start, number)] = self._one_statement(
-                _DECIDE_CALL,
+            [(code, trial_id, start, number, *_)] = self._one_statement(
+                _DECIDE_AND_RELEASE_CALL if release else _DECIDE_CALL,
                 (
+                    *((_DECIDING_LOCK, study_id) if release else ()),
                     study_id,
                     index,
                     decision.kind,
@@ -834,6 +956,8 @@ class SQLStorage:
             )
         except IntegrityError as exc:  # a trial's number taken by the general path meanwhile
             raise DecisionConflict(f"decision {index} of study {study_id} is taken") from exc
+        if release:
+            self._pinned.held = None
         if code == "check":
             return None
         if code == "conflict":
@@ -1436,25 +1560,14 @@ class SQLStorage:
     def history(
         self, study_id: int, *, decisions: bool = False, since: History | None = None
     ) -> History:
+        if since is not None and not self._sqlite:
+            following = self._retry(lambda: self._history_pipelined(study_id, decisions, since))
+            if following is not None:
+                return following
+
         def run() -> History:
             with self._ro() as conn:
-                # the study's version, its number of decisions and of queued configurations
-                # in one round trip: when nothing changed that is all there is to read
-                n_decisions = (
-                    sa.select(sa.func.coalesce(sa.func.max(decisions_t.c.idx), -1) + 1)
-                    .where(decisions_t.c.study_id == study_id)
-                    .scalar_subquery()
-                )
-                n_queued = (
-                    sa.select(sa.func.count())
-                    .where(enqueued_t.c.study_id == study_id, enqueued_t.c.trial_id.is_(None))
-                    .scalar_subquery()
-                )
-                head = conn.execute(
-                    sa.select(studies.c.direction, studies.c.version, n_decisions, n_queued).where(
-                        studies.c.study_id == study_id
-                    )
-                ).first()
+                head = conn.execute(_head_statement(), {"study_id": study_id}).first()
                 if head is None:
                     raise KeyError(f"no study with study_id={study_id}")
                 direction, version, n_dec, queued = head
@@ -1465,7 +1578,8 @@ class SQLStorage:
                     and (not decisions or base.decisions_loaded)
                 ):
                     return base  # nothing changed but heartbeats
-                changed = self._changed_trials(conn, study_id, base.version if base else None)
+                after = base.version if base else None
+                changed = self._changed_trials(conn, study_id, after)
                 if decisions and base is not None and base.decisions_loaded:
                     decs = base.decisions + self._decisions(conn, study_id, base.n_decisions)
                     n_dec = len(decs)
@@ -1482,10 +1596,50 @@ class SQLStorage:
 
         return self._retry(run)
 
-    def _changed_trials(
-        self, conn: Connection, study_id: int, after: int | None
-    ) -> tuple[TrialRecord, ...]:
-        """The study's trials changed after version ``after`` (all with ``None``), by number."""
+    def _history_pipelined(self, study_id: int, decisions: bool, since: History) -> History | None:
+        """PostgreSQL: the snapshot after ``since`` in one round trip (psycopg's pipeline: the
+        transaction's begin, its reads and its commit sent together, since what to read
+        depends only on ``since``). ``None`` when ``since`` does not fit the study as it is
+        (it is newer than the study: the general path reads it all)."""
+        after = since.version
+        reads: list[tuple[str, Callable[[], Any], dict[str, Any]]] = [
+            ("head", _head_statement, {"study_id": study_id}),
+            *self._changed_statements(study_id, after),
+            ("enqueued", _enqueued_statement, {"study_id": study_id}),
+        ]
+        if decisions:
+            first = since.n_decisions if since.decisions_loaded else 0
+            reads.append(
+                ("decisions", _decisions_statement, {"study_id": study_id, "start": first})
+            )
+        with self._ro() as conn, collector_paused():
+            results = _pipelined_rows(conn, reads)
+        head, trial_rows, obs_rows, queue_rows = results[:4]
+        if not head:
+            raise KeyError(f"no study with study_id={study_id}")
+        direction, version, n_dec, _queued = head[0]
+        if after > version:
+            return None
+        if after == version and (not decisions or since.decisions_loaded):
+            return since  # nothing changed but heartbeats
+        with collector_paused():
+            curves = curves_from_rows(obs_rows)
+            changed = tuple(self._trial_record(r, curves.get(r[0], ())) for r in trial_rows)
+            decs: tuple[DecisionRecord, ...] = ()
+            if decisions:
+                new = _decision_records(results[4])
+                decs = since.decisions + new if since.decisions_loaded else new
+                n_dec = len(decs)
+        merged = _merge(since.trials, changed)
+        if merged is None:  # numbering not as expected (cannot happen): read it all
+            return None
+        return History(direction, merged, n_dec, decs, version, _enqueued_records(queue_rows))
+
+    def _changed_statements(
+        self, study_id: int, after: int | None
+    ) -> list[tuple[str, Callable[[], Any], dict[str, Any]]]:
+        """The reads of the study's trials changed after version ``after`` (all with ``None``)
+        and of their observations: (name, statement builder, parameters) each."""
 
         def where() -> list[Any]:
             clauses = [trials.c.study_id == sa.bindparam("study_id")]
@@ -1495,17 +1649,13 @@ class SQLStorage:
 
         shape = "all" if after is None else "changed"
         bound = {"study_id": study_id} if after is None else {"study_id": study_id, "after": after}
-        with collector_paused():  # a million new rows and records, none of them in a cycle
-            trial_rows = _driver_rows(
-                conn,
+        return [
+            (
                 f"trials-{shape}",
                 lambda: sa.select(*self._trial_columns()).where(*where()).order_by(trials.c.number),
-                **bound,
-            )
-            if not trial_rows:
-                return ()
-            obs_rows = _driver_rows(
-                conn,
+                bound,
+            ),
+            (
                 f"observations-{shape}",
                 lambda: (
                     sa.select(observations.c.trial_id, *self._observation_columns())
@@ -1513,8 +1663,20 @@ class SQLStorage:
                     .where(*where())
                     .order_by(observations.c.trial_id, observations.c.fidelity)
                 ),
-                **bound,
-            )
+                bound,
+            ),
+        ]
+
+    def _changed_trials(
+        self, conn: Connection, study_id: int, after: int | None
+    ) -> tuple[TrialRecord, ...]:
+        """The study's trials changed after version ``after`` (all with ``None``), by number."""
+        (t_name, t_build, bound), (o_name, o_build, _) = self._changed_statements(study_id, after)
+        with collector_paused():  # a million new rows and records, none of them in a cycle
+            trial_rows = _driver_rows(conn, t_name, t_build, **bound)
+            if not trial_rows:
+                return ()
+            obs_rows = _driver_rows(conn, o_name, o_build, **bound)
             curves = curves_from_rows(obs_rows)
             del obs_rows
             return tuple(self._trial_record(r, curves.get(r[0], ())) for r in trial_rows)
@@ -1522,60 +1684,17 @@ class SQLStorage:
     @staticmethod
     def _enqueued(conn: Connection, study_id: int) -> tuple[Enqueued, ...]:
         """The configurations still waiting in the study's queue, in order."""
-        rows = conn.execute(
-            sa.select(enqueued_t.c.idx, enqueued_t.c.config, enqueued_t.c.user_attrs)
-            .where(enqueued_t.c.study_id == study_id, enqueued_t.c.trial_id.is_(None))
-            .order_by(enqueued_t.c.idx)
-        ).all()
-        return tuple(
-            Enqueued(
-                i,
-                load_json(c, f"queued configuration {i}", "config", dict),
-                load_json(u, f"queued configuration {i}", "user_attrs", dict),
-            )
-            for i, c, u in rows
-        )
+        rows = conn.execute(_enqueued_statement(), {"study_id": study_id}).all()
+        return _enqueued_records(rows)
 
     @staticmethod
     def _decisions(conn: Connection, study_id: int, start: int) -> tuple[DecisionRecord, ...]:
         """The study's decisions from index ``start`` on, in order."""
-        d = decisions_t.c
         with collector_paused():
             rows = _driver_rows(
-                conn,
-                "decisions",
-                lambda: (
-                    sa.select(
-                        d.idx,
-                        d.kind,
-                        d.trial_id,
-                        d.start,
-                        d.stop,
-                        d.optimizer,
-                        d.info,
-                        d.time,
-                        d.decision_key,
-                    )
-                    .where(d.study_id == sa.bindparam("study_id"), d.idx >= sa.bindparam("start"))
-                    .order_by(d.idx)
-                ),
-                study_id=study_id,
-                start=start,
+                conn, "decisions", _decisions_statement, study_id=study_id, start=start
             )
-            return tuple(
-                DecisionRecord(
-                    idx,
-                    kind,
-                    trial_id,
-                    begin,
-                    stop,
-                    optimizer,
-                    load_json(info, f"decision {idx}", "info", dict) if info != "{}" else {},
-                    when,
-                    key or "",
-                )
-                for idx, kind, trial_id, begin, stop, optimizer, info, when, key in rows
-            )
+            return _decision_records(rows)
 
     def close(self) -> None:
         self._finalizer()
