@@ -187,6 +187,24 @@ def _bound(
     return values if order is None else [values[n] for n in order]
 
 
+@contextmanager
+def _driver_errors(conn: Connection) -> Iterator[None]:
+    """Errors of the database driver, called directly under ``conn``, raised as SQLAlchemy's
+    (an ``OperationalError`` for a dropped connection, which :meth:`SQLStorage._retry` retries),
+    with the connection dropped when it is dead, as SQLAlchemy does for its own statements."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        driver = conn.connection.dbapi_connection if not conn.invalidated else None
+        dead = conn.dialect.is_disconnect(exc, driver, None)
+        if dead and not conn.invalidated:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            None, None, exc, dbapi.Error, connection_invalidated=dead, dialect=conn.dialect
+        ) from exc
+
+
 def _driver_rows(
     conn: Connection, name: str, build: Callable[[], Any], **params: Any
 ) -> Sequence[Any]:
@@ -196,35 +214,61 @@ def _driver_rows(
     seconds). On PostgreSQL the values travel in binary, which psycopg decodes faster than text.
     Only for columns whose driver values are already the record's types (numbers and text)."""
     compiled = _compiled(conn, name, build)
-    driver = conn.connection.dbapi_connection
-    assert driver is not None
-    cursor = driver.cursor(binary=True) if conn.dialect.name == "postgresql" else driver.cursor()
-    try:
-        cursor.execute(compiled[0], _bound(compiled, params))
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+    with _driver_errors(conn):
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        binary = conn.dialect.name == "postgresql"
+        cursor = driver.cursor(binary=True) if binary else driver.cursor()
+        try:
+            cursor.execute(compiled[0], _bound(compiled, params))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
 
-def _pipelined_rows(
+def _pipelined_snapshot(
     conn: Connection, reads: Sequence[tuple[str, Callable[[], Any], Mapping[str, Any]]]
 ) -> list[Sequence[Any]]:
     """PostgreSQL: the rows of each read ``(name, build, params)`` as in :func:`_driver_rows`,
-    all sent in one pipeline with the transaction's begin and commit: one round trip for the
-    lot. Ends ``conn``'s transaction (its commit is one of the pipeline's messages)."""
-    driver = conn.connection.dbapi_connection
-    assert driver is not None
-    cursors = [driver.cursor(binary=True) for _ in reads]
+    in one ``REPEATABLE READ`` transaction (one snapshot), its begin, reads and commit sent in
+    one pipeline: one round trip for the lot. ``conn`` is in autocommit mode."""
+    with _driver_errors(conn):
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        cursors = [driver.cursor(binary=True) for _ in reads]
+        try:
+            with driver.pipeline():
+                # the first statement of the pipeline: it opens the transaction
+                driver.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                for cursor, (name, build, params) in zip(cursors, reads, strict=True):
+                    compiled = _compiled(conn, name, build)
+                    cursor.execute(compiled[0], _bound(compiled, params))
+                driver.execute("COMMIT")
+            return [cursor.fetchall() for cursor in cursors]
+        except _dbapi_errors(conn):
+            _tidy_after_pipeline(driver)
+            raise
+        finally:
+            for cursor in cursors:
+                cursor.close()
+
+
+def _dbapi_errors(conn: Connection) -> type[BaseException]:
+    """The database driver's base error class."""
+    error: type[BaseException] = conn.dialect.loaded_dbapi.Error
+    return error
+
+
+def _tidy_after_pipeline(driver: Any) -> None:
+    """After a failed pipeline, on a connection still alive: end the transaction it left
+    aborted. Best effort: a dead connection is dropped by the caller."""
+    if driver.closed:
+        return
     try:
-        with driver.pipeline():
-            for cursor, (name, build, params) in zip(cursors, reads, strict=True):
-                compiled = _compiled(conn, name, build)
-                cursor.execute(compiled[0], _bound(compiled, params))
-            driver.commit()
-        return [cursor.fetchall() for cursor in cursors]
-    finally:
-        for cursor in cursors:
-            cursor.close()
+        if driver.info.transaction_status != 0:  # not idle: an aborted transaction is open
+            driver.execute("ROLLBACK")
+    except Exception:  # the connection died meanwhile: nothing left to tidy
+        return
 
 
 def _merge(
@@ -315,6 +359,18 @@ def _decision_records(rows: Sequence[Any]) -> tuple[DecisionRecord, ...]:
     )
 
 
+@dataclasses.dataclass
+class _Decider:
+    """What :meth:`SQLStorage.deciding` keeps for its thread: the connection its statements
+    use, the study whose lock it wants, and where that lock stands."""
+
+    conn: Connection
+    study_id: int
+    wait_ms: int
+    #: the driver connection (the session) that holds the lock; ``None``: not held
+    held_on: Any = None
+
+
 class SQLStorage:
     """Storage in a SQL database.
 
@@ -389,11 +445,12 @@ class SQLStorage:
             try:
                 # one connection kept per process: many workers on one server must fit in its
                 # max_connections (100 by default); a thread that needs a second one while the
-                # first is in use (the heartbeat) opens it and closes it after. The ping before
-                # each use lets a worker ride out a server restart (without it, 4 and 16
-                # processes gave the same reports/s within the noise of this machine)
+                # first is in use (the heartbeat) opens it and closes it after. No ping before
+                # each use (a sixth of a report's processor time in the client): a connection
+                # that a server restart closed fails its next statement before anything is
+                # written, SQLAlchemy drops it, and _retry runs the statement again on a new one
                 self._write = sa.create_engine(
-                    self._url, pool_pre_ping=True, pool_size=1, max_overflow=-1
+                    self._url, pool_pre_ping=False, pool_size=1, max_overflow=-1
                 )
             except (ImportError, sa.exc.ArgumentError) as exc:
                 raise ConfigurationError(
@@ -464,9 +521,15 @@ class SQLStorage:
                 delay = min(delay * 2, 2.0)
         raise error if error is not None else AssertionError("unreachable")
 
+    def _pinned_conn(self) -> Connection | None:
+        """The connection this thread holds while it decides (:meth:`deciding`); ``None``
+        outside such a block."""
+        decider: _Decider | None = getattr(self._pinned, "decider", None)
+        return None if decider is None else decider.conn
+
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        pinned: Connection | None = getattr(self._pinned, "conn", None)
+        pinned = self._pinned_conn()
         if pinned is None:
             with self._write.begin() as conn:
                 yield conn
@@ -485,7 +548,7 @@ class SQLStorage:
                 return list(conn.exec_driver_sql(statement, params).all())
             return list(conn.execute(statement).all())
 
-        pinned: Connection | None = getattr(self._pinned, "conn", None)
+        pinned = self._pinned_conn()
         if pinned is None:
             with self._write.connect() as conn:
                 return rows(conn.execution_options(isolation_level="AUTOCOMMIT"))
@@ -500,7 +563,7 @@ class SQLStorage:
 
     @contextmanager
     def _ro(self) -> Iterator[Connection]:
-        pinned: Connection | None = getattr(self._pinned, "conn", None)
+        pinned = self._pinned_conn()
         if pinned is None:
             with self._read.begin() as conn:
                 yield conn
@@ -514,49 +577,54 @@ class SQLStorage:
         """On PostgreSQL: hold the study's advisory lock (a session lock on the connection this
         thread keeps for the block), so that the study's other deciders wait while this one
         reads, decides and writes, instead of deciding at the same time and throwing all but
-        one decision away. A decider that waited :attr:`deciding_wait` seconds goes on without
-        the lock (its decision may then conflict, and is made again). The lock goes with the
-        connection: a process that dies holding it frees it. SQLite: a context that does
-        nothing (its writers take turns on the file already)."""
-        if self._sqlite or getattr(self._pinned, "conn", None) is not None:
+        one decision away. The lock is released by the statement that writes the decision, or
+        at the end of the block. A decider that waited
+        :attr:`deciding_wait` seconds goes on without the lock (its decision may then
+        conflict, and is made again). The lock goes with the connection: a process that dies
+        holding it frees it. SQLite: a context that does nothing (its writers take turns on the
+        file already)."""
+        if self._sqlite or getattr(self._pinned, "decider", None) is not None:
             yield
             return
         wait_ms = max(1, int(self.deciding_wait * 1000))
         with self._write.connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            held_on = None
-            try:
-                # one round trip: the wait's limit holds for this call's own transaction only
-                conn.exec_driver_sql(
-                    f"SELECT set_config('lock_timeout', '{wait_ms}', true); "
-                    f"SELECT pg_advisory_lock({_DECIDING_LOCK}, {int(study_id)})"
-                )
-                conn.commit()
-                held_on = conn.connection.dbapi_connection
-            except OperationalError:
-                # not granted in time, or the connection failed: decide without the lock
-                conn.rollback()
-            self._pinned.conn = conn
-            self._pinned.held = study_id if held_on is not None else None
+            decider = _Decider(conn, int(study_id), wait_ms)
+            self._take_lock(decider)
+            self._pinned.decider = decider
             try:
                 yield
             finally:
-                self._pinned.conn = None
-                # still held unless the decision's own statement released it
-                held = self._pinned.held == study_id
-                self._pinned.held = None
-                if held and held_on is not None and not conn.invalidated:
-                    self._release_deciding(conn, held_on, study_id)
+                self._pinned.decider = None
+                if decider.held_on is not None:
+                    self._release_deciding(decider)
 
     @staticmethod
-    def _release_deciding(conn: Connection, held_on: Any, study_id: int) -> None:
+    def _take_lock(decider: _Decider) -> None:
+        """Take the decider's study lock, waiting at most its ``wait_ms`` (one round trip); on
+        a wait past that, or a failed connection, the block goes on without it."""
+        conn = decider.conn
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            # the wait's limit holds for this call's own transaction only
+            conn.exec_driver_sql(
+                f"SELECT set_config('lock_timeout', '{decider.wait_ms}', true); "
+                f"SELECT pg_advisory_lock({_DECIDING_LOCK}, {decider.study_id})"
+            )
+            conn.commit()
+            decider.held_on = conn.connection.dbapi_connection
+        except OperationalError:
+            conn.rollback()
+
+    @staticmethod
+    def _release_deciding(decider: _Decider) -> None:
         """Unlock what :meth:`deciding` locked, on the session that holds it (a connection that
         was replaced after a failure lost its session, and the lock with it)."""
-        if conn.connection.dbapi_connection is not held_on:
+        conn = decider.conn
+        if conn.invalidated or conn.connection.dbapi_connection is not decider.held_on:
             return
         try:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_DECIDING_LOCK}, {int(study_id)})")
+            conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_DECIDING_LOCK}, {decider.study_id})")
             conn.commit()
         except OperationalError:  # the session is gone, and its lock with it
             conn.rollback()
@@ -936,7 +1004,10 @@ class SQLStorage:
             raise ValueError("a start decision needs a config")
         config = _dumps(decision.config) if start_kind else None
         # this thread holds the study's decision lock: the decision's statement releases it
-        release = getattr(self._pinned, "held", None) == study_id
+        decider: _Decider | None = getattr(self._pinned, "decider", None)
+        release = (
+            decider is not None and decider.held_on is not None and decider.study_id == study_id
+        )
         try:
             [(code, trial_id, start, number, *_)] = self._one_statement(
                 _DECIDE_AND_RELEASE_CALL if release else _DECIDE_CALL,
@@ -957,7 +1028,8 @@ class SQLStorage:
         except IntegrityError as exc:  # a trial's number taken by the general path meanwhile
             raise DecisionConflict(f"decision {index} of study {study_id} is taken") from exc
         if release:
-            self._pinned.held = None
+            assert decider is not None
+            decider.held_on = None
         if code == "check":
             return None
         if code == "conflict":
@@ -1612,8 +1684,8 @@ class SQLStorage:
             reads.append(
                 ("decisions", _decisions_statement, {"study_id": study_id, "start": first})
             )
-        with self._ro() as conn, collector_paused():
-            results = _pipelined_rows(conn, reads)
+        with collector_paused():
+            results = self._snapshot_rows(study_id, reads)
         head, trial_rows, obs_rows, queue_rows = results[:4]
         if not head:
             raise KeyError(f"no study with study_id={study_id}")
@@ -1634,6 +1706,22 @@ class SQLStorage:
         if merged is None:  # numbering not as expected (cannot happen): read it all
             return None
         return History(direction, merged, n_dec, decs, version, _enqueued_records(queue_rows))
+
+    def _snapshot_rows(
+        self, study_id: int, reads: Sequence[tuple[str, Callable[[], Any], Mapping[str, Any]]]
+    ) -> list[Sequence[Any]]:
+        """The rows of ``reads`` in one snapshot and one round trip (:func:`_pipelined_snapshot`),
+        on the connection of this thread's :meth:`deciding` block if it is in one."""
+        pinned = self._pinned_conn()
+        with self._write.connect() if pinned is None else contextlib.nullcontext(pinned) as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                out = _pipelined_snapshot(conn, reads)
+            except BaseException:
+                conn.rollback()  # SQLAlchemy's own transaction: the server's is over already
+                raise
+            conn.commit()
+            return out
 
     def _changed_statements(
         self, study_id: int, after: int | None
