@@ -205,6 +205,23 @@ def _driver_errors(conn: Connection) -> Iterator[None]:
         ) from exc
 
 
+def _cursor_events(conn: Connection, cursor: Any, text: str, params: Any) -> Any:
+    """SQLAlchemy's cursor events around a statement that goes straight to the driver, so that
+    listeners (query logging, tracing, the fault suite's lost answers) see every statement:
+    a context manager firing ``before_cursor_execute`` and ``after_cursor_execute``."""
+    dispatch = conn.dispatch
+
+    @contextmanager
+    def around() -> Iterator[None]:
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(conn, cursor, text, params, None, False)
+        yield
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(conn, cursor, text, params, None, False)
+
+    return around()
+
+
 def _driver_rows(
     conn: Connection, name: str, build: Callable[[], Any], **params: Any
 ) -> Sequence[Any]:
@@ -220,7 +237,9 @@ def _driver_rows(
         binary = conn.dialect.name == "postgresql"
         cursor = driver.cursor(binary=True) if binary else driver.cursor()
         try:
-            cursor.execute(compiled[0], _bound(compiled, params))
+            bound = _bound(compiled, params)
+            with _cursor_events(conn, cursor, compiled[0], bound):
+                cursor.execute(compiled[0], bound)
             return cursor.fetchall()
         finally:
             cursor.close()
@@ -242,7 +261,9 @@ def _pipelined_snapshot(
                 driver.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 for cursor, (name, build, params) in zip(cursors, reads, strict=True):
                     compiled = _compiled(conn, name, build)
-                    cursor.execute(compiled[0], _bound(compiled, params))
+                    bound = _bound(compiled, params)
+                    with _cursor_events(conn, cursor, compiled[0], bound):
+                        cursor.execute(compiled[0], bound)
                 driver.execute("COMMIT")
             return [cursor.fetchall() for cursor in cursors]
         except _dbapi_errors(conn):
@@ -543,9 +564,10 @@ class SQLStorage:
         statement) run on PostgreSQL as its own transaction: one round trip, no BEGIN or COMMIT
         of the client's (one statement sees one snapshot)."""
 
+        if isinstance(statement, str):
+            return self._driver_statement(statement, params)
+
         def rows(conn: Connection) -> list[Any]:
-            if isinstance(statement, str):
-                return list(conn.exec_driver_sql(statement, params).all())
             return list(conn.execute(statement).all())
 
         pinned = self._pinned_conn()
@@ -560,6 +582,27 @@ class SQLStorage:
             raise
         pinned.commit()
         return out
+
+    def _driver_statement(
+        self, text: str, params: Any = None, *, binary: bool = False
+    ) -> list[Any]:
+        """The rows of SQL ``text`` (``%s`` parameters) run on PostgreSQL as its own transaction
+        straight through the driver, as plain tuples: SQLAlchemy only lends the connection (its
+        execution layer costs more processor time than the driver's own work for a report)."""
+        pinned = self._pinned_conn()
+        lent = self._write.connect() if pinned is None else contextlib.nullcontext(pinned)
+        with lent as conn, _driver_errors(conn):
+            driver: Any = conn.connection.dbapi_connection
+            inside = driver.autocommit
+            driver.autocommit = True  # no round trip: the connection is idle
+            try:
+                with driver.cursor(binary=binary) as cursor:
+                    with _cursor_events(conn, cursor, text, params):
+                        cursor.execute(text, params)
+                    return list(cursor.fetchall()) if cursor.description is not None else []
+            finally:
+                if not inside and not driver.closed:
+                    driver.autocommit = False
 
     @contextmanager
     def _ro(self) -> Iterator[Connection]:
@@ -1595,15 +1638,27 @@ class SQLStorage:
             raise trial_row_problem(row)
         return record
 
+    def _trial_statement(self) -> str:
+        """PostgreSQL: the SQL of a trial's row joined with its curve (parameter
+        ``trial_id``), compiled once per process."""
+        key = ("postgresql", "trial")
+        compiled = _COMPILED.get(key)
+        if compiled is None:
+            statement = (
+                sa.select(*self._trial_columns(), *self._observation_columns())
+                .select_from(trials.outerjoin(observations))
+                .where(trials.c.trial_id == sa.bindparam("trial_id"))
+                .order_by(observations.c.fidelity)
+            )
+            compiled = (str(statement.compile(dialect=self._write.dialect)), None, {})
+            _COMPILED[key] = compiled
+        return compiled[0]
+
     def trial(self, trial_id: int) -> TrialRecord:
         def one_statement() -> TrialRecord:
             # the row and its curve in one statement (one snapshot, one round trip)
-            rows = self._one_statement(
-                sa.select(*self._trial_columns(), *self._observation_columns())
-                .select_from(trials.outerjoin(observations))
-                .where(trials.c.trial_id == trial_id)
-                .order_by(observations.c.fidelity)
-            )
+            text = self._trial_statement()
+            rows = self._driver_statement(text, {"trial_id": trial_id}, binary=True)
             if not rows:
                 raise KeyError(f"no trial with trial_id={trial_id}")
             n = len(self._trial_columns())
