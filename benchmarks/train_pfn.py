@@ -12,7 +12,7 @@ optimizer, step, tasks seen, the validation history and the generators' states) 
 ``--dir/checkpoint.pt`` every ``--save-every`` seconds and at the end; run the same command again
 and it continues from there. Every ``--val-every`` steps the model is scored on a fixed
 validation set (``--val-batches`` batches drawn with the seed ``-1 - seed``, never trained on);
-``--dir/log.jsonl`` gets one line per validation, ``--dir/best.pt`` the weights with the lowest
+(drawn with ifbo's own ``get_batch``); ``--dir/log.jsonl`` gets one line per validation, ``--dir/best.pt`` the weights with the lowest
 validation loss so far (the format that the ``pfn`` surrogate loads; copy it to
 ``src/hyperrace/optimizers/_parts/surrogate/data/pfn.pt`` to ship it).
 
@@ -29,6 +29,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -36,6 +37,9 @@ from typing import Any
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pfn_prior  # noqa: E402  (benchmarks/pfn_prior.py)
 
 from hyperrace.optimizers._parts.surrogate import pfn_net
 from hyperrace.optimizers._parts.surrogate.pfn_net import Bars, NetConfig, PFNNet
@@ -45,7 +49,9 @@ def _seed(seed: int, i: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{i}".encode()).digest()[:4], "little")
 
 
-def draw(seed: int, i: int, batch: int, seq: int, features: int, max_ids: int) -> dict[str, Any]:
+def draw(
+    seed: int, i: int, batch: int, seq: int, features: int, max_ids: int, prior: str = "fast"
+) -> dict[str, Any]:
     """Batch ``i``: tensors of context and query tokens, values, and the used-columns mask.
 
     Its tasks have ``seq``, ``seq / 2`` or ``seq / 4`` points (one of the three at random), and
@@ -61,13 +67,16 @@ def draw(seed: int, i: int, batch: int, seq: int, features: int, max_ids: int) -
     # context size: uniform in [0, seq - 1] (at least one query)
     n_ctx = int(rng.integers(0, seq))
     k = int(rng.integers(1, features + 1))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        b = ftpfn_prior.get_batch(
-            batch, seq, 2 + features, n_ctx, device="cpu", hyperparameters={"hp_dim": k}
-        )
-    x = b.x.transpose(0, 1).contiguous()  # (batch, seq, 2 + k)
-    y = b.y.transpose(0, 1).contiguous()
+    if prior == "fast":
+        x, y = pfn_prior.get_batch(batch, seq, n_ctx, k)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            b = ftpfn_prior.get_batch(
+                batch, seq, 2 + features, n_ctx, device="cpu", hyperparameters={"hp_dim": k}
+            )
+        x = b.x.transpose(0, 1).contiguous()  # (batch, seq, 2 + k)
+        y = b.y.transpose(0, 1).contiguous()
     # curve ids: the prior numbers curves by their position; map them to a random subset of
     # 1..max_ids (0 stays 0: a query's curve that has no context point)
     ids = x[..., 0].long()
@@ -124,6 +133,12 @@ def main() -> None:
     p.add_argument("--val-batches", type=int, default=8)
     p.add_argument("--save-every", type=float, default=300.0, help="seconds between checkpoints")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--prior",
+        choices=["fast", "ifbo"],
+        default="fast",
+        help="fast: benchmarks/pfn_prior.py (the same law, vectorised); ifbo: ifbo's get_batch",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +165,7 @@ def main() -> None:
     print(f"{n} parameters; {config}", flush=True)
 
     val = [
-        draw(-1 - args.seed, j, args.batch, args.seq, config.features, config.max_ids)
+        draw(-1 - args.seed, j, args.batch, args.seq, config.features, config.max_ids, "ifbo")
         for j in range(args.val_batches)
     ]
 
@@ -167,7 +182,7 @@ def main() -> None:
             "tasks": tasks,
             "seconds": round(spent),
             "val_loss": history[-1]["val"] if history else None,
-            "prior": "ifbo.priors.ftpfn_prior 0.4.1",
+            "prior": f"ifbo 0.4.1 ftpfn_prior ({args.prior})",
             "batch": args.batch,
             "seq": args.seq,
             "lr": args.lr,
@@ -196,7 +211,9 @@ def main() -> None:
     window: list[float] = []
     while args.stop == 0 or step < args.stop:
         t0 = time.time()
-        b = draw(args.seed, step, args.batch, args.seq, config.features, config.max_ids)
+        b = draw(
+            args.seed, step, args.batch, args.seq, config.features, config.max_ids, args.prior
+        )
         t1 = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
