@@ -41,17 +41,24 @@ def _families(
 
 
 def _curves(
-    x: np.ndarray, y0: float, yinf: np.ndarray, w: np.ndarray, alpha: np.ndarray,
-    xsat: np.ndarray, prec: np.ndarray, rpsat: np.ndarray, sigma: np.ndarray,
+    x: np.ndarray,
+    y0: float,
+    yinf: np.ndarray,
+    w: np.ndarray,
+    alpha: np.ndarray,
+    xsat: np.ndarray,
+    prec: np.ndarray,
+    rpsat: np.ndarray,
+    sigma: np.ndarray,
 ) -> np.ndarray:
     """Noisy values at ``x`` (m,) of curves whose per-point parameters are given: ``yinf``,
     ``sigma`` (m,); ``w``, ``alpha``, ``xsat``, ``prec``, ``rpsat`` (m, 4)."""
-    A, X, P, R = alpha.T, xsat.T, prec.T, rpsat.T
-    broken = np.where(x[None, :] < X, x[None, :], R * (x[None, :] - X) + X)
+    a_, x_, p_, r_ = alpha.T, xsat.T, prec.T, rpsat.T
+    broken = np.where(x[None, :] < x_, x[None, :], r_ * (x[None, :] - x_) + x_)
     e1 = np.full((4, len(x)), _EPS)
-    f = _families(broken, y0, yinf, P, X, A)
-    g1 = _families(e1, y0, yinf, P, X, A)
-    g2 = _families(2 * e1, y0, yinf, P, X, A)
+    f = _families(broken, y0, yinf, p_, x_, a_)
+    g1 = _families(e1, y0, yinf, p_, x_, a_)
+    g2 = _families(2 * e1, y0, yinf, p_, x_, a_)
     y = np.zeros(len(x))
     with np.errstate(all="ignore"):
         for k in range(4):
@@ -88,8 +95,14 @@ def _parameters(prior: Any, configs: np.ndarray) -> dict[str, Any]:
     rpsat = np.stack([1.0 - rng.exponential(scale=1) for _ in range(4)]).T
     sigma = np.exp(rng.normal(loc=-5, scale=1))
     return {
-        "y0": y0, "yinf": yinf, "w": w, "alpha": alpha, "xsat": xsat, "prec": prec,
-        "rpsat": rpsat, "sigma": sigma,
+        "y0": y0,
+        "yinf": yinf,
+        "w": w,
+        "alpha": alpha,
+        "xsat": xsat,
+        "prec": prec,
+        "rpsat": rpsat,
+        "sigma": sigma,
     }
 
 
@@ -127,8 +140,14 @@ def _task(prior: Any, seq: int, n_ctx: int, k: int) -> tuple[np.ndarray, np.ndar
         level[order[starts[cid] + c : starts[cid] + e]] = picks
     t = level / n_levels
     y = _curves(
-        t, par["y0"], par["yinf"][ordering], par["w"][ordering], par["alpha"][ordering],
-        par["xsat"][ordering], par["prec"][ordering], par["rpsat"][ordering],
+        t,
+        par["y0"],
+        par["yinf"][ordering],
+        par["w"][ordering],
+        par["alpha"][ordering],
+        par["xsat"][ordering],
+        par["prec"][ordering],
+        par["rpsat"][ordering],
         par["sigma"][ordering],
     )
     pos = np.arange(seq)

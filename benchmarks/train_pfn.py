@@ -11,10 +11,11 @@ seeded from ``(--seed, i)``, whatever happened before, and the run writes a chec
 optimizer, step, tasks seen, the validation history and the generators' states) to
 ``--dir/checkpoint.pt`` every ``--save-every`` seconds and at the end; run the same command again
 and it continues from there. Every ``--val-every`` steps the model is scored on a fixed
-validation set (``--val-batches`` batches drawn with the seed ``-1 - seed``, never trained on);
-(drawn with ifbo's own ``get_batch``); ``--dir/log.jsonl`` gets one line per validation, ``--dir/best.pt`` the weights with the lowest
-validation loss so far (the format that the ``pfn`` surrogate loads; copy it to
-``src/hyperrace/optimizers/_parts/surrogate/data/pfn.pt`` to ship it).
+validation set (``--val-batches`` batches drawn with the seed ``-1 - seed`` by ifbo's own
+``get_batch``, never trained on); ``--dir/log.jsonl`` gets one line per validation,
+``--dir/best.pt`` the weights with the lowest validation loss so far (the format that the
+``pfn`` surrogate loads; copy it to ``src/hyperrace/optimizers/_parts/surrogate/weights/pfn.pt``
+to ship it).
 
     nohup nice -n 19 .venv/bin/python benchmarks/train_pfn.py --dir /work/pfn-train &
 
@@ -39,7 +40,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import pfn_prior  # noqa: E402  (benchmarks/pfn_prior.py)
+import pfn_prior  # benchmarks/pfn_prior.py
 
 from hyperrace.optimizers._parts.surrogate import pfn_net
 from hyperrace.optimizers._parts.surrogate.pfn_net import Bars, NetConfig, PFNNet
@@ -211,9 +212,7 @@ def main() -> None:
     window: list[float] = []
     while args.stop == 0 or step < args.stop:
         t0 = time.time()
-        b = draw(
-            args.seed, step, args.batch, args.seq, config.features, config.max_ids, args.prior
-        )
+        b = draw(args.seed, step, args.batch, args.seq, config.features, config.max_ids, args.prior)
         t1 = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
-from torch.nn import functional as F
+from torch.nn import functional
 
 __all__ = ["Bars", "NetConfig", "PFNNet", "tokens"]
 
@@ -96,9 +96,10 @@ class _Layer(nn.Module):
         k = k[:, :n_ctx].reshape(b, n_ctx, self.heads, d).transpose(1, 2)
         v = v[:, :n_ctx].reshape(b, n_ctx, self.heads, d).transpose(1, 2)
         mask = None if pad is None else (~pad)[:, None, None, :]
-        a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        a = functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         h = h + self.out(a.transpose(1, 2).reshape(b, s, w))
-        return h + self.mlp(self.norm2(h))
+        out: torch.Tensor = h + self.mlp(self.norm2(h))
+        return out
 
 
 class PFNNet(nn.Module):
@@ -131,7 +132,8 @@ class PFNNet(nn.Module):
         t = (tok[..., 1:2] - 0.5) * _CENTRE
         u = used[:, None, :].expand(-1, tok.shape[1], -1)
         x = (tok[..., 2:] - 0.5) * _CENTRE * u
-        return self.id_embed(ids) + self.t_enc(t) + self.x_enc(torch.cat([x, u], dim=-1))
+        out: torch.Tensor = self.id_embed(ids) + self.t_enc(t) + self.x_enc(torch.cat([x, u], -1))
+        return out
 
     def forward(
         self,
@@ -234,7 +236,7 @@ class Bars:
     def prob_above(self, p: Array, threshold: Array) -> Array:
         """P(y >= threshold) per row (threshold (m,) or scalar)."""
         thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (p.shape[0],))
-        lo, hi = self.borders[:-1], self.borders[1:]
+        hi = self.borders[1:]
         frac = np.clip((hi[None, :] - thr[:, None]) / self.widths[None, :], 0.0, 1.0)
         out: Array = np.clip((p * frac).sum(axis=1), 0.0, 1.0)
         return out
