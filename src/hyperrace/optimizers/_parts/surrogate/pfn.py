@@ -43,7 +43,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -156,6 +156,7 @@ class _Context:
     x: Array  # configuration columns (n, k)
     y: Array
     trial_id: dict[int, int]  # trial index -> curve id
+    memo: dict[str, Any] = field(default_factory=dict)  # what the network computed once
 
 
 class _Model:
@@ -208,11 +209,14 @@ class _OwnNet:
         from hyperrace._imports import torch_one_thread
         from hyperrace.optimizers._parts.surrogate import pfn_net
 
-        c, used = pfn_net.tokens(ctx.ids, ctx.t, ctx.x, self.features)
-        q, _ = pfn_net.tokens(ids, t, x, self.features)
-        cy = torch.from_numpy(ctx.y.astype(np.float32))[None]
+        q, used = pfn_net.tokens(ids, t, x, self.features)
         with _lock, torch_one_thread(), torch.no_grad():
-            logits = self.net(c, cy, q, used)[0]
+            kv = ctx.memo.get("kv")
+            if kv is None:  # the context's keys and values, once per model
+                c, _ = pfn_net.tokens(ctx.ids, ctx.t, ctx.x, self.features)
+                cy = torch.from_numpy(ctx.y.astype(np.float32))[None]
+                kv = ctx.memo["kv"] = self.net.context(c, cy, used)
+            logits = self.net.queries(kv, q, used)[0]
         return self.bars.probs(logits)
 
 
@@ -256,7 +260,7 @@ class _IfboNet:
 
         k = ctx.x.shape[1]
         if k == 0:  # no hyperparameter: one constant column (ifbo's encoder needs one)
-            ctx = _Context(ctx.ids, ctx.t, np.full((len(ctx.y), 1), 0.5), ctx.y, ctx.trial_id)
+            ctx = _Context(ctx.ids, ctx.t, np.full((len(ctx.y), 1), 0.5), ctx.y, ctx.trial_id, {})
             x, k = np.full((len(ids), 1), 0.5), 1
         ctx_tok = np.column_stack([ctx.ids, ctx.t, ctx.x]) if len(ctx.y) else np.zeros((0, 2 + k))
         qry_tok = np.column_stack([ids, t, x])

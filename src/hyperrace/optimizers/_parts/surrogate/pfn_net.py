@@ -96,10 +96,34 @@ class _Layer(nn.Module):
         k = k[:, :n_ctx].reshape(b, n_ctx, self.heads, d).transpose(1, 2)
         v = v[:, :n_ctx].reshape(b, n_ctx, self.heads, d).transpose(1, 2)
         mask = None if pad is None else (~pad)[:, None, None, :]
+        return self._rest(h, q, k, v, mask)
+
+    def _rest(
+        self, h: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any
+    ) -> torch.Tensor:
+        b, s, w = h.shape
         a = functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         h = h + self.out(a.transpose(1, 2).reshape(b, s, w))
         out: torch.Tensor = h + self.mlp(self.norm2(h))
         return out
+
+    def context(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The layer on context tokens alone (no padding): their new states, and their keys
+        and values (batch, heads, n, width / heads) for the queries."""
+        b, s, w = h.shape
+        d = w // self.heads
+        q, k, v = (
+            z.view(b, s, self.heads, d).transpose(1, 2)
+            for z in self.qkv(self.norm1(h)).split(w, dim=-1)
+        )
+        return self._rest(h, q, k, v, None), k, v
+
+    def query(self, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The layer on query tokens ``h`` given the context's keys and values."""
+        b, s, w = h.shape
+        d = w // self.heads
+        q = functional.linear(self.norm1(h), self.qkv.weight[:w], self.qkv.bias[:w])
+        return self._rest(h, q.view(b, s, self.heads, d).transpose(1, 2), k, v, None)
 
 
 class PFNNet(nn.Module):
@@ -158,6 +182,31 @@ class PFNNet(nn.Module):
         for layer in self.layers:
             h = layer(h, n_ctx, full)
         out: torch.Tensor = self.head(self.norm(h[:, n_ctx:]))
+        return out
+
+    def context(
+        self, ctx: torch.Tensor, ctx_y: torch.Tensor, used: torch.Tensor
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Each layer's keys and values of the context (and the memory token): what
+        :meth:`queries` needs, computed once for any number of query batches."""
+        b = ctx.shape[0]
+        hc = self._embed(ctx, used) + self.y_enc((ctx_y[..., None] - 0.5) * _CENTRE)
+        h = torch.cat([self.memory.expand(b, 1, -1), hc], dim=1)
+        kv = []
+        for layer in self.layers:
+            h, k, v = layer.context(h)
+            kv.append((k, v))
+        return kv
+
+    def queries(
+        self, kv: list[tuple[torch.Tensor, torch.Tensor]], qry: torch.Tensor, used: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits (batch, m, bins) of ``qry`` given :meth:`context`'s keys and values: the same
+        as :meth:`forward` (up to rounding)."""
+        h = self._embed(qry, used)
+        for layer, (k, v) in zip(self.layers, kv, strict=True):
+            h = layer.query(h, k, v)
+        out: torch.Tensor = self.head(self.norm(h))
         return out
 
 
