@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -193,7 +193,7 @@ class PFNNet(nn.Module):
         hc = self._embed(ctx, used) + self.y_enc((ctx_y[..., None] - 0.5) * _CENTRE)
         h = torch.cat([self.memory.expand(b, 1, -1), hc], dim=1)
         kv = []
-        for layer in self.layers:
+        for layer in cast(list[_Layer], list(self.layers)):
             h, k, v = layer.context(h)
             kv.append((k, v))
         return kv
@@ -204,7 +204,7 @@ class PFNNet(nn.Module):
         """Logits (batch, m, bins) of ``qry`` given :meth:`context`'s keys and values: the same
         as :meth:`forward` (up to rounding)."""
         h = self._embed(qry, used)
-        for layer, (k, v) in zip(self.layers, kv, strict=True):
+        for layer, (k, v) in zip(cast(list[_Layer], list(self.layers)), kv, strict=True):
             h = layer.query(h, k, v)
         out: torch.Tensor = self.head(self.norm(h))
         return out
