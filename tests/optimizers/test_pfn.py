@@ -27,6 +27,7 @@ from hyperrace.optimizers._parts.surrogate.base import Queries
 from hyperrace.testing.conformance import spaces
 from hyperrace.testing.history import drive
 from hyperrace.testing.objectives import curve_value
+from hyperrace.trial import Observation, TrialRecord, TrialStatus
 
 torch = pytest.importorskip("torch")
 pfn_net = pytest.importorskip("hyperrace.optimizers._parts.surrogate.pfn_net")
@@ -68,7 +69,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _reference_case() -> tuple[CurveData, Queries]:
-    data = _data(_history(steps=25, seed=7))
+    data = _data(_partial())
     return data, _queries(data)
 
 
@@ -97,10 +98,26 @@ def test_the_shipped_weights_predict_as_stored() -> None:
     assert np.all(np.array(got["std"]) > 0)
 
 
+def _partial(n: int = 25, seed: int = 7) -> History:
+    """``n`` trials of ``curve_value`` observed up to 2 to 6 epochs each."""
+    rng = np.random.default_rng(seed)
+    trials = []
+    seq = 0
+    for i in range(n):
+        config = SPACE.sample(rng)
+        config.pop("epochs", None)
+        obs = []
+        for e in range(1, int(rng.integers(2, 7)) + 1):
+            seq += 1
+            obs.append(Observation(float(e), curve_value(config, e), seq=seq))
+        trials.append(TrialRecord(i + 1, i, config, TrialStatus.PAUSED, tuple(obs)))
+    return History("minimize", tuple(trials))
+
+
 def test_the_shipped_model_learned_that_curves_go_down_from_where_they_are() -> None:
     """Not a check of quality, of having learned at all: a curve's prediction one step ahead is
     near its last report, and a configuration with no report is less certain."""
-    data = _data(_history(steps=25, seed=7))
+    data = _data(_partial())
     model = pfn.PFN().model(data, 1.0, 9.0, 20)
     assert model is not None
     rows = [i for i, c in enumerate(data.curves) if 0 < len(c) < 9]
