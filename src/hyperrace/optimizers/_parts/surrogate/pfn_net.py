@@ -18,7 +18,7 @@ Tokens. A point is ``(id, t, x, y)``:
   unused);
 * ``y``: the value, higher is better, in [0, 1]; context points only.
 
-A token's embedding is ``E_id[id] + W_t t' + W_x [x' * used, used] (+ W_y y' for context)``,
+A token's embedding is ``E_id[id] + W_t t' + W_x [x' * used, used] + W_c c (+ W_y y' for context)``,
 with ``t' = (t - 0.5) * sqrt(12)`` (and the same centring for ``x`` and ``y``). A learned memory
 token is always in the context, so an empty context is valid.
 
@@ -26,6 +26,12 @@ Attention. Every layer (pre-norm: ``h + attn(norm(h))``, ``h + mlp(norm(h))``) l
 (context and query) attend to the context tokens and the memory token only: the context is one
 set (no order, no position), and each query is predicted from the context alone, independently
 of the other queries of the batch, so queries can be batched in any grouping.
+
+Curve features. Every token also gets its curve's summary from the context (:func:`curve_table`:
+whether the curve has context points, the steps and values of its last two, their number), so
+that a model trained briefly on a CPU reads where a curve stands at once, instead of learning to
+match its points through 1000 random id embeddings (ifBO's FT-PFN relies on the embeddings
+alone).
 
 Output. Logits over the ``bins`` bars of a bar distribution (:class:`Bars`): a piecewise-constant
 density on [0, 1], from which the mean, the quantiles, P(y >= threshold) and the expected
@@ -86,44 +92,79 @@ class _Layer(nn.Module):
         self.norm2 = nn.LayerNorm(width)
         self.mlp = nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
 
-    def forward(self, h: torch.Tensor, n_ctx: int, pad: torch.Tensor | None) -> torch.Tensor:
-        """``h``: (batch, n_ctx + m, width), the context first; every token attends to the first
-        ``n_ctx``; ``pad`` (batch, n_ctx), True where a context slot is padding (ignored)."""
-        b, s, w = h.shape
-        q, k, v = self.qkv(self.norm1(h)).split(w, dim=-1)
-        d = w // self.heads
-        q = q.view(b, s, self.heads, d).transpose(1, 2)
-        k = k[:, :n_ctx].reshape(b, n_ctx, self.heads, d).transpose(1, 2)
-        v = v[:, :n_ctx].reshape(b, n_ctx, self.heads, d).transpose(1, 2)
-        mask = None if pad is None else (~pad)[:, None, None, :]
-        return self._rest(h, q, k, v, mask)
+    def _split(self, z: torch.Tensor) -> torch.Tensor:
+        b, s, w = z.shape
+        return z.view(b, s, self.heads, w // self.heads).transpose(1, 2)
 
     def _rest(
-        self, h: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: Any
+        self, h: torch.Tensor, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> torch.Tensor:
         b, s, w = h.shape
-        a = functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        a = functional.scaled_dot_product_attention(q, k, v)
         h = h + self.out(a.transpose(1, 2).reshape(b, s, w))
         out: torch.Tensor = h + self.mlp(self.norm2(h))
         return out
 
+    def forward(self, h: torch.Tensor, n_ctx: int) -> torch.Tensor:
+        """``h``: (batch, n_ctx + m, width), the context first; every token attends to the first
+        ``n_ctx``."""
+        w = h.shape[2]
+        q, k, v = self.qkv(self.norm1(h)).split(w, dim=-1)
+        return self._rest(h, self._split(q), self._split(k[:, :n_ctx]), self._split(v[:, :n_ctx]))
+
     def context(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The layer on context tokens alone (no padding): their new states, and their keys
-        and values (batch, heads, n, width / heads) for the queries."""
-        b, s, w = h.shape
-        d = w // self.heads
-        q, k, v = (
-            z.view(b, s, self.heads, d).transpose(1, 2)
-            for z in self.qkv(self.norm1(h)).split(w, dim=-1)
-        )
-        return self._rest(h, q, k, v, None), k, v
+        """The layer on context tokens alone: their new states, and their keys and values
+        (batch, heads, n, width / heads) for the queries."""
+        q, k, v = (self._split(z) for z in self.qkv(self.norm1(h)).split(h.shape[2], dim=-1))
+        return self._rest(h, q, k, v), k, v
 
     def query(self, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The layer on query tokens ``h`` given the context's keys and values."""
-        b, s, w = h.shape
-        d = w // self.heads
+        w = h.shape[2]
         q = functional.linear(self.norm1(h), self.qkv.weight[:w], self.qkv.bias[:w])
-        return self._rest(h, q.view(b, s, self.heads, d).transpose(1, 2), k, v, None)
+        return self._rest(h, self._split(q), k, v)
+
+
+#: Per-curve features a token gets: whether its curve has context points, and of its last two
+#: (by step; the last one twice when it has one): t, y, t, y; and the number of them over 50.
+CURVE_FEATURES = 6
+
+
+def curve_table(ctx: torch.Tensor, ctx_y: torch.Tensor, max_ids: int) -> torch.Tensor:
+    """Per batch item and curve id, the features of its context points: (batch, max_ids + 1,
+    CURVE_FEATURES) (zeros for an id without context points, and for id 0)."""
+    b, n = ctx.shape[:2]
+    table = torch.zeros(b, max_ids + 1, CURVE_FEATURES)
+    if n == 0:
+        return table
+    ids = ctx[..., 0].long()
+    t = ctx[..., 1]
+    order = torch.argsort(ids.double() * 4 + t.double(), dim=1, stable=True)
+    sid = torch.gather(ids, 1, order)
+    st = torch.gather(t, 1, order)
+    sy = torch.gather(ctx_y, 1, order)
+    last = torch.ones_like(sid, dtype=torch.bool)
+    last[:, :-1] = sid[:, 1:] != sid[:, :-1]
+    first = torch.ones_like(sid, dtype=torch.bool)
+    first[:, 1:] = sid[:, 1:] != sid[:, :-1]
+    prev = torch.arange(n).expand(b, n) - (~first).long()  # the point before, within the curve
+    pt = torch.gather(st, 1, prev)
+    py = torch.gather(sy, 1, prev)
+    count = torch.zeros(b, max_ids + 1).scatter_add_(1, sid, torch.ones(b, n))
+    rows = (
+        torch.stack([torch.ones(b, n), st, sy, pt, py, torch.zeros(b, n)], dim=-1) * last[..., None]
+    )
+    index = torch.where(last, sid, torch.zeros_like(sid))  # others written to id 0, then cleared
+    table.scatter_(1, index[..., None].expand(-1, -1, CURVE_FEATURES), rows)
+    table[:, 0] = 0.0
+    table[..., 5] = count / 50.0
+    table[:, 0, 5] = 0.0
+    return table
+
+
+def _curve_features(table: torch.Tensor, tok: torch.Tensor) -> torch.Tensor:
+    ids = tok[..., 0].long().clamp(0, table.shape[1] - 1)
+    return torch.gather(table, 1, ids[..., None].expand(-1, -1, table.shape[2]))
 
 
 class PFNNet(nn.Module):
@@ -139,6 +180,7 @@ class PFNNet(nn.Module):
         self.t_enc = nn.Linear(1, w)
         self.x_enc = nn.Linear(2 * config.features, w)
         self.y_enc = nn.Linear(1, w)
+        self.curve_enc = nn.Linear(CURVE_FEATURES, w)
         self.memory = nn.Parameter(torch.zeros(1, 1, w))
         self.layers = nn.ModuleList(
             _Layer(w, config.heads, config.hidden) for _ in range(config.layers)
@@ -150,60 +192,65 @@ class PFNNet(nn.Module):
         nn.init.normal_(self.id_embed.weight, std=0.02)
         nn.init.normal_(self.memory, std=0.02)
 
-    def _embed(self, tok: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
-        """``tok``: (batch, n, 2 + features) = [id, t, x]; ``used``: (batch, features) 0/1."""
+    def _embed(self, tok: torch.Tensor, used: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+        """``tok``: (batch, n, 2 + features) = [id, t, x]; ``used``: (batch, features) 0/1;
+        ``table``: :func:`curve_table` of the context."""
         ids = tok[..., 0].long()
         t = (tok[..., 1:2] - 0.5) * _CENTRE
         u = used[:, None, :].expand(-1, tok.shape[1], -1)
         x = (tok[..., 2:] - 0.5) * _CENTRE * u
-        out: torch.Tensor = self.id_embed(ids) + self.t_enc(t) + self.x_enc(torch.cat([x, u], -1))
+        c = _curve_features(table, tok)
+        c = torch.cat([c[..., :1], (c[..., 1:5] - 0.5) * _CENTRE * c[..., :1], c[..., 5:]], -1)
+        out: torch.Tensor = (
+            self.id_embed(ids)
+            + self.t_enc(t)
+            + self.x_enc(torch.cat([x, u], -1))
+            + self.curve_enc(c)
+        )
         return out
 
     def forward(
-        self,
-        ctx: torch.Tensor,
-        ctx_y: torch.Tensor,
-        qry: torch.Tensor,
-        used: torch.Tensor,
-        pad: torch.Tensor | None = None,
+        self, ctx: torch.Tensor, ctx_y: torch.Tensor, qry: torch.Tensor, used: torch.Tensor
     ) -> torch.Tensor:
         """Logits (batch, m, bins) of the queries ``qry`` (batch, m, 2 + features) given the
         context ``ctx`` (batch, n, 2 + features) with values ``ctx_y`` (batch, n); ``used``
-        (batch, features) marks the configuration columns in use; ``pad`` (batch, n), True
-        where a context slot is padding."""
+        (batch, features) marks the configuration columns in use."""
         b = ctx.shape[0]
-        hc = self._embed(ctx, used) + self.y_enc((ctx_y[..., None] - 0.5) * _CENTRE)
-        hq = self._embed(qry, used)
+        table = curve_table(ctx, ctx_y, self.config.max_ids)
+        hc = self._embed(ctx, used, table) + self.y_enc((ctx_y[..., None] - 0.5) * _CENTRE)
+        hq = self._embed(qry, used, table)
         h = torch.cat([self.memory.expand(b, 1, -1), hc, hq], dim=1)
         n_ctx = 1 + ctx.shape[1]
-        full = None
-        if pad is not None:
-            full = torch.cat([torch.zeros(b, 1, dtype=torch.bool, device=pad.device), pad], dim=1)
         for layer in self.layers:
-            h = layer(h, n_ctx, full)
+            h = layer(h, n_ctx)
         out: torch.Tensor = self.head(self.norm(h[:, n_ctx:]))
         return out
 
     def context(
         self, ctx: torch.Tensor, ctx_y: torch.Tensor, used: torch.Tensor
-    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Each layer's keys and values of the context (and the memory token): what
-        :meth:`queries` needs, computed once for any number of query batches."""
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """The context's per-curve table and each layer's keys and values (with the memory
+        token's): what :meth:`queries` needs, computed once for any number of query batches."""
         b = ctx.shape[0]
-        hc = self._embed(ctx, used) + self.y_enc((ctx_y[..., None] - 0.5) * _CENTRE)
+        table = curve_table(ctx, ctx_y, self.config.max_ids)
+        hc = self._embed(ctx, used, table) + self.y_enc((ctx_y[..., None] - 0.5) * _CENTRE)
         h = torch.cat([self.memory.expand(b, 1, -1), hc], dim=1)
         kv = []
         for layer in cast(list[_Layer], list(self.layers)):
             h, k, v = layer.context(h)
             kv.append((k, v))
-        return kv
+        return table, kv
 
     def queries(
-        self, kv: list[tuple[torch.Tensor, torch.Tensor]], qry: torch.Tensor, used: torch.Tensor
+        self,
+        memo: tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]],
+        qry: torch.Tensor,
+        used: torch.Tensor,
     ) -> torch.Tensor:
-        """Logits (batch, m, bins) of ``qry`` given :meth:`context`'s keys and values: the same
-        as :meth:`forward` (up to rounding)."""
-        h = self._embed(qry, used)
+        """Logits (batch, m, bins) of ``qry`` given :meth:`context`'s table, keys and values:
+        the same as :meth:`forward` (up to rounding)."""
+        table, kv = memo
+        h = self._embed(qry, used, table)
         for layer, (k, v) in zip(cast(list[_Layer], list(self.layers)), kv, strict=True):
             h = layer.query(h, k, v)
         out: torch.Tensor = self.head(self.norm(h))
