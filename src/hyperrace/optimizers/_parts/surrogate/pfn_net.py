@@ -303,8 +303,8 @@ class Bars:
         return -(logp - torch.log(widths[k]))
 
     def probs(self, logits: torch.Tensor) -> Array:
-        """The bars' probabilities (…, bins), in float64."""
-        out: Array = torch.softmax(logits.double(), dim=-1).cpu().numpy()
+        """The bars' probabilities (…, bins), in float64 (the softmax in float32)."""
+        out: Array = torch.softmax(logits.float(), dim=-1).cpu().numpy().astype(np.float64)
         return out
 
     def log_density(self, p: Array, y: Array) -> Array:
