@@ -6,8 +6,9 @@ transformer of :mod:`~hyperrace.optimizers._parts.surrogate.pfn_net` (imported o
 prediction, with torch), after ifBO's FT-PFN (Rakotoarison et al., ICML 2024). The weights ship
 inside the package (``weights/pfn.pt``, trained by ``benchmarks/train_pfn.py``;
 docs/optimizers/pfn.md has the run), or come from a file: one of ours, or, with the ``ifbo``
-extra, FT-PFN weights in ifbo's format (a pickled ``ifbo.transformer.TransformerModel`` with its bar-distribution
-``criterion``, as ifbo downloads them: ``bopfn_broken_unisep_1000curves_10params_2M.pt``).
+extra, FT-PFN weights in ifbo's format (a pickled ``ifbo.transformer.TransformerModel`` with its
+bar-distribution ``criterion``, as ifbo downloads them:
+``bopfn_broken_unisep_1000curves_10params_2M.pt``).
 
 The encoding of a study's data as tokens ``(id, t, x, y)``:
 
