@@ -121,8 +121,9 @@ def test_sqlite_storage_needs_no_alembic_once_created(tmp_path: object) -> None:
 
 
 def test_the_wheel_carries_the_package_data(tmp_path: Path) -> None:
-    """``pip install`` gets the LCBench surrogate data (with its licence), the migrations and
-    the dashboard's files: a wheel built from a copy of the source holds them."""
+    """``pip install`` gets the LCBench surrogate data (with its licence), the migrations, the
+    in-context surrogate's weights and the dashboard's files: a wheel built from a copy of the
+    source holds them."""
     root = Path(__file__).resolve().parents[1]
     source = tmp_path / "source"
     shutil.copytree(root / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info"))
@@ -149,4 +150,5 @@ def test_the_wheel_carries_the_package_data(tmp_path: Path) -> None:
     ):
         assert data + name in names, name
     assert "hyperrace/storage/migrations/versions/0001_initial.py" in names
+    assert "hyperrace/optimizers/_parts/surrogate/weights/pfn.pt" in names
     assert "hyperrace/dashboard/static/app.js" in names

@@ -51,6 +51,7 @@ from hyperrace.optimizers._parts.surrogate.base import Queries, Surrogate
 from hyperrace.optimizers._parts.surrogate.cost import CostModel, spent_seconds
 from hyperrace.optimizers._parts.surrogate.deep_kernel import DeepKernel
 from hyperrace.optimizers._parts.surrogate.fit_chain import FitFailed
+from hyperrace.optimizers._parts.surrogate.pfn import PFN
 from hyperrace.optimizers._parts.surrogate.power_laws import PowerLaws
 from hyperrace.optimizers._registry import register
 from hyperrace.space import Space
@@ -59,7 +60,11 @@ from hyperrace.trial import TrialRecord, TrialStatus
 __all__ = ["DPL", "DyHPO", "Race"]
 
 #: Surrogates by name.
-SURROGATES: dict[str, type[Any]] = {PowerLaws.name: PowerLaws, DeepKernel.name: DeepKernel}
+SURROGATES: dict[str, type[Any]] = {
+    PowerLaws.name: PowerLaws,
+    DeepKernel.name: DeepKernel,
+    PFN.name: PFN,
+}
 _ETA = 3
 #: Encoded configurations memoized per instance.
 _CODES = 100_000
@@ -102,8 +107,10 @@ class Race(Declared):
     model-based decision: ``pip install 'hyperrace[bo]'``.
 
     Args:
-        surrogate: ``"dpl"`` (deep power-law ensemble), or a mapping ``{"name": ..., **params}``
-            with the surrogate's parameters.
+        surrogate: ``"dpl"`` (deep power-law ensemble), ``"deep_kernel"`` (DyHPO's deep-kernel
+            GP), ``"pfn"`` (the in-context transformer shipped with hyperrace, never refit), or
+            a mapping ``{"name": ..., **params}`` with the surrogate's parameters, e.g.
+            ``{"name": "pfn", "weights": "/path/to/ftpfn.pt"}``.
         acquisition: ``"pi_random"`` (MFPI-random), ``"ei_max"`` or ``"ei_step"``.
         allocation: ``"step"`` (one step per decision) or ``"rung"`` (up to the next rung).
         first: where a new trial's first run ends: ``"step"`` (one step) or ``"rung"`` (the

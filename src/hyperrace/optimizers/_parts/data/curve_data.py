@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from hyperrace.history import History
 from hyperrace.optimizers._parts.data.onehot import OneHot
+from hyperrace.space import Categorical
 from hyperrace.trial import TrialRecord, TrialStatus
 
 __all__ = ["CurveData", "Ident", "encode", "ident"]
@@ -75,6 +76,9 @@ class CurveData:
         table: per point: trial number, fidelity, loss (inf for failures), configuration; what a
             fit's memo key hashes.
         header: what else a fit depends on (encoding width, fidelity range), hashed with it.
+        columns: per hyperparameter (in the space's order), ``(start, stop, choices)``: its
+            columns of ``x`` and its number of choices for a one-hot categorical block (0 for a
+            numeric column); empty when unknown.
     """
 
     trials: tuple[TrialRecord, ...]
@@ -86,6 +90,7 @@ class CurveData:
     loss: Array
     table: Array
     header: bytes
+    columns: tuple[tuple[int, int, int], ...] = ()
 
     def __len__(self) -> int:
         return len(self.loss)
@@ -148,4 +153,8 @@ class CurveData:
             loss,
             np.ascontiguousarray(table),
             repr((enc.width, low, high)).encode(),
+            tuple(
+                (cols.start, cols.stop, len(dim.choices) if isinstance(dim, Categorical) else 0)
+                for dim, cols in zip(enc.space.dimensions.values(), enc.slices, strict=True)
+            ),
         )

@@ -19,8 +19,10 @@ one method, ``model(data, low, high, patience) -> Model | None``:
 * a model may say which fit it uses (``fitted_at``, the number of points it was fitted on, and
   ``scratch``, whether that fit started from scratch): the race records them with a decision.
 
-Implementations: :class:`~hyperrace.optimizers._parts.surrogate.power_laws.PowerLaws` (DPL), and
-:class:`~hyperrace.optimizers._parts.surrogate.deep_kernel.DeepKernel` (DyHPO's deep-kernel GP).
+Implementations: :class:`~hyperrace.optimizers._parts.surrogate.power_laws.PowerLaws` (DPL),
+:class:`~hyperrace.optimizers._parts.surrogate.deep_kernel.DeepKernel` (DyHPO's deep-kernel GP),
+and :class:`~hyperrace.optimizers._parts.surrogate.pfn.PFN` (an in-context transformer, never
+fit; its predictions are bar distributions with the same methods).
 """
 
 from __future__ import annotations
