@@ -652,15 +652,25 @@ def _worker_candidates(
 ) -> list[tuple[int, int]]:
     """(pid, start time) of live processes that run the study's objective: those in the middle
     of a step (``mid_step``), or all of them (those of the step logs, and the multiprocessing
-    children of the drivers that have not run a step yet). Drivers themselves are left out."""
+    children of the drivers that have not run a step yet). Drivers themselves are left out.
+
+    A process in the middle of a step is in the first 60 % of the step's sleep: a kill then
+    lands before the step's report, so the run is lost for sure. Later in the step it may land
+    after the report is stored, and if that report was the run's last, the run ends as it
+    would have and no run is lost (the storage's rule), which the scenarios do not expect."""
     last: dict[int, Step] = {}
     for step in read_steps(setup.log_dir):
         last[step.pid] = step
     own = {d.pid for d in drivers}
+    now = _CLOCK.timestamp()
+
+    def in_step(s: Step) -> bool:
+        return s.end is None and now - s.begin < 0.6 * setup.step_seconds
+
     found = {
         (s.pid, s.started)
         for s in last.values()
-        if (s.end is None or not mid_step) and s.pid not in own and _alive(s.pid, s.started)
+        if (in_step(s) or not mid_step) and s.pid not in own and _alive(s.pid, s.started)
     }
     if not mid_step:
         for driver in drivers:
