@@ -163,15 +163,15 @@ _COMPILED: dict[tuple[str, str], tuple[str, tuple[str, ...] | None, dict[str, An
 
 
 def _compiled(
-    conn: Connection, name: str, build: Callable[[], Any]
+    dialect: Any, name: str, build: Callable[[], Any]
 ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
-    """The SQL text of statement ``name`` (built by ``build``) for ``conn``'s dialect, compiled
-    once per process; the order of its parameters' names (``None``: by name); and the values of
-    the parameters the statement holds itself (its constants)."""
-    key = (conn.dialect.name, name)
+    """The SQL text of statement ``name`` (built by ``build``) for ``dialect``, compiled once
+    per process; the order of its parameters' names (``None``: by name); and the values of the
+    parameters the statement holds itself (its constants)."""
+    key = (dialect.name, name)
     compiled = _COMPILED.get(key)
     if compiled is None:
-        c = build().compile(dialect=conn.dialect)
+        c = build().compile(dialect=dialect)
         constants = {k: v for k, v in c.params.items() if v is not None}
         compiled = (str(c), tuple(c.positiontup or ()) if c.positional else None, constants)
         _COMPILED[key] = compiled
@@ -205,21 +205,17 @@ def _driver_errors(conn: Connection) -> Iterator[None]:
         ) from exc
 
 
-def _cursor_events(conn: Connection, cursor: Any, text: str, params: Any) -> Any:
+@contextmanager
+def _cursor_events(conn: Connection, cursor: Any, text: str, params: Any) -> Iterator[None]:
     """SQLAlchemy's cursor events around a statement that goes straight to the driver, so that
     listeners (query logging, tracing, the fault suite's lost answers) see every statement:
-    a context manager firing ``before_cursor_execute`` and ``after_cursor_execute``."""
+    ``before_cursor_execute``, then ``after_cursor_execute`` once it ran."""
     dispatch = conn.dispatch
-
-    @contextmanager
-    def around() -> Iterator[None]:
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(conn, cursor, text, params, None, False)
-        yield
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, text, params, None, False)
-
-    return around()
+    if dispatch.before_cursor_execute:
+        dispatch.before_cursor_execute(conn, cursor, text, params, None, False)
+    yield
+    if dispatch.after_cursor_execute:
+        dispatch.after_cursor_execute(conn, cursor, text, params, None, False)
 
 
 def _driver_rows(
@@ -230,7 +226,7 @@ def _driver_rows(
     in the transaction of ``conn``, without SQLAlchemy's row objects (a million of those cost
     seconds). On PostgreSQL the values travel in binary, which psycopg decodes faster than text.
     Only for columns whose driver values are already the record's types (numbers and text)."""
-    compiled = _compiled(conn, name, build)
+    compiled = _compiled(conn.dialect, name, build)
     with _driver_errors(conn):
         driver = conn.connection.dbapi_connection
         assert driver is not None
@@ -260,7 +256,7 @@ def _pipelined_snapshot(
                 # the first statement of the pipeline: it opens the transaction
                 driver.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 for cursor, (name, build, params) in zip(cursors, reads, strict=True):
-                    compiled = _compiled(conn, name, build)
+                    compiled = _compiled(conn.dialect, name, build)
                     bound = _bound(compiled, params)
                     with _cursor_events(conn, cursor, compiled[0], bound):
                         cursor.execute(compiled[0], bound)
@@ -566,22 +562,27 @@ class SQLStorage:
 
         if isinstance(statement, str):
             return self._driver_statement(statement, params)
-
-        def rows(conn: Connection) -> list[Any]:
+        with self._autocommit() as conn:
             return list(conn.execute(statement).all())
 
+    def _lent(self) -> contextlib.AbstractContextManager[Connection]:
+        """This thread's connection while it decides (:meth:`deciding`; left open after), or
+        one from the pool (given back after)."""
         pinned = self._pinned_conn()
-        if pinned is None:
-            with self._write.connect() as conn:
-                return rows(conn.execution_options(isolation_level="AUTOCOMMIT"))
-        pinned.execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            out = rows(pinned)
-        except BaseException:
-            pinned.rollback()  # SQLAlchemy's own transaction: the server's is over already
-            raise
-        pinned.commit()
-        return out
+        return self._write.connect() if pinned is None else contextlib.nullcontext(pinned)
+
+    @contextmanager
+    def _autocommit(self) -> Iterator[Connection]:
+        """A lent connection (:meth:`_lent`) in autocommit mode: each statement its own
+        transaction on the server; SQLAlchemy's own transaction is ended after."""
+        with self._lent() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()  # SQLAlchemy's own transaction: the server's is over already
+                raise
+            conn.commit()
 
     def _driver_statement(
         self, text: str, params: Any = None, *, binary: bool = False
@@ -589,9 +590,7 @@ class SQLStorage:
         """The rows of SQL ``text`` (``%s`` parameters) run on PostgreSQL as its own transaction
         straight through the driver, as plain tuples: SQLAlchemy only lends the connection (its
         execution layer costs more processor time than the driver's own work for a report)."""
-        pinned = self._pinned_conn()
-        lent = self._write.connect() if pinned is None else contextlib.nullcontext(pinned)
-        with lent as conn, _driver_errors(conn):
+        with self._lent() as conn, _driver_errors(conn):
             driver: Any = conn.connection.dbapi_connection
             inside = driver.autocommit
             driver.autocommit = True  # no round trip: the connection is idle
@@ -1641,18 +1640,16 @@ class SQLStorage:
     def _trial_statement(self) -> str:
         """PostgreSQL: the SQL of a trial's row joined with its curve (parameter
         ``trial_id``), compiled once per process."""
-        key = ("postgresql", "trial")
-        compiled = _COMPILED.get(key)
-        if compiled is None:
-            statement = (
+        return _compiled(
+            self._write.dialect,
+            "trial",
+            lambda: (
                 sa.select(*self._trial_columns(), *self._observation_columns())
                 .select_from(trials.outerjoin(observations))
                 .where(trials.c.trial_id == sa.bindparam("trial_id"))
                 .order_by(observations.c.fidelity)
-            )
-            compiled = (str(statement.compile(dialect=self._write.dialect)), None, {})
-            _COMPILED[key] = compiled
-        return compiled[0]
+            ),
+        )[0]
 
     def trial(self, trial_id: int) -> TrialRecord:
         def one_statement() -> TrialRecord:
@@ -1767,16 +1764,8 @@ class SQLStorage:
     ) -> list[Sequence[Any]]:
         """The rows of ``reads`` in one snapshot and one round trip (:func:`_pipelined_snapshot`),
         on the connection of this thread's :meth:`deciding` block if it is in one."""
-        pinned = self._pinned_conn()
-        with self._write.connect() if pinned is None else contextlib.nullcontext(pinned) as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT")
-            try:
-                out = _pipelined_snapshot(conn, reads)
-            except BaseException:
-                conn.rollback()  # SQLAlchemy's own transaction: the server's is over already
-                raise
-            conn.commit()
-            return out
+        with self._autocommit() as conn:
+            return _pipelined_snapshot(conn, reads)
 
     def _changed_statements(
         self, study_id: int, after: int | None
