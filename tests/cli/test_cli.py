@@ -125,7 +125,51 @@ def test_cli_show_limit(url: str, capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.splitlines()
     first = hr.Study("alpha", storage=url).trials[0]
     assert lines[3].split()[:2] == [str(first.trial_id), "completed"]
-    assert lines[4] == "showing 1 of 4 trials; see more with --limit"
+    assert lines[4] == "showing 1 of 4 trials; see more with --limit N or --all"
+
+
+def test_cli_show_prints_a_first_page_by_default_and_every_trial_with_all(
+    url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hyperrace.cli import _commands
+
+    monkeypatch.setattr(_commands, "SHOWN_BY_DEFAULT", 3)
+    ids = [str(t.trial_id) for t in hr.Study("alpha", storage=url).trials]
+    assert main(["show", "alpha", "--storage", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[3:6]] == ids[:3]
+    assert lines[6] == "showing 3 of 4 trials; see more with --limit N or --all"
+    assert main(["show", "alpha", "--storage", url, "--all"]) == 0
+    out = capsys.readouterr().out
+    assert [line.split()[0] for line in out.splitlines()[3:7]] == ids
+    assert "showing" not in out and "4 trials" in out
+    assert main(["show", "alpha", "--storage", url, "--all", "--limit", "2"]) == 2
+    assert "--limit 2 and --all" in capsys.readouterr().err
+
+
+def test_cli_show_and_best_name_the_trial_the_history_ranks_best_under_either_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The best trial is read alone (from the values the storage keeps with the study): the
+    same as the history's under the study's rule, ties to the older trial."""
+    url = f"sqlite:///{tmp_path / 'rules.db'}"
+    for by, expected in (("last", 1), ("curve", 0)):
+        study = hr.Study(f"by-{by}", SPACE, storage=url, seed=3, optimizer="random", best_by=by)
+        for curve in ([0.2, 0.5], [0.9, 0.3], [0.8, 0.3], [0.25]):
+            job = study.ask()
+            assert isinstance(job, hr.Job)
+            for f, value in enumerate(curve, start=1):
+                study.report(job.trial_id, fidelity=f, value=value)
+            study.tell(job)
+        best = study.history().best(by)
+        assert best is not None and best.number == expected
+        assert main(["best", f"by-{by}", "--storage", url, "--json"]) == 0
+        data = json.loads(capsys.readouterr().out)
+        assert (data["trial_id"], data["best_by"]) == (best.trial_id, by)
+        assert data["value"] == study.history().best_value(by)
+        assert main(["show", f"by-{by}", "--storage", url, "--limit", "1"]) == 0
+        shown = capsys.readouterr().out
+        assert f"best: trial {best.trial_id}, value {study.history().best_value(by):.6g}" in shown
 
 
 def test_cli_best(url: str, capsys: pytest.CaptureFixture[str]) -> None:

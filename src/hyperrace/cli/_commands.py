@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from hyperrace.cli._tables import format_time, format_value, render_table
 from hyperrace.exceptions import ConfigurationError, StorageError
 from hyperrace.history import BEST_BY, BestBy, History
+from hyperrace.trial import TrialRecord
 from hyperrace.space import Space
 from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, mask_url, open_storage
 from hyperrace.study import find_study, read_study
@@ -128,34 +129,59 @@ def cmd_studies(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The trials ``hyperrace show`` prints when neither ``--limit`` nor ``--all`` is given.
+SHOWN_BY_DEFAULT = 1000
+
+
+def _n_trials(storage: Storage, info: StudyInfo) -> int:
+    """The number of the study's trials, counted by the storage (no trial read)."""
+    return next((s.n_trials for s in storage.list_studies() if s.name == info.name), 0)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
-    info, space, history = load_study(storage, args.name, decisions=args.trial is not None)
     if args.trial is not None:
+        info, space, history = load_study(storage, args.name, decisions=True)
         from hyperrace.cli._trial import show_trial
 
         return show_trial(info, space, history, args.trial, _out())
     if args.limit is not None and args.limit < 0:
         raise ConfigurationError(f"--limit {args.limit} must be >= 0")
-    shown = trial_rows(history, space, args.limit)  # rows of the shown trials only
-    n_trials = len(history.trials)
+    if args.limit is not None and args.all:
+        raise ConfigurationError(f"--limit {args.limit} and --all ask for different rows; pick one")
+    info = find_study(storage, args.name, advice=_advice(storage, args.name))
+    space = Space.from_dict(info.space)
+    # only the trials printed are read, with the count and the best trial beside them: a page
+    # of a study of 100,000 trials costs the page
+    limit = args.limit if args.limit is not None else SHOWN_BY_DEFAULT
+    n_trials = _n_trials(storage, info)
+    numbers = range(0, n_trials if args.all else limit)
+    shown = trial_rows(storage.trials(info.study_id, numbers), space)
+    n_trials = max(n_trials, len(shown))  # trials started since the count are shown too
     headers = ["trial", "status", "fidelity", "value", "work", "reason", *space.names]
     table = [[row["trial_id"], *(row[h] for h in headers[1:])] for row in shown]
     by = _best_by(info)
-    best = history.best(by)
+    best = storage.best_trial(info.study_id, by)
     title = (
         f"study {info.name!r} ({info.direction}, optimizer {info.optimizer.get('name', '?')}): "
         f"{n_trials} trials"
     )
     render_table(headers, table, _out(), title=title, formats=dict.fromkeys(space.names, 4))
     if len(shown) < n_trials:
-        _out().write(f"showing {len(shown)} of {n_trials} trials; see more with --limit\n")
+        _out().write(
+            f"showing {len(shown)} of {n_trials} trials; see more with --limit N or --all\n"
+        )
     if best is not None:
         _out().write(
-            f"best: trial {best.trial_id}, value {format_value(history.best_value(by))} at "
+            f"best: trial {best.trial_id}, value {format_value(_best_value(info, best, by))} at "
             f"fidelity {format_value(best.fidelity)}\n"
         )
     return 0
+
+
+def _best_value(info: StudyInfo, best: TrialRecord, by: BestBy) -> float | None:
+    """The value that makes ``best`` the study's best under the rule ``by``."""
+    return History(info.direction, (best,)).best_value(by)
 
 
 def _best_by(info: StudyInfo) -> BestBy:
@@ -164,9 +190,9 @@ def _best_by(info: StudyInfo) -> BestBy:
     return rule if rule in BEST_BY else "last"
 
 
-def _best_dict(info: StudyInfo, history: History) -> dict[str, Any] | None:
+def _best_dict(info: StudyInfo, storage: Storage) -> dict[str, Any] | None:
     by = _best_by(info)
-    best = history.best(by)
+    best = storage.best_trial(info.study_id, by)
     if best is None:
         return None
     return {
@@ -176,7 +202,7 @@ def _best_dict(info: StudyInfo, history: History) -> dict[str, Any] | None:
         "trial_id": best.trial_id,
         "number": best.number,
         "status": best.status.value,
-        "value": history.best_value(by),
+        "value": _best_value(info, best, by),
         "fidelity": best.fidelity,
         "config": dict(best.config),
     }
@@ -184,8 +210,9 @@ def _best_dict(info: StudyInfo, history: History) -> dict[str, Any] | None:
 
 def cmd_best(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
-    info, space, history = load_study(storage, args.name)
-    best = _best_dict(info, history)
+    info = find_study(storage, args.name, advice=_advice(storage, args.name))
+    space = Space.from_dict(info.space)
+    best = _best_dict(info, storage)  # the best trial alone is read, not the study
     if best is None:
         if args.json:
             _out().write("null\n")

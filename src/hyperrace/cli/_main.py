@@ -78,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=None,
         metavar="N",
-        help="show the first N trials only (default: all)",
+        help="show the first N trials (default: 1000)",
     )
+    p.add_argument("--all", action="store_true", help="show every trial")
     p.add_argument(
         "--trial",
         type=_non_negative_int,

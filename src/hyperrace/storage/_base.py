@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.history import Direction, History
+from hyperrace.history import BestBy, Direction, History
 from hyperrace.trial import (
     DecisionRecord,
     Observation,
@@ -111,6 +111,31 @@ class StudySummary:
 
 #: The longest decision key a storage keeps (:attr:`NewDecision.key`).
 MAX_KEY_LENGTH = 64
+
+
+def check_numbers(numbers: Any) -> range:
+    """``numbers`` of :meth:`Storage.trials`, checked: a range of step 1.
+
+    Raises:
+        ConfigurationError: it is something else; the message names it.
+    """
+    if not isinstance(numbers, range) or numbers.step != 1:
+        raise ConfigurationError(
+            f"numbers={numbers!r} must be a range of trial numbers with step 1, "
+            "e.g. range(0, 100) for the first 100 trials"
+        )
+    return numbers
+
+
+def check_best_by(by: Any) -> BestBy:
+    """``by`` of :meth:`Storage.best_trial`, checked.
+
+    Raises:
+        ConfigurationError: it is not a ranking rule; the message lists them.
+    """
+    if by not in ("last", "curve"):
+        raise ConfigurationError(f"by={by!r} is not a ranking rule; use 'last' or 'curve'")
+    return by  # type: ignore[no-any-return]
 
 
 def _new_key() -> str:
@@ -403,6 +428,28 @@ class Storage(Protocol):
 
     def trial(self, trial_id: int) -> TrialRecord:
         """One trial with its curve; ``KeyError`` if there is none."""
+        ...
+
+    def trials(self, study_id: int, numbers: range) -> tuple[TrialRecord, ...]:
+        """The study's trials whose numbers are in ``numbers`` (a range of step 1), with their
+        curves, by number; those numbers that no trial has yet are left out. Reads only those
+        trials: a page of a study of any size costs the page.
+
+        Raises:
+            ConfigurationError: ``numbers`` is not a range of step 1.
+            KeyError: there is no such study.
+        """
+        ...
+
+    def best_trial(self, study_id: int, by: BestBy = "last") -> TrialRecord | None:
+        """:meth:`History.best(by) <hyperrace.history.History.best>` of the study, the same
+        trial, with its curve, read without the rest of the study (SQL storages find it from the
+        best values they keep with the study).
+
+        Raises:
+            ConfigurationError: ``by`` is not a ranking rule.
+            KeyError: there is no such study.
+        """
         ...
 
     def history(

@@ -10,13 +10,15 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from hyperrace.history import BEST_BY, Direction, History
+from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
     Reported,
     StudyInfo,
     StudySummary,
+    check_best_by,
+    check_numbers,
 )
 from hyperrace.storage._rules import check_end_status, check_run, check_running
 from hyperrace.trial import (
@@ -409,6 +411,19 @@ class InMemoryStorage:
             if trial_id not in self._trials:
                 raise KeyError(f"no trial with trial_id={trial_id}")
             return self._trials[trial_id]
+
+    def trials(self, study_id: int, numbers: range) -> tuple[TrialRecord, ...]:
+        numbers = check_numbers(numbers)
+        with self._lock:
+            self._study_by_id(study_id)
+            order = self._order.get(study_id, [])
+            first, stop = max(numbers.start, 0), min(numbers.stop, len(order))
+            return tuple(self._trials[order[n]] for n in range(first, stop))
+
+    def best_trial(self, study_id: int, by: BestBy = "last") -> TrialRecord | None:
+        by = check_best_by(by)
+        with self._lock:
+            return self.history(study_id).best(by)
 
     def history(
         self, study_id: int, *, decisions: bool = False, since: History | None = None

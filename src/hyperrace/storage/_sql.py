@@ -26,13 +26,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from hyperrace._gc import collector_paused
 from hyperrace.exceptions import ConfigurationError, HyperraceError, StorageError
-from hyperrace.history import Direction, History
+from hyperrace.history import BestBy, Direction, History
 from hyperrace.storage._base import (
     DecisionConflict,
     NewDecision,
     Reported,
     StudyInfo,
     StudySummary,
+    check_best_by,
+    check_numbers,
 )
 from hyperrace.storage._rows import DECODE_ERRORS, bad_row, load_json, trial_row_problem
 from hyperrace.storage._rules import check_end_status, check_run, check_running
@@ -1680,6 +1682,92 @@ class SQLStorage:
             return self._trial_record(row, tuple(Observation(*o) for o in obs))
 
         return self._retry(run)
+
+    #: Trial numbers are kept in 32-bit columns: a range beyond them is clipped to them.
+    _NUMBERS = range(0, 2**31 - 1)
+
+    def _page(
+        self, conn: Connection, study_id: int, *where: Any
+    ) -> tuple[TrialRecord, ...]:
+        """The study's trials that pass ``where`` (clauses on ``hr_trials``), with their
+        curves, by number, read on ``conn``."""
+        clauses = [trials.c.study_id == study_id, *where]
+        rows = conn.execute(
+            sa.select(*self._trial_columns()).where(*clauses).order_by(trials.c.number)
+        ).all()
+        if not rows:
+            return ()
+        # bounded by the trials' ids too, so that the database reads the page's observations
+        # through their (trial_id, fidelity) index instead of scanning every observation
+        o = observations.c
+        ids = [r[0] for r in rows]
+        obs = conn.execute(
+            sa.select(o.trial_id, *self._observation_columns())
+            .join(trials, trials.c.trial_id == o.trial_id)
+            .where(*clauses, o.trial_id >= min(ids), o.trial_id <= max(ids))
+            .order_by(o.trial_id, o.fidelity)
+        ).all()
+        curves = curves_from_rows(tuple(o) for o in obs)
+        return tuple(self._trial_record(tuple(r), curves.get(r[0], ())) for r in rows)
+
+    def _check_study(self, conn: Connection, study_id: int) -> Any:
+        """The study's row of kept best values (top fidelity, best last, best of any curve);
+        ``KeyError`` if there is no such study."""
+        s = studies.c
+        head = conn.execute(
+            sa.select(s.top_fidelity, s.best_last, s.best_curve).where(s.study_id == study_id)
+        ).first()
+        if head is None:
+            raise KeyError(f"no study with study_id={study_id}")
+        return head
+
+    def trials(self, study_id: int, numbers: range) -> tuple[TrialRecord, ...]:
+        numbers = check_numbers(numbers)
+        first = max(numbers.start, self._NUMBERS.start)
+        stop = min(numbers.stop, self._NUMBERS.stop)
+        n = trials.c.number
+
+        def run() -> tuple[TrialRecord, ...]:
+            with self._ro() as conn:
+                self._check_study(conn, study_id)
+                if first >= stop:
+                    return ()
+                with collector_paused():
+                    return self._page(conn, study_id, n >= first, n < stop)
+
+        return self._retry(run)
+
+    def best_trial(self, study_id: int, by: BestBy = "last") -> TrialRecord | None:
+        by = check_best_by(by)
+        o, t = observations.c, trials.c
+
+        def run() -> tuple[TrialRecord, ...] | None:
+            with self._ro() as conn:
+                top, last, curve = self._check_study(conn, study_id)
+                if by == "curve":
+                    if curve is None:
+                        return ()
+                    where = [o.value == curve]
+                else:
+                    if top is None or last is None:
+                        return ()
+                    # the highest fidelity of any healthy trial is the last of those reaching it
+                    where = [o.fidelity == top, o.value == last]
+                found = (
+                    sa.select(t.trial_id)
+                    .select_from(trials.join(observations, o.trial_id == t.trial_id))
+                    .where(t.study_id == study_id, t.status != TrialStatus.FAILED.value, *where)
+                    .order_by(t.number)
+                    .limit(1)
+                    .scalar_subquery()
+                )
+                page = self._page(conn, study_id, t.trial_id == found)
+                return page or None
+
+        page = self._retry(run)
+        if page is None:  # the kept values name no trial (they always do): the rule on it all
+            return self.history(study_id).best(by)
+        return page[0] if page else None
 
     def history(
         self, study_id: int, *, decisions: bool = False, since: History | None = None

@@ -10,10 +10,12 @@ the Unix epoch here (:data:`TIME_COLUMNS`): ``Study.to_dataframe`` turns them in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from hyperrace.history import History
 from hyperrace.space import Space
+from hyperrace.trial import TrialRecord
 
 __all__ = [
     "DURATION_COLUMNS",
@@ -115,12 +117,11 @@ def observation_records(history: History, space: Space) -> list[dict[str, Any]]:
     return out
 
 
-def trial_rows(history: History, space: Space, limit: int | None = None) -> list[dict[str, Any]]:
-    """One row per trial for ``hyperrace show``: its status, last fidelity and value, work, stop
-    reason, config (columns named as the hyperparameters); of the first ``limit`` trials only
-    when given."""
+def trial_rows(trials: Iterable[TrialRecord], space: Space) -> list[dict[str, Any]]:
+    """One row per trial of ``trials`` for ``hyperrace show``: its status, last fidelity and
+    value, work, stop reason, config (columns named as the hyperparameters)."""
     out = []
-    for t in history.trials[:limit]:
+    for t in trials:
         row: dict[str, Any] = {
             "trial_id": t.trial_id,
             "number": t.number,

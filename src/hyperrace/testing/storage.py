@@ -655,7 +655,9 @@ def _listed_best(storage: Storage, direction: str) -> None:
 
     def check(by: str) -> None:
         storage.set_study_attr(sid, "best_by", by)
-        assert listed() == storage.history(sid).best_value(by)  # type: ignore[arg-type]
+        history = storage.history(sid)
+        assert listed() == history.best_value(by)  # type: ignore[arg-type]
+        assert storage.best_trial(sid, by) == history.best(by)  # type: ignore[arg-type]
 
     def check_both() -> None:
         check("curve")
@@ -688,6 +690,50 @@ def _listed_best(storage: Storage, direction: str) -> None:
     storage.report(e, Observation(1.0, sign * 0.2, time=14.0))
     assert storage.recover_stale(sid, older_than=1e9, now=15.0, max_retries=0) == [e]
     check_both()  # e failed, lost too often
+
+
+def check_a_page_of_trials_and_the_best_trial_read_alone_match_the_history(
+    storage: Storage,
+) -> None:
+    """:meth:`Storage.trials` gives the trials of a range of numbers as the history has them
+    (curves included; numbers no trial has are left out; another study's trials never), and
+    :meth:`Storage.best_trial` the trial :meth:`History.best` names, ties going to the older
+    trial; bad arguments are refused with the value named."""
+    sid = _study(storage, "paged")
+    other = _study(storage, "paged-other")
+    assert storage.trials(sid, range(0, 10)) == ()
+    assert storage.best_trial(sid) is None and storage.best_trial(sid, "curve") is None
+    ids = [_start(storage, sid, i, x=0.1 * i, stop=5.0) for i in range(5)]
+    _start(storage, other, 0)
+    for tid, values in zip(ids, ([0.5, 0.3], [0.4, 0.3], [0.2], [0.9, 0.6, 0.2], []), strict=True):
+        for step, value in enumerate(values, start=1):
+            storage.report(tid, Observation(float(step), value, time=float(step)))
+    storage.end_run(ids[2], TrialStatus.PAUSED, StopReason.REACHED, "", now=5.0)
+    history = storage.history(sid)
+    assert storage.trials(sid, range(0, 5)) == history.trials
+    assert storage.trials(sid, range(1, 3)) == history.trials[1:3]
+    assert storage.trials(sid, range(3, 1000)) == history.trials[3:]
+    assert storage.trials(sid, range(-4, 1)) == history.trials[:1]
+    assert storage.trials(sid, range(7, 9)) == () and storage.trials(sid, range(3, 3)) == ()
+    assert storage.trials(sid, range(0, 2**40)) == history.trials
+    # "last": trial 3 alone is at fidelity 3; "curve": 0.2 twice, the older trial (2) wins
+    assert storage.best_trial(sid) == history.best() == history.trials[3]
+    assert storage.best_trial(sid, "curve") == history.best("curve") == history.trials[2]
+    storage.end_run(ids[3], TrialStatus.FAILED, StopReason.ERROR, "boom", now=6.0)
+    history = storage.history(sid)
+    # at fidelity 2, trials 0 and 1 tie at 0.3: the older one
+    assert storage.best_trial(sid) == history.best() == history.trials[0]
+    assert storage.best_trial(sid, "curve") == history.best("curve") == history.trials[2]
+    with _raises(ConfigurationError, r"numbers=\[0, 1\] must be a range"):
+        storage.trials(sid, [0, 1])  # type: ignore[arg-type]
+    with _raises(ConfigurationError, r"numbers=range\(0, 4, 2\)"):
+        storage.trials(sid, range(0, 4, 2))
+    with _raises(ConfigurationError, "by='first' is not a ranking rule"):
+        storage.best_trial(sid, "first")  # type: ignore[arg-type]
+    with _raises(KeyError, "no study"):
+        storage.trials(10**6, range(0, 1))
+    with _raises(KeyError, "no study"):
+        storage.best_trial(10**6)
 
 
 @dataclass
@@ -812,6 +858,7 @@ CHECKS: dict[str, Check] = {
         check_a_decision_applied_again_with_its_key_returns_the_run_it_started,
         check_reports_are_numbered_in_the_order_the_study_recorded_them,
         check_the_listed_best_is_the_studys_best_after_reports_and_failures,
+        check_a_page_of_trials_and_the_best_trial_read_alone_match_the_history,
     )
 }
 
