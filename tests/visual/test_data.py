@@ -79,6 +79,70 @@ def test_best_so_far_steps_down_to_the_best_value(snap: Snapshot) -> None:
     assert b.at_max[-1].work == b.total_work
 
 
+def _best_so_far_report_by_report(history: History, max_fidelity: float | None) -> tuple:
+    """The incumbent computed one report after another, as the definition reads: what the
+    array computation of :func:`best_so_far` must give exactly."""
+    times = [d.time for d in history.decisions if d.time > 0]
+    times += [t.created for t in history.trials if t.created > 0]
+    times += [t.curve[0].time for t in history.trials if t.curve and t.curve[0].time > 0]
+    origin = min(times, default=0.0)
+    events = sorted(
+        (o.time, t.trial_id, o.fidelity, o.value) for t in history.trials for o in t.curve
+    )
+    highest: dict[int, float] = {}
+    work = 0.0
+    best_any: list[tuple] = []
+    best_max: list[tuple] = []
+    for time, trial_id, f, value in events:
+        work += max(f - highest.get(trial_id, 0.0), 0.0)
+        highest[trial_id] = max(f, highest.get(trial_id, 0.0))
+        point = (work, time - origin, value, trial_id, f)
+        if not best_any or history.better(value, best_any[-1][2]):
+            best_any.append(point)
+        at_max = max_fidelity is not None and f >= max_fidelity
+        if at_max and (not best_max or history.better(value, best_max[-1][2])):
+            best_max.append(point)
+    end = max((e[0] for e in events), default=origin) - origin
+    closed = []
+    for points in (best_any, best_max):
+        if points and points[-1][0] < work:
+            points = [*points, (work, end, *points[-1][2:])]
+        closed.append(tuple(points))
+    return closed[0], closed[1], work
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_best_so_far_equals_the_report_by_report_definition_exactly(seed: int) -> None:
+    """Retrained and skipped steps, reports out of order in time, ties in time and value,
+    fractional fidelities, both directions: the same points and sums to the last bit."""
+    rng = np.random.default_rng(seed)
+    direction = "minimize" if seed % 2 == 0 else "maximize"
+    trials = []
+    for number in range(int(rng.integers(1, 40))):
+        steps = np.sort(rng.choice([0.5, 1.0, 1.5, 2.0, 3.0, 4.0], size=rng.integers(0, 6)))
+        curve = tuple(
+            Observation(
+                float(step),
+                float(rng.choice([0.25, 0.5, rng.normal()])),
+                time=float(rng.integers(0, 30)) + float(rng.choice([0.0, 0.1])),
+            )
+            for step in np.unique(steps)
+        )
+        status = TrialStatus.FAILED if rng.random() < 0.1 else TrialStatus.PAUSED
+        trials.append(TrialRecord(100 + 3 * number, number, {}, status, curve, created=1.0))
+    history = History(direction, tuple(trials))
+    got = best_so_far(history, hr.Space(x=hr.Float(0.0, 1.0), f=hr.Fidelity(1, 3)))
+    any_fidelity, at_max, work = _best_so_far_report_by_report(history, 3.0)
+    assert [tuple(vars_of(p)) for p in got.any_fidelity] == list(any_fidelity)
+    assert [tuple(vars_of(p)) for p in got.at_max] == list(at_max)
+    assert got.total_work == work and type(got.total_work) is float
+    assert all(type(p.work) is float and type(p.trial_id) is int for p in got.any_fidelity)
+
+
+def vars_of(point: object) -> tuple:
+    return tuple(getattr(point, k) for k in ("work", "seconds", "value", "trial_id", "fidelity"))
+
+
 def test_parallel_table_has_one_row_per_trial_that_reported(snap: Snapshot) -> None:
     h = snap.history
     table = parallel_table(h, snap.space)

@@ -19,7 +19,6 @@ from typing import Any, TextIO
 from hyperrace.cli._tables import format_time, format_value, render_table
 from hyperrace.exceptions import ConfigurationError, StorageError
 from hyperrace.history import BEST_BY, BestBy, History
-from hyperrace.trial import TrialRecord
 from hyperrace.space import Space
 from hyperrace.storage import MEMORY_NAMES, Storage, StudyInfo, mask_url, open_storage
 from hyperrace.study import find_study, read_study
@@ -30,6 +29,7 @@ from hyperrace.study._export import (
     trial_records,
     trial_rows,
 )
+from hyperrace.trial import TrialRecord
 
 __all__ = [
     "cmd_best",

@@ -2,7 +2,9 @@
 
 Read-only: it only calls the storage's reading methods (``list_studies``, ``get_study``,
 ``history``) and lists checkpoint folders; it never writes, so it cannot disturb a running
-study. Each request reads a fresh snapshot of the study; the figures computed from it are cached
+study. The pages only check that the study is there (their data comes through the API, so a
+study of 100,000 trials opens at once); each API request reads a fresh snapshot of the study
+(incrementally after the first: only what changed); the figures computed from it are cached
 under the study's :func:`~hyperrace.visual.marker`, which changes with every decision, report
 and change of status. A page polls ``/api/studies/{name}?since=MARKER`` every few seconds and
 gets the figures again only when the marker changed.
@@ -42,6 +44,7 @@ from hyperrace.dashboard._auth import install as install_token
 from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFoundError
 from hyperrace.history import History
 from hyperrace.storage import MEMORY_NAMES, Storage, mask_url, open_storage
+from hyperrace.study import find_study
 from hyperrace.trial import trial_folder
 from hyperrace.visual import (
     COLOUR_BY,
@@ -205,18 +208,25 @@ def create_app(
         latest[snap.info.study_id] = snap.history
         return snap
 
+    def known(name: str) -> None:
+        # a page needs only to know the study is there: its data comes through the API
+        try:
+            find_study(store, name)
+        except StudyNotFoundError as exc:
+            raise HTTPException(status_code=404, detail=str(exc)) from None
+
     @app.get("/", response_class=HTMLResponse)
     def studies_page() -> str:
         return _page("studies", "studies", refresh=refresh_ms)
 
     @app.get("/studies/{name}", response_class=HTMLResponse)
     def study_page(name: str) -> str:
-        snapshot(name)
+        known(name)
         return _page(name, "study", study=name, refresh=refresh_ms)
 
     @app.get("/studies/{name}/trials/{trial_id}", response_class=HTMLResponse)
     def trial_page(name: str, trial_id: int) -> str:
-        snapshot(name)
+        known(name)
         return _page(
             f"{name}, trial {trial_id}",
             "trial",

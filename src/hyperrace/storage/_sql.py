@@ -1686,9 +1686,7 @@ class SQLStorage:
     #: Trial numbers are kept in 32-bit columns: a range beyond them is clipped to them.
     _NUMBERS = range(0, 2**31 - 1)
 
-    def _page(
-        self, conn: Connection, study_id: int, *where: Any
-    ) -> tuple[TrialRecord, ...]:
+    def _page(self, conn: Connection, study_id: int, *where: Any) -> tuple[TrialRecord, ...]:
         """The study's trials that pass ``where`` (clauses on ``hr_trials``), with their
         curves, by number, read on ``conn``."""
         clauses = [trials.c.study_id == study_id, *where]

@@ -28,6 +28,9 @@ their sum is at most about 1 (the rest is interactions and noise).
 from __future__ import annotations
 
 import importlib.util
+import itertools
+import operator
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -41,6 +44,7 @@ from hyperrace.space import Categorical, Space
 __all__ = ["Importance", "importance"]
 
 Method = Literal["auto", "forest", "binned"]
+_FIDELITY = operator.attrgetter("fidelity")
 _METHODS = ("auto", "forest", "binned")
 
 
@@ -66,10 +70,9 @@ class Importance:
 
 
 def _target_fidelity(history: History, min_trials: int) -> float | None:
-    counts: dict[float, int] = {}
-    for t in history.trials:
-        for o in t.curve:
-            counts[o.fidelity] = counts.get(o.fidelity, 0) + 1
+    # a trial reports a fidelity once: counting reports counts the trials that reached each
+    reports = itertools.chain.from_iterable(t.curve for t in history)
+    counts: Counter[float] = Counter(map(_FIDELITY, reports))
     if not counts:
         return None
     enough = [f for f, n in counts.items() if n >= min_trials]
@@ -177,7 +180,8 @@ def importance(
     fidelity = _target_fidelity(history, min_trials)
     if fidelity is None:
         return Importance(tuple(names), (), method, 0.0, 0, "no trial has reported yet")
-    rows = [(t, t.value_at(fidelity)) for t in history.trials]
+    # only a trial whose curve reaches the fidelity can have a value there
+    rows = [(t, t.value_at(fidelity)) for t in history.trials if t.fidelity >= fidelity]
     pairs = [(t, v) for t, v in rows if v is not None]
     n = len(pairs)
     if n < 4:
