@@ -24,12 +24,14 @@ schema or its migrations, drop it (``DROP DATABASE hr_scale_100000``) to build i
 Timed, as the first call and the median of ``--repeat`` later calls (seconds):
 
 * ``storage.list_studies()`` (first: on a freshly opened storage);
-* ``hyperrace studies --storage URL`` and ``hyperrace show big --storage URL`` (every trial
-  printed), each a fresh process, its whole wall-clock time; ``hyperrace --help`` for the cost of
-  starting Python and importing the CLI;
+* ``hyperrace studies --storage URL``, ``hyperrace show big --storage URL`` (its default: the
+  first 1,000 trials, the count and the best trial), the same with ``--all`` (every trial
+  printed) and ``hyperrace best big --storage URL``, each a fresh process, its whole wall-clock
+  time; ``hyperrace --help`` for the cost of starting Python and importing the CLI;
 * the dashboard through FastAPI's TestClient (no network), as a browser opens it in a fresh
-  app: the studies page and ``/api/studies``, then the study page ``/studies/big`` (reads the
-  whole history), ``/api/studies/big`` (summary and figures computed), the poll with the marker,
+  app: the studies page and ``/api/studies``, then the study page ``/studies/big`` (checks
+  that the study is there), ``/api/studies/big`` (reads the whole history; summary and figures
+  computed), the poll with the marker,
   a page of the trial table, the importance view, one trial's API; later calls are the same
   requests again, the study unchanged (figures cached under its marker, history read
   incrementally);
@@ -480,7 +482,15 @@ def time_cli(url: str, repeat: int, timeout: float) -> list[Row]:
     for what, args in (
         ("`hyperrace --help` (Python start and imports)", ["--help"]),
         ("`hyperrace studies --storage URL`", ["studies", "--storage", url]),
-        (f"`hyperrace show {STUDY} --storage URL`", ["show", STUDY, "--storage", url]),
+        (
+            f"`hyperrace show {STUDY} --storage URL` (the first 1,000 trials)",
+            ["show", STUDY, "--storage", url],
+        ),
+        (
+            f"`hyperrace show {STUDY} --storage URL --all` (every trial)",
+            ["show", STUDY, "--storage", url, "--all"],
+        ),
+        (f"`hyperrace best {STUDY} --storage URL`", ["best", STUDY, "--storage", url]),
     ):
         times, size, note = [], 0, ""
         for _ in range(1 + repeat):
@@ -514,8 +524,8 @@ def time_dashboard(url: str, repeat: int) -> list[Row]:
     calls: list[tuple[str, str]] = [
         ("dashboard: / (studies page)", "/"),
         ("dashboard: /api/studies", "/api/studies"),
-        (f"dashboard: /studies/{STUDY} (study page; reads the history)", f"/studies/{STUDY}"),
-        (f"dashboard: {api} (summary and figures)", api),
+        (f"dashboard: /studies/{STUDY} (the page; checks the study is there)", f"/studies/{STUDY}"),
+        (f"dashboard: {api} (reads the history; summary and figures)", api),
         (f"dashboard: {api}?since=MARKER (poll)", api + "?since={marker}"),
         ("dashboard: trial table, best 50", f"{api}/trials?offset=0&limit=50&order=best"),
         ("dashboard: importance", f"{api}/importance"),
