@@ -1751,16 +1751,16 @@ class SQLStorage:
                         return ()
                     # the highest fidelity of any healthy trial is the last of those reaching it
                     where = [o.fidelity == top, o.value == last]
-                found = (
+                found = conn.execute(
                     sa.select(t.trial_id)
                     .select_from(trials.join(observations, o.trial_id == t.trial_id))
                     .where(t.study_id == study_id, t.status != TrialStatus.FAILED.value, *where)
                     .order_by(t.number)
                     .limit(1)
-                    .scalar_subquery()
-                )
-                page = self._page(conn, study_id, t.trial_id == found)
-                return page or None
+                ).scalar()
+                if found is None:
+                    return None
+                return self._page(conn, study_id, t.trial_id == found) or None
 
         page = self._retry(run)
         if page is None:  # the kept values name no trial (they always do): the rule on it all
