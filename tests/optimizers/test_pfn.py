@@ -258,6 +258,23 @@ def test_the_race_runs_with_it_from_its_name_and_label(tiny: Path) -> None:
     assert not any("fitted_at" in i for i in model)
 
 
+def test_with_the_pfn_the_race_runs_new_trials_to_a_rung_and_draws_from_the_prior_only() -> None:
+    """Its defaults follow the surrogate (what the user sets wins, and the recorded parameters
+    rebuild the same race); the recipe's own surrogate keeps the recipe's."""
+    from hyperrace.benchmarks._harness import parse_label
+
+    dpl = make_optimizer("race", {})
+    assert (dpl.first, dpl.n_local) == ("step", 128)
+    for spec in ("pfn", {"name": "pfn", "max_context": 500}, {"name": "pfn"}):
+        race = make_optimizer("race", {"surrogate": spec})
+        assert (race.first, race.n_local) == ("rung", 0)
+        again = make_optimizer("race", race.get_params())
+        assert again.get_params() == race.get_params()
+    mine = make_optimizer(*parse_label("race:surrogate=pfn:first=step:n_local=8"))
+    assert (mine.first, mine.n_local) == ("step", 8)
+    assert make_optimizer("dyhpo", {"surrogate": "pfn"}).promotion == 0.25  # the rest: dyhpo's
+
+
 def test_bad_parameters_name_the_value_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="is not a file"):
         Race(surrogate={"name": "pfn", "weights": str(tmp_path / "none.pt")})

@@ -116,12 +116,13 @@ class Race(Declared):
         first: where a new trial's first run ends: ``"step"`` (one step) or ``"rung"`` (the
             lowest rung of the ladder of reduction factor 3 anchored at the maximum fidelity, as
             Hyperband's most exploratory bracket starts: a grace period before the first
-            judgement).
+            judgement). None: the recipe's, ``"rung"`` with the ``pfn`` surrogate.
         step: fidelity units of a step (> 0; whole for an integer fidelity). A new trial's first
             step ends at ``max(low, step)``.
         n_initial: trials with a successful report before the model is used (>= 1).
         n_prior: fresh configurations from the prior per decision (>= 0).
         n_local: fresh local perturbations of the best configurations per decision (>= 0).
+            None: the recipe's, 0 with the ``pfn`` surrogate.
         n_centers: how many of the best configurations are perturbed (>= 1).
         local_scale: standard deviation of a local step in the unit cube (in (0, 1]).
         promotion: probability in [0, 1] of trying an ASHA promotion before the model.
@@ -155,6 +156,17 @@ class Race(Declared):
         "n_local": 128,
         "promotion": 0.0,
         "incumbent": "observed",
+    }
+
+    #: What a parameter left at None means with a surrogate other than the recipe's own, by
+    #: surrogate name (laid over ``_defaults``). The in-context surrogate (``pfn``) reads a
+    #: curve's first step as every other first step, and LCBench's first epochs say little of
+    #: where a curve goes: with one-step first runs and perturbations of the best trials the
+    #: race started one poor configuration after another near the first trial that looked good
+    #: (BENCHMARKS.md, "The race with the in-context surrogate"). Its new trials run to the
+    #: lowest rung and its fresh configurations come from the prior alone.
+    _with_surrogate: ClassVar[dict[str, dict[str, Any]]] = {
+        "pfn": {"first": "rung", "n_local": 0},
     }
 
     parameters = declare(
@@ -215,12 +227,15 @@ class Race(Declared):
         cost_exponent: float = 0.0,
         cost_budget: float | None = None,
     ) -> None:
-        d = self._defaults
+        d = dict(self._defaults)
+        self._surrogate, form = _surrogate(
+            d["surrogate"] if surrogate is None else surrogate, d["surrogate"]
+        )
+        d.update(self._with_surrogate.get(self._surrogate.name, {}))
 
         def pick(value: Any, key: str) -> Any:
             return d[key] if value is None else value
 
-        self._surrogate, form = _surrogate(pick(surrogate, "surrogate"), d["surrogate"])
         self._set(
             surrogate=form,
             acquisition=pick(acquisition, "acquisition"),
