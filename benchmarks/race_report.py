@@ -250,6 +250,17 @@ def _seeds(text: str | None) -> set[int] | None:
     return out
 
 
+def _cuttable(r: dict[str, Any], budget: float) -> bool:
+    return bool(r.get("unit") == "epochs" and r["budget"] > budget)
+
+
+def _cut(r: dict[str, Any], budget: float) -> dict[str, Any]:
+    """A run of a larger budget in epochs as if it had stopped at ``budget``."""
+    if not _cuttable(r, budget):
+        return r
+    return {**r, "budget": budget, "best_steps": [s for s in r["best_steps"] if s[0] <= budget]}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("results", nargs="+", help="results.jsonl files")
@@ -266,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--budget", type=float, default=1000.0)
     p.add_argument(
+        "--cut-longer",
+        action="store_true",
+        help="runs of a larger budget (in epochs) count too, as if they had stopped at --budget "
+        "(their best so far up to it): a 300-epoch grid against a 1000-epoch one",
+    )
+    p.add_argument(
         "--confirm-exclude",
         default=None,
         help="instances looked at while tuning: a second scorecard leaves them out",
@@ -273,7 +290,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="also write the markdown here")
     args = p.parse_args(argv)
     records = [
-        r for r in load(args.results) if r["workers"] == args.workers and r["budget"] == args.budget
+        _cut(r, args.budget) if args.cut_longer else r
+        for r in load(args.results)
+        if r["workers"] == args.workers
+        and (r["budget"] == args.budget or (args.cut_longer and _cuttable(r, args.budget)))
     ]
     if args.optimizers:
         keep = set(args.optimizers.split(","))
