@@ -149,7 +149,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         raise ConfigurationError(f"--limit {args.limit} must be >= 0")
     if args.limit is not None and args.all:
         raise ConfigurationError(f"--limit {args.limit} and --all ask for different rows; pick one")
-    info = find_study(storage, args.name, advice=_advice(storage, args.name))
+    info = find(storage, args.name)
     space = Space.from_dict(info.space)
     # only the trials printed are read, with the count and the best trial beside them: a page
     # of a study of 100,000 trials costs the page
@@ -210,7 +210,7 @@ def _best_dict(info: StudyInfo, storage: Storage) -> dict[str, Any] | None:
 
 def cmd_best(args: argparse.Namespace) -> int:
     storage = open_existing(args.storage)
-    info = find_study(storage, args.name, advice=_advice(storage, args.name))
+    info = find(storage, args.name)
     space = Space.from_dict(info.space)
     best = _best_dict(info, storage)  # the best trial alone is read, not the study
     if best is None:

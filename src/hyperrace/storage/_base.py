@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from hyperrace.exceptions import ConfigurationError
-from hyperrace.history import BestBy, Direction, History
+from hyperrace.history import BEST_BY, BestBy, Direction, History
 from hyperrace.trial import (
     DecisionRecord,
     Observation,
@@ -133,8 +133,8 @@ def check_best_by(by: Any) -> BestBy:
     Raises:
         ConfigurationError: it is not a ranking rule; the message lists them.
     """
-    if by not in ("last", "curve"):
-        raise ConfigurationError(f"by={by!r} is not a ranking rule; use 'last' or 'curve'")
+    if by not in BEST_BY:
+        raise ConfigurationError(f"by={by!r} is not a ranking rule; use one of {list(BEST_BY)}")
     return by  # type: ignore[no-any-return]
 
 

@@ -1705,7 +1705,7 @@ class SQLStorage:
             .where(*clauses, o.trial_id >= min(ids), o.trial_id <= max(ids))
             .order_by(o.trial_id, o.fidelity)
         ).all()
-        curves = curves_from_rows(tuple(o) for o in obs)
+        curves = curves_from_rows(tuple(row) for row in obs)
         return tuple(self._trial_record(tuple(r), curves.get(r[0], ())) for r in rows)
 
     def _check_study(self, conn: Connection, study_id: int) -> Any:
