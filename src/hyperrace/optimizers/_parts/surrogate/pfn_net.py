@@ -118,6 +118,14 @@ class _Layer(nn.Module):
         q, k, v = (self._split(z) for z in self.qkv(self.norm1(h)).split(h.shape[2], dim=-1))
         return self._rest(h, q, k, v), k, v
 
+    def keys(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The context's keys and values alone (:meth:`context` without the layer's output:
+        what the last layer needs, since only queries read past it)."""
+        w = h.shape[2]
+        kv = functional.linear(self.norm1(h), self.qkv.weight[w:], self.qkv.bias[w:])
+        k, v = kv.split(w, dim=-1)
+        return self._split(k), self._split(v)
+
     def query(self, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The layer on query tokens ``h`` given the context's keys and values."""
         w = h.shape[2]
@@ -236,9 +244,11 @@ class PFNNet(nn.Module):
         hc = self._embed(ctx, used, table) + self.y_enc((ctx_y[..., None] - 0.5) * _CENTRE)
         h = torch.cat([self.memory.expand(b, 1, -1), hc], dim=1)
         kv = []
-        for layer in cast(list[_Layer], list(self.layers)):
+        layers = cast(list[_Layer], list(self.layers))
+        for layer in layers[:-1]:
             h, k, v = layer.context(h)
             kv.append((k, v))
+        kv.append(layers[-1].keys(h))  # the context's own states past the last layer go unused
         return table, kv
 
     def queries(
@@ -332,9 +342,15 @@ class Bars:
     def prob_above(self, p: Array, threshold: Array) -> Array:
         """P(y >= threshold) per row (threshold (m,) or scalar)."""
         thr = np.broadcast_to(np.asarray(threshold, dtype=np.float64), (p.shape[0],))
-        hi = self.borders[1:]
-        frac = np.clip((hi[None, :] - thr[:, None]) / self.widths[None, :], 0.0, 1.0)
-        out: Array = np.clip((p * frac).sum(axis=1), 0.0, 1.0)
+        bins = len(self.widths)
+        k = np.clip(np.searchsorted(self.borders, thr, side="right") - 1, 0, bins - 1)
+        rows = np.arange(p.shape[0])
+        # the mass of the bars above k, summed from the top (small tails stay exact), and the
+        # part of bar k above the threshold
+        above = np.zeros((p.shape[0], bins + 1))
+        np.cumsum(p[:, ::-1], axis=1, out=above[:, bins - 1 :: -1])
+        frac = np.clip((self.borders[k + 1] - thr) / self.widths[k], 0.0, 1.0)
+        out: Array = np.clip(above[rows, k + 1] + p[rows, k] * frac, 0.0, 1.0)
         return out
 
     def expected_gain(self, p: Array, threshold: Array) -> Array:
