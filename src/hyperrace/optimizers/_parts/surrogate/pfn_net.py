@@ -123,8 +123,7 @@ class _Layer(nn.Module):
         what the last layer needs, since only queries read past it)."""
         w = h.shape[2]
         kv = functional.linear(self.norm1(h), self.qkv.weight[w:], self.qkv.bias[w:])
-        k, v = kv.split(w, dim=-1)
-        return self._split(k), self._split(v)
+        return self._split(kv[..., :w]), self._split(kv[..., w:])
 
     def query(self, h: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The layer on query tokens ``h`` given the context's keys and values."""
