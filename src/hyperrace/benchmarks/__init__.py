@@ -10,6 +10,8 @@ reference point of normalised regret, and caches it.
 :func:`train_digits_cnn` (a small CNN on the digit images) and :func:`train_breast_cancer` (an MLP
 on scikit-learn's breast-cancer data), with :func:`digits_cnn_space` and
 :func:`breast_cancer_space`, are two more real training tasks like the digits one below.
+:class:`TorchTask` makes any of the three a benchmark task (``hyperrace benchmark --task torch``),
+trained for real as the optimizers ask.
 
 :func:`train_digits` trains a small PyTorch MLP on scikit-learn's bundled handwritten digits (no
 download) and reports the validation error after every epoch; :func:`digits_space` is its search
@@ -28,6 +30,7 @@ from hyperrace.benchmarks._lcbench import LCBench
 from hyperrace.benchmarks._reference import best_known, reference_range
 from hyperrace.benchmarks._synthetic import SyntheticCurves
 from hyperrace.benchmarks._task import Step, Task, task_objective
+from hyperrace.benchmarks._torch_task import TorchTask
 from hyperrace.benchmarks._torch_tasks import (
     breast_cancer_space,
     digits_cnn_space,
@@ -42,6 +45,7 @@ __all__ = [
     "SyntheticCurves",
     "Task",
     "TestFunction",
+    "TorchTask",
     "best_known",
     "breast_cancer_space",
     "digits_cnn_space",

@@ -15,6 +15,7 @@ __all__ = ["TASK_KINDS", "instances_of", "make_task"]
 TASK_KINDS = {
     "synthetic": "SyntheticCurves seeds (integers, e.g. 0,1,2)",
     "lcbench": "LCBench instances (OpenML task ids, e.g. 3945,7593; 'all' for the 34)",
+    "torch": "real PyTorch training: digits, digits-cnn, breast-cancer ('all' for the 3)",
 }
 
 
@@ -34,6 +35,10 @@ def make_task(kind: str, instance: str) -> Task:
         from hyperrace.benchmarks._lcbench import LCBench
 
         return LCBench(instance)
+    if kind == "torch":
+        from hyperrace.benchmarks._torch_task import TorchTask
+
+        return TorchTask(instance)
     raise ConfigurationError(f"unknown task {kind!r}; choose one of {', '.join(TASK_KINDS)}")
 
 
@@ -43,6 +48,10 @@ def instances_of(kind: str, text: str | None) -> list[str]:
         from hyperrace.benchmarks._lcbench import LCBench
 
         return [str(i) for i in LCBench.instances()]
+    if kind == "torch" and (text is None or text == "all"):
+        from hyperrace.benchmarks._torch_task import TORCH_TASKS
+
+        return list(TORCH_TASKS)
     if text is None or text == "all":
         return ["0", "1", "2"]
     names = [part.strip() for part in text.split(",") if part.strip()]

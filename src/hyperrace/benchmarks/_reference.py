@@ -1,6 +1,7 @@
 """The best known final loss of a task, and the range of normalised regret.
 
-:func:`best_known` draws ``samples`` configurations from the task's space with a generator seeded
+:func:`best_known` draws ``samples`` configurations (10,000, or the task's
+``reference_samples``) from the task's space with a generator seeded
 by ``seed`` (``task.space.sample(rng)``, one after another), evaluates them at the maximum
 fidelity with :meth:`~hyperrace.benchmarks.Task.final_losses` in chunks of
 :data:`CHUNK` configurations, and returns the lowest loss; for a task that knows its optimum (an
@@ -39,6 +40,8 @@ __all__ = ["best_known", "reference_range"]
 
 #: The environment variable naming the cache folder.
 CACHE_ENV = "HYPERRACE_CACHE"
+#: How many configurations the sample holds by default.
+SAMPLES = 10_000
 #: How many configurations are evaluated per ``final_losses`` call.
 CHUNK = 2048
 _FORMAT = 1
@@ -136,13 +139,15 @@ def _sampled_range(task: Task, samples: int, seed: int) -> tuple[float, float]:
 
 
 def best_known(
-    task: Task, *, samples: int = 10_000, seed: int = 0, cache: str | Path | None = None
+    task: Task, *, samples: int | None = None, seed: int = 0, cache: str | Path | None = None
 ) -> float:
     """The lowest final loss of ``task`` known: sampled, or its optimum (see the module docstring).
 
     Args:
         task: the task; its ``name`` keys the cache.
-        samples: how many random configurations to evaluate at the maximum fidelity (>= 1).
+        samples: how many random configurations to evaluate at the maximum fidelity (>= 1);
+            None: the task's ``reference_samples`` attribute where it has one (a task whose
+            configurations are trained for real keeps its sample small), else 10,000.
         seed: the seed of the sample (>= 0).
         cache: the JSON cache file; None uses ``$HYPERRACE_CACHE/best_known.json``, else
             ``~/.cache/hyperrace/best_known.json``.
@@ -163,7 +168,7 @@ def best_known(
 
 
 def reference_range(
-    task: Task, *, samples: int = 10_000, seed: int = 0, cache: str | Path | None = None
+    task: Task, *, samples: int | None = None, seed: int = 0, cache: str | Path | None = None
 ) -> tuple[float, float]:
     """``(best, worst)``: :func:`best_known` and the highest final loss of the same sample.
 
@@ -177,8 +182,13 @@ def reference_range(
         >>> 0 <= best < 0.05 < worst
         True
     """
+    if samples is None:
+        samples = getattr(task, "reference_samples", SAMPLES)
     checked = validate(
-        "best_known", _ARGUMENTS, {"samples": samples, "seed": seed}, {"samples": 10_000, "seed": 0}
+        "best_known",
+        _ARGUMENTS,
+        {"samples": samples, "seed": seed},
+        {"samples": SAMPLES, "seed": 0},
     )
     samples, seed = checked["samples"], checked["seed"]
     name = getattr(task, "name", None)

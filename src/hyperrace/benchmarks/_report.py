@@ -290,12 +290,13 @@ def plot_overhead(records: Iterable[Mapping[str, Any]], out: str | Path) -> Path
             continue
         n = np.array([p[0] for p in pts], dtype=float)
         s = np.array([p[1] for p in pts], dtype=float)
-        edges = np.unique(np.geomspace(1, max(n.max(), 2) + 1, 16).astype(int))
+        # the decisions made before any observation fall in [0, 1), drawn at 0.5
+        edges = np.unique([0, *np.geomspace(1, max(n.max(), 2) + 1, 16).astype(int)])
         centres, medians = [], []
         for lo, hi in itertools.pairwise(edges):
             mask = (n >= lo) & (n < hi)
             if mask.any():
-                centres.append(math.sqrt(lo * hi))
+                centres.append(math.sqrt(lo * hi) if lo > 0 else 0.5)
                 medians.append(max(float(np.median(s[mask])), 1e-6))
         ax.plot(
             centres, medians, marker="o", ms=3, label=name, color=colours[name], ls=styles[name]
