@@ -11,10 +11,14 @@ records:
 * the candidate's mean regret over the best other optimizer's, at each of those budgets;
 * per instance, the candidate's mean regret over ``--versus``'s (default ``hyperband``), and on
   how many instances it is at most ``--within`` (default 1.2) times it;
-* the same on a subset of instances (``--confirm``: those not looked at while tuning).
+* the same on a subset of instances (``--confirm``: those not looked at while tuning);
+* with ``--per-instance``, each instance's final regret per optimizer (mean +- standard error
+  over seeds) and the candidate's standing there: first, within one standard error of the
+  first (its mean at most the first's plus the larger of the two errors), or behind.
 
 Regret is normalised by the best and worst final loss of 10,000 random configurations of each
-instance (``hyperrace.benchmarks.reference_range``; cached).
+instance, 256 for the real PyTorch tasks of ``--task torch``
+(``hyperrace.benchmarks.reference_range``; cached).
 
 Usage::
 
@@ -123,6 +127,16 @@ def scorecard(
                 rank_n[o] += 1
     ranks = {o: rank_sum[o] / rank_n[o] if rank_n[o] else np.full(4, math.nan) for o in optimizers}
     out: dict[str, Any] = {"optimizers": optimizers, "tasks": tasks, "mean": mean, "ranks": ranks}
+    # per instance: the final regret's mean over seeds and its standard error
+    final = len(points) - 1
+    out["final"] = {
+        t: {
+            o: _mean_se([v[final] for v in regret[(o, t)].values()])
+            for o in optimizers
+            if (o, t) in regret
+        }
+        for t in tasks
+    }
     if candidate in mean:
         others = [o for o in complete if o != candidate]
         if others:
@@ -140,6 +154,24 @@ def scorecard(
             out["versus"] = per
             out["within"] = sum(1 for c, v in per.values() if c <= within * v or c <= 0.0)
     return out
+
+
+def _mean_se(values: Sequence[float]) -> tuple[float, float]:
+    """The mean and its standard error (NaN for one value)."""
+    a = np.asarray(values, dtype=np.float64)
+    se = float(a.std(ddof=1) / math.sqrt(len(a))) if len(a) > 1 else math.nan
+    return float(a.mean()), se
+
+
+def standing(per: Mapping[str, tuple[float, float]], candidate: str) -> str:
+    """The candidate's place on one instance by final regret: "first", "within 1 SE" (its mean
+    is at most the first's mean plus the larger of the two standard errors) or "behind"."""
+    first = min(per, key=lambda o: per[o][0])
+    if first == candidate or per[candidate][0] <= per[first][0]:
+        return "first"
+    mean, se = per[candidate]
+    slack = max((x for x in (se, per[first][1]) if not math.isnan(x)), default=0.0)
+    return "within 1 SE" if mean <= per[first][0] + slack else "behind"
 
 
 def _paired(
@@ -172,7 +204,13 @@ def _paired(
     return out
 
 
-def markdown(card: Mapping[str, Any], candidate: str, versus: str, within: float) -> str:
+def markdown(
+    card: Mapping[str, Any],
+    candidate: str,
+    versus: str,
+    within: float,
+    per_instance: bool = False,
+) -> str:
     mean, ranks = card["mean"], card["ranks"]
     head = [f"{int(e)} ep" for e in EPOCHS] + [f"{int(f * 100)} %" for f in FRACTIONS]
     lines = [
@@ -221,6 +259,26 @@ def markdown(card: Mapping[str, Any], candidate: str, versus: str, within: float
         for o, rows in sorted(card["paired"].items()):
             cells = [f"{w}/{n}, {d:+.4f} +- {e:.4f}" for w, n, d, e in rows]
             lines.append(f"| {o} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if per_instance and card.get("final"):
+        lines += [
+            "",
+            "Per instance, the final regret (mean over seeds +- its standard error; the first in "
+            f"bold) and {candidate}'s standing:",
+            "",
+            "| instance | " + " | ".join(order) + f" | {candidate} |",
+            "|---|" + "---:|" * len(order) + "---|",
+        ]
+        for t, per in sorted(card["final"].items()):
+            first = min(per, key=lambda o: per[o][0])
+            cells = [
+                ("**{:.4f} +- {:.4f}**" if o == first else "{:.4f} +- {:.4f}").format(*per[o])
+                if o in per
+                else "-"
+                for o in order
+            ]
+            place = standing(per, candidate) if candidate in per else "-"
+            lines.append(f"| {t} | " + " | ".join(cells) + f" | {place} |")
         lines.append("")
     if "versus" in card:
         worse = sorted(
@@ -287,6 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="instances looked at while tuning: a second scorecard leaves them out",
     )
+    p.add_argument(
+        "--per-instance",
+        action="store_true",
+        help="add the final regret per instance (mean +- standard error over seeds) and the "
+        "candidate's standing there: first, within one standard error of the first, or behind",
+    )
     p.add_argument("--out", default=None, help="also write the markdown here")
     args = p.parse_args(argv)
     records = [
@@ -313,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.candidate,
         args.versus,
         args.within,
+        args.per_instance,
     )
     if args.confirm_exclude:
         tuned = {f"lcbench-{i}" for i in args.confirm_exclude.split(",")}

@@ -49,3 +49,26 @@ def test_the_scorecard_of_known_records(report: dict[str, Any]) -> None:
     text = report["markdown"](card, "race", "hyperband", 1.2)
     assert "| hyperband | 0/4, +0.2000 +- 0.0000 |" in text
     assert "at most 1.2x hyperband's: 1 of 2; the others: b (0.0300 vs 0.0200)" in text
+
+
+def test_the_standing_per_instance(report: dict[str, Any]) -> None:
+    refs = {"a": (0.0, 1.0), "b": (0.0, 1.0), "c": (0.0, 1.0)}
+    records = []
+    for seed, (ra, rb, rc) in enumerate([(0.01, 0.05, 0.30), (0.03, 0.01, 0.32)]):
+        records += [
+            _record("race", "a", seed, 0.5, ra),  # a: race first (0.02 against 0.04)
+            _record("asha", "a", seed, 0.5, 0.04),
+            _record("race", "b", seed, 0.5, rb),  # b: 0.03 +- 0.02 against 0.02 +- 0
+            _record("asha", "b", seed, 0.5, 0.02),
+            _record("race", "c", seed, 0.5, rc),  # c: 0.31 +- 0.01 against 0.10 +- 0
+            _record("asha", "c", seed, 0.5, 0.10),
+        ]
+    card = report["scorecard"](records, refs, "race", "hyperband", 1.2)
+    assert card["final"]["b"]["race"] == pytest.approx((0.03, 0.02))
+    assert card["final"]["b"]["asha"] == pytest.approx((0.02, 0.0))
+    places = {t: report["standing"](per, "race") for t, per in card["final"].items()}
+    assert places == {"a": "first", "b": "within 1 SE", "c": "behind"}
+    text = report["markdown"](card, "race", "hyperband", 1.2, per_instance=True)
+    assert "| b | **0.0200 +- 0.0000** | 0.0300 +- 0.0200 | within 1 SE |" in text
+    assert "| c | **0.1000 +- 0.0000** | 0.3100 +- 0.0100 | behind |" in text
+    assert "standing" not in report["markdown"](card, "race", "hyperband", 1.2)
