@@ -144,7 +144,8 @@ def scorecard(
             out["best_other"] = [
                 others[int(np.argmin([mean[o][j] for o in others]))] for j in range(len(points))
             ]
-            out["ratio"] = mean[candidate] / best_other
+            with np.errstate(divide="ignore", invalid="ignore"):  # a best other of 0: inf
+                out["ratio"] = mean[candidate] / best_other
         out["paired"] = _paired(regret, candidate, [o for o in optimizers if o != candidate])
         if versus in mean:
             final = len(EPOCHS) - 1
@@ -266,7 +267,7 @@ def markdown(
             "Per instance, the final regret (mean over seeds +- its standard error; the first in "
             f"bold) and {candidate}'s standing:",
             "",
-            "| instance | " + " | ".join(order) + f" | {candidate} |",
+            "| instance | " + " | ".join(order) + f" | {candidate}'s standing |",
             "|---|" + "---:|" * len(order) + "---|",
         ]
         for t, per in sorted(card["final"].items()):
