@@ -264,12 +264,14 @@ def test_with_the_pfn_the_race_runs_new_trials_to_a_rung_and_draws_from_the_prio
     from hyperrace.benchmarks._harness import parse_label
 
     dpl = make_optimizer("race", {})
-    assert (dpl.first, dpl.n_local) == ("step", 128)
+    assert (dpl.first, dpl.n_local) == ("step", 0)
+    assert make_optimizer("race", {"n_local": 64}).n_local == 64
     for spec in ("pfn", {"name": "pfn", "max_context": 500}, {"name": "pfn"}):
         race = make_optimizer("race", {"surrogate": spec})
         assert (race.first, race.n_local) == ("rung", 0)
         again = make_optimizer("race", race.get_params())
         assert again.get_params() == race.get_params()
+    assert make_optimizer("race", {"surrogate": "pfn", "n_local": 64}).n_local == 64
     mine = make_optimizer(*parse_label("race:surrogate=pfn:first=step:n_local=8"))
     assert (mine.first, mine.n_local) == ("step", 8)
     assert make_optimizer("dyhpo", {"surrogate": "pfn"}).promotion == 0.25  # the rest: dyhpo's

@@ -72,6 +72,7 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
     race, dpl_, dyhpo = Race().get_params(), DPL().get_params(), DyHPO().get_params()
     assert race["surrogate"] == "dpl"
     assert (race["acquisition"], race["promotion"]) == ("pi_random", 0.0)
+    assert (race["n_prior"], race["n_local"]) == (128, 0)
     assert (dpl_["surrogate"], dpl_["acquisition"], dpl_["n_initial"]) == ("dpl", "ei_max", 1)
     assert (dyhpo["surrogate"], dyhpo["acquisition"], dyhpo["promotion"]) == (
         "deep_kernel",
