@@ -89,10 +89,30 @@ class _Run:
         self._progress.state = checkpoint()
 
 
-def _seed_number(name: str, config: Mapping[str, Any]) -> int:
-    """A trial number for the training loop's seeds, from the task and the configuration."""
-    text = json.dumps([name, sorted((k, repr(v)) for k, v in config.items())])
+def _seed_number(name: str, pairs: list[tuple[str, str]]) -> int:
+    """A trial number for the training loop's seeds, from the task and the configuration (its
+    sorted ``(name, repr(value))`` pairs)."""
+    text = json.dumps([name, pairs])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little") % 1_000_000
+
+
+#: The multiply-adds per example of a task's model, forward (see the module docstring).
+_Mults = Callable[[Mapping[str, Any]], int]
+
+
+def _mlp2_mults(config: Mapping[str, Any]) -> int:
+    hidden = int(config["hidden"])
+    return 64 * hidden + hidden * hidden + hidden * 10
+
+
+def _cnn_mults(config: Mapping[str, Any]) -> int:
+    c, hidden = int(config["channels"]), int(config["hidden"])
+    return 64 * 9 * c + 64 * 9 * c * 2 * c + 32 * c * hidden + hidden * 10
+
+
+def _mlp_mults(config: Mapping[str, Any]) -> int:
+    hidden, layers = int(config["hidden"]), int(config["layers"])
+    return 30 * hidden + (layers - 1) * hidden * hidden + hidden * 2
 
 
 class TorchTask:
@@ -108,27 +128,27 @@ class TorchTask:
     def __init__(self, instance: str) -> None:
         from hyperrace.benchmarks import _digits, _torch_tasks
 
-        tasks: dict[str, tuple[Callable[[], Space], Any, Any, Any, str]] = {
+        tasks: dict[str, tuple[Callable[[], Space], Any, Any, Any, _Mults]] = {
             "digits": (
                 _digits.digits_space,
                 _digits._model,
                 _digits._data,
                 _digits._PURPOSE,
-                "mlp2",
+                _mlp2_mults,
             ),
             "digits-cnn": (
                 _torch_tasks.digits_cnn_space,
                 _torch_tasks._cnn,
                 _torch_tasks._digit_images,
                 _torch_tasks._CNN,
-                "cnn",
+                _cnn_mults,
             ),
             "breast-cancer": (
                 _torch_tasks.breast_cancer_space,
                 _torch_tasks._mlp,
                 _torch_tasks._breast_cancer,
                 _torch_tasks._CANCER,
-                "mlp",
+                _mlp_mults,
             ),
         }
         if instance not in tasks:
@@ -136,7 +156,7 @@ class TorchTask:
                 f"torch task {instance!r} is not one of {', '.join(TORCH_TASKS)}; e.g. "
                 "--task torch --instances digits"
             )
-        space_fn, self._build, self._data, self._purpose, self._kind = tasks[instance]
+        space_fn, self._build, self._data, self._purpose, self._mults = tasks[instance]
         self.instance = instance
         self._space = space_fn()
         fid = self._space.fidelity
@@ -164,7 +184,8 @@ class TorchTask:
         from hyperrace.benchmarks._training import train
 
         plain = self._config(config)
-        key = json.dumps(sorted((k, repr(v)) for k, v in plain.items()))
+        pairs = sorted((k, repr(v)) for k, v in plain.items())
+        key = json.dumps(pairs)
         progress = self._progress.get(key)
         if progress is None:
             progress = self._progress[key] = _Progress()
@@ -173,7 +194,7 @@ class TorchTask:
         else:
             self._progress.move_to_end(key)
         if len(progress.curve) < epochs:
-            run = _Run(plain, _seed_number(self.name, plain), progress, epochs)
+            run = _Run(plain, _seed_number(self.name, pairs), progress, epochs)
             train(run, self._purpose, self._build, self._data)  # type: ignore[arg-type]
         return progress.curve
 
@@ -189,17 +210,8 @@ class TorchTask:
         """The cost model's seconds of one epoch of ``config`` (see the module docstring)."""
         x_train, _, x_valid, _ = self._data()
         n, n_valid = len(x_train), len(x_valid)
-        batch = int(config["batch_size"])
-        hidden = int(config["hidden"])
-        if self._kind == "mlp2":
-            mults = 64 * hidden + hidden * hidden + hidden * 10
-        elif self._kind == "cnn":
-            c = int(config["channels"])
-            mults = 64 * 9 * c + 64 * 9 * c * 2 * c + 32 * c * hidden + hidden * 10
-        else:
-            layers = int(config["layers"])
-            mults = 30 * hidden + (layers - 1) * hidden * hidden + hidden * 2
-        batches = -(-n // batch)
+        batches = -(-n // int(config["batch_size"]))
+        mults = self._mults(config)
         return float(batches * _BATCH_SECONDS + (3 * n + n_valid) * mults / _FLOPS)
 
     def final_losses(self, configs: Sequence[Mapping[str, Any]]) -> npt.NDArray[np.float64]:
