@@ -695,6 +695,43 @@ def test_promotion_probability_one_promotes_by_the_asha_rule() -> None:
     assert never.info["source"] == "model"  # type: ignore[union-attr]
 
 
+def test_an_asha_warm_up_decides_as_asha_until_a_trial_reaches_the_maximum() -> None:
+    from hyperrace.optimizers import ASHA
+
+    study = _study("race", seed=3, warmup="asha", n_initial=2)
+    live = study.optimizer
+    sources = []
+    for _ in range(40):
+        history = study.history()
+        rng = decision_rng(study.seed, history.n_decisions)
+        rng.random()  # the race's first draw, made whatever the branch
+        asha = ASHA(eta=3).decide(SPACE, history, rng)
+        job = study.ask()
+        assert isinstance(job, Job)
+        reached = any(t.fidelity >= 9 for t in history.trials)
+        sources.append(job.info["source"])
+        if not reached:  # ASHA's decision, one for one
+            assert job.info["source"] == "warmup"
+            expected = (asha.trial_id, asha.stop) if isinstance(asha, Resume) else (None, asha.stop)
+            got = (job.trial_id if job.kind == "resume" else None, job.stop)
+            assert got == expected
+            if isinstance(asha, Start):
+                assert dict(job.config) == dict(asha.config)
+        else:  # then the model's: one step per decision
+            assert job.info["source"] == "model" and job.stop - job.start == 1
+        for f in range(int(job.start) + 1, int(job.stop) + 1):
+            study.report(job.trial_id, fidelity=f, value=curve_value(dict(job.config), f))
+        study.tell(job)
+    assert "warmup" in sources and "model" in sources
+    # a fresh instance decides the same (the warm-up reads the history alone)
+    history = study.history()
+    assert _fresh_decision(live, SPACE, history) == live.decide(
+        SPACE, history, decision_rng(1, history.n_decisions)
+    )
+    with pytest.raises(ConfigurationError, match="warmup"):
+        Race(warmup="bohb")
+
+
 @pytest.mark.parametrize("name", list(RECIPES))
 def test_maximize_and_no_fidelity(name: str) -> None:
     study = hr.Study(

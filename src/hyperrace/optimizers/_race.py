@@ -29,6 +29,7 @@ history and the decision's generator: a fresh instance decides exactly as a long
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -39,6 +40,7 @@ from hyperrace._imports import require
 from hyperrace._params import Declared, Integer, OneOf, Real, Unchecked, declare
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
+from hyperrace.optimizers._asha import ASHA
 from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
 from hyperrace.optimizers._parts import acquisition as acq
 from hyperrace.optimizers._parts.candidates import pool
@@ -142,6 +144,9 @@ class Race(Declared):
             cost of each candidate's step to the power ``kappa * gamma``.
         cost_budget: processor seconds the study will spend in all; with it ``gamma`` cools from
             1 to 0 as they are spent. None: ``gamma = 1``.
+        warmup: ``"none"``, or ``"asha"``: decide as ASHA (reduction factor 3, promotion) until
+            ``warmup_until`` trials have reached the maximum fidelity, then by the model.
+        warmup_until: trials at the maximum fidelity that end the warm-up (>= 1).
     """
 
     name: ClassVar[str] = "race"
@@ -159,6 +164,7 @@ class Race(Declared):
         "n_local": 0,
         "promotion": 0.0,
         "incumbent": "observed",
+        "warmup": "none",
     }
 
     #: What a parameter left at None means with a surrogate other than the recipe's own, by
@@ -191,6 +197,8 @@ class Race(Declared):
         max_observations=Integer(1, optional=True),
         cost_exponent=Real(0),
         cost_budget=Real(0, low_open=True, optional=True),
+        warmup=OneOf("none", "asha"),
+        warmup_until=Integer(1),
     )
     surrogate: str | dict[str, Any]
     acquisition: str
@@ -209,6 +217,8 @@ class Race(Declared):
     max_observations: int | None
     cost_exponent: float
     cost_budget: float | None
+    warmup: str
+    warmup_until: int
 
     def __init__(
         self,
@@ -230,6 +240,8 @@ class Race(Declared):
         max_observations: int | None = 2000,
         cost_exponent: float = 0.0,
         cost_budget: float | None = None,
+        warmup: str | None = None,
+        warmup_until: int = 1,
     ) -> None:
         d = dict(self._defaults)
         self._surrogate, form = _surrogate(
@@ -258,6 +270,8 @@ class Race(Declared):
             max_observations=max_observations,
             cost_exponent=cost_exponent,
             cost_budget=cost_budget,
+            warmup=pick(warmup, "warmup"),
+            warmup_until=warmup_until,
         )
         if self.n_prior + self.n_local == 0:
             raise ConfigurationError(
@@ -266,6 +280,7 @@ class Race(Declared):
         self._codes: dict[Ident, np.ndarray] = {}
         self._codes_space: Space | None = None
         self._sample_memo: Memo = {}
+        self._asha = ASHA(eta=_ETA)
 
     # -- the decision ---------------------------------------------------------------------------
 
@@ -282,6 +297,13 @@ class Race(Declared):
                 return Wait(f"the {self.max_trials} trials allowed are started; waiting on running")
             return Done(f"{self.max_trials} trials were started and none can go on")
         successes = sum(1 for t in history.trials if t.curve and t.status is not TrialStatus.FAILED)
+        if self.warmup == "asha" and space.fidelity is not None and may_start:
+            full = sum(1 for t in history.trials if t.fidelity >= high)
+            if full < self.warmup_until:
+                decision = self._asha.decide(space, history, rng)
+                if isinstance(decision, (Start, Resume)):
+                    info = {**decision.info, "source": "warmup"}
+                    return dataclasses.replace(decision, info=info)
         if successes < self.n_initial and may_start:
             enc = OneHot(space)
             initial = pool.fresh(enc, self._encoded(space, enc, history), rng, 1)
@@ -295,9 +317,13 @@ class Race(Declared):
 
     def _encoded(self, space: Space, enc: OneHot, history: History) -> np.ndarray:
         """The history's configurations encoded (memoized per configuration)."""
+        return encode(enc, [t.config for t in history.trials], self._memo(space))
+
+    def _memo(self, space: Space) -> dict[Ident, np.ndarray]:
+        """The encoded configurations' memo, emptied when the space changed or it grew large."""
         if self._codes_space != space or len(self._codes) > _CODES:
             self._codes, self._codes_space = {}, space
-        return encode(enc, [t.config for t in history.trials], self._codes)
+        return self._codes
 
     def _range(self, space: Space) -> tuple[float, float]:
         fid = space.fidelity
@@ -334,8 +360,7 @@ class Race(Declared):
     ) -> Decision:
         low, high, first = bounds
         enc = OneHot(space)
-        self._encoded(space, enc, history)  # resets the memo if the space changed
-        data = CurveData.collect(enc, history, low, high, self.step, self._codes)
+        data = CurveData.collect(enc, history, low, high, self.step, self._memo(space))
         index = {t.trial_id: i for i, t in enumerate(data.trials)}
         model = None
         if len(data) >= 1 and np.isfinite(data.loss).any():

@@ -62,15 +62,22 @@ class Candidates:
     stop: Array
 
 
-def _per_budget_best(history: History) -> tuple[dict[float, float], float]:
+def _per_budget_best(
+    history: History, per_budget: bool
+) -> tuple[dict[float, float], float, list[float]]:
+    """The best loss at each fidelity (when ``per_budget``), the best anywhere, and every loss
+    reported, in one pass over the history."""
     at: dict[float, float] = {}
     overall = math.inf
+    losses: list[float] = []
     for t in history.trials:
         for obs in t.curve:
             loss = history.loss(obs.value)
+            losses.append(loss)
             overall = min(overall, loss)
-            at[obs.fidelity] = min(at.get(obs.fidelity, math.inf), loss)
-    return at, overall
+            if per_budget:
+                at[obs.fidelity] = min(at.get(obs.fidelity, math.inf), loss)
+    return at, overall, losses
 
 
 def queries(
@@ -110,7 +117,7 @@ def score(
     ``fantasies`` are the granted fidelities of the running trials and their predicted losses
     there. Returns the scores and the incumbent/threshold used (per candidate where it
     varies)."""
-    at, overall = _per_budget_best(history)
+    at, overall, losses = _per_budget_best(history, name == "ei_step")
     for f, loss in zip(*fantasies, strict=True):
         at[float(f)] = min(at.get(float(f), math.inf), float(loss))
         overall = min(overall, float(loss))
@@ -124,7 +131,6 @@ def score(
         believed = float(np.max(mean + 3 * std))
     if name == "ei_max":
         return expected_improvement(believed), {"incumbent": believed}
-    losses = [history.loss(o.value) for t in history.trials for o in t.curve]
     spread = (max(losses) - min(losses)) if losses else 1.0
     gap = believed if losses and min(losses) >= 0 else spread
     u = float(rng.uniform(*_LOG_GAIN))

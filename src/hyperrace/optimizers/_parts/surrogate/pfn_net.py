@@ -344,12 +344,20 @@ class Bars:
         bins = len(self.widths)
         k = np.clip(np.searchsorted(self.borders, thr, side="right") - 1, 0, bins - 1)
         rows = np.arange(p.shape[0])
-        # the mass of the bars above k, summed from the top (small tails stay exact), and the
-        # part of bar k above the threshold
-        above = np.zeros((p.shape[0], bins + 1))
-        np.cumsum(p[:, ::-1], axis=1, out=above[:, bins - 1 :: -1])
+        # the mass of the bars above k (a sum of the tail alone, so that small tails stay
+        # exact), and the part of bar k above the threshold
+        distinct = np.unique(k)
+        if len(distinct) <= 8:  # one threshold for every row (MFPI-random), or a few
+            tail = np.zeros(p.shape[0])
+            for kk in distinct:
+                sel = k == kk
+                tail[sel] = p[sel, kk + 1 :].sum(axis=1)
+        else:
+            above = np.zeros((p.shape[0], bins + 1))
+            np.cumsum(p[:, ::-1], axis=1, out=above[:, bins - 1 :: -1])
+            tail = above[rows, k + 1]
         frac = np.clip((self.borders[k + 1] - thr) / self.widths[k], 0.0, 1.0)
-        out: Array = np.clip(above[rows, k + 1] + p[rows, k] * frac, 0.0, 1.0)
+        out: Array = np.clip(tail + p[rows, k] * frac, 0.0, 1.0)
         return out
 
     def expected_gain(self, p: Array, threshold: Array) -> Array:
