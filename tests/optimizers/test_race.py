@@ -50,7 +50,14 @@ RECIPES = {"race": Race, "dpl": DPL, "dyhpo": DyHPO}
 def _fast(name: str, **params: Any) -> dict[str, Any]:
     surrogate = dict(FAST_DK if RECIPES[name] is DyHPO else FAST_DPL)
     surrogate.update(params.pop("surrogate_params", {}))
-    return {"surrogate": surrogate, "n_prior": 16, "n_local": 0 if name != "race" else 8, **params}
+    # the model's decisions from the first: the ASHA warm-up has its own test
+    return {
+        "surrogate": surrogate,
+        "n_prior": 16,
+        "n_local": 0 if name != "race" else 8,
+        "warmup": "none",
+        **params,
+    }
 
 
 def _study(name: str = "dyhpo", seed: int = 0, space: hr.Space = SPACE, **params: Any) -> hr.Study:
@@ -70,8 +77,13 @@ def _fresh_decision(opt: Any, space: hr.Space, history: hr.History) -> Any:
 
 def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
     race, dpl_, dyhpo = Race().get_params(), DPL().get_params(), DyHPO().get_params()
-    assert race["surrogate"] == "dpl"
-    assert (race["acquisition"], race["promotion"]) == ("pi_random", 0.0)
+    assert race["surrogate"] == {"name": "dpl", "scratch_steps": 1000, "refine_steps": 100}
+    assert (race["acquisition"], race["promotion"], race["warmup"]) == ("pi_random", 0.0, "asha")
+    assert (dpl_["warmup"], dyhpo["warmup"], Race(surrogate="pfn").warmup) == ("none",) * 3
+    # a mapping without a name is laid over the recipe's surrogate, a name alone is its own
+    laid = Race(surrogate={"first_weight": 0.5}).get_params()["surrogate"]
+    assert laid == {"name": "dpl", "scratch_steps": 1000, "refine_steps": 100, "first_weight": 0.5}
+    assert Race(surrogate="dpl").get_params()["surrogate"] == "dpl"
     assert (race["n_prior"], race["n_local"]) == (128, 0)
     assert (dpl_["surrogate"], dpl_["acquisition"], dpl_["n_initial"]) == ("dpl", "ei_max", 1)
     assert (dyhpo["surrogate"], dyhpo["acquisition"], dyhpo["promotion"]) == (
@@ -96,8 +108,7 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
         with pytest.raises(TypeError):
             cls(1)  # type: ignore[call-arg]
     # parameters alone are laid over the recipe's surrogate; a name means its own defaults
-    assert Race(surrogate={"width": 8}).get_params()["surrogate"] == {"name": "dpl", "width": 8}
-    assert Race(surrogate="dpl").get_params()["surrogate"] == "dpl"
+    assert DPL(surrogate={"width": 8}).get_params()["surrogate"] == {"name": "dpl", "width": 8}
     assert DyHPO(surrogate={"max_points": 16}).get_params()["surrogate"] == {
         "name": "deep_kernel",
         "max_points": 16,
@@ -730,6 +741,12 @@ def test_an_asha_warm_up_decides_as_asha_until_a_trial_reaches_the_maximum() -> 
     )
     with pytest.raises(ConfigurationError, match="warmup"):
         Race(warmup="bohb")
+    # a configuration ASHA draws again is drawn anew from the pool, which never repeats one
+    tiny = hr.Space(c=hr.Categorical(["a", "b", "c"]), epochs=hr.Fidelity(1, 9))
+    small = _study("race", space=tiny, warmup="asha")
+    drive(small, 12, lambda c, f: 1.0 / f)
+    configs = [t.config["c"] for t in small.history().trials]
+    assert sorted(configs) == ["a", "b", "c"]
 
 
 @pytest.mark.parametrize("name", list(RECIPES))

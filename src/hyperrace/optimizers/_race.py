@@ -45,7 +45,7 @@ from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
 from hyperrace.optimizers._parts import acquisition as acq
 from hyperrace.optimizers._parts.candidates import pool
 from hyperrace.optimizers._parts.data.bounded import Memo, bounded
-from hyperrace.optimizers._parts.data.curve_data import CurveData, Ident, encode
+from hyperrace.optimizers._parts.data.curve_data import CurveData, Ident, encode, ident
 from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.optimizers._parts.schedule.ladder import rungs
 from hyperrace.optimizers._parts.schedule.rungs import at_rung, top
@@ -152,7 +152,10 @@ class Race(Declared):
     name: ClassVar[str] = "race"
     #: The recipe: what a parameter left at None means.
     _defaults: ClassVar[dict[str, Any]] = {
-        "surrogate": "dpl",
+        # fits that converge: with 300 and 30 Adam steps the power laws of flat curves went on
+        # falling, and the race trained plateaued curves for tens of epochs (BENCHMARKS.md,
+        # "The race's start")
+        "surrogate": {"name": "dpl", "scratch_steps": 1000, "refine_steps": 100},
         "acquisition": "pi_random",
         "allocation": "step",
         "first": "step",
@@ -164,7 +167,9 @@ class Race(Declared):
         "n_local": 0,
         "promotion": 0.0,
         "incumbent": "observed",
-        "warmup": "none",
+        # the bracket methods' start until a first curve reaches the top: before it the
+        # surrogate extrapolates short curves alone (BENCHMARKS.md, "The race's start")
+        "warmup": "asha",
     }
 
     #: What a parameter left at None means with a surrogate other than the recipe's own, by
@@ -176,7 +181,7 @@ class Race(Declared):
     #: lowest rung (and its fresh configurations come from the prior alone, as every recipe's
     #: do by default).
     _with_surrogate: ClassVar[dict[str, dict[str, Any]]] = {
-        "pfn": {"first": "rung"},
+        "pfn": {"first": "rung", "warmup": "none"},
     }
 
     parameters = declare(
@@ -298,12 +303,9 @@ class Race(Declared):
             return Done(f"{self.max_trials} trials were started and none can go on")
         successes = sum(1 for t in history.trials if t.curve and t.status is not TrialStatus.FAILED)
         if self.warmup == "asha" and space.fidelity is not None and may_start:
-            full = sum(1 for t in history.trials if t.fidelity >= high)
-            if full < self.warmup_until:
-                decision = self._asha.decide(space, history, rng)
-                if isinstance(decision, (Start, Resume)):
-                    info = {**decision.info, "source": "warmup"}
-                    return dataclasses.replace(decision, info=info)
+            warm = self._warmup(space, history, rng, high)
+            if warm is not None:
+                return warm
         if successes < self.n_initial and may_start:
             enc = OneHot(space)
             initial = pool.fresh(enc, self._encoded(space, enc, history), rng, 1)
@@ -314,6 +316,27 @@ class Race(Declared):
             if promoted is not None:
                 return promoted
         return self._model_decision(space, history, waiting, may_start, rng, (low, high, first))
+
+    def _warmup(
+        self, space: Space, history: History, rng: np.random.Generator, high: float
+    ) -> Start | Resume | None:
+        """ASHA's decision while fewer than ``warmup_until`` trials reached ``high``; a new
+        configuration ASHA draws that a trial already has is drawn again from the race's pool
+        (which never repeats one), and the warm-up ends early when none is left."""
+        if sum(1 for t in history.trials if t.fidelity >= high) >= self.warmup_until:
+            return None
+        decision = self._asha.decide(space, history, rng)
+        if isinstance(decision, Start):
+            enc = OneHot(space)
+            tried = {ident(t.config) for t in history.trials}
+            if ident(dict(decision.config)) in tried:
+                fresh = pool.fresh(enc, self._encoded(space, enc, history), rng, 1)
+                if not len(fresh):
+                    return None
+                decision = dataclasses.replace(decision, config=enc.decode(fresh[0]))
+        if not isinstance(decision, (Start, Resume)):
+            return None
+        return dataclasses.replace(decision, info={**decision.info, "source": "warmup"})
 
     def _encoded(self, space: Space, enc: OneHot, history: History) -> np.ndarray:
         """The history's configurations encoded (memoized per configuration)."""
@@ -546,6 +569,7 @@ class DPL(Race):
         "acquisition": "ei_max",
         "n_initial": 1,
         "n_local": 0,
+        "warmup": "none",
     }
 
 
@@ -565,4 +589,5 @@ class DyHPO(Race):
         "n_initial": 3,
         "n_local": 0,
         "promotion": 0.25,
+        "warmup": "none",
     }
