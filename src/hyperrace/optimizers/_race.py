@@ -45,7 +45,7 @@ from hyperrace.optimizers._base import Decision, Done, Resume, Start, Wait
 from hyperrace.optimizers._parts import acquisition as acq
 from hyperrace.optimizers._parts.candidates import pool
 from hyperrace.optimizers._parts.data.bounded import Memo, bounded
-from hyperrace.optimizers._parts.data.curve_data import CurveData, Ident, encode, ident
+from hyperrace.optimizers._parts.data.curve_data import CurveData, Ident, encode
 from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.optimizers._parts.schedule.ladder import rungs
 from hyperrace.optimizers._parts.schedule.rungs import at_rung, top
@@ -328,9 +328,9 @@ class Race(Declared):
         decision = self._asha.decide(space, history, rng)
         if isinstance(decision, Start):
             enc = OneHot(space)
-            tried = {ident(t.config) for t in history.trials}
-            if ident(dict(decision.config)) in tried:
-                fresh = pool.fresh(enc, self._encoded(space, enc, history), rng, 1)
+            tried = self._encoded(space, enc, history)
+            if pool.keys(enc.encode_valid(dict(decision.config))[None]) <= pool.keys(tried):
+                fresh = pool.fresh(enc, tried, rng, 1)
                 if not len(fresh):
                     return None
                 decision = dataclasses.replace(decision, config=enc.decode(fresh[0]))

@@ -146,15 +146,24 @@ def fresh(
     if centers is not None and n_local > 0:
         draws.append(local(enc, centers, n_local, local_scale, rng))
     rows = np.vstack(draws)
-    seen = {r.tobytes() for r in np.round(history_x, _DECIMALS)}
+    seen = keys(history_x)
     keep = []
-    for i, r in enumerate(np.round(rows, _DECIMALS)):
-        key = r.tobytes()
+    for i, key in enumerate(_row_keys(rows)):
         if key not in seen:
             seen.add(key)
             keep.append(i)
     out: Array = rows[keep]
     return out
+
+
+def _row_keys(rows: Array) -> list[bytes]:
+    return [r.tobytes() for r in np.round(rows, _DECIMALS)]
+
+
+def keys(rows: Array) -> set[bytes]:
+    """What makes encoded rows the same configuration for the pool (equal to ``_DECIMALS``
+    decimals): a row whose key is in ``keys(history_x)`` repeats a configuration of the history."""
+    return set(_row_keys(rows))
 
 
 def decode(enc: OneHot, row: Array) -> dict[str, object]:
