@@ -706,10 +706,13 @@ def test_promotion_probability_one_promotes_by_the_asha_rule() -> None:
     assert never.info["source"] == "model"  # type: ignore[union-attr]
 
 
-def test_an_asha_warm_up_decides_as_asha_until_a_trial_reaches_the_maximum() -> None:
+@pytest.mark.parametrize(("warmup_rung", "end"), [(0, 9), (1, 3)])
+def test_an_asha_warm_up_decides_as_asha_until_a_trial_reaches_its_rung(
+    warmup_rung: int, end: int
+) -> None:
     from hyperrace.optimizers import ASHA
 
-    study = _study("race", seed=3, warmup="asha", n_initial=2)
+    study = _study("race", seed=3, warmup="asha", n_initial=2, warmup_rung=warmup_rung)
     live = study.optimizer
     sources = []
     for _ in range(40):
@@ -719,7 +722,7 @@ def test_an_asha_warm_up_decides_as_asha_until_a_trial_reaches_the_maximum() -> 
         asha = ASHA(eta=3).decide(SPACE, history, rng)
         job = study.ask()
         assert isinstance(job, Job)
-        reached = any(t.fidelity >= 9 for t in history.trials)
+        reached = any(t.fidelity >= end for t in history.trials)  # rungs 1, 3, 9
         sources.append(job.info["source"])
         if not reached:  # ASHA's decision, one for one
             assert job.info["source"] == "warmup"

@@ -145,8 +145,11 @@ class Race(Declared):
         cost_budget: processor seconds the study will spend in all; with it ``gamma`` cools from
             1 to 0 as they are spent. None: ``gamma = 1``.
         warmup: ``"none"``, or ``"asha"``: decide as ASHA (reduction factor 3, promotion) until
-            ``warmup_until`` trials have reached the maximum fidelity, then by the model.
-        warmup_until: trials at the maximum fidelity that end the warm-up (>= 1).
+            ``warmup_until`` trials have reached ``warmup_rung`` (by default the maximum
+            fidelity), then by the model.
+        warmup_until: trials at the warm-up's rung that end the warm-up (>= 1).
+        warmup_rung: the rung that ends the warm-up, counted down from the maximum fidelity on
+            ASHA's ladder (0: the maximum fidelity; 1: the rung below it, 17 of 52 epochs).
     """
 
     name: ClassVar[str] = "race"
@@ -204,6 +207,7 @@ class Race(Declared):
         cost_budget=Real(0, low_open=True, optional=True),
         warmup=OneOf("none", "asha"),
         warmup_until=Integer(1),
+        warmup_rung=Integer(0),
     )
     surrogate: str | dict[str, Any]
     acquisition: str
@@ -224,6 +228,7 @@ class Race(Declared):
     cost_budget: float | None
     warmup: str
     warmup_until: int
+    warmup_rung: int
 
     def __init__(
         self,
@@ -247,6 +252,7 @@ class Race(Declared):
         cost_budget: float | None = None,
         warmup: str | None = None,
         warmup_until: int = 1,
+        warmup_rung: int = 0,
     ) -> None:
         d = dict(self._defaults)
         self._surrogate, form = _surrogate(
@@ -277,6 +283,7 @@ class Race(Declared):
             cost_budget=cost_budget,
             warmup=pick(warmup, "warmup"),
             warmup_until=warmup_until,
+            warmup_rung=warmup_rung,
         )
         if self.n_prior + self.n_local == 0:
             raise ConfigurationError(
@@ -303,7 +310,7 @@ class Race(Declared):
             return Done(f"{self.max_trials} trials were started and none can go on")
         successes = sum(1 for t in history.trials if t.curve and t.status is not TrialStatus.FAILED)
         if self.warmup == "asha" and space.fidelity is not None and may_start:
-            warm = self._warmup(space, history, rng, high)
+            warm = self._warmup(space, history, rng)
             if warm is not None:
                 return warm
         if successes < self.n_initial and may_start:
@@ -318,12 +325,15 @@ class Race(Declared):
         return self._model_decision(space, history, waiting, may_start, rng, (low, high, first))
 
     def _warmup(
-        self, space: Space, history: History, rng: np.random.Generator, high: float
+        self, space: Space, history: History, rng: np.random.Generator
     ) -> Start | Resume | None:
-        """ASHA's decision while fewer than ``warmup_until`` trials reached ``high``; a new
-        configuration ASHA draws that a trial already has is drawn again from the race's pool
-        (which never repeats one), and the warm-up ends early when none is left."""
-        if sum(1 for t in history.trials if t.fidelity >= high) >= self.warmup_until:
+        """ASHA's decision while fewer than ``warmup_until`` trials reached the warm-up's rung;
+        a new configuration ASHA draws that a trial already has is drawn again from the race's
+        pool (which never repeats one), and the warm-up ends early when none is left."""
+        assert space.fidelity is not None
+        ladder = rungs(space.fidelity, _ETA)
+        end = ladder[max(len(ladder) - 1 - self.warmup_rung, 0)]
+        if sum(1 for t in history.trials if t.fidelity >= end) >= self.warmup_until:
             return None
         decision = self._asha.decide(space, history, rng)
         if isinstance(decision, Start):
