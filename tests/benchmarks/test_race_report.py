@@ -72,3 +72,28 @@ def test_the_standing_per_instance(report: dict[str, Any]) -> None:
     assert "| b | **0.0200 +- 0.0000** | 0.0300 +- 0.0200 | within 1 SE |" in text
     assert "| c | **0.1000 +- 0.0000** | 0.3100 +- 0.0100 | behind |" in text
     assert "standing" not in report["markdown"](card, "race", "hyperband", 1.2)
+
+
+def test_each_instance_best_other_picked_after_the_fact(report: dict[str, Any]) -> None:
+    refs = {"a": (0.0, 1.0), "b": (0.0, 1.0)}
+    records = []
+    for seed in (0, 1):
+        records += [
+            _record("race", "a", seed, 0.4, 0.01),
+            _record("race", "b", seed, 0.4, 0.01),
+            _record("hyperband", "a", seed, 0.2, 0.04),  # best other on a
+            _record("hyperband", "b", seed, 0.3, 0.08),
+            _record("asha", "a", seed, 0.3, 0.06),
+            _record("asha", "b", seed, 0.1, 0.02),  # best other on b
+        ]
+    card = report["scorecard"](records, refs, "race", "hyperband", 1.2)
+    epochs = list(report["EPOCHS"])
+    final, at100 = epochs.index(1000), epochs.index(100)
+    assert card["oracle"][final] == pytest.approx((0.04 + 0.02) / 2)
+    assert card["oracle"][at100] == pytest.approx((0.2 + 0.1) / 2)
+    # lower than either optimizer's own mean (hyperband 0.06, asha 0.04 at the end)
+    assert card["oracle"][final] < min(
+        card["mean"]["hyperband"][final], card["mean"]["asha"][final]
+    )
+    text = report["markdown"](card, "race", "hyperband", 1.2)
+    assert "picked after the fact" in text and "1000 ep: 0.0300" in text
