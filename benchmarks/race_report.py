@@ -184,27 +184,41 @@ def _paired(
     regret: Mapping[tuple[str, str], Mapping[int, Sequence[float]]],
     candidate: str,
     others: Sequence[str],
-) -> dict[str, list[tuple[int, int, float, float]]]:
+) -> dict[str, list[tuple[int, int, float, float, float]]]:
     """Per other optimizer and fixed epoch budget, over the (instance, seed) runs both made: the
     candidate's wins (lower regret), the runs, the mean difference of regret (candidate minus
-    other) and its standard error."""
-    out: dict[str, list[tuple[int, int, float, float]]] = {}
+    other), its standard error over the runs, and its standard error over the seeds (each
+    seed's mean difference over the instances).
+
+    The second is the honest one where the instances share a space: a study's draws depend on
+    its seed alone, so on every LCBench instance seed ``s`` starts the same configurations, and
+    the runs of one seed are not independent samples (the first error counts them as if they
+    were)."""
+    out: dict[str, list[tuple[int, int, float, float, float]]] = {}
     for o in others:
         rows = []
         for j in range(len(EPOCHS)):
-            diffs = np.array(
-                [
-                    runs[s][j] - regret[(o, t)][s][j]
-                    for (name, t), runs in regret.items()
-                    if name == candidate
-                    for s in runs
-                    if s in regret.get((o, t), {})
-                ]
-            )
-            if len(diffs) == 0:
+            pairs = [
+                (s, runs[s][j] - regret[(o, t)][s][j])
+                for (name, t), runs in regret.items()
+                if name == candidate
+                for s in runs
+                if s in regret.get((o, t), {})
+            ]
+            if not pairs:
                 break
+            diffs = np.array([d for _, d in pairs])
             sem = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
-            rows.append((int((diffs < 0).sum()), len(diffs), float(diffs.mean()), sem))
+            by_seed: dict[int, list[float]] = defaultdict(list)
+            for s, d in pairs:
+                by_seed[s].append(d)
+            seed_means = np.array([np.mean(v) for v in by_seed.values()])
+            sem_seeds = (
+                float(seed_means.std(ddof=1) / math.sqrt(len(seed_means)))
+                if len(seed_means) > 1
+                else math.nan
+            )
+            rows.append((int((diffs < 0).sum()), len(diffs), float(diffs.mean()), sem, sem_seeds))
         if rows:
             out[o] = rows
     return out
@@ -262,13 +276,18 @@ def markdown(
         lines += [
             "",
             f"Paired runs (same instance and seed): {candidate}'s wins / runs, and the mean "
-            f"difference of regret ({candidate} minus the other) +- its standard error:",
+            f"difference of regret ({candidate} minus the other) +- its standard error over the "
+            "runs, and over the seeds (each seed's mean over the instances: the one to trust "
+            "where the instances share a space, since a seed draws the same configurations on "
+            "each):",
             "",
             "| against | " + " | ".join(f"@{int(e)} ep" for e in EPOCHS) + " |",
             "|---|" + "---:|" * len(EPOCHS),
         ]
         for o, rows in sorted(card["paired"].items()):
-            cells = [f"{w}/{n}, {d:+.4f} +- {e:.4f}" for w, n, d, e in rows]
+            cells = [
+                f"{w}/{n}, {d:+.4f} +- {e:.4f} (seeds: +- {es:.4f})" for w, n, d, e, es in rows
+            ]
             lines.append(f"| {o} | " + " | ".join(cells) + " |")
         lines.append("")
     if per_instance and card.get("final"):

@@ -43,11 +43,13 @@ def test_the_scorecard_of_known_records(report: dict[str, Any]) -> None:
     assert card["ratio"][at100] == pytest.approx(2.0)
     # instance a: 0.01 against 0.04; b: 0.03 against 0.02, more than 1.2x
     assert card["within"] == 1 and card["versus"]["b"] == pytest.approx((0.03, 0.02))
-    wins, runs, diff, _ = card["paired"]["hyperband"][final]
+    wins, runs, diff, _, by_seeds = card["paired"]["hyperband"][final]
     assert (wins, runs) == (3, 4) and diff == pytest.approx((-0.03 - 0.03 + 0.03 - 0.01) / 4)
+    # seed 0: (-0.03 + 0.03) / 2 = 0, seed 1: (-0.03 - 0.01) / 2 = -0.02; their SE is 0.01
+    assert by_seeds == pytest.approx(0.01)
     assert card["paired"]["hyperband"][at100][:2] == (0, 4)
     text = report["markdown"](card, "race", "hyperband", 1.2)
-    assert "| hyperband | 0/4, +0.2000 +- 0.0000 |" in text
+    assert "| hyperband | 0/4, +0.2000 +- 0.0000 (seeds: +- 0.0000) |" in text
     assert "at most 1.2x hyperband's: 1 of 2; the others: b (0.0300 vs 0.0200)" in text
 
 
