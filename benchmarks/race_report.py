@@ -208,17 +208,12 @@ def _paired(
             if not pairs:
                 break
             diffs = np.array([d for _, d in pairs])
-            sem = float(diffs.std(ddof=1) / math.sqrt(len(diffs))) if len(diffs) > 1 else math.nan
+            mean, sem = _mean_se(diffs)
             by_seed: dict[int, list[float]] = defaultdict(list)
             for s, d in pairs:
                 by_seed[s].append(d)
-            seed_means = np.array([np.mean(v) for v in by_seed.values()])
-            sem_seeds = (
-                float(seed_means.std(ddof=1) / math.sqrt(len(seed_means)))
-                if len(seed_means) > 1
-                else math.nan
-            )
-            rows.append((int((diffs < 0).sum()), len(diffs), float(diffs.mean()), sem, sem_seeds))
+            _, sem_seeds = _mean_se([float(np.mean(v)) for v in by_seed.values()])
+            rows.append((int((diffs < 0).sum()), len(diffs), mean, sem, sem_seeds))
         if rows:
             out[o] = rows
     return out
