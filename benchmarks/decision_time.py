@@ -1,8 +1,9 @@
 """The time a model-based race (race, dpl, dyhpo) takes to decide, by number of observed epochs.
 
 One study on a benchmark task (LCBench instance ``--lcbench``, or
-:class:`hyperrace.benchmarks.SyntheticCurves`) is driven through ask / report / tell (one
-worker, one epoch per report) until ``--epochs`` epochs are observed. Each call of the
+:class:`hyperrace.benchmarks.SyntheticCurves`) is driven through ask / report / tell (one epoch
+per report) until ``--epochs`` epochs are observed: by one worker, or with ``--workers N`` as N
+workers would, N jobs in flight, the oldest run to its end before each next ask. Each call of the
 optimizer's ``decide`` is timed, wall and processor seconds (the study's own bookkeeping in
 ``ask`` is not counted). Printed: median, 90th percentile and max seconds per decision in bins of
 observed epochs; the decisions that ran a fit (the fit point recorded in the decision's info
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--optimizer", default="race", help="a registered name")
     parser.add_argument("--params", default="{}", help="its parameters as JSON")
     parser.add_argument("--lcbench", default=None, help="an LCBench instance (default: synthetic)")
+    parser.add_argument("--workers", type=int, default=1, help="jobs kept in flight")
     args = parser.parse_args(argv)
     task: Any = (
         LCBench(args.lcbench)
@@ -88,10 +90,16 @@ def main(argv: list[str] | None = None) -> int:
     study = hr.Study("overhead", task.space, storage="memory://", seed=args.seed, optimizer=timed)
     epochs = 0
     t0 = time.perf_counter()
+    flight: list[hr.Job] = []
     while epochs < args.epochs:
         job = study.ask()
-        if not isinstance(job, hr.Job):
+        if isinstance(job, hr.Job):
+            flight.append(job)
+        if not flight:
             break
+        if len(flight) < args.workers and isinstance(job, hr.Job):
+            continue
+        job = flight.pop(0)
         for f in range(int(job.start) + 1, int(job.stop) + 1):
             study.report(job.trial_id, fidelity=f, value=task.step(job.config, f).value)
             epochs += 1
@@ -100,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     print(repr(timed.inner))
     print(
         f"{len(rows)} decisions, {epochs} epochs observed, {len(study.trials)} trials, "
+        f"{args.workers} worker(s), "
         f"{time.perf_counter() - t0:.1f} s in all, {sum(r[1] for r in rows):.1f} s deciding; "
         "wall seconds (the machine's load counts) and processor seconds (one thread)\n"
     )

@@ -849,33 +849,88 @@ def _points(history: hr.History) -> int:
     return sum(len(t.curve) + (t.status is TrialStatus.FAILED) for t in history.trials)
 
 
-def test_a_big_history_is_cut_to_running_best_and_an_even_sample() -> None:
+def test_a_big_history_is_cut_to_a_fit_sample_of_the_best_and_an_even_sample() -> None:
     from hyperrace.optimizers._parts.data.bounded import bounded
 
     full = _big_history()
-    assert bounded(full, _points(full)) is full  # small enough: itself
-    cut = bounded(full, 60)
-    assert _points(cut) <= 60 < _points(full)
+    whole = bounded(full, _points(full))
+    assert whole.history is full and whole.fit_trials is None  # small enough: itself
+    cut, fit = bounded(full, 60)
+    assert fit is not None
+    by_id = {t.trial_id: t for t in full.trials}
+    assert _points(hr.History("minimize", tuple(by_id[i] for i in fit))) <= 60 < _points(full)
     kept = {t.trial_id for t in cut.trials}
+    assert fit <= kept
     assert [t.number for t in cut.trials] == sorted(t.number for t in cut.trials)
-    assert {t.trial_id for t in full.running} <= kept  # every running trial
+    assert {t.trial_id for t in full.running} <= kept  # every running trial is a candidate
     best = sorted(
         (t for t in full.trials if t.curve and t.status is not TrialStatus.FAILED),
         key=lambda t: (min(o.value for o in t.curve), t.number),
     )
-    assert {t.trial_id for t in best[:3]} <= kept  # the best (as many as half the points allow)
-    assert any(t.status is TrialStatus.FAILED for t in cut.trials)  # the sample has failures
-    numbers = [t.number for t in cut.trials]
+    assert {t.trial_id for t in best[:3]} <= fit  # the best (as many as half the points allow)
+    assert any(by_id[i].status is TrialStatus.FAILED for i in fit)  # the sample has failures
+    numbers = sorted(by_id[i].number for i in fit)
     assert numbers[0] < 10 and numbers[-1] > 50  # the sample spans the study
     assert (cut.n_decisions, cut.version, cut.direction) == (90, 400, "minimize")
     memo: dict[Any, Any] = {}
-    assert bounded(full, 60, memo).trials == cut.trials == bounded(full, 60, memo).trials
+    assert bounded(full, 60, memo) == (cut, fit) == bounded(full, 60, memo)
     # maximizing: the best trials are those of the highest values
     up = bounded(_big_history("maximize"), 60)
     top = max(full.trials, key=lambda t: max((o.value for o in t.curve), default=-1.0))
     assert top.status is not TrialStatus.FAILED
-    assert top.trial_id in {t.trial_id for t in up.trials}
-    assert {t.trial_id for t in up.trials} != kept  # another ranking, another sample
+    assert up.fit_trials is not None and top.trial_id in up.fit_trials
+    assert up.fit_trials != fit  # another ranking, another sample
+
+
+def _stored(study: hr.Study, jobs: int, flight: list[Job], rng: np.random.Generator) -> None:
+    """``jobs`` asks of ``study`` with 8 jobs kept in ``flight``, as 8 workers would: once 8 are
+    in flight, each ask is followed by one of them (at random) running its whole slice."""
+    for _ in range(jobs):
+        job = study.ask()
+        if isinstance(job, Job):
+            flight.append(job)
+        if len(flight) >= 8 or (not isinstance(job, Job) and flight):
+            done = flight.pop(int(rng.integers(len(flight))))
+            f = done.start
+            while f < done.stop:
+                f = min(float(int(f) + 1), done.stop)
+                study.report(done.trial_id, fidelity=f, value=curve_value(dict(done.config), f))
+            study.tell(done)
+
+
+def test_the_fit_sample_stays_put_while_workers_start_and_end_jobs() -> None:
+    """Between two checkpoints of the change counter the fit sample is the same trials whatever
+    runs, and the surrogate's training points only grow at the end: so a fit chain finds its
+    fits in the memo (with the sample following the running trials, a study with many workers
+    replayed its fits at every decision)."""
+    from hyperrace.optimizers._parts.data.bounded import bounded, checkpoint
+
+    study = hr.Study("wide", SPACE, storage="memory://", seed=4, optimizer=make_optimizer("asha"))
+    rng = np.random.default_rng(0)
+    flight: list[Job] = []
+    _stored(study, 150, flight, rng)
+    enc = OneHot(SPACE)
+    seen: dict[int, tuple[frozenset[int], Any]] = {}
+    changed = 0
+    for _ in range(40):
+        _stored(study, 2, flight, rng)
+        history = study.history()
+        assert _points(history) > 200
+        cut, fit = bounded(history, 200)
+        assert fit is not None
+        assert {t.trial_id for t in history.running} <= {t.trial_id for t in cut.trials}
+        data = CurveData.collect(enc, cut, 1.0, 9.0, 1.0, None, fit)
+        assert data.fittable == sum(1 for i in data.trial if data.trials[i].trial_id in fit)
+        mark = checkpoint(history, 200)
+        if mark in seen:
+            before, old = seen[mark]
+            assert fit == before
+            assert old.fittable <= data.fittable
+            assert old.key(old.fittable, b"") == data.key(old.fittable, b"")
+        else:
+            changed += 1
+        seen[mark] = (fit, data)
+    assert 2 <= changed <= 20  # it moved on with the study, a checkpoint at a time
 
 
 @pytest.mark.parametrize("name", list(RECIPES))
@@ -884,16 +939,19 @@ def test_past_max_observations_the_race_decides_from_the_sample_as_a_fresh_insta
 ) -> None:
     study = _study(name, seed=6, max_observations=12)
     live = study.optimizer
+    cut = False
     for _ in range(6):
         drive(study, 3, curve_value)
         history = study.history()
         decision = live.decide(study.space, history, decision_rng(1, history.n_decisions))
         assert _fresh_decision(live, study.space, history) == decision
-        if isinstance(decision, Resume):  # only a trial of the sample is resumed
-            from hyperrace.optimizers._parts.data.bounded import bounded
+        from hyperrace.optimizers._parts.data.bounded import bounded
 
-            sample = bounded(history, 12)
+        sample, _ = bounded(history, 12)
+        if isinstance(decision, Resume):  # only a trial of the sample is resumed
             assert decision.trial_id in {t.trial_id for t in sample.trials}
-        if decision.info.get("source") == "model":
-            assert decision.info["points"] <= 12 + 3  # the sample, and its failure points
+        if decision.info.get("source") == "model":  # the sample, and its failure points
+            assert decision.info["points"] == _points(sample)
+            cut |= _points(sample) < _points(history)
     assert _points(study.history()) > 12
+    assert cut

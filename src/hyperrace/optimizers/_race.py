@@ -136,10 +136,12 @@ class Race(Declared):
             many observations; None: ``max(20, 1.2 * steps from the lowest to the highest
             fidelity)``.
         max_trials: start no new trial after this many (None: no limit).
-        max_observations: the most points (reports) the surrogate trains on; a bigger study
-            trains it on a sample of whole curves (the running trials, the best ones, an even
-            sample of the others; :mod:`~hyperrace.optimizers._parts.data.bounded`), and only
-            the paused trials of the sample are candidates to resume. None: every point.
+        max_observations: the most points (reports) the surrogate trains on, counted when the
+            sample is chosen; a bigger study trains it on a sample of whole curves (the best
+            ones and an even sample of the others, chosen again each time the study's change
+            counter passes a multiple of ``max_observations // 4``;
+            :mod:`~hyperrace.optimizers._parts.data.bounded`), and only the paused trials of
+            the sample and the newest trials are candidates to resume. None: every point.
         cost_exponent: ``kappa >= 0``; above 0 scores are divided by the relative predicted
             cost of each candidate's step to the power ``kappa * gamma``.
         cost_budget: processor seconds the study will spend in all; with it ``gamma`` cools from
@@ -301,8 +303,9 @@ class Race(Declared):
         first = self._first(space, low, high)
         draw = float(rng.random())  # always drawn: the stream does not depend on the branch
         may_start = self.max_trials is None or len(history.trials) < self.max_trials
+        fit_trials = None
         if self.max_observations is not None:
-            history = bounded(history, self.max_observations, self._sample_memo)
+            history, fit_trials = bounded(history, self.max_observations, self._sample_memo)
         waiting = pool.paused(history, high)
         if not waiting and not may_start:
             if history.running:
@@ -322,7 +325,9 @@ class Race(Declared):
             promoted = _promote(history, waiting, rungs(space.fidelity, _ETA))
             if promoted is not None:
                 return promoted
-        return self._model_decision(space, history, waiting, may_start, rng, (low, high, first))
+        return self._model_decision(
+            space, history, waiting, may_start, rng, (low, high, first), fit_trials
+        )
 
     def _warmup(
         self, space: Space, history: History, rng: np.random.Generator
@@ -390,10 +395,11 @@ class Race(Declared):
         may_start: bool,
         rng: np.random.Generator,
         bounds: tuple[float, float, float],
+        fit_trials: frozenset[int] | None = None,
     ) -> Decision:
         low, high, first = bounds
         enc = OneHot(space)
-        data = CurveData.collect(enc, history, low, high, self.step, self._memo(space))
+        data = CurveData.collect(enc, history, low, high, self.step, self._memo(space), fit_trials)
         index = {t.trial_id: i for i, t in enumerate(data.trials)}
         model = None
         if len(data) >= 1 and np.isfinite(data.loss).any():

@@ -3,55 +3,99 @@
 A learning-curve surrogate trains on every point of every curve: at a thousand observations that
 is what wins the race, at a million (a study of 100,000 trials) one fit takes hours. Past
 ``max_observations`` points, :func:`bounded` keeps whole trials, chosen from the history alone
-(a fresh instance picks the same), by what the race needs of them:
+(a fresh instance picks the same), in two groups.
 
-1. every running trial (the race fantasises them);
-2. the best trials (by the best loss on their curve, ties to the older trial) until half of the
-   points are used: the region the race refines, and the paused trials most worth resuming;
-3. an even sample, by trial number, of the others until ``max_observations``: the rest of the
-   space, failures included, so the model still learns where the losses are bad.
+**The fit sample**, the trials whose points the surrogate trains on. It is chosen from the
+*reports recorded up to a checkpoint* of the study's change counter (the largest multiple of
+``max_observations // 4`` not above the snapshot's version; a report's
+:attr:`~hyperrace.trial.Observation.seq` says when it was recorded), so that it stays the same
+from one decision to the next until the counter passes the next checkpoint, whatever trials
+start, pause or resume in between. That is what lets a fit chain
+(:mod:`~hyperrace.optimizers._parts.surrogate.fit_chain`) find its fits in the memo: were the
+sample to follow the running trials, every decision of a study with many workers would see other
+points and replay its fits. Counting each trial's reports up to the checkpoint (and one failure
+point for a trial that failed without a report), it holds
 
-A trial's points are its reports plus one failure point if it failed. The sample is a
-:class:`History` of the kept trials, in creation order, with the study's decision count and
-version. What the race does not see are mediocre trials: none is resumed while the study is this
-big (beyond the sample, a paused trial is not a candidate).
+1. the best trials (by the best loss among those reports, ties to the older trial) until half of
+   ``max_observations`` is used: the region the race refines, and the paused trials most worth
+   resuming;
+2. an even sample of the others, those whose trial number is a multiple of ``k`` (the smallest
+   ``k`` that fits them in), until ``max_observations``: the rest of the space, failures
+   included, so the model still learns where the losses are bad.
+
+Its trials keep every point they have (their reports after the checkpoint too: at most a
+checkpoint's period of them in all).
+
+**The newest trials**: every running trial (the race fantasises them) and every trial without a
+report up to the checkpoint (those the race just started, which it may want to resume). The race
+sees them as candidates and predicts for them; the surrogate does not train on their points until
+a later checkpoint counts them.
+
+The sample is a :class:`History` of the kept trials, in creation order, with the study's decision
+count and version. What the race does not see are mediocre older trials: none is resumed while
+the study is this big (beyond the sample, a paused trial is not a candidate).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from typing import NamedTuple
 
 from hyperrace.history import History
 from hyperrace.trial import TrialRecord, TrialStatus
 
-__all__ = ["Memo", "bounded"]
+__all__ = ["Memo", "Sample", "bounded"]
 
 
-#: Per trial id: (its record, its points, its best loss or None), for :func:`bounded`'s memo.
-Memo = dict[int, tuple[TrialRecord, int, float | None]]
+#: Per trial id: (its record, the checkpoint, its points, its points up to the checkpoint, its
+#: best loss up to the checkpoint or None), for :func:`bounded`'s memo.
+Memo = dict[int, tuple[TrialRecord, int, int, int, float | None]]
 
 
-def _summary(trial: TrialRecord, minimize: bool, memo: Memo) -> tuple[int, float | None]:
-    """The trial's number of points and its best loss (None if it failed or has no report),
-    memoized by record: an unchanged trial keeps its record object between snapshots."""
+class Sample(NamedTuple):
+    """What :func:`bounded` keeps.
+
+    Attributes:
+        history: the kept trials, as a history of the study.
+        fit_trials: the ids of the trials whose points a surrogate trains on; None when the
+            history was small enough to be kept whole (every point is trained on).
+    """
+
+    history: History
+    fit_trials: frozenset[int] | None
+
+
+def checkpoint(history: History, max_observations: int) -> int:
+    """The change counter up to which reports choose the fit sample (see the module docstring)."""
+    period = max(1, max_observations // 4)
+    return history.version // period * period
+
+
+def _summary(
+    trial: TrialRecord, mark: int, minimize: bool, memo: Memo
+) -> tuple[int, int, float | None]:
+    """The trial's points now, its points up to the checkpoint ``mark`` and its best loss among
+    those (None when it has no report there), memoized by record and checkpoint: an unchanged
+    trial keeps its record object between snapshots."""
     hit = memo.get(trial.trial_id)
-    if hit is not None and hit[0] is trial:
-        return hit[1], hit[2]
+    if hit is not None and hit[0] is trial and hit[1] == mark:
+        return hit[2], hit[3], hit[4]
     failed = trial.status is TrialStatus.FAILED
+    values = [o.value for o in trial.curve if o.seq <= mark]
     best: float | None = None
-    if trial.curve and not failed:
-        values = [o.value for o in trial.curve]
+    if values:
         best = min(values) if minimize else -max(values)
+    early = len(values) + (failed and not trial.curve)
     points = len(trial.curve) + failed
-    memo[trial.trial_id] = (trial, points, best)
-    return points, best
+    memo[trial.trial_id] = (trial, mark, points, early, best)
+    return points, early, best
 
 
-def bounded(history: History, max_observations: int, memo: Memo | None = None) -> History:
-    """``history`` itself when it holds at most ``max_observations`` points, else the sample of
-    whole trials described in the module docstring (at most ``max_observations`` points, unless
-    the running trials alone hold more).
+def bounded(history: History, max_observations: int, memo: Memo | None = None) -> Sample:
+    """``history`` itself (with ``fit_trials`` None) when it holds at most ``max_observations``
+    points, else the sample described in the module docstring: a fit sample of at most
+    ``max_observations`` points counted up to the checkpoint, and the newest trials.
 
     ``memo``: a dictionary kept between calls on successive snapshots of one study (it only
     saves time: the sample is the same without it)."""
@@ -60,39 +104,47 @@ def bounded(history: History, max_observations: int, memo: Memo | None = None) -
         memo.clear()
     minimize = history.direction == "minimize"
     trials = history.trials
-    summaries = [_summary(t, minimize, memo) for t in trials]
-    if sum(points for points, _ in summaries) <= max_observations:
-        return history
-    keep = [i for i, t in enumerate(trials) if t.status is TrialStatus.RUNNING]
-    used = sum(summaries[i][0] for i in keep)
-    taken = set(keep)
-    half = max(used, max_observations // 2)
-    # every kept trial has at least one point: the best `half` trials are enough to look at
+    mark = checkpoint(history, max_observations)
+    summaries = [_summary(t, mark, minimize, memo) for t in trials]
+    if sum(points for points, _, _ in summaries) <= max_observations:
+        return Sample(history, None)
+    keep: list[int] = []
+    taken: set[int] = set()
+    used = 0
+    half = max_observations // 2
+    # every candidate has at least one point: the best `half` trials are enough to look at
     candidates = (
-        (best, trials[i].number, i)
-        for i, (_, best) in enumerate(summaries)
-        if best is not None and i not in taken
+        (best, trials[i].number, i) for i, (_, _, best) in enumerate(summaries) if best is not None
     )
     for _, _, i in heapq.nsmallest(half, candidates):
-        if used + summaries[i][0] > half:
+        if used + summaries[i][1] > half:
             break
         keep.append(i)
         taken.add(i)
-        used += summaries[i][0]
-    rest = [i for i in range(len(trials)) if i not in taken]  # in creation order
+        used += summaries[i][1]
+    rest = [i for i, s in enumerate(summaries) if s[1] and i not in taken]  # in creation order
     room = max_observations - used
-    total = sum(summaries[i][0] for i in rest)
+    total = sum(summaries[i][1] for i in rest)
     if room > 0 and total > 0:
-        for i in rest[:: max(1, math.ceil(total / room))]:
-            if used + summaries[i][0] <= max_observations:
+        # every k-th trial number, so that one more trial among the others moves no other
+        k = max(1, math.ceil(total / room))
+        for i in rest:
+            if trials[i].number % k == 0 and used + summaries[i][1] <= max_observations:
                 keep.append(i)
-                used += summaries[i][0]
-    keep.sort()
-    return History(
+                used += summaries[i][1]
+    fit = frozenset(trials[i].trial_id for i in keep)
+    newest = [
+        i
+        for i, t in enumerate(trials)
+        if t.status is TrialStatus.RUNNING or (not summaries[i][1] and i not in taken)
+    ]
+    kept = sorted(set(keep).union(newest))
+    sample = History(
         history.direction,
-        tuple(trials[i] for i in keep),
+        tuple(trials[i] for i in kept),
         history.n_decisions,
         (),
         history.version,
         history.enqueued,
     )
+    return Sample(sample, fit)

@@ -79,6 +79,8 @@ class CurveData:
         columns: per hyperparameter (in the space's order), ``(start, stop, choices)``: its
             columns of ``x`` and its number of choices for a one-hot categorical block (0 for a
             numeric column); empty when unknown.
+        fit_points: how many of the points, from the first, a surrogate fits on; None: all of
+            them (:meth:`collect` was given no ``fit_trials``).
     """
 
     trials: tuple[TrialRecord, ...]
@@ -91,9 +93,15 @@ class CurveData:
     table: Array
     header: bytes
     columns: tuple[tuple[int, int, int], ...] = ()
+    fit_points: int | None = None
 
     def __len__(self) -> int:
         return len(self.loss)
+
+    @property
+    def fittable(self) -> int:
+        """How many points, from the first, a surrogate fits on."""
+        return len(self.loss) if self.fit_points is None else self.fit_points
 
     def key(self, p: int, salt: bytes) -> bytes:
         """A hash of ``salt`` (the surrogate's parameters) and the first ``p`` points: what a
@@ -117,28 +125,36 @@ class CurveData:
         high: float,
         step: float,
         memo: dict[Ident, Array] | None = None,
+        fit_trials: frozenset[int] | None = None,
     ) -> CurveData:
         """The training points of ``history``; a failure point sits one ``step`` after its
-        trial's last report (at ``max(low, step)`` for a trial that failed before reporting)."""
-        # (seq, time, trial number, fidelity, failure, trial index, curve input, loss)
-        rows: list[tuple[int, float, int, float, int, int, int, float]] = []
+        trial's last report (at ``max(low, step)`` for a trial that failed before reporting).
+
+        ``fit_trials``: when given, the ids of the trials a surrogate fits on; their points come
+        first (in canonical order among themselves), the other trials' after them, and
+        ``fit_points`` counts the first group."""
+        # (other group, seq, time, trial number, fidelity, failure, trial index, curve input, loss)
+        rows: list[tuple[int, int, float, int, float, int, int, int, float]] = []
         trials = history.trials
         curves = []
         for i, t in enumerate(trials):
             losses = np.array([history.loss(o.value) for o in t.curve], dtype=np.float64)
             curves.append(losses)
+            other = int(fit_trials is not None and t.trial_id not in fit_trials)
             for j, obs in enumerate(t.curve):
-                rows.append((obs.seq, obs.time, t.number, obs.fidelity, 0, i, j, float(losses[j])))
+                rows.append(
+                    (other, obs.seq, obs.time, t.number, obs.fidelity, 0, i, j, float(losses[j]))
+                )
             if t.status is TrialStatus.FAILED and t.fidelity < high:
                 at = min(high, t.fidelity + step) if t.curve else max(low, min(high, step))
                 seq = max((o.seq for o in t.curve), default=0)  # after its own reports
                 when = max([t.updated] + [o.time for o in t.curve])
-                rows.append((seq, when, t.number, at, 1, i, len(t.curve), math.nan))
-        rows.sort(key=lambda r: r[:5])
+                rows.append((other, seq, when, t.number, at, 1, i, len(t.curve), math.nan))
+        rows.sort(key=lambda r: r[:6])
         x = encode(enc, [t.config for t in trials], memo)
-        trial = np.array([r[5] for r in rows], dtype=np.int64)
-        fidelity = np.array([r[3] for r in rows], dtype=np.float64)
-        loss = np.array([r[7] for r in rows], dtype=np.float64)
+        trial = np.array([r[6] for r in rows], dtype=np.int64)
+        fidelity = np.array([r[4] for r in rows], dtype=np.float64)
+        loss = np.array([r[8] for r in rows], dtype=np.float64)
         numbers = np.array([trials[k].number for k in trial], dtype=np.float64)
         table = np.column_stack([numbers, fidelity, np.nan_to_num(loss, nan=np.inf)])
         if len(trial):
@@ -148,7 +164,7 @@ class CurveData:
             x,
             tuple(curves),
             trial,
-            np.array([r[6] for r in rows], dtype=np.int64),
+            np.array([r[7] for r in rows], dtype=np.int64),
             fidelity,
             loss,
             np.ascontiguousarray(table),
@@ -157,4 +173,5 @@ class CurveData:
                 (cols.start, cols.stop, len(dim.choices) if isinstance(dim, Categorical) else 0)
                 for dim, cols in zip(enc.space.dimensions.values(), enc.slices, strict=True)
             ),
+            None if fit_trials is None else sum(1 for r in rows if not r[0]),
         )

@@ -184,7 +184,7 @@ class DeepKernel(Declared):
                 raise FitFailed(str(exc)) from exc
 
         state, fitted_at, scratch = replay(
-            schedule.plan(data.loss), lambda p: data.key(p, salt), fit
+            schedule.plan(data.loss[: data.fittable]), lambda p: data.key(p, salt), fit
         )
         if state is None:
             return None

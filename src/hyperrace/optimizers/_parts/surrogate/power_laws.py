@@ -189,7 +189,7 @@ class PowerLaws(Declared):
             )
 
         state, fitted_at, scratch = replay(
-            schedule.plan(data.loss), lambda p: data.key(p, salt), fit
+            schedule.plan(data.loss[: data.fittable]), lambda p: data.key(p, salt), fit
         )
         if state is None:
             return None
