@@ -122,22 +122,19 @@ def bounded(history: History, max_observations: int, memo: Memo | None = None) -
         keep.append(i)
         taken.add(i)
         used += summaries[i][1]
-    rest = [i for i, s in enumerate(summaries) if s[1] and i not in taken]  # in creation order
     room = max_observations - used
-    total = sum(summaries[i][1] for i in rest)
-    if room > 0 and total > 0:
-        # every k-th trial number, so that one more trial among the others moves no other
-        k = max(1, math.ceil(total / room))
-        for i in rest:
-            if trials[i].number % k == 0 and used + summaries[i][1] <= max_observations:
-                keep.append(i)
-                used += summaries[i][1]
+    total = sum(early for _, early, _ in summaries) - used  # the others' points
+    # every k-th trial number, so that one more trial among the others moves no other
+    k = max(1, math.ceil(total / room)) if room > 0 and total > 0 else 0
+    newest: list[int] = []
+    for i, (t, (_, early, _)) in enumerate(zip(trials, summaries, strict=True)):
+        if not early or t.status is TrialStatus.RUNNING:
+            newest.append(i)
+        chosen = k and early and t.number % k == 0 and i not in taken
+        if chosen and used + early <= max_observations:  # (in creation order)
+            keep.append(i)
+            used += early
     fit = frozenset(trials[i].trial_id for i in keep)
-    newest = [
-        i
-        for i, t in enumerate(trials)
-        if t.status is TrialStatus.RUNNING or (not summaries[i][1] and i not in taken)
-    ]
     kept = sorted(set(keep).union(newest))
     sample = History(
         history.direction,
