@@ -3,6 +3,7 @@ fits, candidates, failures, workers, cost awareness."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -341,6 +342,38 @@ def test_curve_data_follows_the_order_reports_were_recorded_not_their_times() ->
     assert before is not None
     first = CurveData.collect(enc, before, 1.0, 9.0, 1.0, {})
     assert len(first) == 1 and after.key(1, b"s") == first.key(1, b"s")
+
+
+def test_a_failure_adds_its_point_at_the_end_like_a_report() -> None:
+    """A trial that fails (before its first report, or after reports of other trials) adds its
+    failure point after every point already there: each snapshot's points are the first points
+    of the next, so the fits of a chain stay in the memo."""
+    study = hr.Study("fails", SPACE, storage="memory://", seed=0, optimizer="random")
+    enc = OneHot(SPACE)
+    jobs = [study.ask() for _ in range(4)]
+    assert all(isinstance(j, Job) for j in jobs)
+    a, b, c, d = jobs  # type: ignore[misc]
+    snapshots = []
+
+    def snap() -> None:
+        snapshots.append(CurveData.collect(enc, study.history(), 1.0, 9.0, 1.0, {}))
+
+    study.report(a.trial_id, fidelity=1.0, value=0.5)
+    snap()
+    study.report(b.trial_id, fidelity=1.0, value=0.6)
+    study.report(b.trial_id, fidelity=2.0, value=0.55)
+    snap()
+    study.tell(c, error="fails before its first report")
+    snap()
+    study.tell(a, error="fails after reports of others")
+    snap()
+    study.report(d.trial_id, fidelity=1.0, value=0.4)
+    snap()
+    assert [len(s) for s in snapshots] == [1, 3, 4, 5, 6]
+    for before, after in itertools.pairwise(snapshots):
+        assert after.key(len(before), b"s") == before.key(len(before), b"s")
+    last = snapshots[-1]
+    assert np.isnan(last.loss).tolist() == [False, False, False, True, True, False]
 
 
 _DECIDE = """

@@ -8,10 +8,13 @@ the worst loss of the data it trains on, so the region looks bad without an arbi
 Points are in a canonical order: the order in which the storage recorded the reports
 (:attr:`~hyperrace.trial.Observation.seq`, which never ties within a study), then report time,
 trial number and fidelity (for histories built by hand, whose reports all have ``seq`` 0); a
-failure point comes right after its trial's last report. "The first ``p`` points" then means the
-same in every process, whatever the workers' clocks said, and the points of an earlier snapshot
-of the study are the first points of a later one; a surrogate's fit at ``p`` points is a function
-of those points only (:meth:`CurveData.key` hashes them).
+failure point comes after its trial's last report and after every report of the study made
+before the trial failed (by the reports' times and the failed record's ``updated``), so that a
+failure, like a report, adds its point at the end. "The first ``p`` points" then means the same
+in every process, and the points of an earlier snapshot of the study are the first points of a
+later one (a failure's place depends on the workers' clocks only if they disagree); a
+surrogate's fit at ``p`` points is a function of those points only (:meth:`CurveData.key` hashes
+them).
 """
 
 from __future__ import annotations
@@ -58,6 +61,27 @@ def encode(
             if memo is not None:
                 memo[key] = row
         out[i] = row
+    return out
+
+
+#: A point's row in :meth:`CurveData.collect`: (other group, seq, time, trial number, fidelity,
+#: failure, trial index, curve input, loss); the first six are its sort key.
+Row = tuple[int, int, float, int, float, int, int, int, float]
+
+
+def _after_earlier_reports(reports: list[Row], failures: list[Row]) -> list[Row]:
+    """The failure rows with their ``seq`` raised to the largest of the reports made at or
+    before their time, so that each sorts after them (and before every later report)."""
+    times = np.array([r[2] for r in reports], dtype=np.float64)
+    seqs = np.array([r[1] for r in reports], dtype=np.int64)
+    order = np.argsort(times, kind="stable")
+    times = times[order]
+    latest = np.maximum.accumulate(seqs[order]) if len(seqs) else seqs
+    out = []
+    for row in failures:
+        k = int(np.searchsorted(times, row[2], side="right"))
+        seq = max(row[1], int(latest[k - 1])) if k else row[1]
+        out.append((row[0], seq, *row[2:]))
     return out
 
 
@@ -134,7 +158,8 @@ class CurveData:
         first (in canonical order among themselves), the other trials' after them, and
         ``fit_points`` counts the first group."""
         # (other group, seq, time, trial number, fidelity, failure, trial index, curve input, loss)
-        rows: list[tuple[int, int, float, int, float, int, int, int, float]] = []
+        rows: list[Row] = []
+        failures: list[Row] = []
         trials = history.trials
         curves = []
         for i, t in enumerate(trials):
@@ -149,7 +174,9 @@ class CurveData:
                 at = min(high, t.fidelity + step) if t.curve else max(low, min(high, step))
                 seq = max((o.seq for o in t.curve), default=0)  # after its own reports
                 when = max([t.updated] + [o.time for o in t.curve])
-                rows.append((other, seq, when, t.number, at, 1, i, len(t.curve), math.nan))
+                failures.append((other, seq, when, t.number, at, 1, i, len(t.curve), math.nan))
+        if failures:
+            rows.extend(_after_earlier_reports(rows, failures))
         rows.sort(key=lambda r: r[:6])
         x = encode(enc, [t.config for t in trials], memo)
         trial = np.array([r[6] for r in rows], dtype=np.int64)
