@@ -139,9 +139,9 @@ class Race(Declared):
         max_observations: the most points (reports) the surrogate trains on, counted when the
             sample is chosen; a bigger study trains it on a sample of whole curves (the best
             ones and an even sample of the others, chosen again each time the study's change
-            counter passes a multiple of ``max_observations // 4``;
-            :mod:`~hyperrace.optimizers._parts.data.bounded`), and only the paused trials of
-            the sample and the newest trials are candidates to resume. None: every point.
+            counter passes a multiple of ``max_observations // 4``, and the trials started
+            since; :mod:`~hyperrace.optimizers._parts.data.bounded`), and only the paused
+            trials of the sample are candidates to resume. None: every point.
         cost_exponent: ``kappa >= 0``; above 0 scores are divided by the relative predicted
             cost of each candidate's step to the power ``kappa * gamma``.
         cost_budget: processor seconds the study will spend in all; with it ``gamma`` cools from

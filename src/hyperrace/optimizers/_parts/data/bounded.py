@@ -23,13 +23,16 @@ point for a trial that failed without a report), it holds
    ``k`` that fits them in), until ``max_observations``: the rest of the space, failures
    included, so the model still learns where the losses are bad.
 
-Its trials keep every point they have (their reports after the checkpoint too: at most a
-checkpoint's period of them in all).
+3. every trial without a report up to the checkpoint (those started since): the race just
+   started them, may want to resume them, and learns from their first reports at once.
 
-**The newest trials**: every running trial (the race fantasises them) and every trial without a
-report up to the checkpoint (those the race just started, which it may want to resume). The race
-sees them as candidates and predicts for them; the surrogate does not train on their points until
-a later checkpoint counts them.
+Its trials keep every point they have (their reports after the checkpoint too: at most a
+checkpoint's period of them in all). Between two checkpoints the sample only gains trials that
+start (with no point yet), so the points of one decision are the first points of the next.
+
+**The running trials** outside the fit sample (older trials resumed) join the history the race
+decides from: it fantasises them and predicts for them, and the surrogate does not train on their
+points (their earlier points would change the order of the sample's).
 
 The sample is a :class:`History` of the kept trials, in creation order, with the study's decision
 count and version. What the race does not see are mediocre older trials: none is resumed while
@@ -95,7 +98,8 @@ def _summary(
 def bounded(history: History, max_observations: int, memo: Memo | None = None) -> Sample:
     """``history`` itself (with ``fit_trials`` None) when it holds at most ``max_observations``
     points, else the sample described in the module docstring: a fit sample of at most
-    ``max_observations`` points counted up to the checkpoint, and the newest trials.
+    ``max_observations`` points counted up to the checkpoint (and the trials started since),
+    and the running trials.
 
     ``memo``: a dictionary kept between calls on successive snapshots of one study (it only
     saves time: the sample is the same without it)."""
@@ -134,7 +138,9 @@ def bounded(history: History, max_observations: int, memo: Memo | None = None) -
         if chosen and used + early <= max_observations:  # (in creation order)
             keep.append(i)
             used += early
-    fit = frozenset(trials[i].trial_id for i in keep)
+    fit = frozenset(trials[i].trial_id for i in keep).union(
+        trials[i].trial_id for i in newest if not summaries[i][1]
+    )
     kept = sorted(set(keep).union(newest))
     sample = History(
         history.direction,
