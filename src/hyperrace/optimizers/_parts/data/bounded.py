@@ -21,8 +21,7 @@ point for a trial that failed without a report), it holds
    resuming;
 2. an even sample of the others, those whose trial number is a multiple of ``k`` (the smallest
    ``k`` that fits them in), until ``max_observations``: the rest of the space, failures
-   included, so the model still learns where the losses are bad.
-
+   included, so the model still learns where the losses are bad;
 3. every trial without a report up to the checkpoint (those started since): the race just
    started them, may want to resume them, and learns from their first reports at once.
 
@@ -130,18 +129,18 @@ def bounded(history: History, max_observations: int, memo: Memo | None = None) -
     total = sum(early for _, early, _ in summaries) - used  # the others' points
     # every k-th trial number, so that one more trial among the others moves no other
     k = max(1, math.ceil(total / room)) if room > 0 and total > 0 else 0
-    newest: list[int] = []
+    running: list[int] = []  # those not started since the checkpoint
     for i, (t, (_, early, _)) in enumerate(zip(trials, summaries, strict=True)):
-        if not early or t.status is TrialStatus.RUNNING:
-            newest.append(i)
-        chosen = k and early and t.number % k == 0 and i not in taken
-        if chosen and used + early <= max_observations:  # (in creation order)
+        if not early:  # started since the checkpoint
             keep.append(i)
+            continue
+        if t.status is TrialStatus.RUNNING:
+            running.append(i)
+        if k and t.number % k == 0 and i not in taken and used + early <= max_observations:
+            keep.append(i)  # (in creation order)
             used += early
-    fit = frozenset(trials[i].trial_id for i in keep).union(
-        trials[i].trial_id for i in newest if not summaries[i][1]
-    )
-    kept = sorted(set(keep).union(newest))
+    fit = frozenset(trials[i].trial_id for i in keep)
+    kept = sorted(set(keep).union(running))
     sample = History(
         history.direction,
         tuple(trials[i] for i in kept),
