@@ -266,11 +266,20 @@ def test_with_the_pfn_the_race_runs_new_trials_to_a_rung_and_draws_from_the_prio
     dpl = make_optimizer("race", {})
     assert (dpl.first, dpl.n_local) == ("step", 0)
     assert make_optimizer("race", {"n_local": 64}).n_local == 64
-    for spec in ("pfn", {"name": "pfn", "max_context": 500}, {"name": "pfn"}):
+    for spec, context in (
+        ("pfn", 600),
+        ({"name": "pfn", "max_context": 500}, 500),
+        ({"name": "pfn"}, 600),
+        ({"name": "pfn", "max_context": 1000}, 1000),
+    ):
         race = make_optimizer("race", {"surrogate": spec})
         assert (race.first, race.n_local) == ("rung", 0)
+        # the recipe's context bound, unless the surrogate is given with its own
+        assert race._surrogate.max_context == context
         again = make_optimizer("race", race.get_params())
         assert again.get_params() == race.get_params()
+        assert again._surrogate.max_context == context
+    assert pfn.PFN().max_context == 1000  # the surrogate alone: every point it was trained on
     assert make_optimizer("race", {"surrogate": "pfn", "n_local": 64}).n_local == 64
     mine = make_optimizer(*parse_label("race:surrogate=pfn:first=step:n_local=8"))
     assert (mine.first, mine.n_local) == ("step", 8)

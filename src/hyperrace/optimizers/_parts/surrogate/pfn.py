@@ -218,7 +218,7 @@ class _OwnNet:
                 cy = torch.from_numpy(ctx.y.astype(np.float32))[None]
                 kv = ctx.memo["kv"] = self.net.context(c, cy, used)
             logits = self.net.queries(kv, q, used)[0]
-        return self.bars.probs(logits)
+            return self.bars.probs(logits)  # the softmax on one thread too
 
 
 class _IfboNet:
