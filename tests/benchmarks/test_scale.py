@@ -55,3 +55,17 @@ def test_the_bulk_built_study_reads_back_consistent(scale: dict[str, Any], pg_ur
         built.decisions,
         built.version,
     )
+
+
+@pytest.mark.postgres
+def test_the_columnar_read_finds_the_records_values(
+    scale: dict[str, Any], pg_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """benchmarks/columnar_read.py reads the built study both ways and checks that the columns
+    hold the records' values in their order (it exits with an error otherwise)."""
+    built = scale["build"](pg_url, 200, log=lambda _: None)
+    script = runpy.run_path(str(SCRIPT.parent / "columnar_read.py"))
+    assert script["main"](["--url", pg_url, "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert f"200 trials, {built.observations} observations" in out
+    assert "| records: `storage.history` (fresh storage) |" in out
