@@ -269,7 +269,7 @@ class _IfboNet:
         y = torch.from_numpy(ctx.y.astype(np.float32))[:, None]
         with _lock, torch_one_thread(), torch.no_grad():
             logits = self.net((tok, y), single_eval_pos=len(ctx.y))
-        raw = torch.softmax(logits.reshape(len(ids), -1).double(), dim=-1).numpy()
+            raw = torch.softmax(logits.reshape(len(ids), -1).double(), dim=-1).numpy()
         out = np.zeros((len(ids), len(self.bars.widths)))
         np.add.at(out.T, self._into, raw.T)
         return out
