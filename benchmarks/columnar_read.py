@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
+import runpy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,15 +55,6 @@ _ROW = np.dtype(
 _HEADER, _TRAILER = 19, 2
 
 
-def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="the database of the study (SQLAlchemy URL)")
@@ -73,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import psycopg
+
+    # the timer of the script that builds the study: the median of repeated calls
+    timed = runpy.run_path(str(Path(__file__).with_name("scale.py")))["timed"]
 
     from hyperrace.storage import open_storage
 
@@ -85,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         store.close()
         return out
 
-    records_s, hist = _median(history, args.repeat)
+    records_s, hist = timed(history, args.repeat)
     n_obs = sum(len(t.curve) for t in hist.trials)
 
     dsn = args.url.replace("postgresql+psycopg://", "postgresql://")
@@ -105,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                     buf += chunk
             return bytes(buf)
 
-        transfer_s, raw = _median(transfer, args.repeat)
+        transfer_s, raw = timed(transfer, args.repeat)
 
         def parse() -> dict[str, np.ndarray]:
             arr = np.frombuffer(raw[_HEADER : len(raw) - _TRAILER], dtype=_ROW)
@@ -113,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             names = ("trial_id", "fidelity", "value", "wall_seconds", "cpu_seconds", "time", "seq")
             return {k: arr[k][order].astype(arr[k].dtype.newbyteorder("=")) for k in names}
 
-        parse_s, cols = _median(parse, args.repeat)
+        parse_s, cols = timed(parse, args.repeat)
         if len(cols["value"]) != n_obs:
             raise SystemExit(f"columns hold {len(cols['value'])} observations, records {n_obs}")
         # the same values as the records, in the same order
@@ -127,11 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             "SELECT trial_id, number, config, status, target FROM hr_trials "
             f"WHERE study_id = {int(study_id)} ORDER BY number"
         )
-        fetch_s, rows = _median(lambda: conn.execute(trials_sql).fetchall(), args.repeat)
-        each_s, _ = _median(lambda: [json.loads(r[2]) for r in rows], args.repeat)
-        once_s, _ = _median(
-            lambda: json.loads("[" + ",".join(r[2] for r in rows) + "]"), args.repeat
-        )
+        fetch_s, rows = timed(lambda: conn.execute(trials_sql).fetchall(), args.repeat)
+        each_s, _ = timed(lambda: [json.loads(r[2]) for r in rows], args.repeat)
+        once_s, _ = timed(lambda: json.loads("[" + ",".join(r[2] for r in rows) + "]"), args.repeat)
 
     print(f"study {args.study!r}: {len(hist.trials)} trials, {n_obs} observations")
     print(f"median of {args.repeat}, seconds\n")

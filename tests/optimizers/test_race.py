@@ -934,9 +934,8 @@ def _stored(study: hr.Study, jobs: int, flight: list[Job], rng: np.random.Genera
 def test_the_fit_sample_stays_put_while_workers_start_and_end_jobs() -> None:
     """Between two checkpoints of the change counter the fit sample keeps the same trials
     whatever runs (it only gains those that start), and the surrogate's training points only
-    grow at the end: so a fit chain finds its
-    fits in the memo (with the sample following the running trials, a study with many workers
-    replayed its fits at every decision)."""
+    grow at the end: so a fit chain finds its fits in the memo (with the sample following the
+    running trials, a study with many workers replayed its fits at every decision)."""
     from hyperrace.optimizers._parts.data.bounded import bounded, checkpoint
 
     study = hr.Study("wide", SPACE, storage="memory://", seed=4, optimizer=make_optimizer("asha"))
