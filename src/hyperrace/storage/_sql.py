@@ -36,6 +36,7 @@ from hyperrace.storage._base import (
     check_best_by,
     check_numbers,
 )
+from hyperrace.storage._packed import packed_statement, unpack_observations
 from hyperrace.storage._rows import DECODE_ERRORS, bad_row, load_json, trial_row_problem
 from hyperrace.storage._rules import check_end_status, check_run, check_running
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
@@ -43,6 +44,7 @@ from hyperrace.storage._schema import decisions as decisions_t
 from hyperrace.storage._schema import enqueued as enqueued_t
 from hyperrace.storage._urls import hide_password, mask_url, shows_password, without_password
 from hyperrace.trial import (
+    Curve,
     DecisionRecord,
     Enqueued,
     Lost,
@@ -53,6 +55,7 @@ from hyperrace.trial import (
     TrialStatus,
     as_value,
     check_value,
+    curves_from_columns,
     curves_from_rows,
     end_of_run,
 )
@@ -270,6 +273,25 @@ def _pipelined_snapshot(
         finally:
             for cursor in cursors:
                 cursor.close()
+
+
+def _packed_curves(conn: Connection, study_id: int) -> dict[int, Curve]:
+    """PostgreSQL: the curves of every trial of the study, read as one packed value into
+    columns (:mod:`hyperrace.storage._packed`), in the transaction of ``conn``."""
+    text = packed_statement(observations.name, trials.name)
+    params = {"study_id": study_id}
+    with _driver_errors(conn):
+        driver = conn.connection.dbapi_connection
+        assert driver is not None
+        cursor: Any = driver.cursor(binary=True)
+        try:
+            with _cursor_events(conn, cursor, text, params):
+                cursor.execute(text, params)
+            (data,) = cursor.fetchone()
+        finally:
+            cursor.close()
+    ids, columns = unpack_observations(data)
+    return curves_from_columns(ids, columns)
 
 
 def _dbapi_errors(conn: Connection) -> type[BaseException]:
@@ -1594,7 +1616,7 @@ class SQLStorage:
         return [o.fidelity, o.value, o.wall_seconds, o.cpu_seconds, o.time, o.seq]
 
     @staticmethod
-    def _trial_record(row: Any, curve: tuple[Observation, ...]) -> TrialRecord:
+    def _trial_record(row: Any, curve: Sequence[Observation]) -> TrialRecord:
         """A record from a row of :meth:`_trial_columns`, unpacked: reading a row's attributes by
         name costs several times more, which shows in studies of thousands of trials."""
         (
@@ -1894,9 +1916,13 @@ class SQLStorage:
             trial_rows = _driver_rows(conn, t_name, t_build, **bound)
             if not trial_rows:
                 return ()
-            obs_rows = _driver_rows(conn, o_name, o_build, **bound)
-            curves = curves_from_rows(obs_rows)
-            del obs_rows
+            curves: Mapping[int, Sequence[Observation]]
+            if after is None and not self._sqlite:
+                curves = _packed_curves(conn, study_id)  # the whole study: in columns
+            else:
+                obs_rows = _driver_rows(conn, o_name, o_build, **bound)
+                curves = curves_from_rows(obs_rows)
+                del obs_rows
             return tuple(self._trial_record(r, curves.get(r[0], ())) for r in trial_rows)
 
     @staticmethod

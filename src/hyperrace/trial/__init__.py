@@ -2,6 +2,7 @@
 checkpoints, and the rule that ends a run (:func:`end_of_run`)."""
 
 from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint, trial_folder
+from hyperrace.trial._columns import Curve, CurveColumns, curves_from_columns
 from hyperrace.trial._ending import (
     Ending,
     Failed,
@@ -38,6 +39,8 @@ from hyperrace.trial._records import (
 __all__ = [
     "TRUSTED_ENV",
     "Checkpoint",
+    "Curve",
+    "CurveColumns",
     "Decision",
     "DecisionRecord",
     "Done",
@@ -66,6 +69,7 @@ __all__ = [
     "as_value",
     "check_user_attr",
     "check_value",
+    "curves_from_columns",
     "curves_from_rows",
     "end_of_run",
     "short_repr",

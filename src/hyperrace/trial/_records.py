@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ __all__ = [
     "check_user_attr",
     "check_value",
     "curves_from_rows",
+    "observation",
     "short_repr",
 ]
 
@@ -168,6 +169,22 @@ _SET_FIDELITY, _SET_VALUE, _SET_WALL, _SET_CPU, _SET_TIME, _SET_SEQ = (
 )
 
 
+def observation(
+    fidelity: float, value: float, wall: float, cpu: float, time: float, seq: int
+) -> Observation:
+    """``Observation(fidelity, value, wall, cpu, time, seq)``, built through the slots'
+    descriptors (about three times faster than the frozen dataclass's ``__init__``); the values
+    must already have their types, nothing is checked."""
+    o = _NEW(Observation)
+    _SET_FIDELITY(o, fidelity)
+    _SET_VALUE(o, value)
+    _SET_WALL(o, wall)
+    _SET_CPU(o, cpu)
+    _SET_TIME(o, time)
+    _SET_SEQ(o, seq)
+    return o
+
+
 def curves_from_rows(
     rows: Iterable[tuple[int, float, float, float, float, float, int]],
 ) -> dict[int, tuple[Observation, ...]]:
@@ -218,7 +235,9 @@ class TrialRecord:
         number: 0, 1, 2, ... in order of creation within the study.
         config: the hyperparameters (native Python values), without the fidelity.
         status: see :class:`TrialStatus`.
-        curve: observations in increasing fidelity, one per fidelity.
+        curve: observations in increasing fidelity, one per fidelity: a tuple, or a
+            :class:`~hyperrace.trial.Curve` (a storage's read of a whole big study: equal to the
+            tuple of the same observations, which it builds when read).
         target: the fidelity the last decision granted it (train up to here).
         checkpoint_fidelity: the fidelity of its newest saved checkpoint, if any.
         work: fidelity units actually trained, retraining included (what budgets count).
@@ -238,7 +257,7 @@ class TrialRecord:
     number: int
     config: Mapping[str, Any]
     status: TrialStatus
-    curve: tuple[Observation, ...] = ()
+    curve: Sequence[Observation] = ()
     target: float = 0.0
     checkpoint_fidelity: float | None = None
     work: float = 0.0

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -212,9 +212,7 @@ def _segments(
     return out
 
 
-def _trained_from(
-    first: list[Observation] | tuple[Observation, ...], began: float, origin: float
-) -> float:
+def _trained_from(first: Sequence[Observation], began: float, origin: float) -> float:
     """When training began: the first report less the wall seconds it measured, never before the
     run's decision (``began``, seconds since the epoch) nor after the report."""
     if not first or first[0].time <= 0:

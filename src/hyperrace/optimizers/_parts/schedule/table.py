@@ -22,12 +22,14 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
 
 from hyperrace._gc import collector_paused
 from hyperrace.history import History
 from hyperrace.optimizers._parts.schedule.rungs import is_waiting_at, threshold
-from hyperrace.trial import Observation, StopReason, TrialRecord, TrialStatus
+from hyperrace.trial import Curve, CurveColumns, Observation, StopReason, TrialRecord, TrialStatus
 
 __all__ = ["Entry", "RungTable", "resting_at"]
 
@@ -69,13 +71,18 @@ class RungTable:
     every trial that reported at rung ``k``; :attr:`resting` ``[k]`` the sorted ``(entry,
     trial_id)`` of the trials resting at rung ``k``; :meth:`first_unfinished` the oldest trial
     cut short between rungs; :meth:`reports` the trials and reports at a rung.
+
+    The table keeps each trial's record; what a record contributes (its facts) is a function of
+    the record alone, recomputed when it leaves the table. A first history (or a rebuild) is
+    read whole: the trials whose curves are columns (:class:`~hyperrace.trial.Curve`, as a
+    storage reads a big study) in numpy, a pass over the columns per rung, the others one by one.
     """
 
     def __init__(self, ladder: Sequence[float]) -> None:
         self.ladder = tuple(ladder)
         self._lows = tuple(threshold(b) for b in self.ladder)
         self._direction = ""
-        self._facts: dict[int, _Facts] = {}
+        self._records: dict[int, TrialRecord] = {}
         self.ranked: list[list[Entry]] = [[] for _ in self.ladder]
         self.resting: list[list[tuple[Entry, int]]] = [[] for _ in self.ladder]
         # (trial number, trial id, rung above) of the trials cut short between rungs
@@ -85,35 +92,35 @@ class RungTable:
         """Bring the table to ``history``: recompute the trials whose record changed."""
         if history.direction != self._direction:
             self._reset(history.direction)
-        facts = self._facts
-        before = len(facts)
+        records = self._records
+        before = len(records)
         known = 0
         changed: list[TrialRecord] = []
         for trial in history.trials:
-            old = facts.get(trial.trial_id)
+            old = records.get(trial.trial_id)
             if old is not None:
                 known += 1
-                if old.record is trial:
+                if old is trial:
                     continue
             changed.append(trial)
         if known < before:
             # some trial of the table is not in this history: not a later snapshot of the same
             # study; start again from this one
             self._reset(history.direction)
-            facts = self._facts
+            records = self._records
             changed = list(history.trials)
         if len(changed) > _ONE_BY_ONE:
-            # many changes (the first history, a rebuild): sort each list once
+            # many changes (the first history, a rebuild): every list built again at once
             with collector_paused():
                 for trial in changed:
-                    facts[trial.trial_id] = self._facts_of(history, trial)
-                self._sort_all()
+                    records[trial.trial_id] = trial
+                self._build(list(records.values()))
             return
         for trial in changed:
-            old = facts.get(trial.trial_id)
+            old = records.get(trial.trial_id)
             if old is not None:
-                self._remove(old)
-            self._add(self._facts_of(history, trial))
+                self._remove(self._facts_of(old))
+            self._add(self._facts_of(trial))
 
     def first_unfinished(self) -> tuple[int, int] | None:
         """``(trial_id, rung above)`` of the oldest trial cut short between rungs, or ``None``."""
@@ -123,48 +130,116 @@ class RungTable:
         return trial_id, rung
 
     def record(self, trial_id: int) -> TrialRecord:
-        return self._facts[trial_id].record
+        return self._records[trial_id]
 
     def reports(self, k: int) -> list[tuple[TrialRecord, Entry, Observation]]:
         """Every trial that reported at rung ``k``, with its entry and its report there, oldest
         trial first."""
-        out = [(f.record, *f.entries[k]) for f in self._facts.values() if len(f.entries) > k]
+        out = []
+        for record in self._records.values():
+            if record.fidelity >= self._lows[k]:
+                facts = self._facts_of(record)
+                out.append((record, *facts.entries[k]))
         out.sort(key=lambda report: report[0].number)
         return out
 
     def _reset(self, direction: str) -> None:
         self._direction = direction
-        self._facts = {}
+        self._records = {}
         self.ranked = [[] for _ in self.ladder]
         self.resting = [[] for _ in self.ladder]
         self._unfinished = []
 
-    def _sort_all(self) -> None:
-        """Every list rebuilt from the facts and sorted."""
+    def _build(self, records: list[TrialRecord]) -> None:
+        """Every list built from ``records`` and sorted."""
         self.ranked = [[] for _ in self.ladder]
         self.resting = [[] for _ in self.ladder]
         self._unfinished = []
-        for tid, f in self._facts.items():
+        columns = None
+        columnar: list[TrialRecord] = []
+        others: list[TrialRecord] = []
+        for record in records:
+            curve = record.curve
+            if type(curve) is Curve:
+                if columns is None:
+                    columns = curve.block()[0]
+                if curve.block()[0] is columns:
+                    columnar.append(record)
+                    continue
+            others.append(record)
+        if columns is not None:
+            self._build_columns(columnar, columns)
+        mixed = bool(columnar)
+        for record in others:
+            f = self._facts_of(record)
+            tid = record.trial_id
             for k, (entry, _) in enumerate(f.entries):
                 self.ranked[k].append(entry)
             for k in f.resting:
                 self.resting[k].append((f.entries[k][0], tid))
             if f.unfinished >= 0:
-                self._unfinished.append((f.record.number, tid, f.unfinished))
-        for ranked in self.ranked:
-            ranked.sort()
-        for resting in self.resting:
-            resting.sort()
-        self._unfinished.sort()
+                self._unfinished.append((record.number, tid, f.unfinished))
+        if others or not mixed:
+            for ranked in self.ranked:
+                ranked.sort()
+            for resting in self.resting:
+                resting.sort()
+            self._unfinished.sort()
 
-    def _facts_of(self, history: History, trial: TrialRecord) -> _Facts:
+    def _build_columns(self, records: list[TrialRecord], columns: CurveColumns) -> None:
+        """The lists of ``records``, whose curves are all parts of ``columns``, sorted: each
+        rung's reports found with one pass over the columns (a curve's fidelities increase, so
+        those below a rung's threshold are the first ones of its curve)."""
+        m = len(records)
+        blocks = [cast(Curve, r.curve).block() for r in records]
+        starts = np.fromiter((b[1] for b in blocks), np.int64, m)
+        stops = np.fromiter((b[2] for b in blocks), np.int64, m)
+        numbers = np.fromiter((r.number for r in records), np.int64, m)
+        ids = np.fromiter((r.trial_id for r in records), np.int64, m)
+        failed = np.fromiter((r.status is TrialStatus.FAILED for r in records), bool, m)
+        paused = np.fromiter((r.status is TrialStatus.PAUSED for r in records), bool, m)
+        targets = np.fromiter((r.target for r in records), np.float64, m)
+        returned = np.fromiter(
+            (r.reason is StopReason.OBJECTIVE_RETURNED for r in records), bool, m
+        )
+        fidelity, value = columns.fidelity, columns.value
+        last = fidelity[stops - 1]
+        sign = 1.0 if self._direction == "minimize" else -1.0
+        resting_any = np.zeros(m, bool)
+        for k, low in enumerate(self._lows):
+            below = np.concatenate(([0], np.cumsum(fidelity < low)))
+            at = starts + (below[stops] - below[starts])  # the first report at or past ``low``
+            has = at < stops
+            loss = np.where(failed, np.inf, sign * value[np.minimum(at, stops - 1)])
+            sel = np.flatnonzero(has)
+            order = sel[np.lexsort((numbers[sel], loss[sel]))]
+            self.ranked[k] = list(zip(loss[order].tolist(), numbers[order].tolist(), strict=True))
+            rests = np.flatnonzero(paused & has & (targets <= self.ladder[k]))
+            resting_any[rests] = True
+            order = rests[np.lexsort((ids[rests], numbers[rests], loss[rests]))]
+            self.resting[k] = list(
+                zip(
+                    zip(loss[order].tolist(), numbers[order].tolist(), strict=True),
+                    ids[order].tolist(),
+                    strict=True,
+                )
+            )
+        # cut short between rungs: paused, resting at no rung, not by its objective's choice;
+        # the rung above is the first one past its fidelity (none past the top rung)
+        above = np.searchsorted(np.asarray(self.ladder), last, side="right")
+        cut = np.flatnonzero(paused & ~resting_any & ~returned & (above < len(self.ladder)))
+        order = cut[np.lexsort((above[cut], ids[cut], numbers[cut]))]
+        self._unfinished = list(
+            zip(numbers[order].tolist(), ids[order].tolist(), above[order].tolist(), strict=True)
+        )
+
+    def _facts_of(self, trial: TrialRecord) -> _Facts:
         # one pass over the curve (in increasing fidelity): each rung's report is the first at
-        # or past its budget, as ``report_at`` finds it; written out, since a study of 100,000
-        # trials runs it 100,000 times on its first decision
+        # or past its budget, as ``report_at`` finds it
         lows, ladder = self._lows, self.ladder
         n = len(lows)
         failed = trial.status is TrialStatus.FAILED
-        sign = 1.0 if history.direction == "minimize" else -1.0
+        sign = 1.0 if self._direction == "minimize" else -1.0
         entries: list[tuple[Entry, Observation]] = []
         k = 0
         for obs in trial.curve:
@@ -185,7 +260,7 @@ class RungTable:
 
     def _add(self, f: _Facts) -> None:
         tid = f.record.trial_id
-        self._facts[tid] = f
+        self._records[tid] = f.record
         for k, (entry, _) in enumerate(f.entries):
             bisect.insort(self.ranked[k], entry)
         for k in f.resting:
@@ -201,7 +276,7 @@ class RungTable:
             _discard(self.resting[k], (f.entries[k][0], tid))
         if f.unfinished >= 0:
             _discard(self._unfinished, (f.record.number, tid, f.unfinished))
-        del self._facts[tid]
+        del self._records[tid]
 
 
 def _discard(ordered: list[Any], item: object) -> None:

@@ -1,0 +1,186 @@
+"""Learning curves held in columns: the observations of many trials as numpy arrays, each
+trial's :class:`Curve` a slice of them, its :class:`Observation` records built when read.
+
+A storage reading a big study whole (100,000 trials, a million observations) spends most of the
+read building a Python object per observation. Read as columns instead (one binary transfer into
+arrays), the records are built only for what a reader looks at: the last point of a curve for
+the trial's fidelity and value, every point of the curves a figure draws. Readers that scan every
+curve of a study (the rungs of ASHA, the dashboard's incumbent trace) read the arrays themselves
+(:meth:`Curve.block`).
+
+A :class:`Curve` is a read-only sequence of observations, equal to the tuple of the same
+observations (and compares, hashes, adds and pickles as that tuple does); slicing it gives a
+tuple.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+import numpy as np
+
+from hyperrace.trial._records import Observation, observation
+
+__all__ = ["Curve", "CurveColumns", "curves_from_columns"]
+
+#: The columns of an observation, in :class:`Observation`'s order.
+FIELDS = ("fidelity", "value", "wall_seconds", "cpu_seconds", "time", "seq")
+
+
+class CurveColumns:
+    """The observations of many trials, in columns ordered by trial, then fidelity.
+
+    Attributes:
+        fidelity, value, wall_seconds, cpu_seconds, time: ``float64`` arrays.
+        seq: an ``int64`` array.
+    """
+
+    __slots__ = FIELDS
+
+    fidelity: np.ndarray
+    value: np.ndarray
+    wall_seconds: np.ndarray
+    cpu_seconds: np.ndarray
+    time: np.ndarray
+    seq: np.ndarray
+
+    def __init__(
+        self,
+        fidelity: np.ndarray,
+        value: np.ndarray,
+        wall_seconds: np.ndarray,
+        cpu_seconds: np.ndarray,
+        time: np.ndarray,
+        seq: np.ndarray,
+    ) -> None:
+        arrays = (fidelity, value, wall_seconds, cpu_seconds, time, seq)
+        if len({len(a) for a in arrays}) != 1:
+            raise ValueError(f"columns of unequal lengths: {[len(a) for a in arrays]}")
+        kinds = (np.float64,) * 5 + (np.int64,)
+        for name, array, kind in zip(FIELDS, arrays, kinds, strict=True):
+            array = np.ascontiguousarray(array, dtype=kind)
+            array.flags.writeable = False  # records are never changed, nor what they are read from
+            setattr(self, name, array)
+
+    def __len__(self) -> int:
+        return len(self.fidelity)
+
+    def observations(self, start: int, stop: int) -> tuple[Observation, ...]:
+        """The records of rows ``start`` to ``stop - 1``."""
+        return tuple(
+            map(
+                observation,
+                self.fidelity[start:stop].tolist(),
+                self.value[start:stop].tolist(),
+                self.wall_seconds[start:stop].tolist(),
+                self.cpu_seconds[start:stop].tolist(),
+                self.time[start:stop].tolist(),
+                self.seq[start:stop].tolist(),
+            )
+        )
+
+    def observation(self, i: int) -> Observation:
+        """The record of row ``i``."""
+        return observation(
+            self.fidelity.item(i),
+            self.value.item(i),
+            self.wall_seconds.item(i),
+            self.cpu_seconds.item(i),
+            self.time.item(i),
+            self.seq.item(i),
+        )
+
+
+class Curve(Sequence[Observation]):
+    """One trial's learning curve: rows ``start`` to ``stop - 1`` of a :class:`CurveColumns`
+    (at least one). Observations are built when read; iterating builds (and keeps) them all."""
+
+    __slots__ = ("_columns", "_records", "_start", "_stop")
+
+    def __init__(self, columns: CurveColumns, start: int, stop: int) -> None:
+        if not 0 <= start < stop <= len(columns):
+            raise ValueError(f"rows {start}..{stop} are not a non-empty part of {len(columns)}")
+        self._columns = columns
+        self._start = start
+        self._stop = stop
+        self._records: tuple[Observation, ...] | None = None
+
+    def block(self) -> tuple[CurveColumns, int, int]:
+        """``(columns, start, stop)``: where this curve's rows are."""
+        return self._columns, self._start, self._stop
+
+    def records(self) -> tuple[Observation, ...]:
+        """The observations as a tuple (built once)."""
+        records = self._records
+        if records is None:
+            records = self._columns.observations(self._start, self._stop)
+            self._records = records
+        return records
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __bool__(self) -> bool:
+        return True
+
+    @overload
+    def __getitem__(self, index: int) -> Observation: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Observation, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Observation | tuple[Observation, ...]:
+        if isinstance(index, slice) or self._records is not None:
+            return self.records()[index]
+        n = self._stop - self._start
+        i = index.__index__()
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("curve index out of range")
+        return self._columns.observation(self._start + i)
+
+    def __iter__(self) -> Iterator[Observation]:
+        return iter(self.records())
+
+    def __reversed__(self) -> Iterator[Observation]:
+        return reversed(self.records())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Curve):
+            return self.records() == other.records()
+        if isinstance(other, tuple):
+            return self.records() == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.records())
+
+    def __add__(self, other: Any) -> tuple[Observation, ...]:
+        return self.records() + tuple(other)
+
+    def __radd__(self, other: Any) -> tuple[Observation, ...]:
+        return tuple(other) + self.records()
+
+    def __repr__(self) -> str:
+        return repr(self.records())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (tuple, (self.records(),))  # a copy is a plain tuple of the same observations
+
+
+def curves_from_columns(trial_ids: np.ndarray, columns: CurveColumns) -> dict[int, Curve]:
+    """``{trial_id: curve}`` for observations in ``columns`` whose trial ids are ``trial_ids``
+    (ordered by trial id, then fidelity, as the columns are)."""
+    ids = np.asarray(trial_ids)
+    if len(ids) != len(columns):
+        raise ValueError(f"{len(ids)} trial ids for {len(columns)} observations")
+    if not len(ids):
+        return {}
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+    stops = np.append(starts[1:], len(ids))
+    return {
+        tid: Curve(columns, a, b)
+        for tid, a, b in zip(ids[starts].tolist(), starts.tolist(), stops.tolist(), strict=True)
+    }
