@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -508,3 +509,67 @@ def test_the_rung_table_kept_across_decisions_decides_as_a_fresh_instance(
         order.shuffle(in_flight)
         finish(study, [in_flight.pop()], order)
     assert any(t.fidelity == 27 for t in study.trials)
+
+
+def _random_history(seed: int, n: int, direction: Direction) -> hr.History:
+    """``n`` hand-built trials over the rungs 1, 3, 9, 27: curves of random lengths (some empty,
+    some between rungs, some past a rung's fidelity), tied values, every status and reason."""
+    r = random.Random(seed)
+    trials = []
+    for number in range(n):
+        top = r.choice([0, 1, 2, 3, 3, 5, 9, 9, 12, 27])
+        values = {float(f): float(r.choice([0.1, 0.2, 0.3, r.random()])) for f in range(1, top + 1)}
+        if values and r.random() < 0.2:  # a report past a rung (a fidelity in seconds)
+            del values[max(values)]
+        status = r.choice(list(TrialStatus))
+        reason = r.choice([StopReason.REACHED, StopReason.OBJECTIVE_RETURNED, StopReason.LOST])
+        target = r.choice([None, float(top), float(top + 2), 27.0])
+        trials.append(rec(number, values, status=status, target=target, reason=reason))
+    return hist(*trials, direction=direction)
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_rung_table_read_from_columns_is_the_table_read_from_records(
+    direction: Direction, seed: int
+) -> None:
+    """A first history of hundreds of trials is read whole: the trials whose curves are columns
+    (as PostgreSQL reads a big study) in numpy. Its rungs, resting trials, trials cut short and
+    reports are those read from the records one by one, for curves all in columns, half in
+    columns, and after later changes applied one by one."""
+    from hyperrace.optimizers._parts.schedule.table import RungTable
+    from hyperrace.testing.history import in_columns
+
+    history = _random_history(seed, 600, direction)
+    held = in_columns(history)
+    mixed = dataclasses.replace(
+        history,
+        trials=tuple(h if i % 2 else t for i, (t, h) in enumerate(zip(history, held, strict=True))),
+    )
+
+    def state(table: RungTable) -> Any:
+        reports = [[(t.number, e, o) for t, e, o in table.reports(k)] for k in range(4)]
+        return table.ranked, table.resting, table.first_unfinished(), table._unfinished, reports
+
+    tables = []
+    for h in (history, held, mixed):
+        table = RungTable(LADDER27)
+        table.update(h)
+        tables.append(table)
+    expected = state(tables[0])
+    assert any(expected[1]) and expected[2] is not None  # the history has both kinds of trials
+    assert state(tables[1]) == expected
+    assert state(tables[2]) == expected
+    # later snapshots: a few records changed, applied one by one on each table
+    later = _random_history(seed + 10, 600, direction)
+    changed = {7, 100, 333}
+    following = tuple(later.trials[i] if i in changed else t for i, t in enumerate(held.trials))
+    fresh = RungTable(LADDER27)
+    fresh.update(dataclasses.replace(history, trials=following))
+    tables[1].update(dataclasses.replace(held, trials=following))
+    assert state(tables[1]) == state(fresh)
+    for variant, rule in VARIANTS:
+        opt = ASHA(variant=variant, rule=rule)
+        assert opt.decide(SPACE27, held, rng()) == ASHA(variant=variant, rule=rule).decide(
+            SPACE27, history, rng()
+        )

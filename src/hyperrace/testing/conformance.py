@@ -20,7 +20,7 @@ from hyperrace.optimizers import Done, Resume, Start, Wait, available, make_opti
 from hyperrace.space import Categorical, Fidelity, Float, Int, Range, Space
 from hyperrace.storage import InMemoryStorage
 from hyperrace.study import Budget, Job, Study
-from hyperrace.testing.history import drive
+from hyperrace.testing.history import drive, in_columns
 from hyperrace.testing.objectives import curve_value, learning_curve
 
 __all__ = ["CHECKS", "EXEMPT", "all_checks", "spaces"]
@@ -114,6 +114,22 @@ def check_fresh_instance_agrees(name: str) -> None:
                 break
 
 
+def check_columns_agree(name: str) -> None:
+    """The same history with its curves in columns (as PostgreSQL reads a whole study) gets the
+    same decision, every step."""
+    study = _study(name, spaces()["fidelity"])
+    for _ in range(20):
+        history = study.history()
+        rng = _rng(history.n_decisions)
+        plain = make_optimizer(name, study.optimizer.get_params()).decide(study.space, history, rng)
+        held = in_columns(history)
+        rng = _rng(history.n_decisions)
+        again = make_optimizer(name, study.optimizer.get_params()).decide(study.space, held, rng)
+        assert plain == again, f"on columns decided {again}, on records {plain}"
+        if drive(study, 1, curve_value) == 0:
+            break
+
+
 def check_params_round_trip(name: str) -> None:
     """get_params is JSON and rebuilds an optimizer with the same parameters; unknown ones fail."""
     opt = make_optimizer(name)
@@ -182,6 +198,7 @@ CHECKS: dict[str, Check] = {
         check_valid_decisions,
         check_failed_history,
         check_fresh_instance_agrees,
+        check_columns_agree,
         check_params_round_trip,
         check_same_seed_same_decisions,
         check_conditional_space,
