@@ -11,7 +11,7 @@ from typing import Any
 from hyperrace.exceptions import StorageError
 from hyperrace.trial import short_repr
 
-__all__ = ["DECODE_ERRORS", "bad_row", "load_json", "trial_row_problem"]
+__all__ = ["DECODE_ERRORS", "PLAIN", "bad_row", "decoded", "load_json", "trial_row_problem"]
 
 _JSON_NAMES = {
     dict: "object",
@@ -57,6 +57,23 @@ _HOOKS: dict[str, Any] = {"parse_constant": _no_constant, "parse_float": _finite
 _DECODER = json.JSONDecoder(**_HOOKS)
 
 
+#: ``json.loads``'s own rules, as a decoder for :func:`decoded`.
+PLAIN = json.JSONDecoder()
+
+
+def decoded(decoder: json.JSONDecoder, text: str) -> Any:
+    """``decoder.decode(text)``, about twice as fast for text as hyperrace writes it (no
+    whitespace around the value): the decoder's scanner called directly. Anything else, errors
+    included, goes through ``decoder.decode``, which raises its own error."""
+    try:
+        value, end = decoder.scan_once(text, 0)  # type: ignore[attr-defined]
+    except Exception:  # not JSON, or not a str: the decoder's own path says why
+        return decoder.decode(text)
+    if end != len(text):
+        return decoder.decode(text)
+    return value
+
+
 def load_json(text: object, where: str, column: str, kind: type | None = None) -> Any:
     """``text`` decoded from JSON, of type ``kind`` when given.
 
@@ -68,7 +85,7 @@ def load_json(text: object, where: str, column: str, kind: type | None = None) -
         # bytes from a column edited by hand, or no text at all, go through json.loads, which
         # decodes bytes and names what is neither
         value = (
-            _DECODER.decode(text) if isinstance(text, str) else json.loads(text, **_HOOKS)  # type: ignore[arg-type]
+            decoded(_DECODER, text) if isinstance(text, str) else json.loads(text, **_HOOKS)  # type: ignore[arg-type]
         )
     except DECODE_ERRORS as exc:
         if isinstance(exc, json.JSONDecodeError):

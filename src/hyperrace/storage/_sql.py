@@ -37,7 +37,14 @@ from hyperrace.storage._base import (
     check_numbers,
 )
 from hyperrace.storage._packed import packed_statement, unpack_observations
-from hyperrace.storage._rows import DECODE_ERRORS, bad_row, load_json, trial_row_problem
+from hyperrace.storage._rows import (
+    DECODE_ERRORS,
+    PLAIN,
+    bad_row,
+    decoded,
+    load_json,
+    trial_row_problem,
+)
 from hyperrace.storage._rules import check_end_status, check_run, check_running
 from hyperrace.storage._schema import SCHEMA_VERSION, observations, studies, trials
 from hyperrace.storage._schema import decisions as decisions_t
@@ -1640,7 +1647,7 @@ class SQLStorage:
             record = TrialRecord(
                 tid,
                 number,
-                json.loads(config),
+                decoded(PLAIN, config),
                 _STATUSES.get(status) or TrialStatus(status),
                 curve,
                 target,

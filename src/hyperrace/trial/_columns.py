@@ -20,9 +20,13 @@ from typing import Any, overload
 
 import numpy as np
 
+from hyperrace._gc import collector_paused
 from hyperrace.trial._records import Observation, observation
 
 __all__ = ["Curve", "CurveColumns", "curves_from_columns"]
+
+#: After this many curves of the same columns were built one by one, the rest are built at once.
+BULK_AFTER = 256
 
 #: The columns of an observation, in :class:`Observation`'s order.
 FIELDS = ("fidelity", "value", "wall_seconds", "cpu_seconds", "time", "seq")
@@ -36,7 +40,7 @@ class CurveColumns:
         seq: an ``int64`` array.
     """
 
-    __slots__ = FIELDS
+    __slots__ = (*FIELDS, "_built")
 
     fidelity: np.ndarray
     value: np.ndarray
@@ -62,12 +66,30 @@ class CurveColumns:
             array = np.ascontiguousarray(array, dtype=kind)
             array.flags.writeable = False  # records are never changed, nor what they are read from
             setattr(self, name, array)
+        # how many curves' records were built one by one, or every row's records
+        self._built: int | tuple[Observation, ...] = 0
 
     def __len__(self) -> int:
         return len(self.fidelity)
 
     def observations(self, start: int, stop: int) -> tuple[Observation, ...]:
-        """The records of rows ``start`` to ``stop - 1``."""
+        """The records of rows ``start`` to ``stop - 1``.
+
+        The first curves asked for are built alone; once :data:`BULK_AFTER` have been, a reader
+        is taken to be going through most of them (a figure, a surrogate's data), and every
+        row's record is built at once (with the cyclic collector paused: a million records
+        built a curve at a time cost twice as much), the later curves being slices of that."""
+        built = self._built
+        if isinstance(built, int):
+            if built < BULK_AFTER:
+                self._built = built + 1
+                return self._build(start, stop)
+            with collector_paused():
+                built = self._build(0, len(self))
+            self._built = built
+        return built[start:stop]
+
+    def _build(self, start: int, stop: int) -> tuple[Observation, ...]:
         return tuple(
             map(
                 observation,
@@ -82,6 +104,9 @@ class CurveColumns:
 
     def observation(self, i: int) -> Observation:
         """The record of row ``i``."""
+        built = self._built
+        if not isinstance(built, int):
+            return built[i]
         return observation(
             self.fidelity.item(i),
             self.value.item(i),
@@ -96,7 +121,7 @@ class Curve(Sequence[Observation]):
     """One trial's learning curve: rows ``start`` to ``stop - 1`` of a :class:`CurveColumns`
     (at least one). Observations are built when read; iterating builds (and keeps) them all."""
 
-    __slots__ = ("_columns", "_records", "_start", "_stop")
+    __slots__ = ("_columns", "_last", "_records", "_start", "_stop")
 
     def __init__(self, columns: CurveColumns, start: int, stop: int) -> None:
         if not 0 <= start < stop <= len(columns):
@@ -105,6 +130,7 @@ class Curve(Sequence[Observation]):
         self._start = start
         self._stop = stop
         self._records: tuple[Observation, ...] | None = None
+        self._last: Observation | None = None
 
     def block(self) -> tuple[CurveColumns, int, int]:
         """``(columns, start, stop)``: where this curve's rows are."""
@@ -139,6 +165,11 @@ class Curve(Sequence[Observation]):
             i += n
         if not 0 <= i < n:
             raise IndexError("curve index out of range")
+        if i == n - 1:  # the last point (a trial's fidelity and value): kept once built
+            last = self._last
+            if last is None:
+                last = self._last = self._columns.observation(self._start + i)
+            return last
         return self._columns.observation(self._start + i)
 
     def __iter__(self) -> Iterator[Observation]:
