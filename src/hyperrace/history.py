@@ -47,6 +47,10 @@ class History:
     version: int = 0
     enqueued: tuple[Enqueued, ...] = ()
     _positions: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
+    # :meth:`best` by rule, found once per snapshot (a dashboard's figures each ask for it)
+    _best: dict[str, TrialRecord | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.trials)
@@ -137,6 +141,15 @@ class History:
         """
         if by not in ("last", "curve"):
             raise ConfigurationError(f"by={by!r} is not a ranking rule; use one of {list(BEST_BY)}")
+        found = self._best
+        if found is None:
+            found = {}
+            object.__setattr__(self, "_best", found)
+        if by not in found:
+            found[by] = self._find_best(by)
+        return found[by]
+
+    def _find_best(self, by: BestBy) -> TrialRecord | None:
         healthy = [t for t in self.trials if t.curve and t.status != TrialStatus.FAILED]
         if not healthy:
             return None

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hyperrace._gc import collector_paused
 from hyperrace._imports import require
 from hyperrace.dashboard._auth import check_token
 from hyperrace.dashboard._auth import install as install_token
@@ -122,6 +123,12 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
+
+
+def _paused(compute: Callable[[], Any]) -> Any:
+    """``compute()`` with the cyclic garbage collector paused (see :mod:`hyperrace._gc`)."""
+    with collector_paused():
+        return compute()
 
 
 def _json(payload: Any) -> str:
@@ -275,11 +282,15 @@ def create_app(
             return as_json({"marker": mark, "changed": False})
 
         def compute() -> str:
-            figures = {
-                view: figure(snap, view, colour=colour) if view == "race" else figure(snap, view)
-                for view in _OVERVIEW_VIEWS
-            }
-            body = _json({"summary": summary(snap), "figures": figures})
+            # hundreds of thousands of short-lived objects for a big study, none in a cycle
+            with collector_paused():
+                figures = {
+                    view: figure(snap, view, colour=colour)
+                    if view == "race"
+                    else figure(snap, view)
+                    for view in _OVERVIEW_VIEWS
+                }
+                body = _json({"summary": summary(snap), "figures": figures})
             return body[1:]  # without its opening brace: the marker goes first
 
         body: str = cache.get(name, mark, f"overview-{colour}", compute)
@@ -294,7 +305,7 @@ def create_app(
             name,
             mark,
             "importance",
-            lambda: importance_figure(importance(snap.history, snap.space)),
+            lambda: _paused(lambda: importance_figure(importance(snap.history, snap.space))),
         )
         return as_json({"marker": mark, "figure": fig})
 

@@ -2,7 +2,7 @@
 checkpoints, and the rule that ends a run (:func:`end_of_run`)."""
 
 from hyperrace.trial._checkpoint import TRUSTED_ENV, Checkpoint, trial_folder
-from hyperrace.trial._columns import Curve, CurveColumns, curves_from_columns
+from hyperrace.trial._columns import Curve, CurveColumns, curves_from_columns, gathered
 from hyperrace.trial._ending import (
     Ending,
     Failed,
@@ -72,6 +72,7 @@ __all__ = [
     "curves_from_columns",
     "curves_from_rows",
     "end_of_run",
+    "gathered",
     "short_repr",
     "trial_folder",
 ]

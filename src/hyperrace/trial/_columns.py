@@ -16,6 +16,7 @@ tuple.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from operator import attrgetter
 from typing import Any, overload
 
 import numpy as np
@@ -23,10 +24,7 @@ import numpy as np
 from hyperrace._gc import collector_paused
 from hyperrace.trial._records import Observation, observation
 
-__all__ = ["Curve", "CurveColumns", "curves_from_columns"]
-
-#: After this many curves of the same columns were built one by one, the rest are built at once.
-BULK_AFTER = 256
+__all__ = ["Curve", "CurveColumns", "curves_from_columns", "gathered"]
 
 #: The columns of an observation, in :class:`Observation`'s order.
 FIELDS = ("fidelity", "value", "wall_seconds", "cpu_seconds", "time", "seq")
@@ -66,7 +64,7 @@ class CurveColumns:
             array = np.ascontiguousarray(array, dtype=kind)
             array.flags.writeable = False  # records are never changed, nor what they are read from
             setattr(self, name, array)
-        # how many curves' records were built one by one, or every row's records
+        # how many rows' records were built one curve at a time, or every row's records
         self._built: int | tuple[Observation, ...] = 0
 
     def __len__(self) -> int:
@@ -75,14 +73,16 @@ class CurveColumns:
     def observations(self, start: int, stop: int) -> tuple[Observation, ...]:
         """The records of rows ``start`` to ``stop - 1``.
 
-        The first curves asked for are built alone; once :data:`BULK_AFTER` have been, a reader
-        is taken to be going through most of them (a figure, a surrogate's data), and every
-        row's record is built at once (with the cyclic collector paused: a million records
-        built a curve at a time cost twice as much), the later curves being slices of that."""
+        The first curves asked for are built alone (a figure drawing a few thousand of a
+        study's curves builds those only); once a quarter of the rows have been built so, a
+        reader is taken to be going through most of them (a surrogate's data, every trial's
+        best), and every row's record is built at once (with the cyclic collector paused: a
+        million records built a curve at a time cost twice as much), the later curves being
+        slices of that."""
         built = self._built
         if isinstance(built, int):
-            if built < BULK_AFTER:
-                self._built = built + 1
+            if built < len(self) // 4:
+                self._built = built + (stop - start)
                 return self._build(start, stop)
             with collector_paused():
                 built = self._build(0, len(self))
@@ -121,7 +121,7 @@ class Curve(Sequence[Observation]):
     """One trial's learning curve: rows ``start`` to ``stop - 1`` of a :class:`CurveColumns`
     (at least one). Observations are built when read; iterating builds (and keeps) them all."""
 
-    __slots__ = ("_columns", "_last", "_records", "_start", "_stop")
+    __slots__ = ("_columns", "_first", "_last", "_records", "_start", "_stop")
 
     def __init__(self, columns: CurveColumns, start: int, stop: int) -> None:
         if not 0 <= start < stop <= len(columns):
@@ -131,6 +131,7 @@ class Curve(Sequence[Observation]):
         self._stop = stop
         self._records: tuple[Observation, ...] | None = None
         self._last: Observation | None = None
+        self._first: Observation | None = None
 
     def block(self) -> tuple[CurveColumns, int, int]:
         """``(columns, start, stop)``: where this curve's rows are."""
@@ -170,6 +171,11 @@ class Curve(Sequence[Observation]):
             if last is None:
                 last = self._last = self._columns.observation(self._start + i)
             return last
+        if i == 0:  # the first (when it began)
+            first = self._first
+            if first is None:
+                first = self._first = self._columns.observation(self._start)
+            return first
         return self._columns.observation(self._start + i)
 
     def __iter__(self) -> Iterator[Observation]:
@@ -211,7 +217,70 @@ def curves_from_columns(trial_ids: np.ndarray, columns: CurveColumns) -> dict[in
         return {}
     starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
     stops = np.append(starts[1:], len(ids))
-    return {
+    curves = {
         tid: Curve(columns, a, b)
         for tid, a, b in zip(ids[starts].tolist(), starts.tolist(), stops.tolist(), strict=True)
     }
+    # every curve's last point (its trial's fidelity and value, which most readers look at)
+    # built at once, with the cyclic collector paused
+    with collector_paused():
+        lasts = _taken(columns, stops - 1).observations(0, len(stops))
+        for curve, last in zip(curves.values(), lasts, strict=True):
+            curve._last = last
+    return curves
+
+
+def gathered(curves: Sequence[Sequence[Observation]]) -> tuple[np.ndarray, CurveColumns]:
+    """Every observation of ``curves``, one curve after another, as columns, with the position
+    in ``curves`` of the curve it belongs to: what ``[(i, o) for i, c in enumerate(curves) for
+    o in c]`` gives, without building a record when the curves are parts of the same columns
+    (as a storage's read of a whole study gives them; otherwise read from the records)."""
+    m = len(curves)
+    lengths = np.fromiter(map(len, curves), np.int64, m)
+    owners = np.repeat(np.arange(m, dtype=np.int64), lengths)
+    source: CurveColumns | None = None
+    starts = np.zeros(m, dtype=np.int64)
+    for i, curve in enumerate(curves):
+        if type(curve) is Curve:
+            columns, start, _ = curve.block()
+            if source is None:
+                source = columns
+            if columns is source:
+                starts[i] = start
+                continue
+        if len(curve):  # records, or another read's columns: read them all from the records
+            source = None
+            break
+    else:
+        if source is not None:
+            ends = np.cumsum(lengths)
+            rows = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(
+                starts - ends + lengths, lengths
+            )
+            return owners, CurveColumns(*(getattr(source, name)[rows] for name in FIELDS))
+    flat = [o for c in curves for o in c]
+    n = len(flat)
+
+    def column(name: str, kind: Any) -> np.ndarray:
+        return np.fromiter(map(attrgetter(name), flat), kind, n)
+
+    return owners, CurveColumns(
+        column("fidelity", np.float64),
+        column("value", np.float64),
+        column("wall_seconds", np.float64),
+        column("cpu_seconds", np.float64),
+        column("time", np.float64),
+        column("seq", np.int64),
+    )
+
+
+def _taken(columns: CurveColumns, rows: np.ndarray) -> CurveColumns:
+    """The rows ``rows`` of ``columns``."""
+    return CurveColumns(
+        columns.fidelity[rows],
+        columns.value[rows],
+        columns.wall_seconds[rows],
+        columns.cpu_seconds[rows],
+        columns.time[rows],
+        columns.seq[rows],
+    )

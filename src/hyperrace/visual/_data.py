@@ -22,7 +22,6 @@ Best so far
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,7 +32,14 @@ import numpy.typing as npt
 from hyperrace.exceptions import ConfigurationError, SpaceError
 from hyperrace.history import Direction, History
 from hyperrace.space import Categorical, Space
-from hyperrace.trial import DecisionRecord, Observation, TrialRecord, TrialStatus
+from hyperrace.trial import (
+    Curve,
+    DecisionRecord,
+    Observation,
+    TrialRecord,
+    TrialStatus,
+    gathered,
+)
 
 __all__ = [
     "OUTCOMES",
@@ -135,9 +141,29 @@ class Race:
 
 
 def _origin(history: History) -> float:
+    for kept, origin in _LAST_ORIGIN:
+        if kept is history:
+            return origin  # the figures of one snapshot share it: found once
+    origin = _find_origin(history)
+    _LAST_ORIGIN[:] = [(history, origin)]
+    return origin
+
+
+#: The last :func:`_origin` found, as [(the history, its origin)]; it holds the history itself,
+#: so that its identity names it while it is kept.
+_LAST_ORIGIN: list[tuple[History, float]] = []
+
+
+def _find_origin(history: History) -> float:
     times = [d.time for d in history.decisions if d.time > 0]
     times += [t.created for t in history.trials if t.created > 0]
-    times += [t.curve[0].time for t in history.trials if t.curve and t.curve[0].time > 0]
+    curves = [t.curve for t in history.trials if t.curve]
+    if curves and type(curves[0]) is Curve:  # in columns: every first point without records
+        owners, columns = gathered(curves)
+        firsts = columns.time[np.flatnonzero(np.diff(owners, prepend=-1))]
+        times += firsts[firsts > 0].tolist()
+    else:
+        times += [c[0].time for c in curves if c[0].time > 0]
     return min(times, default=0.0)
 
 
@@ -297,11 +323,22 @@ def drawn_trials(history: History, most: int) -> Drawn:
             return choice  # the figures of one snapshot draw the same trials: chosen once
     keep = {t.trial_id for t in trials if t.status is TrialStatus.RUNNING}
     sign = 1.0 if history.direction == "minimize" else -1.0
-    best_of = min if sign > 0 else max
-    ranked = sorted(
-        (sign * best_of(map(_VALUE, t.curve)), t.number, t.trial_id)
+    # each curve's best value, as a loss: the minimum of sign * value over its points
+    ranked_trials = [
+        t
         for t in trials
         if t.curve and t.status is not TrialStatus.FAILED and t.trial_id not in keep
+    ]
+    owners, columns = gathered([t.curve for t in ranked_trials])
+    firsts = np.flatnonzero(np.diff(owners, prepend=-1))
+    bests = np.minimum.reduceat(sign * columns.value, firsts) if len(firsts) else np.empty(0)
+    ranked = sorted(
+        zip(
+            bests.tolist(),
+            [t.number for t in ranked_trials],
+            [t.trial_id for t in ranked_trials],
+            strict=True,
+        )
     )
     n_best = max(0, min(len(ranked), most // 2 - len(keep)))
     keep.update(tid for _, _, tid in ranked[:n_best])
@@ -320,7 +357,6 @@ def drawn_trials(history: History, most: int) -> Drawn:
     return drawn
 
 
-_VALUE = operator.attrgetter("value")
 #: The last choice of :func:`drawn_trials`, as [(the history it was made for, ``most``, the
 #: choice)]. It holds the history itself, so that its identity names it while it is kept.
 _LAST_DRAWN: list[tuple[History, int, Drawn]] = []
@@ -377,10 +413,10 @@ def best_so_far(history: History, space: Space | None = None) -> BestSoFar:
     if n == 0:
         return BestSoFar((), (), 0.0, max_fidelity)
     trials = history.trials
-    times = np.fromiter((o.time for t in trials for o in t.curve), np.float64, n)
-    ids = np.fromiter((t.trial_id for t in trials for _ in t.curve), np.int64, n)
-    fids = np.fromiter((o.fidelity for t in trials for o in t.curve), np.float64, n)
-    values = np.fromiter((o.value for t in trials for o in t.curve), np.float64, n)
+    owners, columns = gathered([t.curve for t in trials])
+    trial_ids = np.fromiter((t.trial_id for t in trials), np.int64, len(trials))
+    times, ids = columns.time, trial_ids[owners]
+    fids, values = columns.fidelity, columns.value
     order = np.lexsort((values, fids, ids, times))  # by time, then trial id, fidelity, value
     times, ids, fids, values = times[order], ids[order], fids[order], values[order]
     work = np.cumsum(_new_work(ids, fids))  # one addition after another, as a loop would
