@@ -882,6 +882,44 @@ def _points(history: hr.History) -> int:
     return sum(len(t.curve) + (t.status is TrialStatus.FAILED) for t in history.trials)
 
 
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_a_first_sample_of_thousands_of_trials_is_the_same_from_columns(
+    direction: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first decision on a big study summarises thousands of trials at once, in numpy over
+    their curves' columns; the sample and every trial's summary are those computed one trial
+    at a time, on records and on columns (reports on both sides of the checkpoint, failures
+    with and without reports, running trials)."""
+    from hyperrace.optimizers._parts.data import bounded as part
+    from hyperrace.testing.history import in_columns
+
+    trials, seq = [], 0
+    r = np.random.default_rng(5)
+    for n in range(2500):
+        curve = []
+        for f in range(1, 1 + int(r.integers(0, 7))):
+            seq += int(r.integers(1, 4))
+            curve.append(Observation(float(f), float(r.choice([0.5, r.random()])), seq=seq))
+        status = [TrialStatus.PAUSED, TrialStatus.FAILED, TrialStatus.RUNNING][n % 7 % 3]
+        trials.append(
+            TrialRecord(n + 10, n, CONFIGS[n % 10], status, tuple(curve), target=len(curve))
+        )
+    history = hr.History(direction, tuple(trials), n_decisions=3000, version=seq + 5)  # type: ignore[arg-type]
+    held = in_columns(history)
+    assert part.checkpoint(history, 4000) < seq  # reports after the checkpoint too
+    memos: list[dict[Any, Any]] = [{}, {}, {}]
+    at_once = [part.bounded(held, 4000, memos[0]), part.bounded(history, 4000, memos[1])]
+    monkeypatch.setattr(part, "_AT_ONCE", 10**9)
+    one_by_one = part.bounded(history, 4000, memos[2])
+    assert one_by_one.fit_trials is not None
+    for sample in at_once:
+        assert sample.fit_trials == one_by_one.fit_trials
+        assert [t.trial_id for t in sample.history] == [t.trial_id for t in one_by_one.history]
+    summaries = [{k: v[1:] for k, v in memo.items()} for memo in memos]
+    assert summaries[0] == summaries[1] == summaries[2]
+    assert any(v[3] is None for v in summaries[0].values())  # trials with no early report
+
+
 def test_a_big_history_is_cut_to_a_fit_sample_of_the_best_and_an_even_sample() -> None:
     from hyperrace.optimizers._parts.data.bounded import bounded
 

@@ -42,10 +42,13 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
+import numpy as np
+
 from hyperrace.history import History
-from hyperrace.trial import TrialRecord, TrialStatus
+from hyperrace.trial import TrialRecord, TrialStatus, gathered
 
 __all__ = ["Memo", "Sample", "bounded"]
 
@@ -94,6 +97,41 @@ def _summary(
     return points, early, best
 
 
+#: With more trials than this missing from the memo (a first decision), their summaries are
+#: computed over the columns of their curves at once.
+_AT_ONCE = 1000
+
+
+def _summaries(
+    trials: Sequence[TrialRecord], mark: int, minimize: bool, memo: Memo
+) -> list[tuple[int, int, float | None]]:
+    """:func:`_summary` of each trial; the trials the memo does not know, when there are many,
+    computed in numpy over their curves' columns (:func:`~hyperrace.trial.gathered`: without a
+    record per point when the curves are read in columns), the same numbers."""
+    missing = [
+        i
+        for i, t in enumerate(trials)
+        if (hit := memo.get(t.trial_id)) is None or hit[0] is not t or hit[1] != mark
+    ]
+    if len(missing) > _AT_ONCE:
+        chosen = [trials[i] for i in missing]
+        owners, columns = gathered([t.curve for t in chosen])
+        m = len(chosen)
+        sizes = np.bincount(owners, minlength=m)
+        early_mask = columns.seq <= mark
+        early = np.bincount(owners[early_mask], minlength=m)
+        losses = np.where(early_mask, columns.value if minimize else -columns.value, np.inf)
+        firsts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+        best = np.full(m, np.inf)
+        nonempty = sizes > 0
+        if len(losses):
+            best[nonempty] = np.minimum.reduceat(losses, firsts[nonempty])
+        for t, n, e, b in zip(chosen, sizes.tolist(), early.tolist(), best.tolist(), strict=True):
+            failed = t.status is TrialStatus.FAILED
+            memo[t.trial_id] = (t, mark, n + failed, e + (failed and not n), b if e else None)
+    return [_summary(t, mark, minimize, memo) for t in trials]
+
+
 def bounded(history: History, max_observations: int, memo: Memo | None = None) -> Sample:
     """``history`` itself (with ``fit_trials`` None) when it holds at most ``max_observations``
     points, else the sample described in the module docstring: a fit sample of at most
@@ -108,7 +146,7 @@ def bounded(history: History, max_observations: int, memo: Memo | None = None) -
     minimize = history.direction == "minimize"
     trials = history.trials
     mark = checkpoint(history, max_observations)
-    summaries = [_summary(t, mark, minimize, memo) for t in trials]
+    summaries = _summaries(trials, mark, minimize, memo)
     if sum(points for points, _, _ in summaries) <= max_observations:
         return Sample(history, None)
     keep: list[int] = []
