@@ -58,6 +58,9 @@ def test_a_curve_is_the_tuple_of_its_observations() -> None:
     same = TrialRecord(1, 0, {}, TrialStatus.PAUSED, as_tuple)
     assert record == same and record.fidelity == 4.0 and record.value == 0.4
     assert record.value_at(2.0) == 0.2 and record.wall_seconds == 20.0
+    for f in (0.5, 1, 2.0, 3.5, 4.0, 4.5, float("nan"), float("inf")):
+        assert record.value_at(f) == same.value_at(f)
+        assert type(record.value_at(f)) is type(same.value_at(f))
 
 
 def test_columns_are_read_only_and_checked() -> None:

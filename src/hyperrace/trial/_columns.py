@@ -145,6 +145,15 @@ class Curve(Sequence[Observation]):
             self._records = records
         return records
 
+    def value_at(self, fidelity: float) -> float | None:
+        """The value reported at exactly ``fidelity``, or ``None`` (a binary search of the
+        fidelities, which increase along a curve)."""
+        fidelities = self._columns.fidelity[self._start : self._stop]
+        i = int(np.searchsorted(fidelities, fidelity))
+        if i < len(fidelities) and fidelities[i] == fidelity:
+            return float(self._columns.value[self._start + i])
+        return None
+
     def __len__(self) -> int:
         return self._stop - self._start
 

@@ -295,6 +295,11 @@ class TrialRecord:
 
     def value_at(self, fidelity: float) -> float | None:
         """The value reported at exactly ``fidelity``, or ``None``."""
+        if type(self.curve) is not tuple:  # a curve in columns looks it up without records
+            lookup = getattr(self.curve, "value_at", None)
+            if lookup is not None:
+                found: float | None = lookup(fidelity)
+                return found
         for obs in self.curve:
             if obs.fidelity == fidelity:
                 return obs.value

@@ -28,9 +28,6 @@ their sum is at most about 1 (the rest is interactions and noise).
 from __future__ import annotations
 
 import importlib.util
-import itertools
-import operator
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,11 +37,11 @@ import numpy.typing as npt
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
 from hyperrace.space import Categorical, Space
+from hyperrace.trial import gathered
 
 __all__ = ["Importance", "importance"]
 
 Method = Literal["auto", "forest", "binned"]
-_FIDELITY = operator.attrgetter("fidelity")
 _METHODS = ("auto", "forest", "binned")
 
 
@@ -71,8 +68,10 @@ class Importance:
 
 def _target_fidelity(history: History, min_trials: int) -> float | None:
     # a trial reports a fidelity once: counting reports counts the trials that reached each
-    reports = itertools.chain.from_iterable(t.curve for t in history)
-    counts: Counter[float] = Counter(map(_FIDELITY, reports))
+    # (over the curves' columns: a study read in columns builds no record for this)
+    _, columns = gathered([t.curve for t in history])
+    levels, n_reports = np.unique(columns.fidelity, return_counts=True)
+    counts: dict[float, int] = dict(zip(levels.tolist(), n_reports.tolist(), strict=True))
     if not counts:
         return None
     enough = [f for f, n in counts.items() if n >= min_trials]
