@@ -17,6 +17,7 @@ from hyperrace.trial import (
     TrialRecord,
     TrialStatus,
     curves_from_columns,
+    gathered,
 )
 
 
@@ -98,3 +99,18 @@ def test_a_packed_read_is_unpacked_sorted_by_trial_and_fidelity() -> None:
     assert len(unpack_observations(None)[1]) == 0  # a study without observations
     with pytest.raises(StorageError, match="not a multiple of 48"):
         unpack_observations(rows.tobytes()[:-1])
+
+
+def test_gathered_reads_columns_or_records_alike() -> None:
+    cols = columns(10)
+    curves = curves_from_columns(np.array([1, 1, 1, 2, 4, 4, 4, 4, 6, 6]), cols)
+    held = [curves[4], (), curves[1], curves[6], (), curves[2]]  # not in the columns' order
+    plain = [tuple(c) for c in held]
+    other = [tuple(c) if i % 2 else c for i, c in enumerate(held)]  # records and columns
+    results = [gathered(x) for x in (held, plain, other)]
+    expected = [(i, o) for i, c in enumerate(plain) for o in c]
+    for owners, got in results:
+        assert owners.tolist() == [i for i, _ in expected]
+        rows = [got.observation(k) for k in range(len(got))]
+        assert rows == [o for _, o in expected]
+    assert len(gathered([(), ()])[1]) == 0 and len(gathered([])[0]) == 0

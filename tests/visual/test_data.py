@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
@@ -11,6 +12,7 @@ import pytest
 import hyperrace as hr
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.history import History
+from hyperrace.testing.history import in_columns
 from hyperrace.trial import Observation, TrialRecord, TrialStatus
 from hyperrace.visual import (
     Snapshot,
@@ -137,6 +139,9 @@ def test_best_so_far_equals_the_report_by_report_definition_exactly(seed: int) -
     assert [tuple(vars_of(p)) for p in got.at_max] == list(at_max)
     assert got.total_work == work and type(got.total_work) is float
     assert all(type(p.work) is float and type(p.trial_id) is int for p in got.any_fidelity)
+    # the same history read in columns (as PostgreSQL reads a whole study): the same chart
+    held = best_so_far(in_columns(history), hr.Space(x=hr.Float(0.0, 1.0), f=hr.Fidelity(1, 3)))
+    assert held == got
 
 
 def vars_of(point: object) -> tuple:
@@ -271,6 +276,9 @@ def test_a_big_study_draws_the_running_the_best_and_an_even_sample(snap: Snapsho
     assert numbers[-1] - numbers[0] > n // 2  # the sample spans the study
     with pytest.raises(ConfigurationError, match="most=0"):
         drawn_trials(h, 0)
+    for direction in ("minimize", "maximize"):  # the curves in columns: the same choice
+        mirrored = dataclasses.replace(h, direction=direction)
+        assert drawn_trials(in_columns(mirrored), most) == drawn_trials(mirrored, most)
     # the race, the timeline and the parallel coordinates draw the sample and say so
     r = race(h, snap.space, most=most)
     assert {s.trial_id for s in r.segments} <= drawn.ids and r.drawn == drawn.note
