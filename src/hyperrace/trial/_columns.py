@@ -167,6 +167,8 @@ class Curve(Sequence[Observation]):
     def __getitem__(self, index: slice) -> tuple[Observation, ...]: ...
 
     def __getitem__(self, index: int | slice) -> Observation | tuple[Observation, ...]:
+        if index == -1 and self._last is not None:  # a trial's fidelity and value: the fast way
+            return self._last
         if isinstance(index, slice) or self._records is not None:
             return self.records()[index]
         n = self._stop - self._start
