@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from hyperrace._imports import torch_one_thread
+from hyperrace.optimizers._parts.surrogate.adam import Adam
 
 __all__ = [
     "FitError",
@@ -232,7 +233,7 @@ def fit(
             net.load_state_dict(dict(start))
         inputs = _tensors(points, shift, scale)
         y = torch.as_tensor((points.y - shift) / scale, dtype=_DTYPE)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        opt = Adam(net.parameters(), lr=lr)
         for _ in range(steps):
             opt.zero_grad()
             loss = _neg_mll(net, inputs, y)

@@ -51,6 +51,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from hyperrace.optimizers._parts.surrogate.adam import Adam
 from hyperrace.optimizers._parts.surrogate.deep_kernel_gp import one_thread
 
 __all__ = ["PowerLawEnsemble", "PowerLawState", "fit", "predict"]
@@ -199,7 +200,7 @@ def fit(
         if point_weights is not None:
             w = w * torch.as_tensor(point_weights, dtype=_DTYPE).unsqueeze(0)
         point_w = w / w.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        opt = torch.optim.Adam(params, lr=lr)
+        opt = Adam(params, lr=lr)
         for _ in range(steps):
             opt.zero_grad()
             pred = _curve(_params(tuple(params), xt)[:, rows, :], tt)
