@@ -1,14 +1,16 @@
-"""How fast can a big study's history be read: as records (today's ``storage.history``) or as
-columns (numpy arrays), on PostgreSQL.
+"""How fast can a big study's history be read on PostgreSQL: ``storage.history`` against the
+parts of a read in columns by a binary ``COPY``.
 
 The first decision of a fresh process and the dashboard's first overview of a study read the
-whole history once. For the study ``big`` that ``benchmarks/scale.py`` builds (100,000 trials,
-977,731 observations) that read builds a million :class:`~hyperrace.trial.Observation` records
-and 100,000 :class:`~hyperrace.trial.TrialRecord` s in Python. This script times, on the same
-database, each a few times (the median is printed):
+whole history once. ``storage.history`` reads the observations of such a read as one packed
+value into columns (:mod:`hyperrace.storage._packed`; before 2026-12-07 it built a million
+:class:`~hyperrace.trial.Observation` records, 2.35 s on the study below); a binary ``COPY``,
+timed here, was the other way measured for it. For the study ``big`` that
+``benchmarks/scale.py`` builds (100,000 trials, 977,731 observations), this script times on
+the same database, each a few times (the median is printed):
 
-* ``records``: ``storage.history(study_id)``, a fresh storage each time (what an optimizer's
-  first decision reads);
+* ``storage.history``: ``storage.history(study_id)``, a fresh storage each time (what an
+  optimizer's first decision reads);
 * ``observations as columns``: every observation of the study through one binary ``COPY``
   into a numpy structured array (trial id, fidelity, value, wall and processor seconds, time,
   seq), then sorted by trial and fidelity with ``np.lexsort``; the transfer and the parse are
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"study {args.study!r}: {len(hist.trials)} trials, {n_obs} observations")
     print(f"median of {args.repeat}, seconds\n")
     print("| read | s |\n|---|---:|")
-    print(f"| records: `storage.history` (fresh storage) | {records_s:.3f} |")
+    print(f"| `storage.history` (fresh storage) | {records_s:.3f} |")
     print(f"| observations as columns: binary COPY, transfer | {transfer_s:.3f} |")
     print(f"| observations as columns: parse and sort | {parse_s:.3f} |")
     print(f"| trials' rows (id, number, config, status, target) | {fetch_s:.3f} |")

@@ -68,4 +68,4 @@ def test_the_columnar_read_finds_the_records_values(
     assert script["main"](["--url", pg_url, "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert f"200 trials, {built.observations} observations" in out
-    assert "| records: `storage.history` (fresh storage) |" in out
+    assert "| `storage.history` (fresh storage) |" in out
