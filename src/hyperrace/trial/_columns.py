@@ -5,8 +5,8 @@ A storage reading a big study whole (100,000 trials, a million observations) spe
 read building a Python object per observation. Read as columns instead (one binary transfer into
 arrays), the records are built only for what a reader looks at: the last point of a curve for
 the trial's fidelity and value, every point of the curves a figure draws. Readers that scan every
-curve of a study (the rungs of ASHA, the dashboard's incumbent trace) read the arrays themselves
-(:meth:`Curve.block`).
+curve of a study (the rungs of ASHA, the race's sample, the dashboard's incumbent trace) read the
+arrays themselves (:func:`gathered`, :meth:`Curve.block`).
 
 A :class:`Curve` is a read-only sequence of observations, equal to the tuple of the same
 observations (and compares, hashes, adds and pickles as that tuple does); slicing it gives a
