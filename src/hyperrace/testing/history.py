@@ -11,7 +11,7 @@ import numpy as np
 from hyperrace.history import History
 from hyperrace.optimizers import Done, Wait
 from hyperrace.study import Job, Study
-from hyperrace.trial import CurveColumns, curves_from_columns
+from hyperrace.trial import curves_from_columns, gathered
 
 __all__ = ["drive", "in_columns"]
 
@@ -21,20 +21,8 @@ def in_columns(history: History) -> History:
     :class:`~hyperrace.trial.Curve` over one :class:`~hyperrace.trial.CurveColumns`), as a
     storage's read of a whole big study gives it: an optimizer must decide the same on both."""
     trials = history.trials
-    observations = [o for t in trials for o in t.curve]
-    ids = np.array([t.trial_id for t in trials for _ in t.curve], dtype=np.int64)
-
-    def column(name: str, kind: Any) -> np.ndarray:
-        return np.array([getattr(o, name) for o in observations], dtype=kind)
-
-    columns = CurveColumns(
-        column("fidelity", np.float64),
-        column("value", np.float64),
-        column("wall_seconds", np.float64),
-        column("cpu_seconds", np.float64),
-        column("time", np.float64),
-        column("seq", np.int64),
-    )
+    owners, columns = gathered([t.curve for t in trials])
+    ids = np.array([t.trial_id for t in trials], dtype=np.int64)[owners]
     curves = curves_from_columns(ids, columns)
     held = tuple(dataclasses.replace(t, curve=curves.get(t.trial_id, ())) for t in trials)
     return dataclasses.replace(history, trials=held)

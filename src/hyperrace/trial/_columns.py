@@ -121,7 +121,7 @@ class Curve(Sequence[Observation]):
     """One trial's learning curve: rows ``start`` to ``stop - 1`` of a :class:`CurveColumns`
     (at least one). Observations are built when read; iterating builds (and keeps) them all."""
 
-    __slots__ = ("_columns", "_first", "_last", "_records", "_start", "_stop")
+    __slots__ = ("_columns", "_last", "_records", "_start", "_stop")
 
     def __init__(self, columns: CurveColumns, start: int, stop: int) -> None:
         if not 0 <= start < stop <= len(columns):
@@ -131,7 +131,6 @@ class Curve(Sequence[Observation]):
         self._stop = stop
         self._records: tuple[Observation, ...] | None = None
         self._last: Observation | None = None
-        self._first: Observation | None = None
 
     def block(self) -> tuple[CurveColumns, int, int]:
         """``(columns, start, stop)``: where this curve's rows are."""
@@ -182,11 +181,6 @@ class Curve(Sequence[Observation]):
             if last is None:
                 last = self._last = self._columns.observation(self._start + i)
             return last
-        if i == 0:  # the first (when it began)
-            first = self._first
-            if first is None:
-                first = self._first = self._columns.observation(self._start)
-            return first
         return self._columns.observation(self._start + i)
 
     def __iter__(self) -> Iterator[Observation]:
@@ -268,7 +262,7 @@ def gathered(curves: Sequence[Sequence[Observation]]) -> tuple[np.ndarray, Curve
             rows = np.arange(int(ends[-1]), dtype=np.int64) + np.repeat(
                 starts - ends + lengths, lengths
             )
-            return owners, CurveColumns(*(getattr(source, name)[rows] for name in FIELDS))
+            return owners, _taken(source, rows)
     flat = [o for c in curves for o in c]
     n = len(flat)
 
