@@ -199,6 +199,16 @@ def test_the_family() -> None:
     assert task.space.fidelity_name == "epochs"
     with pytest.raises(ConfigurationError, match=r"'mnist'.*digits, digits-cnn, breast-cancer"):
         make_task("torch", "mnist")
+    # the same tasks reporting the validation cross-entropy
+    assert instances_of("torch", "all-loss") == [f"{name}-loss" for name in TORCH_TASKS]
+    loss = make_task("torch", "digits-cnn-loss")
+    assert isinstance(loss, TorchTask) and loss.metric == "loss"
+    assert loss.name == "torch-digits-cnn-loss" and loss.max_epochs == 20
+    assert TorchTask("digits", metric="loss").name == "torch-digits-loss"
+    with pytest.raises(ConfigurationError, match=r"metric='accuracy' is not one of error, loss"):
+        TorchTask("digits", metric="accuracy")
+    with pytest.raises(ConfigurationError, match=r"'mnist-loss'.*'-loss' appended"):
+        make_task("torch", "mnist-loss")
 
 
 def test_a_curve_is_trained_on_demand_resumed_and_a_function_of_the_configuration() -> None:
@@ -219,6 +229,34 @@ def test_a_curve_is_trained_on_demand_resumed_and_a_function_of_the_configuratio
     assert straight < 0.2
     with pytest.raises(ConfigurationError, match=r"epoch=31 is outside 1\.\.30"):
         task.step(MLP, 31)
+
+
+def test_the_loss_tasks_report_the_validation_cross_entropy_of_the_same_training() -> None:
+    error, loss = TorchTask("breast-cancer"), TorchTask("breast-cancer-loss")
+    errors = [error.step(MLP, e).value for e in range(1, 7)]
+    piecewise = [loss.step(MLP, e).value for e in (1, 2, 3)] + [loss.step(MLP, 6).value]
+    # resumed or straight, the same curve
+    straight = TorchTask("breast-cancer", metric="loss")
+    assert [straight.step(MLP, e).value for e in (6, 1, 2, 3)] == [piecewise[-1], *piecewise[:3]]
+    # the error task trained the same network: its weights after epoch 6 (the checkpoint the
+    # task keeps) score the loss task's value at epoch 6, and the error task's
+    (progress,) = error._progress.values()
+    net = error._build(torch, MLP)
+    net.load_state_dict(progress.state["model"])
+    net.eval()
+    _, _, x_valid, y_valid = error._data()
+    with torch.no_grad():
+        logits = net(x_valid)
+    assert float(torch.nn.functional.cross_entropy(logits, y_valid)) == pytest.approx(
+        piecewise[-1], rel=1e-6
+    )
+    assert 1.0 - float((logits.argmax(dim=1) == y_valid).float().mean()) == errors[5]
+    # a continuous value, not a multiple of one validation row; it falls as the net learns
+    curve = loss._curve(MLP, 6)
+    rows = len(y_valid)
+    assert all(abs(v * rows - round(v * rows)) > 1e-6 for v in curve)
+    assert curve[5] < curve[0]
+    assert errors[5] < 0.2 and 0 < curve[5] < np.log(2)
 
 
 def test_seconds_follow_the_work() -> None:

@@ -15,7 +15,11 @@ __all__ = ["TASK_KINDS", "instances_of", "make_task"]
 TASK_KINDS = {
     "synthetic": "SyntheticCurves seeds (integers, e.g. 0,1,2)",
     "lcbench": "LCBench instances (OpenML task ids, e.g. 3945,7593; 'all' for the 34)",
-    "torch": "real PyTorch training: digits, digits-cnn, breast-cancer ('all' for the 3)",
+    "torch": (
+        "real PyTorch training: digits, digits-cnn, breast-cancer ('all' for the 3), "
+        "reporting the validation error; with -loss appended (digits-loss; 'all-loss'), "
+        "the validation cross-entropy"
+    ),
 }
 
 
@@ -52,6 +56,10 @@ def instances_of(kind: str, text: str | None) -> list[str]:
         from hyperrace.benchmarks._torch_task import TORCH_TASKS
 
         return list(TORCH_TASKS)
+    if kind == "torch" and text == "all-loss":
+        from hyperrace.benchmarks._torch_task import LOSS_SUFFIX, TORCH_TASKS
+
+        return [name + LOSS_SUFFIX for name in TORCH_TASKS]
     if text is None or text == "all":
         return ["0", "1", "2"]
     names = [part.strip() for part in text.split(",") if part.strip()]

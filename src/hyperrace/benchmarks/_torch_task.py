@@ -11,8 +11,9 @@ epochs, normalised regret).
   (:func:`hyperrace.benchmarks._training.train`): the first epochs it has not trained yet, resumed
   from the last epoch it trained (kept in memory, per configuration, for the life of the task
   object). A configuration's curve is a function of the configuration alone: its seeds come from
-  a hash of it (not from a trial number), so the same configuration gets the same curve in every
-  study, process and run, and two runs of a benchmark agree.
+  a hash of it and of the instance (not from a trial number, nor from the metric), so the same
+  configuration gets the same curve in every study, process and run, and two runs of a
+  benchmark agree.
 * **Seconds.** The seconds of an epoch are a cost model, not a measurement (a measurement would
   depend on the machine's load and make runs with several simulated workers irreproducible):
   ``batches * 6e-4 + (3 * train + valid) * mults / 2e10`` (``mults``: the model's multiply-adds
@@ -20,6 +21,13 @@ epochs, normalised regret).
   the machine the benchmarks ran on: 0.6 ms per batch and 20 G multiply-adds per second. It
   orders the configurations' costs the way training does (bigger models, smaller batches cost
   more), which is what cost-aware optimizers and simulated workers need.
+* **Metric.** By default a step's value is the validation error (``1 - accuracy``), as the
+  training functions report it; with ``metric="loss"`` (instance names ending in ``-loss``:
+  ``digits-loss``, ...; ``all-loss`` for the three) it is the validation cross-entropy. The
+  error moves in steps of one validation row (1/114 on breast-cancer, 1/360 on the digits), so
+  that within a budget of a few full trainings most optimizers tie on it; the cross-entropy is
+  continuous and tells them apart. A configuration that diverges reports NaN, which fails its
+  trial, as it would in a user's study.
 * **Reference.** :meth:`final_losses` trains every configuration to the end, so the sample that
   normalises the regret is small: :attr:`reference_samples` (256) configurations, against
   LCBench's 10,000 (``reference_range`` reads the attribute).
@@ -43,10 +51,12 @@ from hyperrace.benchmarks._task import Step
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.space import Space
 
-__all__ = ["TORCH_TASKS", "TorchTask"]
+__all__ = ["LOSS_SUFFIX", "TORCH_TASKS", "TorchTask"]
 
-#: The instances of ``--task torch``.
+#: The instances of ``--task torch`` (each also as ``<name>-loss``: see :class:`TorchTask`).
 TORCH_TASKS = ("digits", "digits-cnn", "breast-cancer")
+#: The end of an instance name whose steps report the validation cross-entropy.
+LOSS_SUFFIX = "-loss"
 #: Configurations whose training state a task keeps (the least recently used go first; a
 #: configuration that comes back after that is trained again from the start, to the same curve).
 KEEP = 4096
@@ -120,12 +130,16 @@ class TorchTask:
     the module docstring).
 
     Args:
-        instance: ``"digits"``, ``"digits-cnn"`` or ``"breast-cancer"``.
+        instance: ``"digits"``, ``"digits-cnn"`` or ``"breast-cancer"``; with
+            :data:`LOSS_SUFFIX` appended (``"digits-loss"``), the same as ``metric="loss"``.
+        metric: ``"error"`` (the validation error) or ``"loss"`` (the validation
+            cross-entropy): what a step's value is. The name is ``torch-<instance>``, with
+            ``-loss`` appended for the cross-entropy.
     """
 
     reference_samples = 256
 
-    def __init__(self, instance: str) -> None:
+    def __init__(self, instance: str, metric: str = "error") -> None:
         from hyperrace.benchmarks import _digits, _torch_tasks
 
         tasks: dict[str, tuple[Callable[[], Space], Any, Any, Any, _Mults]] = {
@@ -151,13 +165,19 @@ class TorchTask:
                 _mlp_mults,
             ),
         }
+        from hyperrace.benchmarks._training import _check_metric
+
+        _check_metric(metric)
+        if instance.endswith(LOSS_SUFFIX) and instance[: -len(LOSS_SUFFIX)] in tasks:
+            instance, metric = instance[: -len(LOSS_SUFFIX)], "loss"
         if instance not in tasks:
             raise ConfigurationError(
-                f"torch task {instance!r} is not one of {', '.join(TORCH_TASKS)}; e.g. "
-                "--task torch --instances digits"
+                f"torch task {instance!r} is not one of {', '.join(TORCH_TASKS)} (or one of "
+                f"them with {LOSS_SUFFIX!r} appended); e.g. --task torch --instances digits"
             )
         space_fn, self._build, self._data, self._purpose, self._mults = tasks[instance]
         self.instance = instance
+        self.metric = metric
         self._space = space_fn()
         fid = self._space.fidelity
         assert fid is not None
@@ -167,7 +187,8 @@ class TorchTask:
 
     @property
     def name(self) -> str:
-        return f"torch-{self.instance}"
+        suffix = LOSS_SUFFIX if self.metric == "loss" else ""
+        return f"torch-{self.instance}{suffix}"
 
     @property
     def space(self) -> Space:
@@ -194,8 +215,15 @@ class TorchTask:
         else:
             self._progress.move_to_end(key)
         if len(progress.curve) < epochs:
-            run = _Run(plain, _seed_number(self.name, pairs), progress, epochs)
-            train(run, self._purpose, self._build, self._data)  # type: ignore[arg-type]
+            # seeded by the task without its metric: both metrics score the same training
+            run = _Run(plain, _seed_number(f"torch-{self.instance}", pairs), progress, epochs)
+            train(
+                run,  # type: ignore[arg-type]
+                self._purpose,
+                self._build,
+                self._data,
+                metric=self.metric,
+            )
         return progress.curve
 
     def step(self, config: Mapping[str, Any], epoch: int) -> Step:

@@ -5,7 +5,8 @@ trial's configuration, its number and the data. The weights are drawn from :func
 without touching torch's global generator; the order of the
 training data comes from a local generator seeded from it; dropout draws from torch's global
 generator, which :func:`fit` forks (the caller's global state is left as it was) and seeds from
-the trial too. After each epoch it reports the validation error (``1 - accuracy``) with a
+the trial too. After each epoch it reports the validation error (``1 - accuracy``), or with
+``metric="loss"`` the validation cross-entropy (mean over the validation rows), with a
 checkpoint of the model, the optimizer, the data-order generator and the global generator, and it
 starts from the trial's checkpoint when there is one, so a trial paused after epoch ``k`` and
 resumed reports exactly the curve of an uninterrupted run. Torch runs single-threaded inside
@@ -22,11 +23,13 @@ import numpy as np
 import numpy.typing as npt
 
 from hyperrace._imports import require, torch_one_thread
+from hyperrace.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from hyperrace.trial import Trial
 
 __all__ = [
+    "METRICS",
     "SPLIT_SEED",
     "VALIDATION_FRACTION",
     "as_tensors",
@@ -42,6 +45,10 @@ SPLIT_SEED = 0
 #: The share of the data held out for validation.
 VALIDATION_FRACTION = 0.2
 _PRIME = 2**31 - 1
+#: What the loop can report after each epoch, on the validation rows: ``"error"``
+#: (``1 - accuracy``; moves in steps of one row) or ``"loss"`` (the mean cross-entropy;
+#: continuous).
+METRICS = ("error", "loss")
 
 
 def split(
@@ -80,10 +87,13 @@ def fit(
     *,
     batch_size: int,
     seed: int,
+    metric: str = "error",
 ) -> None:
     """Train ``model`` for ``trial.epochs()`` on ``data`` (tensors x_train, y_train, x_valid,
-    y_valid; labels are class indices) with cross-entropy, reporting the validation error after
-    each epoch. See the module docstring for the resume contract."""
+    y_valid; labels are class indices) with cross-entropy, reporting the validation ``metric``
+    (one of :data:`METRICS`) after each epoch. See the module docstring for the resume
+    contract."""
+    _check_metric(metric)
     x_train, y_train, x_valid, y_valid = data
     order = torch.Generator().manual_seed(seed)
     loss_fn = torch.nn.CrossEntropyLoss()
@@ -107,9 +117,13 @@ def fit(
                 optimizer.step()
             model.eval()
             with torch.no_grad():
-                accuracy = float((model(x_valid).argmax(dim=1) == y_valid).float().mean())
+                logits = model(x_valid)
+                if metric == "loss":
+                    value = float(loss_fn(logits, y_valid))
+                else:
+                    value = 1.0 - float((logits.argmax(dim=1) == y_valid).float().mean())
             trial.report(
-                1.0 - accuracy,
+                value,
                 checkpoint=lambda: {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
@@ -138,13 +152,17 @@ def train(
     purpose: str,
     build: Callable[[Any, dict[str, Any]], Any],
     data: Callable[[], tuple[Any, Any, Any, Any]],
+    *,
+    metric: str = "error",
 ) -> None:
-    """Train the model ``build(torch, trial.config)`` on ``data()`` with :func:`fit`.
+    """Train the model ``build(torch, trial.config)`` on ``data()`` with :func:`fit`, reporting
+    the validation ``metric`` (one of :data:`METRICS`).
 
     ``trial.config`` must hold ``lr``, ``weight_decay``, ``optimizer`` (see
     :func:`make_optimizer`) and ``batch_size``; the weights are drawn from the trial's seed.
     ``purpose`` names the task in the error raised when torch is not installed.
     """
+    _check_metric(metric)
     torch = require("torch", "torch", purpose)
     seed = trial_seed(trial.number)
     with torch.random.fork_rng(devices=[]):
@@ -152,4 +170,12 @@ def train(
         model = build(torch, trial.config)
     optimizer = make_optimizer(torch, model, trial.config)
     batch_size = int(trial.config["batch_size"])
-    fit(torch, trial, model, optimizer, data(), batch_size=batch_size, seed=seed)
+    fit(torch, trial, model, optimizer, data(), batch_size=batch_size, seed=seed, metric=metric)
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ConfigurationError(
+            f"metric={metric!r} is not one of {', '.join(METRICS)}: 'error' reports the "
+            "validation error, 'loss' the validation cross-entropy"
+        )
