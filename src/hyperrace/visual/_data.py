@@ -332,16 +332,10 @@ def drawn_trials(history: History, most: int) -> Drawn:
     owners, columns = gathered([t.curve for t in ranked_trials])
     firsts = np.flatnonzero(np.diff(owners, prepend=-1))
     bests = np.minimum.reduceat(sign * columns.value, firsts) if len(firsts) else np.empty(0)
-    ranked = sorted(
-        zip(
-            bests.tolist(),
-            [t.number for t in ranked_trials],
-            [t.trial_id for t in ranked_trials],
-            strict=True,
-        )
-    )
+    numbers = np.fromiter((t.number for t in ranked_trials), np.int64, len(ranked_trials))
+    ranked = np.lexsort((numbers, bests))  # by best value, then number (unique in a study)
     n_best = max(0, min(len(ranked), most // 2 - len(keep)))
-    keep.update(tid for _, _, tid in ranked[:n_best])
+    keep.update(ranked_trials[i].trial_id for i in ranked[:n_best].tolist())
     rest = [t.trial_id for t in trials if t.trial_id not in keep]
     room = most - len(keep)
     if room > 0 and rest:
@@ -417,7 +411,13 @@ def best_so_far(history: History, space: Space | None = None) -> BestSoFar:
     trial_ids = np.fromiter((t.trial_id for t in trials), np.int64, len(trials))
     times, ids = columns.time, trial_ids[owners]
     fids, values = columns.fidelity, columns.value
-    order = np.lexsort((values, fids, ids, times))  # by time, then trial id, fidelity, value
+    if len(trial_ids) < 2 or bool(np.all(trial_ids[1:] > trial_ids[:-1])):
+        # the columns come by trial (ids rising), each curve by rising fidelity: already in
+        # the order of (trial id, fidelity, value), so a stable sort by time gives the order
+        # below, at a quarter of its cost on a million reports
+        order = np.argsort(times, kind="stable")
+    else:
+        order = np.lexsort((values, fids, ids, times))  # by time, then trial id, fidelity, value
     times, ids, fids, values = times[order], ids[order], fids[order], values[order]
     work = np.cumsum(_new_work(ids, fids))  # one addition after another, as a loop would
     loss = values if history.direction == "minimize" else -values
@@ -465,8 +465,10 @@ def _new_work(ids: npt.NDArray[np.int64], fids: npt.NDArray[np.float64]) -> npt.
     by working on the ranks of the fidelities: a trial's ranks are lifted above every rank of
     the trials before it, so that one running maximum over all of them restarts per trial."""
     n = len(ids)
-    by_trial = np.lexsort((np.arange(n), ids))  # each trial's reports together, in time order
-    trial = np.unique(ids[by_trial], return_inverse=True)[1].astype(np.int64)
+    by_trial = np.argsort(ids, kind="stable")  # each trial's reports together, in time order
+    grouped = ids[by_trial]
+    trial = np.zeros(n, dtype=np.int64)  # 0, 1, 2, ... per trial, in that order
+    np.cumsum(grouped[1:] != grouped[:-1], out=trial[1:])
     levels, rank = np.unique(np.maximum(fids[by_trial], 0.0), return_inverse=True)
     lifted = trial * (len(levels) + 1) + rank.astype(np.int64) + 1
     highest = np.maximum.accumulate(lifted) - trial * (len(levels) + 1)  # 1 + rank, per trial
