@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from hyperrace.exceptions import StorageError
 from hyperrace.history import History
 from hyperrace.storage import NewDecision, _sql
 from hyperrace.storage._sql import SQLStorage
@@ -141,10 +142,10 @@ def test_an_error_of_the_packed_read_reaches_the_reader(
         sid, _ = _study(storage)
 
         def broken(conn: Any, study_id: int) -> Any:
-            raise _sql.StorageError("a packed read of observations gave 47 bytes")
+            raise StorageError("a packed read of observations gave 47 bytes")
 
         monkeypatch.setattr(_sql, "_packed_curves", broken)
-        with pytest.raises(_sql.StorageError, match="gave 47 bytes"):
+        with pytest.raises(StorageError, match="gave 47 bytes"):
             storage.history(sid)
         monkeypatch.undo()
         assert len(storage.history(sid).trials) == 3  # the storage still reads
