@@ -21,6 +21,7 @@ Best so far
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -179,15 +180,42 @@ def _last_outcome(trial: TrialRecord, reached: float, max_fidelity: float | None
     return "stopped"
 
 
+@dataclass(frozen=True, slots=True)
+class _Points:
+    """One trial's curve as lists (rising fidelities), what its segments are cut from."""
+
+    fidelity: list[float]
+    value: list[float]
+    time: list[float]
+    wall_seconds: list[float]
+
+
+def _points_of(curves: Sequence[Sequence[Observation]]) -> list[_Points]:
+    """The points of each curve, read through :func:`gathered`: no record is built for a curve
+    in columns (the figures of a big study cut the runs of thousands of trials)."""
+    owners, columns = gathered(curves)
+    ends = np.searchsorted(owners, np.arange(1, len(curves) + 1)).tolist()
+    fidelity, value = columns.fidelity.tolist(), columns.value.tolist()
+    time, wall = columns.time.tolist(), columns.wall_seconds.tolist()
+    out = []
+    begin = 0
+    for end in ends:
+        out.append(_Points(fidelity[begin:end], value[begin:end], time[begin:end], wall[begin:end]))
+        begin = end
+    return out
+
+
 def _segments(
     trial: TrialRecord,
     runs: list[DecisionRecord],
     origin: float,
     max_fidelity: float | None,
+    points: _Points,
 ) -> list[Segment]:
-    curve = trial.curve
+    fids, values, times = points.fidelity, points.value, points.time
     if not runs:
-        began = (curve[0].time if curve else trial.created) - origin
+        began = (times[0] if fids else trial.created) - origin
+        reached = fids[-1] if fids else 0.0
         return [
             Segment(
                 trial.trial_id,
@@ -195,25 +223,27 @@ def _segments(
                 0,
                 None,
                 0.0,
-                trial.target or trial.fidelity,
-                trial.fidelity,
-                tuple(o.fidelity for o in curve),
-                tuple(o.value for o in curve),
+                trial.target or reached,
+                reached,
+                tuple(fids),
+                tuple(values),
                 began,
-                (curve[-1].time if curve else trial.updated) - origin,
-                _last_outcome(trial, trial.fidelity, max_fidelity),
-                _trained_from(curve[:1], began + origin, origin),
+                (times[-1] if fids else trial.updated) - origin,
+                _last_outcome(trial, reached, max_fidelity),
+                _trained_from(points, 0 if fids else None, began + origin, origin),
             )
         ]
     out = []
     for k, d in enumerate(runs):
         nxt = runs[k + 1] if k + 1 < len(runs) else None
-        upper = nxt.start if nxt is not None else float("inf")
-        points = [o for o in curve if d.start < o.fidelity <= upper]
-        lead = [o for o in curve if o.fidelity == d.start] if d.start > 0 else []
-        drawn = lead + points
-        reached = points[-1].fidelity if points else d.start
-        ended = max((o.time for o in points), default=d.time)
+        # the run's points: fidelities in (start, next run's start]; the curve's point at its
+        # start leads the line when there is one
+        lo = bisect.bisect_right(fids, d.start)
+        hi = bisect.bisect_right(fids, nxt.start) if nxt is not None else len(fids)
+        hi = max(hi, lo)
+        first = lo - 1 if d.start > 0 and lo > 0 and fids[lo - 1] == d.start else lo
+        reached = fids[hi - 1] if hi > lo else d.start
+        ended = max(times[lo:hi], default=d.time)
         if nxt is not None:
             outcome: Outcome = "interrupted" if nxt.optimizer == "study" else "promoted"
         else:
@@ -227,24 +257,25 @@ def _segments(
                 d.start,
                 d.stop,
                 reached,
-                tuple(o.fidelity for o in drawn),
-                tuple(o.value for o in drawn),
+                tuple(fids[first:hi]),
+                tuple(values[first:hi]),
                 d.time - origin,
                 max(ended, d.time) - origin,
                 outcome,
-                _trained_from(points[:1], d.time, origin),
+                _trained_from(points, lo if hi > lo else None, d.time, origin),
             )
         )
     return out
 
 
-def _trained_from(first: Sequence[Observation], began: float, origin: float) -> float:
-    """When training began: the first report less the wall seconds it measured, never before the
-    run's decision (``began``, seconds since the epoch) nor after the report."""
-    if not first or first[0].time <= 0:
+def _trained_from(points: _Points, first: int | None, began: float, origin: float) -> float:
+    """When training began: the run's first report (``points``' row ``first``; ``None``: it has
+    none) less the wall seconds it measured, never before the run's decision (``began``,
+    seconds since the epoch) nor after the report."""
+    if first is None or points.time[first] <= 0:
         return began - origin
-    obs = first[0]
-    return min(obs.time, max(began, obs.time - max(obs.wall_seconds, 0.0))) - origin
+    time = points.time[first]
+    return min(time, max(began, time - max(points.wall_seconds[first], 0.0))) - origin
 
 
 def race(
@@ -272,12 +303,12 @@ def race(
     for d in sorted(history.decisions, key=lambda d: d.index):
         if shown is None or d.trial_id in shown.ids:
             by_trial.setdefault(d.trial_id, []).append(d)
+    cut = [t for t in history.trials if shown is None or t.trial_id in shown.ids]
     segments: list[Segment] = []
-    for trial in history.trials:
-        if shown is None or trial.trial_id in shown.ids:
-            segments.extend(
-                _segments(trial, by_trial.get(trial.trial_id, []), origin, max_fidelity)
-            )
+    for trial, points in zip(cut, _points_of([t.curve for t in cut]), strict=True):
+        segments.extend(
+            _segments(trial, by_trial.get(trial.trial_id, []), origin, max_fidelity, points)
+        )
     best = history.best()
     return Race(
         segments=tuple(segments),
@@ -634,7 +665,7 @@ def trial_detail(history: History, trial_id: int, space: Space | None = None) ->
         wall_seconds=trial.wall_seconds,
         cpu_seconds=trial.cpu_seconds,
         devices=trial.devices,
-        segments=tuple(_segments(trial, runs, origin, max_fidelity)),
+        segments=tuple(_segments(trial, runs, origin, max_fidelity, _points_of([trial.curve])[0])),
         decisions=tuple(
             (d.index, d.kind, d.start, d.stop, d.optimizer, d.time - origin, dict(d.info))
             for d in runs
