@@ -26,6 +26,7 @@ from hyperrace.benchmarks import (
 from hyperrace.benchmarks._families import instances_of, make_task
 from hyperrace.benchmarks._harness import RunConfig, run_ours
 from hyperrace.benchmarks._torch_task import TORCH_TASKS, TorchTask
+from hyperrace.benchmarks._training import capped_loss
 from hyperrace.cli import main
 from hyperrace.exceptions import ConfigurationError
 from hyperrace.executors import RunSpec, run_job
@@ -257,6 +258,17 @@ def test_the_loss_tasks_report_the_validation_cross_entropy_of_the_same_training
     assert all(abs(v * rows - round(v * rows)) > 1e-6 for v in curve)
     assert curve[5] < curve[0]
     assert errors[5] < 0.2 and 0 < curve[5] < np.log(2)
+
+
+def test_the_loss_is_capped_at_the_uniform_guess() -> None:
+    assert capped_loss(0.25, 2) == 0.25
+    assert capped_loss(740_056.75, 2) == capped_loss(float("nan"), 2) == np.log(2)
+    assert capped_loss(float("inf"), 10) == np.log(10)
+    # a network made to diverge (SGD at a huge step): its reports are the guess's loss
+    task = TorchTask("breast-cancer-loss")
+    wild = {**MLP, "optimizer": "sgd", "lr": 1e4, "weight_decay": 0.0, "dropout": 0.0}
+    values = [task.step(wild, e).value for e in (1, 2, 3)]
+    assert max(values) <= np.log(2) and np.log(2) in values
 
 
 def test_seconds_follow_the_work() -> None:

@@ -23,11 +23,13 @@ epochs, normalised regret).
   more), which is what cost-aware optimizers and simulated workers need.
 * **Metric.** By default a step's value is the validation error (``1 - accuracy``), as the
   training functions report it; with ``metric="loss"`` (instance names ending in ``-loss``:
-  ``digits-loss``, ...; ``all-loss`` for the three) it is the validation cross-entropy. The
-  error moves in steps of one validation row (1/114 on breast-cancer, 1/360 on the digits), so
-  that within a budget of a few full trainings most optimizers tie on it; the cross-entropy is
-  continuous and tells them apart. A configuration that diverges reports NaN, which fails its
-  trial, as it would in a user's study.
+  ``digits-loss``, ...; ``all-loss`` for the three) it is the validation cross-entropy, capped
+  at the uniform guess's ``log(classes)`` (a diverged network reports that too:
+  :func:`hyperrace.benchmarks._training.capped_loss`). The error moves in steps of one
+  validation row (1/114 on breast-cancer, 1/360 on the digits), so that within a budget of a
+  few full trainings most optimizers tie on it; the cross-entropy is continuous and tells them
+  apart. Uncapped, the worst of the reference sample (a confidently wrong network: 740,057 on
+  breast-cancer) would make every normalised regret zero.
 * **Reference.** :meth:`final_losses` trains every configuration to the end, so the sample that
   normalises the regret is small: :attr:`reference_samples` (256) configurations, against
   LCBench's 10,000 (``reference_range`` reads the attribute).

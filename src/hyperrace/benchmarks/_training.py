@@ -6,7 +6,8 @@ without touching torch's global generator; the order of the
 training data comes from a local generator seeded from it; dropout draws from torch's global
 generator, which :func:`fit` forks (the caller's global state is left as it was) and seeds from
 the trial too. After each epoch it reports the validation error (``1 - accuracy``), or with
-``metric="loss"`` the validation cross-entropy (mean over the validation rows), with a
+``metric="loss"`` the validation cross-entropy (mean over the validation rows, capped at the
+uniform guess's: :func:`capped_loss`), with a
 checkpoint of the model, the optimizer, the data-order generator and the global generator, and it
 starts from the trial's checkpoint when there is one, so a trial paused after epoch ``k`` and
 resumed reports exactly the curve of an uninterrupted run. Torch runs single-threaded inside
@@ -16,6 +17,7 @@ cores between workers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "SPLIT_SEED",
     "VALIDATION_FRACTION",
     "as_tensors",
+    "capped_loss",
     "fit",
     "make_optimizer",
     "split",
@@ -46,9 +49,19 @@ SPLIT_SEED = 0
 VALIDATION_FRACTION = 0.2
 _PRIME = 2**31 - 1
 #: What the loop can report after each epoch, on the validation rows: ``"error"``
-#: (``1 - accuracy``; moves in steps of one row) or ``"loss"`` (the mean cross-entropy;
-#: continuous).
+#: (``1 - accuracy``; moves in steps of one row) or ``"loss"`` (the mean cross-entropy,
+#: continuous, capped by :func:`capped_loss`).
 METRICS = ("error", "loss")
+
+
+def capped_loss(loss: float, classes: int) -> float:
+    """The validation cross-entropy as the ``"loss"`` metric reports it: at most ``log(classes)``,
+    the loss of the uniform guess, which it also is when the loss is not a number (a network
+    that diverged). A model worse than guessing counts as guessing: its loss could otherwise
+    be anything up to millions (confidently wrong logits), which would say nothing more about
+    it and would swamp every average and the range that normalises a benchmark's regret."""
+    chance = math.log(classes)
+    return loss if loss <= chance else chance  # NaN compares false: the guess
 
 
 def split(
@@ -119,7 +132,7 @@ def fit(
             with torch.no_grad():
                 logits = model(x_valid)
                 if metric == "loss":
-                    value = float(loss_fn(logits, y_valid))
+                    value = capped_loss(float(loss_fn(logits, y_valid)), logits.shape[1])
                 else:
                     value = 1.0 - float((logits.argmax(dim=1) == y_valid).float().mean())
             trial.report(
