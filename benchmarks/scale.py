@@ -29,10 +29,11 @@ Timed, as the first call and the median of ``--repeat`` later calls (seconds):
   printed) and ``hyperrace best big --storage URL``, each a fresh process, its whole wall-clock
   time; ``hyperrace --help`` for the cost of starting Python and importing the CLI;
 * the dashboard through FastAPI's TestClient (no network), as a browser opens it in a fresh
-  app: the studies page and ``/api/studies``, then the study page ``/studies/big`` (checks
-  that the study is there), ``/api/studies/big`` (reads the whole history; summary and figures
-  computed), the poll with the marker,
-  a page of the trial table, the importance view, one trial's API; later calls are the same
+  app: its start-up (the app created and its lifespan's imports, as a server does before it
+  serves), then the studies page and ``/api/studies``, then the study page ``/studies/big``
+  (checks that the study is there), ``/api/studies/big`` (reads the whole history; summary and
+  figures computed), the poll with the marker, a page of the trial table, the importance view,
+  one trial's API; later calls are the same
   requests again, the study unchanged (figures cached under its marker, history read
   incrementally);
 * a decision of ASHA (eta 3, the same rungs) and of the learning-curve race (``"race"``, its
@@ -532,7 +533,10 @@ def time_dashboard(url: str, repeat: int) -> list[Row]:
         ("dashboard: one trial's API", api + "/trials/{trial}"),
     ]
     rows = []
-    with TestClient(create_app(url)) as client:
+    start = time.perf_counter()
+    with TestClient(create_app(url)) as client:  # entered: the app's start-up has run
+        what = "dashboard: start-up (the app created, what its pages use imported)"
+        rows.append(Row(what, time.perf_counter() - start, None))
         found: dict[str, Any] = {}
         firsts: list[tuple[float, int]] = []
         for _, path in calls:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -127,3 +129,24 @@ def test_dashboard_command_serves_the_storage(study_url: str) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"on http://127.0.0.1:{port}" in out and "read-only" in out
+
+
+def test_the_start_up_imports_what_the_pages_compute_with(study_url: str) -> None:
+    # a fresh interpreter: scikit-learn (the importance view's forest) is not imported before
+    # the application starts, and is once it has, before any request
+    script = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from hyperrace.dashboard import create_app\n"
+        f"app = create_app({study_url!r})\n"
+        "before = 'sklearn.ensemble' in sys.modules\n"
+        "with TestClient(app) as client:\n"
+        "    after = 'sklearn.ensemble' in sys.modules\n"
+        "    assert client.get('/api/studies/race/importance').status_code == 200\n"
+        "print(before, after)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True"]
