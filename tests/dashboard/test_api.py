@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 import sys
 import urllib.error
@@ -57,6 +58,16 @@ def test_trials_table_pages_and_trial_detail(server: Server) -> None:
     second = get(server, "/api/studies/race/trials?limit=5&offset=5")
     ids = {t["trial_id"] for t in first["trials"]}
     assert ids.isdisjoint(t["trial_id"] for t in second["trials"])
+    # the whole order: highest fidelity, then the lowest value there, then the oldest
+    every = get(server, "/api/studies/race/trials?limit=1000")["trials"]
+    assert len(every) == first["total"] and every[:10] == first["trials"] + second["trials"]
+    keys = [
+        (-t["fidelity"], math.inf if t["value"] is None else t["value"], t["number"])
+        for t in every
+    ]
+    assert keys == sorted(keys)
+    numbered = get(server, "/api/studies/race/trials?limit=1000&order=number")["trials"]
+    assert [t["number"] for t in numbered] == sorted(t["number"] for t in every)
     trial_id = first["trials"][0]["trial_id"]  # one identity: the API, the page, the folder
     trial = get(server, f"/api/studies/race/trials/{trial_id}")
     assert trial["detail"]["trial_id"] == trial_id

@@ -41,7 +41,7 @@ import importlib
 import json
 import math
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +53,7 @@ from hyperrace.exceptions import ConfigurationError, StorageError, StudyNotFound
 from hyperrace.history import History
 from hyperrace.storage import MEMORY_NAMES, Storage, mask_url, open_storage
 from hyperrace.study import find_study
-from hyperrace.trial import trial_folder
+from hyperrace.trial import TrialRecord, trial_folder
 from hyperrace.visual import (
     COLOUR_BY,
     Snapshot,
@@ -98,6 +98,21 @@ class _Cache:
                 self._entries[name] = entry
             entry[1][what] = value
         return value
+
+
+def _by_best(history: History) -> list[TrialRecord]:
+    """The trials for the table's ``best`` order: the highest fidelity reached first, then the
+    best value there, then the oldest (each trial's last point read once)."""
+    keyed = []
+    for t in history.trials:
+        curve = t.curve
+        if curve:
+            last = curve[-1]
+            keyed.append((-last.fidelity, history.loss(last.value), t.number, t))
+        else:
+            keyed.append((-0.0, math.inf, t.number, t))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
 
 
 def _check_readable(storage: str | Storage) -> Storage:
@@ -351,15 +366,9 @@ def create_app(
             )
         snap = snapshot(name)
         h = snap.history
-        rows = list(h.trials)
-        if order == "best":
-            rows.sort(
-                key=lambda t: (
-                    -t.fidelity,
-                    h.loss(t.last_value) if t.last_value is not None else float("inf"),
-                    t.number,
-                )
-            )
+        rows: Sequence[TrialRecord] = h.trials
+        if order == "best":  # sorted once per marker: the pages that follow are slices
+            rows = cache.get(name, marker(h), "trials-best", lambda: _by_best(h))
         page = rows[offset : offset + limit]
         return as_json(
             {
