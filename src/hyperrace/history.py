@@ -6,7 +6,8 @@ it (and the per-decision seed), which is what makes resuming and many workers ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -155,9 +156,17 @@ class History:
             return None
         if by == "curve":
             return min(healthy, key=lambda t: (min(self.loss(o.value) for o in t.curve), t.number))
-        top = max(t.fidelity for t in healthy)
-        contenders: Sequence[TrialRecord] = [t for t in healthy if t.fidelity == top]
-        return min(contenders, key=lambda t: (self.loss(t.curve[-1].value), t.number))
+        # one pass, each trial's last point read once: the highest fidelity, then the lowest
+        # loss there, then the oldest
+        found, top, key = healthy[0], -math.inf, (math.inf, 0)
+        for t in healthy:
+            last = t.curve[-1]
+            if last.fidelity < top:
+                continue
+            mine = (self.loss(last.value), t.number)
+            if last.fidelity > top or mine < key:
+                found, top, key = t, last.fidelity, mine
+        return found
 
     def best_value(self, by: BestBy = "last") -> float | None:
         """The value that makes :meth:`best` the best (its last value for ``"last"``, the best
