@@ -26,7 +26,7 @@ def test_best_is_the_highest_fidelity_then_the_best_value_then_the_oldest(seed: 
     rng = np.random.default_rng(seed)
     trials = []
     for number in rng.permutation(int(rng.integers(0, 30))).tolist():
-        steps = np.unique(rng.choice([0.5, 1.0, 1.5, 3.0, 9.0], size=int(rng.integers(0, 4))))
+        steps = np.unique(rng.choice([0.5, 1.0, 1.25, 1.5, 2.0], size=int(rng.integers(0, 4))))
         curve = tuple(Observation(float(f), float(rng.choice([0.5, 0.25, -1.0]))) for f in steps)
         status = TrialStatus.FAILED if rng.random() < 0.2 else TrialStatus.PAUSED
         trials.append(TrialRecord(number + 7, number, {}, status, curve))
