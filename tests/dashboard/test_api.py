@@ -62,8 +62,7 @@ def test_trials_table_pages_and_trial_detail(server: Server) -> None:
     every = get(server, "/api/studies/race/trials?limit=1000")["trials"]
     assert len(every) == first["total"] and every[:10] == first["trials"] + second["trials"]
     keys = [
-        (-t["fidelity"], math.inf if t["value"] is None else t["value"], t["number"])
-        for t in every
+        (-t["fidelity"], math.inf if t["value"] is None else t["value"], t["number"]) for t in every
     ]
     assert keys == sorted(keys)
     numbered = get(server, "/api/studies/race/trials?limit=1000&order=number")["trials"]
