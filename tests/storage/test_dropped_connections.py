@@ -7,27 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import psycopg
 import pytest
+from pg_sessions import drop_connections
 
 from hyperrace.storage import NewDecision
 from hyperrace.storage._sql import SQLStorage
 from hyperrace.trial import Observation
 
 SPACE = {"x": {"type": "float", "low": 0.0, "high": 1.0}}
-
-
-def _drop_connections(url: str) -> int:
-    """Terminate every server session on ``url``'s database but the caller's; their number."""
-    base, _, db = url.rpartition("/")
-    dsn = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (db,),
-        ).fetchall()
-    return len(rows)
 
 
 def _report(storage: SQLStorage, sid: int, tid: int) -> None:
@@ -40,7 +27,7 @@ def _full_read(storage: SQLStorage, sid: int, tid: int) -> None:
 
 def _following_read(storage: SQLStorage, sid: int, tid: int) -> None:
     since = storage.history(sid)
-    _drop_connections(storage.url)
+    drop_connections(storage.url)
     assert storage.history(sid, since=since).n_decisions == 1
 
 
@@ -71,7 +58,7 @@ def test_a_dropped_connection_is_replaced_and_the_call_goes_through_once(
             sid, 0, NewDecision("start", 5.0, config={"x": 0.5}), now=2.0
         )
         storage.report(trial.trial_id, Observation(1.0, 0.5, time=2.5), run=0)
-        assert _drop_connections(pg_url) >= 1  # the storage's pooled connection
+        assert drop_connections(pg_url) >= 1  # the storage's pooled connection
         call(storage, sid, trial.trial_id)
         h = storage.history(sid, decisions=True)
         expected_decisions = 2 if call is _decide else 1

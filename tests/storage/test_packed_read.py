@@ -9,8 +9,8 @@ import threading
 import time
 from typing import Any
 
-import psycopg
 import pytest
+from pg_sessions import drop_connections
 
 from hyperrace.exceptions import StorageError
 from hyperrace.history import History
@@ -41,18 +41,6 @@ def _shape(history: History) -> list[tuple[int, str, list[tuple[float, float]]]]
         (t.trial_id, t.status.value, [(o.fidelity, o.value) for o in t.curve])
         for t in history.trials
     ]
-
-
-def _terminate_others(url: str) -> int:
-    base, _, db = url.rpartition("/")
-    dsn = base.replace("postgresql+psycopg://", "postgresql://") + "/postgres"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            (db,),
-        ).fetchall()
-    return len(rows)
 
 
 @pytest.mark.parametrize("deciding", [False, True], ids=["plain", "deciding"])
@@ -110,7 +98,7 @@ def test_a_connection_lost_during_the_packed_read_reads_it_all_again(
 
         def drop_first(self: Any) -> None:
             if not dropped:  # the reader's session is killed while it reads the rest,
-                dropped.append(_terminate_others(pg_url))
+                dropped.append(drop_connections(pg_url))
                 killed.set()
                 time.sleep(1.0)  # and this packing is still going when the reader fails
             read(self)
