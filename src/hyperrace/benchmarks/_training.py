@@ -175,7 +175,6 @@ def train(
     :func:`make_optimizer`) and ``batch_size``; the weights are drawn from the trial's seed.
     ``purpose`` names the task in the error raised when torch is not installed.
     """
-    _check_metric(metric)
     torch = require("torch", "torch", purpose)
     seed = trial_seed(trial.number)
     with torch.random.fork_rng(devices=[]):

@@ -184,17 +184,12 @@ def _page(title: str, kind: str, **data: str) -> str:
 WARM_UP = ("sklearn.ensemble",)
 
 
-def _warm_up() -> list[str]:
-    """Import :data:`WARM_UP`; the names imported (a missing optional one is skipped: the
-    importance view then falls back on its own)."""
-    done = []
+def _warm_up() -> None:
+    """Import :data:`WARM_UP` (a missing optional one is skipped: the importance view then
+    falls back on its own)."""
     for name in WARM_UP:
-        try:
+        with contextlib.suppress(ImportError):
             importlib.import_module(name)
-        except ImportError:
-            continue
-        done.append(name)
-    return done
 
 
 @contextlib.asynccontextmanager
