@@ -135,6 +135,7 @@ def test_recipes_defaults_round_trip_and_are_keyword_only() -> None:
         ("acquisition", "ucb", r"acquisition='ucb' must be one of 'ei_step', 'ei_max'"),
         ("allocation", "all", r"allocation='all' must be one of 'step', 'rung'"),
         ("incumbent", "best", r"incumbent='best' must be one of 'observed', 'predicted'"),
+        ("target", "min", r"target='min' must be one of 'last', 'best'"),
         ("surrogate", "gp", r"surrogate='gp' is not a surrogate; choose one of deep_kernel, dpl"),
         ("surrogate", 3, r"surrogate=3 must be a surrogate name"),
         ("surrogate", {"name": "dpl", "depth": 3}, r"surrogate 'dpl': .*depth"),
@@ -315,6 +316,59 @@ def test_curve_data_failures_order_and_thinning() -> None:
     assert len(kept) == 5
     latest = {int(data.trial[i]): i for i in range(len(data))}
     assert set(latest.values()) <= set(kept.tolist())
+
+
+def test_curve_data_running_best_learns_each_trials_minimum_so_far() -> None:
+    # a U-shaped curve (overfitting), a flat one, and a failed one
+    history = hr.History(
+        "minimize",
+        (
+            _trial(0, CONFIGS[0], [0.9, 0.5, 0.4, 0.6, 0.8]),
+            _trial(1, CONFIGS[1], [0.7, 0.7]),
+            _trial(2, CONFIGS[2], [0.6, 0.65], TrialStatus.FAILED, StopReason.INVALID_VALUE),
+        ),
+    )
+    enc = OneHot(SPACE)
+    last = CurveData.collect(enc, history, 1.0, 9.0, 1.0, {})
+    best = CurveData.collect(enc, history, 1.0, 9.0, 1.0, {}, running_best=True)
+    np.testing.assert_array_equal(best.trial, last.trial)
+    np.testing.assert_array_equal(best.fidelity, last.fidelity)
+    for k, t in enumerate(history.trials):
+        np.testing.assert_array_equal(
+            best.curves[k], np.minimum.accumulate([o.value for o in t.curve])
+        )
+        np.testing.assert_array_equal(last.curves[k], [o.value for o in t.curve])
+        on = ~np.isnan(last.loss) & (last.trial == k)
+        np.testing.assert_array_equal(best.loss[on], best.curves[k][best.j[on]])
+    assert np.isnan(best.loss).sum() == np.isnan(last.loss).sum() == 1  # the failure stays
+    # maximised studies learn the running minimum of the loss (the negated value)
+    flipped = hr.History("maximize", (_trial(0, CONFIGS[0], [0.1, 0.5, 0.3]),))
+    up = CurveData.collect(enc, flipped, 1.0, 9.0, 1.0, {}, running_best=True)
+    np.testing.assert_array_equal(up.loss, [-0.1, -0.5, -0.5])
+
+
+@pytest.mark.parametrize("target", ["last", "best"])
+def test_the_race_fits_on_its_target(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    opt = Race(**_fast("race", target=target, n_initial=2))
+    study = hr.Study("race", SPACE, storage="memory://", seed=0, optimizer=opt)
+    seen: list[CurveData] = []
+    model = opt._surrogate.model
+
+    def spy(data: CurveData, *args: Any) -> Any:
+        seen.append(data)
+        return model(data, *args)
+
+    monkeypatch.setattr(opt._surrogate, "model", spy)
+    drive(study, 12, lambda config, f: 0.5 + (f - 3) ** 2 / 20 + config["x"] / 10)
+    assert seen
+    data = seen[-1]
+    rising = 0
+    for k, t in enumerate(data.trials):
+        values = np.array([o.value for o in t.curve])
+        rising += bool(np.any(np.diff(values) > 0))
+        want = np.minimum.accumulate(values) if target == "best" else values
+        np.testing.assert_array_equal(data.curves[k], want)
+    assert rising  # some curve turned back up
 
 
 def test_curve_data_follows_the_order_reports_were_recorded_not_their_times() -> None:

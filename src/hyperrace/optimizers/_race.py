@@ -156,6 +156,11 @@ class Race(Declared):
         warmup: ``"none"``, or ``"asha"``: decide as ASHA (reduction factor 3, promotion) until
             ``warmup_until`` trials have reached ``warmup_rung`` (by default the maximum
             fidelity), then by the model.
+        target: what the surrogate learns at each report: ``"last"``, the loss reported there;
+            ``"best"``, the trial's best loss up to there (its running minimum), so that a
+            curve that turns back up (a validation loss as the network overfits) is not
+            extrapolated as a rise, and a candidate is judged by what it can still add to the
+            best result.
         warmup_until: trials at the warm-up's rung that end the warm-up (>= 1).
         warmup_rung: the rung that ends the warm-up, counted down from the maximum fidelity on
             ASHA's ladder (0: the maximum fidelity; 1: the rung below it, 17 of 52 epochs).
@@ -182,6 +187,7 @@ class Race(Declared):
         # the bracket methods' start until a first curve reaches the top: before it the
         # surrogate extrapolates short curves alone (BENCHMARKS.md, "The race's start")
         "warmup": "asha",
+        "target": "last",
     }
 
     #: What a parameter left at None means with a surrogate other than the recipe's own, by
@@ -221,6 +227,7 @@ class Race(Declared):
         cost_exponent=Real(0),
         cost_budget=Real(0, low_open=True, optional=True),
         warmup=OneOf("none", "asha"),
+        target=OneOf("last", "best"),
         warmup_until=Integer(1),
         warmup_rung=Integer(0),
     )
@@ -242,6 +249,7 @@ class Race(Declared):
     cost_exponent: float
     cost_budget: float | None
     warmup: str
+    target: str
     warmup_until: int
     warmup_rung: int
 
@@ -266,6 +274,7 @@ class Race(Declared):
         cost_exponent: float = 0.0,
         cost_budget: float | None = None,
         warmup: str | None = None,
+        target: str | None = None,
         warmup_until: int = 1,
         warmup_rung: int = 0,
     ) -> None:
@@ -299,6 +308,7 @@ class Race(Declared):
             cost_exponent=cost_exponent,
             cost_budget=cost_budget,
             warmup=pick(warmup, "warmup"),
+            target=pick(target, "target"),
             warmup_until=warmup_until,
             warmup_rung=warmup_rung,
         )
@@ -414,7 +424,16 @@ class Race(Declared):
     ) -> Decision:
         low, high, first = bounds
         enc = OneHot(space)
-        data = CurveData.collect(enc, history, low, high, self.step, self._memo(space), fit_trials)
+        data = CurveData.collect(
+            enc,
+            history,
+            low,
+            high,
+            self.step,
+            self._memo(space),
+            fit_trials,
+            running_best=self.target == "best",
+        )
         index = {t.trial_id: i for i, t in enumerate(data.trials)}
         model = None
         if len(data) >= 1 and np.isfinite(data.loss).any():

@@ -150,9 +150,15 @@ class CurveData:
         step: float,
         memo: dict[Ident, Array] | None = None,
         fit_trials: frozenset[int] | None = None,
+        running_best: bool = False,
     ) -> CurveData:
         """The training points of ``history``; a failure point sits one ``step`` after its
         trial's last report (at ``max(low, step)`` for a trial that failed before reporting).
+
+        ``running_best``: each point's loss (and each curve) is its trial's best loss up to
+        that report instead of the loss reported there, so a surrogate learns what continuing a
+        trial can still gain; a validation loss that turns back up as the network overfits
+        stays at its minimum.
 
         ``fit_trials``: when given, the ids of the trials a surrogate fits on; their points come
         first (in canonical order among themselves), the other trials' after them, and
@@ -164,6 +170,8 @@ class CurveData:
         curves = []
         for i, t in enumerate(trials):
             losses = np.array([history.loss(o.value) for o in t.curve], dtype=np.float64)
+            if running_best and len(losses):
+                losses = np.fmin.accumulate(losses)
             curves.append(losses)
             other = int(fit_trials is not None and t.trial_id not in fit_trials)
             for j, obs in enumerate(t.curve):
