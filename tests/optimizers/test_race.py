@@ -1082,3 +1082,30 @@ def test_past_max_observations_the_race_decides_from_the_sample_as_a_fresh_insta
             cut |= _points(sample) < _points(history)
     assert _points(study.history()) > 12
     assert cut
+
+
+def test_the_mixed_acquisition_draws_ei_max_or_pi_random_per_decision() -> None:
+    study = _study("race", seed=5, acquisition="mixed", n_initial=2)
+    live = study.optimizer
+    used = []
+    for _ in range(24):
+        job = study.ask()
+        assert isinstance(job, Job)
+        if job.info["source"] == "model":
+            used.append(job.info["acquisition"])
+            # what each draws: a horizon for pi_random, none for ei_max
+            assert ("horizon" in job.info) == (job.info["acquisition"] == "pi_random")
+        for f in range(int(job.start) + 1, int(job.stop) + 1):
+            study.report(job.trial_id, fidelity=f, value=curve_value(dict(job.config), f))
+        study.tell(job)
+    assert set(used) == {"ei_max", "pi_random"}
+    assert live.get_params()["acquisition"] == "mixed"
+    rng = np.random.default_rng(0)
+    draws = [acq.resolve("mixed", rng) for _ in range(400)]
+    assert 150 < draws.count("ei_max") < 250
+    assert acq.resolve("ei_step", rng) == "ei_step"
+    # a fresh instance decides the same (the draw comes from the decision's generator)
+    history = study.history()
+    assert _fresh_decision(live, SPACE, history) == live.decide(
+        SPACE, history, decision_rng(1, history.n_decisions)
+    )

@@ -120,7 +120,8 @@ class Race(Declared):
             with a context of at most 600 observations unless ``max_context`` is given), or a
             mapping ``{"name": ..., **params}`` with the surrogate's parameters, e.g.
             ``{"name": "pfn", "weights": "/path/to/ftpfn.pt"}``.
-        acquisition: ``"pi_random"`` (MFPI-random), ``"ei_max"`` or ``"ei_step"``.
+        acquisition: ``"pi_random"`` (MFPI-random), ``"ei_max"``, ``"ei_step"``, or
+            ``"mixed"`` (``ei_max`` or ``pi_random``, drawn per decision).
         allocation: ``"step"`` (one step per decision) or ``"rung"`` (up to the next rung).
         first: where a new trial's first run ends: ``"step"`` (one step) or ``"rung"`` (the
             lowest rung of the ladder of reduction factor 3 anchored at the maximum fidelity, as
@@ -464,14 +465,15 @@ class Race(Declared):
         x = np.vstack([data.x[[index[t.trial_id] for t in waiting]], fresh])
         trial = np.array([index[t.trial_id] for t in waiting] + [-1] * len(fresh), dtype=np.int64)
         candidates = acq.Candidates(current, stop)
-        at, drawn = acq.queries(self.acquisition, candidates, low, high, self.step, rng)
+        name = acq.resolve(self.acquisition, rng)
+        at, drawn = acq.queries(name, candidates, low, high, self.step, rng)
         try:
             pred = model.predict(Queries(x, at, trial))
             fantasies = self._fantasies(history, data, model, index, high)
         except FitFailed:
             return _without_model(enc, waiting, fresh, stop, "the surrogate failed to predict")
         scores, used = acq.score(
-            self.acquisition,
+            name,
             history,
             at,
             pred.mean,
@@ -481,11 +483,13 @@ class Race(Declared):
             fantasies,
             rng,
         )
-        weighted, cost_info = self._per_cost(space, history, waiting, enc, fresh, stop, scores)
+        weighted, cost_info = self._per_cost(
+            space, history, waiting, enc, fresh, stop, scores, name
+        )
         i = int(np.argmax(weighted))
         info: dict[str, Any] = {
             "source": "model",
-            "acquisition": self.acquisition,
+            "acquisition": name,
             "score": float(scores[i]),
             "mean": float(pred.mean[i]),
             "std": float(pred.std[i]),
@@ -555,6 +559,7 @@ class Race(Declared):
         fresh: np.ndarray,
         stop: np.ndarray,
         scores: np.ndarray,
+        name: str,
     ) -> tuple[np.ndarray, tuple[np.ndarray, float] | None]:
         """Scores divided by the relative predicted cost of each candidate's step to the power
         ``kappa * gamma``; the scores themselves when the race is not cost-aware, no cost is
@@ -576,7 +581,7 @@ class Race(Declared):
             spent = sum(spent_seconds(o) for t in history.trials for o in t.curve)
             gamma = max(0.0, 1.0 - spent / self.cost_budget)
         weight = self.cost_exponent * gamma
-        if self.acquisition == "pi_random":  # scores are log probabilities
+        if name == "pi_random":  # scores are log probabilities
             return scores - weight * np.log(relative), (cost, weight)
         return scores / relative**weight, (cost, weight)
 

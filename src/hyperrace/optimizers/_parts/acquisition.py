@@ -23,6 +23,11 @@ The acquisitions:
     loss is >= 0 (errors, cross-entropies), else the range of the losses seen. ``h`` and ``u``
     are drawn once per decision and shared by all candidates, from the decision's generator.
 
+``mixed``
+    Each decision draws ``ei_max`` or ``pi_random`` with equal probability, from the decision's
+    generator (the race resolves the name before it queries, :func:`resolve`): a portfolio of
+    DPL's search for the best final loss and MFPI-random's short, likely improvements.
+
 The incumbent is the best loss reported anywhere, or a running trial's predicted loss at its
 granted fidelity where that is lower (running trials are fantasised at their mean, so that
 parallel workers do not all chase the same improvement).
@@ -44,7 +49,7 @@ __all__ = ["ACQUISITIONS", "Candidates", "score"]
 
 Array = npt.NDArray[np.float64]
 #: Acquisitions by name.
-ACQUISITIONS = ("ei_step", "ei_max", "pi_random")
+ACQUISITIONS = ("ei_step", "ei_max", "pi_random", "mixed")
 #: pi_random's improvement exponents, as in ifBO.
 _LOG_GAIN = (-4.0, -1.0)
 
@@ -78,6 +83,14 @@ def _per_budget_best(
             if per_budget:
                 at[obs.fidelity] = min(at.get(obs.fidelity, math.inf), loss)
     return at, overall, losses
+
+
+def resolve(name: str, rng: np.random.Generator) -> str:
+    """The acquisition a decision uses: ``name``, or for ``mixed`` one of ``ei_max`` and
+    ``pi_random`` drawn with equal probability from ``rng``."""
+    if name == "mixed":
+        return "ei_max" if rng.random() < 0.5 else "pi_random"
+    return name
 
 
 def queries(
