@@ -157,14 +157,14 @@ class Race(Declared):
         warmup: ``"none"``, or ``"asha"``: decide as ASHA (reduction factor 3, promotion) until
             ``warmup_until`` trials have reached ``warmup_rung`` (by default the maximum
             fidelity), then by the model.
+        warmup_until: trials at the warm-up's rung that end the warm-up (>= 1).
+        warmup_rung: the rung that ends the warm-up, counted down from the maximum fidelity on
+            ASHA's ladder (0: the maximum fidelity; 1: the rung below it, 17 of 52 epochs).
         target: what the surrogate learns at each report: ``"last"``, the loss reported there;
             ``"best"``, the trial's best loss up to there (its running minimum), so that a
             curve that turns back up (a validation loss as the network overfits) is not
             extrapolated as a rise, and a candidate is judged by what it can still add to the
             best result.
-        warmup_until: trials at the warm-up's rung that end the warm-up (>= 1).
-        warmup_rung: the rung that ends the warm-up, counted down from the maximum fidelity on
-            ASHA's ladder (0: the maximum fidelity; 1: the rung below it, 17 of 52 epochs).
     """
 
     name: ClassVar[str] = "race"
@@ -228,9 +228,9 @@ class Race(Declared):
         cost_exponent=Real(0),
         cost_budget=Real(0, low_open=True, optional=True),
         warmup=OneOf("none", "asha"),
-        target=OneOf("last", "best"),
         warmup_until=Integer(1),
         warmup_rung=Integer(0),
+        target=OneOf("last", "best"),
     )
     surrogate: str | dict[str, Any]
     acquisition: str
@@ -250,9 +250,9 @@ class Race(Declared):
     cost_exponent: float
     cost_budget: float | None
     warmup: str
-    target: str
     warmup_until: int
     warmup_rung: int
+    target: str
 
     def __init__(
         self,
@@ -275,9 +275,9 @@ class Race(Declared):
         cost_exponent: float = 0.0,
         cost_budget: float | None = None,
         warmup: str | None = None,
-        target: str | None = None,
         warmup_until: int = 1,
         warmup_rung: int = 0,
+        target: str | None = None,
     ) -> None:
         d = dict(self._defaults)
         self._surrogate, form = _surrogate(
@@ -309,9 +309,9 @@ class Race(Declared):
             cost_exponent=cost_exponent,
             cost_budget=cost_budget,
             warmup=pick(warmup, "warmup"),
-            target=pick(target, "target"),
             warmup_until=warmup_until,
             warmup_rung=warmup_rung,
+            target=pick(target, "target"),
         )
         if self.n_prior + self.n_local == 0:
             raise ConfigurationError(
