@@ -16,7 +16,11 @@ made before its value was seen. Per instance and surrogate, over the cutoffs:
   averaged over the cutoffs: how well the surrogate orders what comes next, which is what a
   race's choice between candidates rests on;
 * ``mae``: the mean absolute error of the predicted means, and ``std`` the median predicted
-  standard deviation.
+  standard deviation;
+* ``z new`` and ``z cont``: the median of ``|loss - mean| / std`` over the reports of
+  configurations the surrogate had not seen and over continuations of trials it had (0.67 for a
+  calibrated normal prediction; larger: too sure). A race weighs a fresh configuration against a
+  continuation by these two spreads, so their ratio matters where one common factor would not.
 
 A probability-of-improvement acquisition ranks candidates by ``(threshold - mean) / std``, so a
 surrogate whose every standard deviation is off by one common factor ranks them the same: the
@@ -47,6 +51,7 @@ from hyperrace.optimizers import make_optimizer
 from hyperrace.optimizers._parts.data.curve_data import CurveData
 from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.optimizers._parts.surrogate.base import Queries
+from hyperrace.optimizers._race import Race
 
 _FIRST = 30
 
@@ -92,13 +97,13 @@ def score(
     assert fidelity is not None
     low, high = float(fidelity.low), float(fidelity.high)
     enc = OneHot(task.space)
-    models = {s: make_optimizer("race", {"surrogate": s})._surrogate for s in surrogates}
+    models = {s: Race(surrogate=s)._surrogate for s in surrogates}
     patience = max(20, int(np.ceil(1.2 * (high - low + 1))))  # the race's default
     reports = sorted(
         ((o.seq, t.trial_id, o) for t in history.trials for o in t.curve), key=lambda r: r[0]
     )
     configs = {t.trial_id: t.config for t in history.trials}
-    rows: dict[str, list[tuple[float, float, float, float]]] = {s: [] for s in surrogates}
+    rows: dict[str, list[tuple[float, ...]]] = {s: [] for s in surrogates}
     seconds = dict.fromkeys(surrogates, 0.0)
     for p in range(_FIRST, len(reports) - window + 1, every):
         kept: dict[int, list[Any]] = {}
@@ -128,17 +133,21 @@ def score(
             pred = model.predict(queries)
             seconds[s] += time.process_time() - t0
             rho = float(spearmanr(pred.mean, y).statistic) if np.ptp(y) > 0 else float("nan")
+            z = np.abs(y - pred.mean) / np.maximum(pred.std, 1e-12)
+            new = queries.trial < 0
             rows[s].append(
                 (
                     float(np.mean(_log_density(pred, y))),
                     rho,
                     float(np.mean(np.abs(pred.mean - y))),
                     float(np.median(pred.std)),
+                    float(np.median(z[new])) if new.any() else float("nan"),
+                    float(np.median(z[~new])) if (~new).any() else float("nan"),
                 )
             )
     out: dict[str, Any] = {"reports": len(reports), "trials": len(history.trials)}
     for s, r in rows.items():
-        a = np.array(r, dtype=np.float64).reshape(-1, 4)
+        a = np.array(r, dtype=np.float64).reshape(-1, 6)
         out[s] = {
             "cutoffs": len(a),
             "ll_mean": float(np.mean(a[:, 0])),
@@ -146,6 +155,8 @@ def score(
             "rho": float(np.nanmean(a[:, 1])),
             "mae": float(np.mean(a[:, 2])),
             "std": float(np.median(a[:, 3])),
+            "z_new": float(np.nanmedian(a[:, 4])),
+            "z_cont": float(np.nanmedian(a[:, 5])),
             "cpu_seconds": seconds[s],
         }
     return out
@@ -171,7 +182,7 @@ def main() -> None:
         instances = ",".join(f"{n}{suffix}" for n in ("breast-cancer", "digits", "digits-cnn"))
     surrogates = args.surrogates.split(",")
     results: dict[str, Any] = {"args": {k: str(v) for k, v in vars(args).items()}}
-    heads = " | ".join(f"{s}: ll mean / median, rho, mae, std" for s in surrogates)
+    heads = " | ".join(f"{s}: ll mean / median, rho, mae, std, z new / cont" for s in surrogates)
     print(f"| instance | reports | {heads} |")
     print(f"|---|---:|{'---:|' * len(surrogates)}")
     for name in instances.split(","):
@@ -181,7 +192,8 @@ def main() -> None:
         results[task.name] = res
         cells = [
             f"{res[s]['ll_mean']:.2f} / {res[s]['ll_median']:.2f}, {res[s]['rho']:.2f}, "
-            f"{res[s]['mae']:.3f}, {res[s]['std']:.3f}"
+            f"{res[s]['mae']:.3f}, {res[s]['std']:.3f}, "
+            f"{res[s]['z_new']:.2f} / {res[s]['z_cont']:.2f}"
             for s in surrogates
         ]
         print(f"| {task.name} | {res['reports']} | {' | '.join(cells)} |", flush=True)
