@@ -36,6 +36,7 @@ import argparse
 import dataclasses
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from hyperrace.history import History
 from hyperrace.optimizers import make_optimizer
 from hyperrace.optimizers._parts.data.curve_data import CurveData
 from hyperrace.optimizers._parts.data.onehot import OneHot
-from hyperrace.optimizers._parts.surrogate.base import Queries
+from hyperrace.optimizers._parts.surrogate.base import Queries, Surrogate
 from hyperrace.optimizers._race import Race
 
 _FIRST = 30
@@ -88,23 +89,23 @@ def _log_density(pred: Any, y: np.ndarray) -> np.ndarray:
 
 
 def score(
-    task: Task, history: History, surrogates: list[str], window: int, every: int
+    task: Task, history: History, models: Mapping[str, Surrogate], window: int, every: int
 ) -> dict[str, Any]:
-    """Each surrogate's prequential scores along ``history`` (see the module docstring)."""
+    """Each surrogate's prequential scores along ``history`` (see the module docstring), by
+    name."""
     from scipy.stats import spearmanr
 
     fidelity = task.space.fidelity
     assert fidelity is not None
     low, high = float(fidelity.low), float(fidelity.high)
     enc = OneHot(task.space)
-    models = {s: Race(surrogate=s)._surrogate for s in surrogates}
     patience = max(20, int(np.ceil(1.2 * (high - low + 1))))  # the race's default
     reports = sorted(
         ((o.seq, t.trial_id, o) for t in history.trials for o in t.curve), key=lambda r: r[0]
     )
     configs = {t.trial_id: t.config for t in history.trials}
-    rows: dict[str, list[tuple[float, ...]]] = {s: [] for s in surrogates}
-    seconds = dict.fromkeys(surrogates, 0.0)
+    rows: dict[str, list[tuple[float, ...]]] = {s: [] for s in models}
+    seconds = dict.fromkeys(models, 0.0)
     for p in range(_FIRST, len(reports) - window + 1, every):
         kept: dict[int, list[Any]] = {}
         for _, tid, obs in reports[:p]:
@@ -188,7 +189,8 @@ def main() -> None:
     for name in instances.split(","):
         task = make_task(args.task, name)
         history = run(task, args.optimizer, args.seed, args.budget)
-        res = score(task, history, surrogates, args.window, args.every)
+        models = {s: Race(surrogate=s)._surrogate for s in surrogates}
+        res = score(task, history, models, args.window, args.every)
         results[task.name] = res
         cells = [
             f"{res[s]['ll_mean']:.2f} / {res[s]['ll_median']:.2f}, {res[s]['rho']:.2f}, "
