@@ -53,6 +53,7 @@ from hyperrace.optimizers._parts.data.curve_data import CurveData
 from hyperrace.optimizers._parts.data.onehot import OneHot
 from hyperrace.optimizers._parts.surrogate.base import Queries, Surrogate
 from hyperrace.optimizers._race import Race
+from hyperrace.trial import TrialStatus
 
 _FIRST = 30
 
@@ -99,7 +100,7 @@ def score(
     assert fidelity is not None
     low, high = float(fidelity.low), float(fidelity.high)
     enc = OneHot(task.space)
-    patience = max(20, int(np.ceil(1.2 * (high - low + 1))))  # the race's default
+    patience = Race()._patience(low, high)  # the race's default
     reports = sorted(
         ((o.seq, t.trial_id, o) for t in history.trials for o in t.curve), key=lambda r: r[0]
     )
@@ -110,8 +111,13 @@ def score(
         kept: dict[int, list[Any]] = {}
         for _, tid, obs in reports[:p]:
             kept.setdefault(tid, []).append(obs)
+        # a trial cut short was paused then (a failure counts once its last report is in)
         trials = tuple(
-            dataclasses.replace(t, curve=tuple(kept[t.trial_id]))
+            dataclasses.replace(
+                t,
+                curve=tuple(kept[t.trial_id]),
+                status=t.status if len(kept[t.trial_id]) == len(t.curve) else TrialStatus.PAUSED,
+            )
             for t in history.trials
             if t.trial_id in kept
         )
