@@ -27,7 +27,7 @@ surrogate whose every standard deviation is off by one common factor ranks them 
 log density measures calibration, the rank correlation the ordering.
 
     nice .venv/bin/python benchmarks/prequential.py --task torch --instances all-loss --seed 100 \
-        --budget 200 --out benchmarks/results/prequential-torch.json
+        --budget 200 --out benchmarks/results/prequential/torch-loss.json
 """
 
 from __future__ import annotations
