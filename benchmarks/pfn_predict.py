@@ -157,12 +157,7 @@ def score(
         }
     pred = model.predict(queries)
     seconds = time.process_time() - t0
-    if hasattr(pred, "log_density"):
-        ll = pred.log_density(truth)
-    else:
-        from scipy.stats import norm
-
-        ll = norm.logpdf(truth, pred.mean, np.maximum(pred.std, 1e-12))
+    ll = pred.log_density(truth)
     return {
         "ll": float(np.mean(np.maximum(ll, -1e6))),
         "ll_median": float(np.median(ll)),

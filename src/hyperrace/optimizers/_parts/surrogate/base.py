@@ -13,9 +13,9 @@ one method, ``model(data, low, high, patience) -> Model | None``:
   :mod:`~hyperrace.optimizers._parts.surrogate.fit_chain`, memoized in the process);
 * it returns None when it cannot fit yet (too little data, a failed fit): the race then falls
   back to its prior;
-* ``Model.predict(queries)`` returns a :class:`Gaussian` (or any object with the same methods)
-  for a batch of queries: the loss (lower is better) of each query's configuration at its
-  budget, the query's trial curve known where it has one;
+* ``Model.predict(queries)`` returns a :class:`Gaussian` (or any object with the same methods,
+  ``log_density`` among them) for a batch of queries: the loss (lower is better) of each query's
+  configuration at its budget, the query's trial curve known where it has one;
 * a model may say which fit it uses (``fitted_at``, the number of points it was fitted on, and
   ``scratch``, whether that fit started from scratch): the race records them with a decision.
 
@@ -89,6 +89,14 @@ class Gaussian:
         gap = np.asarray(threshold, dtype=np.float64) - self.mean
         safe = np.maximum(self.std, 1e-300)
         out: Array = np.where(self.std > 0, log_ndtr(gap / safe), np.where(gap >= 0, 0.0, -np.inf))
+        return out
+
+    def log_density(self, loss: Array) -> Array:
+        """The log-density of each query's ``loss`` (one per query); a standard deviation of 0
+        counts as 1e-12."""
+        from scipy.stats import norm
+
+        out: Array = norm.logpdf(loss, self.mean, np.maximum(self.std, 1e-12))
         return out
 
     def expected_improvement(self, threshold: Array | float) -> Array:
