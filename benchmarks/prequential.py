@@ -42,11 +42,9 @@ from typing import Any
 
 import numpy as np
 
-from hyperrace import Budget, Study
 from hyperrace.benchmarks._families import make_task
-from hyperrace.benchmarks._harness import parse_label
-from hyperrace.benchmarks._task import Task, task_objective
-from hyperrace.executors import SimulatedExecutor
+from hyperrace.benchmarks._harness import RunConfig, parse_label, simulate
+from hyperrace.benchmarks._task import Task
 from hyperrace.history import History
 from hyperrace.optimizers import make_optimizer
 from hyperrace.optimizers._parts.data.curve_data import CurveData
@@ -61,32 +59,9 @@ _FIRST = 30
 def run(task: Task, label: str, seed: int, budget: float) -> History:
     """The history of one run of ``label`` on ``task`` (one simulated worker)."""
     name, params = parse_label(label)
-    executor = SimulatedExecutor(workers=1)
-    study = Study(
-        f"prequential-{task.name}-{seed}",
-        task.space,
-        storage="memory://",
-        optimizer=make_optimizer(name, params),
-        seed=seed,
-        clock=executor.clock,
-    )
-    study.optimize(
-        task_objective(task),
-        Budget(epochs=budget),
-        executor=executor,
-        progress=False,
-        max_failures_in_a_row=None,
-    )
+    config = RunConfig(label, seed, budget)
+    study, _, _ = simulate(task, config, make_optimizer(name, params))
     return study.history()
-
-
-def _log_density(pred: Any, y: np.ndarray) -> np.ndarray:
-    if hasattr(pred, "log_density"):
-        out: np.ndarray = pred.log_density(y)
-        return out
-    from scipy.stats import norm
-
-    return np.asarray(norm.logpdf(y, pred.mean, np.maximum(pred.std, 1e-12)))
 
 
 def score(
@@ -144,7 +119,7 @@ def score(
             new = queries.trial < 0
             rows[s].append(
                 (
-                    float(np.mean(_log_density(pred, y))),
+                    float(np.mean(pred.log_density(y))),
                     rho,
                     float(np.mean(np.abs(pred.mean - y))),
                     float(np.median(pred.std)),

@@ -39,7 +39,7 @@ from hyperrace.optimizers import Decision, make_optimizer
 from hyperrace.space import Space
 from hyperrace.study import Budget, Study
 
-__all__ = ["Event", "RunConfig", "parse_label", "run_ours", "trajectory_record"]
+__all__ = ["Event", "RunConfig", "parse_label", "run_ours", "simulate", "trajectory_record"]
 
 
 _PART = re.compile(r":(?=[A-Za-z_][A-Za-z0-9_.]*=)")
@@ -143,10 +143,12 @@ class _Timed:
         return params
 
 
-def run_ours(task: Task, config: RunConfig) -> dict[str, Any]:
-    """Run one of hyperrace's optimizers on ``task`` under the protocol; a JSON-able record."""
-    name, params = parse_label(config.optimizer)
-    optimizer = _Timed(make_optimizer(name, {**params, **(config.params or {})}))
+def simulate(
+    task: Task, config: RunConfig, optimizer: Any
+) -> tuple[Study, SimulatedExecutor, float]:
+    """Run ``optimizer`` (an optimizer instance) on ``task`` under the protocol of ``config``:
+    an in-memory study seeded by ``config.seed`` on ``config.workers`` simulated workers, until
+    its budget is spent. Returns the study, its executor and the real seconds of the run."""
     executor = SimulatedExecutor(workers=config.workers)
     study = Study(
         f"{config.optimizer}-{task.name}-{config.seed}",
@@ -167,7 +169,14 @@ def run_ours(task: Task, config: RunConfig) -> dict[str, Any]:
         progress=False,
         max_failures_in_a_row=None,
     )
-    wall = time.perf_counter() - t0
+    return study, executor, time.perf_counter() - t0
+
+
+def run_ours(task: Task, config: RunConfig) -> dict[str, Any]:
+    """Run one of hyperrace's optimizers on ``task`` under the protocol; a JSON-able record."""
+    name, params = parse_label(config.optimizer)
+    optimizer = _Timed(make_optimizer(name, {**params, **(config.params or {})}))
+    study, executor, wall = simulate(task, config, optimizer)
     history = study.history()
     origin = executor.clock.timestamp() - executor.clock.now
     reports = sorted(
